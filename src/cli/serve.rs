@@ -1,0 +1,59 @@
+use crate::config::Config;
+use crate::startup::Application;
+use crate::telemetry;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+pub fn run(config: Option<PathBuf>, dev: bool) -> ExitCode {
+    let config = match Config::load(config.as_deref(), dev) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    telemetry::init(config.server.log_format);
+    // actix's own runtime: under a plain tokio main an unpolled server future makes stop() hang.
+    let result = actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(config).await?;
+        print_banner(&app, dev);
+        app.run_until_stopped().await.map_err(|e| e.to_string())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rolegate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_banner(app: &Application, dev: bool) {
+    let url = app.public_url().as_str().trim_end_matches('/');
+    println!("rolegate is listening on {url}  (health: {url}/healthz, readiness: {url}/readyz)");
+    if !dev {
+        return;
+    }
+    let roles: Vec<String> = app
+        .state()
+        .config
+        .roles
+        .iter()
+        .map(|r| r.alias.clone())
+        .collect();
+    println!(
+        r#"
+Development mode: memory store, built-in dev IdP (users alice, bob, carol; any password), loopback only.
+
+  1. Get an ID token from the dev IdP:
+     TOKEN=$(curl -s -d grant_type=password -d username=alice -d password=x {url}/dev-idp/token \
+       | python3 -c 'import json,sys; print(json.load(sys.stdin)["id_token"])')
+  2. See which roles alice may use:
+     curl -s -H "Authorization: Bearer $TOKEN" {url}/api/v1/roles
+  3. Exchange the token for AWS credentials (roles: {roles}):
+     curl -s -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \
+       -d '{{"role":"dev-readonly","duration_seconds":3600}}' {url}/api/v1/credentials
+"#,
+        roles = roles.join(", ")
+    );
+}

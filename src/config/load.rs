@@ -1,0 +1,157 @@
+//! From text to `RawConfig`: parse TOML, apply `ROLEGATE_<SECTION>__<KEY>` overrides, then
+//! deserialize while tracking the key path, so every error names what to fix (`idp[1].issuer`).
+
+use super::ConfigError;
+use super::raw::RawConfig;
+use toml::{Table, Value};
+
+pub const ENV_PREFIX: &str = "ROLEGATE_";
+
+pub fn parse(text: &str, source: &str) -> Result<Table, ConfigError> {
+    text.parse::<Table>().map_err(|e| ConfigError {
+        path: source.to_string(),
+        message: format!("not valid TOML: {}", e.message()),
+    })
+}
+
+/// Applies every `ROLEGATE_A__B__C=value` from `vars`. A single `_` stays inside a key name
+/// (`DEFAULT_DURATION`); `__` separates levels; a number selects an element of an array of
+/// tables (`ROLEGATE_IDP__0__CLIENT_ID`). Variables without `__` (such as `ROLEGATE_BROKER`,
+/// read by the CLI) are not overrides.
+pub fn apply_env_overrides(
+    table: &mut Table,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    for (name, raw) in vars {
+        let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        if !rest.contains("__") {
+            continue;
+        }
+        let path: Vec<String> = rest.split("__").map(|s| s.to_ascii_lowercase()).collect();
+        set_path(table, &path, &raw).map_err(|message| ConfigError {
+            path: format!("{name} (environment)"),
+            message,
+        })?;
+    }
+    Ok(())
+}
+
+fn set_path(table: &mut Table, path: &[String], raw: &str) -> Result<(), String> {
+    let (last, parents) = path.split_last().ok_or("empty key")?;
+    let mut cur: &mut Table = table;
+    let mut segs = parents.iter();
+    while let Some(seg) = segs.next() {
+        if seg.parse::<usize>().is_ok() {
+            return Err(format!("`{seg}` indexes an array the file does not have"));
+        }
+        let next = cur
+            .entry(seg.clone())
+            .or_insert_with(|| Value::Table(Table::new()));
+        cur = match next {
+            Value::Table(t) => t,
+            Value::Array(a) => {
+                let len = a.len();
+                let i: usize = segs
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| format!("`{seg}` is an array: add an index, e.g. {seg}__0"))?;
+                a.get_mut(i).and_then(Value::as_table_mut).ok_or_else(|| {
+                    format!("index {i} of `{seg}` is out of range (the file has {len})")
+                })?
+            }
+            _ => return Err(format!("`{seg}` is not a table")),
+        };
+    }
+    let v = env_value(raw, cur.get(last));
+    cur.insert(last.clone(), v);
+    Ok(())
+}
+
+/// The type of the value being replaced wins; otherwise booleans, numbers, arrays and inline
+/// tables are read as TOML and anything else is a string (so `127.0.0.1:8080` needs no quotes).
+fn env_value(raw: &str, existing: Option<&Value>) -> Value {
+    let as_toml = || {
+        format!("v = {raw}")
+            .parse::<Table>()
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+    };
+    match existing {
+        Some(Value::String(_)) => Value::String(raw.to_string()),
+        Some(_) => as_toml().unwrap_or_else(|| Value::String(raw.to_string())),
+        None => match as_toml() {
+            Some(
+                v @ (Value::Boolean(_) | Value::Integer(_) | Value::Array(_) | Value::Table(_)),
+            ) => v,
+            _ => Value::String(raw.to_string()),
+        },
+    }
+}
+
+pub fn deserialize(table: Table) -> Result<RawConfig, ConfigError> {
+    let value = Value::Table(table);
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        ConfigError {
+            path: if path == "." {
+                "(top level)".into()
+            } else {
+                path
+            },
+            message,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn overrides_nested_and_indexed_keys() {
+        let mut t = parse(
+            "[server]\nlisten = \"x\"\n[[idp]]\nid = \"a\"\nkind = \"oidc\"\n",
+            "f",
+        )
+        .unwrap();
+        apply_env_overrides(
+            &mut t,
+            vars(&[
+                ("ROLEGATE_SERVER__LISTEN", "127.0.0.1:9"),
+                ("ROLEGATE_IDP__0__CLIENT_ID", "1234"),
+                ("ROLEGATE_AWS__PARTITIONS__AWS__STS_ENDPOINT", "http://h:1"),
+                ("ROLEGATE_LIMITS__CREDENTIALS_PER_MINUTE", "5"),
+                ("ROLEGATE_BROKER", "ignored"),
+            ]),
+        )
+        .unwrap();
+        let raw = deserialize(t).unwrap();
+        assert_eq!(raw.server.listen.as_deref(), Some("127.0.0.1:9"));
+        assert_eq!(raw.idp[0].client_id.as_deref(), Some("1234"));
+        assert_eq!(
+            raw.aws.partitions["aws"].sts_endpoint.as_deref(),
+            Some("http://h:1")
+        );
+        assert_eq!(raw.limits.credentials_per_minute, Some(5));
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_their_path() {
+        let t = parse("[[idp]]\nid = \"a\"\nkind = \"oidc\"\nalow = true\n", "f").unwrap();
+        let e = deserialize(t).unwrap_err();
+        assert_eq!(e.path, "idp[0]");
+        assert!(e.message.contains("unknown field `alow`"), "{}", e.message);
+        let mut t = parse("", "f").unwrap();
+        let e = apply_env_overrides(&mut t, vars(&[("ROLEGATE_IDP__3__ID", "x")])).unwrap_err();
+        assert!(e.path.contains("ROLEGATE_IDP__3__ID"));
+    }
+}

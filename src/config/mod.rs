@@ -1,0 +1,239 @@
+//! Configuration: TOML file → env overrides → `RawConfig` (serde) → validated [`Config`].
+//!
+//! Validation fails fast and names the key path (`role[2].arn`), so `rolegate config check`
+//! tells an operator exactly what to fix. Nothing here is global: the validated `Config` is
+//! passed to `startup`, which builds everything else from it.
+
+mod load;
+mod raw;
+mod validate;
+
+pub(crate) use validate::is_loopback_url;
+
+use crate::domain::{IdpId, RoleArn};
+use crate::secret::Secret;
+use ipnet::IpNet;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use url::Url;
+
+/// The `--dev` configuration, embedded so the first command works from any directory.
+pub const DEV_CONFIG: &str = include_str!("../../config/dev/rolegate.toml");
+pub const DEV_USERS: &str = include_str!("../../config/dev/users.toml");
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Where the problem is: a key path (`idp[0].issuer`), a file, or an environment variable.
+    pub path: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "config error at `{}`: {}", self.path, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub store: StoreConfig,
+    pub aws: AwsConfig,
+    pub issuer: Option<IssuerConfig>,
+    pub idps: Vec<IdpConfig>,
+    pub roles: Vec<RoleConfig>,
+    pub maps: Vec<MapRule>,
+    pub limits: Limits,
+    /// `serve --dev`: loopback only, generated keys, the built-in dev IdP allowed.
+    pub dev: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: String,
+    /// None: derived from the bound address at startup (`http://127.0.0.1:<port>`).
+    pub public_url: Option<Url>,
+    pub trusted_proxies: Vec<IpNet>,
+    pub cors_origins: Vec<String>,
+    pub log_format: LogFormat,
+    pub shutdown_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub enum StoreConfig {
+    Memory,
+    Redis { url: Secret<String> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AwsMode {
+    AssumeRole,
+    WebIdentity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleChaining {
+    /// Ask STS (GetCallerIdentity) at start whether our credentials are an assumed role.
+    Auto,
+    Yes,
+    No,
+}
+
+#[derive(Debug, Clone)]
+pub struct AwsConfig {
+    pub mode: AwsMode,
+    pub default_duration: Duration,
+    pub role_chaining: RoleChaining,
+    /// Always holds `aws`, `aws-cn` and `aws-us-gov` (defaults filled in).
+    pub partitions: BTreeMap<String, Partition>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Partition {
+    pub region: String,
+    pub sts_endpoint: Option<Url>,
+    pub federation_url: Url,
+    pub console_hosts: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct IssuerConfig {
+    pub url: Url,
+    /// None only in `--dev`, where a key is generated at start.
+    pub signing_key_file: Option<PathBuf>,
+    pub audience: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct IdpConfig {
+    pub id: IdpId,
+    pub display_name: String,
+    pub kind: IdpKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum IdpKind {
+    Oidc(Box<OidcIdpConfig>),
+    /// The built-in development IdP (`--dev` only). It speaks real OIDC; its issuer is
+    /// `<public_url>/dev-idp`, known only once the server is bound.
+    Dev(DevIdpConfig),
+}
+
+#[derive(Debug, Clone)]
+pub struct OidcIdpConfig {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Option<Secret<String>>,
+    pub audiences: Vec<String>,
+    pub groups_claim: String,
+    pub username_claim: String,
+    pub required_claims: BTreeMap<String, String>,
+    pub jwks_file: Option<PathBuf>,
+    pub clock_skew: Duration,
+    pub mfa_amr_values: Vec<String>,
+    pub mfa_acr_values: Vec<String>,
+    pub insecure_trust_unverified_email: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct DevIdpConfig {
+    pub users: Vec<DevUser>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevUser {
+    pub username: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub mfa: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct RoleConfig {
+    pub arn: RoleArn,
+    pub alias: String,
+    pub account_name: Option<String>,
+    pub max_duration: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct MapRule {
+    pub idp: IdpId,
+    pub groups: Vec<String>,
+    /// Role aliases, resolved against the catalogue at validation time.
+    pub roles: Vec<String>,
+    pub max_duration: Option<Duration>,
+    pub tags: BTreeMap<String, String>,
+    pub transitive_tag_keys: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Credential issuances per (idp, subject) per minute.
+    pub credentials_per_minute: u32,
+    pub requests_per_minute_per_ip: u32,
+}
+
+impl Config {
+    /// Loads `path` (or the embedded dev config when `path` is None and `dev` is set) and applies
+    /// the process environment's `ROLEGATE_*__*` overrides.
+    pub fn load(path: Option<&Path>, dev: bool) -> Result<Config, ConfigError> {
+        Self::load_with_env(path, dev, std::env::vars())
+    }
+
+    pub fn load_with_env(
+        path: Option<&Path>,
+        dev: bool,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let (text, source) = match path {
+            Some(p) => (
+                std::fs::read_to_string(p).map_err(|e| ConfigError {
+                    path: p.display().to_string(),
+                    message: format!("cannot read the config file: {e}"),
+                })?,
+                p.display().to_string(),
+            ),
+            None if dev => (DEV_CONFIG.to_string(), "(embedded dev config)".to_string()),
+            None => {
+                return Err(ConfigError {
+                    path: "--config".into(),
+                    message: "no config file given; pass --config FILE, or --dev to try rolegate"
+                        .into(),
+                });
+            }
+        };
+        let mut table = load::parse(&text, &source)?;
+        load::apply_env_overrides(&mut table, env)?;
+        let raw = load::deserialize(table)?;
+        let base = path.and_then(Path::parent).unwrap_or(Path::new("."));
+        validate::validate(raw, dev, base)
+    }
+
+    pub fn role(&self, alias_or_arn: &str) -> Option<&RoleConfig> {
+        self.roles
+            .iter()
+            .find(|r| r.alias == alias_or_arn || r.arn.as_str() == alias_or_arn)
+    }
+}
+
+/// `"1h"`, `"90m"`, `"3600s"` → Duration, with the key path in the error.
+pub(crate) fn parse_duration(path: &str, s: &str) -> Result<Duration, ConfigError> {
+    humantime::parse_duration(s).map_err(|e| ConfigError {
+        path: path.to_string(),
+        message: format!("`{s}` is not a duration such as \"1h\" or \"900s\": {e}"),
+    })
+}

@@ -1,0 +1,139 @@
+//! The configuration file exactly as written (serde), before any validation. Every struct
+//! denies unknown fields: a misspelt `alow_idp_initiated` must be an error, never a default.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub store: RawStore,
+    #[serde(default)]
+    pub aws: RawAws,
+    pub issuer: Option<RawIssuer>,
+    #[serde(default)]
+    pub idp: Vec<RawIdp>,
+    #[serde(default)]
+    pub role: Vec<RawRole>,
+    #[serde(default)]
+    pub map: Vec<RawMap>,
+    #[serde(default)]
+    pub limits: RawLimits,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Option<String>,
+    pub public_url: Option<String>,
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
+    /// "pretty" (default) or "json".
+    pub log_format: Option<String>,
+    pub shutdown_timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    pub backend: Option<String>,
+    pub redis_url: Option<String>,
+    /// The URL may hold a password: these keep it out of the file.
+    pub redis_url_file: Option<PathBuf>,
+    pub redis_url_env: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAws {
+    pub mode: Option<String>,
+    pub default_duration: Option<String>,
+    /// "auto" (ask STS at start), "true" or "false": are the broker's own credentials role
+    /// credentials? Chained sessions are capped at 1 h by STS.
+    pub role_chaining: Option<String>,
+    #[serde(default)]
+    pub partitions: BTreeMap<String, RawPartition>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPartition {
+    pub region: Option<String>,
+    pub sts_endpoint: Option<String>,
+    pub federation_url: Option<String>,
+    pub console_hosts: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIssuer {
+    pub url: String,
+    pub signing_key_file: Option<PathBuf>,
+    pub audience: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIdp {
+    pub id: String,
+    pub kind: String,
+    pub display_name: Option<String>,
+    // OIDC
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret_file: Option<PathBuf>,
+    pub client_secret_env: Option<String>,
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    pub groups_claim: Option<String>,
+    pub username_claim: Option<String>,
+    #[serde(default)]
+    pub required_claims: BTreeMap<String, String>,
+    pub jwks_file: Option<PathBuf>,
+    pub clock_skew: Option<String>,
+    /// `amr` values that count as multi-factor (RFC 8176); default: mfa, otp, hwk, swk, sc.
+    pub mfa_amr_values: Option<Vec<String>>,
+    #[serde(default)]
+    pub mfa_acr_values: Vec<String>,
+    /// For IdPs that never send `email_verified` (e.g. Entra): trust `email` anyway.
+    #[serde(default)]
+    pub insecure_trust_unverified_email: bool,
+    // dev
+    pub users_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRole {
+    pub arn: String,
+    pub alias: Option<String>,
+    pub account_name: Option<String>,
+    pub max_duration: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMap {
+    pub idp: String,
+    pub groups: Vec<String>,
+    pub roles: Vec<String>,
+    pub max_duration: Option<String>,
+    /// Session tags; values may use `${rolegate:username}`-style variables.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default)]
+    pub transitive_tag_keys: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub credentials_per_minute: Option<u32>,
+    pub requests_per_minute_per_ip: Option<u32>,
+}

@@ -1,0 +1,488 @@
+//! `RawConfig` → `Config`. Each check names the key path it rejects.
+
+use super::raw::*;
+use super::*;
+
+type R<T> = Result<T, ConfigError>;
+
+fn err<T>(path: impl Into<String>, message: impl Into<String>) -> R<T> {
+    Err(ConfigError {
+        path: path.into(),
+        message: message.into(),
+    })
+}
+
+/// STS accepts DurationSeconds from 900 s to 43,200 s (AssumeRole API reference).
+const MIN_SESSION: Duration = Duration::from_secs(900);
+const MAX_SESSION: Duration = Duration::from_secs(43_200);
+/// DESIGN § Security checklist: skew up to 60 s by default, never more than 300 s.
+const MAX_SKEW: Duration = Duration::from_secs(300);
+
+pub fn validate(raw: RawConfig, dev: bool, base: &Path) -> R<Config> {
+    let server = server(raw.server)?;
+    let store = store(raw.store, base)?;
+    let aws = aws(raw.aws)?;
+    let issuer = match raw.issuer {
+        Some(i) => Some(issuer(i, dev, base)?),
+        None if aws.mode == AwsMode::WebIdentity && !dev => {
+            return err(
+                "issuer",
+                "aws.mode = \"web_identity\" needs an [issuer] section",
+            );
+        }
+        None => None,
+    };
+    let mut idps = Vec::new();
+    for (i, r) in raw.idp.into_iter().enumerate() {
+        let idp = idp(r, i, dev, base)?;
+        if idps.iter().any(|x: &IdpConfig| x.id == idp.id) {
+            return err(
+                format!("idp[{i}].id"),
+                format!("duplicate IdP id `{}`", idp.id),
+            );
+        }
+        idps.push(idp);
+    }
+    let mut roles: Vec<RoleConfig> = Vec::new();
+    for (i, r) in raw.role.into_iter().enumerate() {
+        let role = role(r, i)?;
+        if roles
+            .iter()
+            .any(|x| x.alias == role.alias || x.arn == role.arn)
+        {
+            return err(
+                format!("role[{i}]"),
+                format!("role `{}` is listed twice", role.alias),
+            );
+        }
+        roles.push(role);
+    }
+    let mut maps = Vec::new();
+    for (i, m) in raw.map.into_iter().enumerate() {
+        maps.push(map(m, i, &idps, &roles)?);
+    }
+    let limits = Limits {
+        credentials_per_minute: raw.limits.credentials_per_minute.unwrap_or(60),
+        requests_per_minute_per_ip: raw.limits.requests_per_minute_per_ip.unwrap_or(6000),
+    };
+    Ok(Config {
+        server,
+        store,
+        aws,
+        issuer,
+        idps,
+        roles,
+        maps,
+        limits,
+        dev,
+    })
+}
+
+fn server(r: RawServer) -> R<ServerConfig> {
+    let listen = r.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
+    let public_url = match r.public_url {
+        Some(u) => Some(http_url("server.public_url", &u)?),
+        None => None,
+    };
+    let mut trusted_proxies = Vec::new();
+    for (i, p) in r.trusted_proxies.iter().enumerate() {
+        let net = p
+            .parse::<IpNet>()
+            .or_else(|_| p.parse::<std::net::IpAddr>().map(IpNet::from));
+        match net {
+            Ok(n) => trusted_proxies.push(n),
+            Err(_) => {
+                return err(
+                    format!("server.trusted_proxies[{i}]"),
+                    format!("`{p}` is not an IP address or CIDR"),
+                );
+            }
+        }
+    }
+    for (i, o) in r.cors_origins.iter().enumerate() {
+        let u = http_url(&format!("server.cors_origins[{i}]"), o)?;
+        if u.path() != "/" || u.query().is_some() {
+            return err(
+                format!("server.cors_origins[{i}]"),
+                "an origin is scheme://host[:port] with no path",
+            );
+        }
+    }
+    let log_format = match r.log_format.as_deref() {
+        None | Some("pretty") => LogFormat::Pretty,
+        Some("json") => LogFormat::Json,
+        Some(o) => {
+            return err(
+                "server.log_format",
+                format!("`{o}`: use \"pretty\" or \"json\""),
+            );
+        }
+    };
+    let shutdown_timeout = match r.shutdown_timeout {
+        Some(s) => parse_duration("server.shutdown_timeout", &s)?,
+        None => Duration::from_secs(30),
+    };
+    Ok(ServerConfig {
+        listen,
+        public_url,
+        trusted_proxies,
+        cors_origins: r.cors_origins,
+        log_format,
+        shutdown_timeout,
+    })
+}
+
+fn store(r: RawStore, base: &Path) -> R<StoreConfig> {
+    match r.backend.as_deref().unwrap_or("memory") {
+        "memory" => Ok(StoreConfig::Memory),
+        "redis" => {
+            let url = secret_from(
+                "store.redis_url",
+                r.redis_url,
+                r.redis_url_file.map(|p| base.join(p)),
+                r.redis_url_env,
+            )?;
+            let Some(url) = url else {
+                return err(
+                    "store.redis_url",
+                    "backend = \"redis\" needs redis_url, redis_url_file or redis_url_env",
+                );
+            };
+            let scheme = url.expose().split("://").next().unwrap_or_default();
+            if !matches!(scheme, "redis" | "rediss" | "redis+unix" | "unix") {
+                return err("store.redis_url", "must be a redis:// or rediss:// URL");
+            }
+            Ok(StoreConfig::Redis { url })
+        }
+        o => err(
+            "store.backend",
+            format!("`{o}`: use \"memory\" or \"redis\""),
+        ),
+    }
+}
+
+fn aws(r: RawAws) -> R<AwsConfig> {
+    let mode = match r.mode.as_deref().unwrap_or("assume_role") {
+        "assume_role" => AwsMode::AssumeRole,
+        "web_identity" => AwsMode::WebIdentity,
+        o => {
+            return err(
+                "aws.mode",
+                format!("`{o}`: use \"assume_role\" or \"web_identity\""),
+            );
+        }
+    };
+    let default_duration = session_duration(
+        "aws.default_duration",
+        r.default_duration.as_deref().unwrap_or("1h"),
+    )?;
+    let role_chaining = match r.role_chaining.as_deref().unwrap_or("auto") {
+        "auto" => RoleChaining::Auto,
+        "true" => RoleChaining::Yes,
+        "false" => RoleChaining::No,
+        o => {
+            return err(
+                "aws.role_chaining",
+                format!("`{o}`: use \"auto\", \"true\" or \"false\""),
+            );
+        }
+    };
+    let mut partitions = BTreeMap::new();
+    for (name, region, fed, console) in [
+        (
+            "aws",
+            "us-east-1",
+            "https://signin.aws.amazon.com/federation",
+            "console.aws.amazon.com",
+        ),
+        (
+            "aws-cn",
+            "cn-north-1",
+            "https://signin.amazonaws.cn/federation",
+            "console.amazonaws.cn",
+        ),
+        (
+            "aws-us-gov",
+            "us-gov-west-1",
+            "https://signin.amazonaws-us-gov.com/federation",
+            "console.amazonaws-us-gov.com",
+        ),
+    ] {
+        partitions.insert(
+            name.to_string(),
+            Partition {
+                region: region.into(),
+                sts_endpoint: None,
+                federation_url: Url::parse(fed).expect("static URL"),
+                console_hosts: vec![console.into()],
+            },
+        );
+    }
+    for (name, p) in r.partitions {
+        let path = format!("aws.partitions.{name}");
+        let Some(slot) = partitions.get_mut(&name) else {
+            return err(path, "unknown partition: use aws, aws-cn or aws-us-gov");
+        };
+        if let Some(region) = p.region {
+            slot.region = region;
+        }
+        if let Some(e) = p.sts_endpoint {
+            slot.sts_endpoint = Some(http_url(&format!("{path}.sts_endpoint"), &e)?);
+        }
+        if let Some(f) = p.federation_url {
+            slot.federation_url = http_url(&format!("{path}.federation_url"), &f)?;
+        }
+        if let Some(hosts) = p.console_hosts {
+            slot.console_hosts = hosts;
+        }
+    }
+    Ok(AwsConfig {
+        mode,
+        default_duration,
+        role_chaining,
+        partitions,
+    })
+}
+
+fn issuer(r: RawIssuer, dev: bool, base: &Path) -> R<IssuerConfig> {
+    let url = http_url("issuer.url", &r.url)?;
+    // AWS fetches discovery from the issuer over HTTPS (IAM OIDC provider requirements).
+    if url.scheme() != "https" && !dev {
+        return err(
+            "issuer.url",
+            "must be https:// (AWS fetches discovery and JWKS from it)",
+        );
+    }
+    if r.audience.trim().is_empty() {
+        return err("issuer.audience", "must not be empty");
+    }
+    let signing_key_file = r.signing_key_file.map(|p| base.join(p));
+    match &signing_key_file {
+        Some(p) if !p.is_file() => {
+            return err(
+                "issuer.signing_key_file",
+                format!("{} does not exist", p.display()),
+            );
+        }
+        None if !dev => return err("issuer.signing_key_file", "required outside --dev"),
+        _ => {}
+    }
+    Ok(IssuerConfig {
+        url,
+        signing_key_file,
+        audience: r.audience,
+    })
+}
+
+fn idp(r: RawIdp, i: usize, dev: bool, base: &Path) -> R<IdpConfig> {
+    let p = |k: &str| format!("idp[{i}].{k}");
+    let id = IdpId::parse(&r.id).or_else(|m| err(p("id"), m))?;
+    let display_name = r.display_name.clone().unwrap_or_else(|| r.id.clone());
+    let kind = match r.kind.as_str() {
+        "oidc" => IdpKind::Oidc(Box::new(oidc(r, &p, base)?)),
+        "dev" if dev => {
+            let text = match &r.users_file {
+                Some(f) => std::fs::read_to_string(base.join(f)).or_else(|e| {
+                    err(p("users_file"), format!("cannot read {}: {e}", f.display()))
+                })?,
+                None => DEV_USERS.to_string(),
+            };
+            #[derive(serde::Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct Users {
+                user: Vec<DevUser>,
+            }
+            let users: Users =
+                toml::from_str(&text).or_else(|e| err(p("users_file"), e.to_string()))?;
+            IdpKind::Dev(DevIdpConfig { users: users.user })
+        }
+        "dev" => {
+            return err(
+                p("kind"),
+                "the dev IdP exists only under `rolegate serve --dev`",
+            );
+        }
+        "saml" => return err(p("kind"), "SAML IdPs are not supported by this build yet"),
+        o => return err(p("kind"), format!("`{o}`: use \"oidc\" or \"saml\"")),
+    };
+    Ok(IdpConfig {
+        id,
+        display_name,
+        kind,
+    })
+}
+
+fn oidc(r: RawIdp, p: &dyn Fn(&str) -> String, base: &Path) -> R<OidcIdpConfig> {
+    let Some(issuer) = r.issuer else {
+        return err(p("issuer"), "required for kind = \"oidc\"");
+    };
+    let iss_url = http_url(&p("issuer"), &issuer)?;
+    if iss_url.scheme() != "https" && !is_loopback_url(&iss_url) {
+        return err(
+            p("issuer"),
+            "must be https:// (plain http only for a loopback test IdP)",
+        );
+    }
+    let Some(client_id) = r.client_id else {
+        return err(p("client_id"), "required for kind = \"oidc\"");
+    };
+    let client_secret = secret_from(
+        &p("client_secret"),
+        None,
+        r.client_secret_file.map(|f| base.join(f)),
+        r.client_secret_env,
+    )?;
+    let clock_skew = match r.clock_skew {
+        Some(s) => parse_duration(&p("clock_skew"), &s)?,
+        None => Duration::from_secs(60),
+    };
+    if clock_skew > MAX_SKEW {
+        return err(p("clock_skew"), "at most 300s");
+    }
+    let jwks_file = r.jwks_file.map(|f| base.join(f));
+    if let Some(f) = &jwks_file
+        && !f.is_file()
+    {
+        return err(p("jwks_file"), format!("{} does not exist", f.display()));
+    }
+    Ok(OidcIdpConfig {
+        issuer,
+        client_id,
+        client_secret,
+        audiences: r.audiences,
+        groups_claim: r.groups_claim.unwrap_or_else(|| "groups".into()),
+        username_claim: r
+            .username_claim
+            .unwrap_or_else(|| "preferred_username".into()),
+        required_claims: r.required_claims,
+        jwks_file,
+        clock_skew,
+        mfa_amr_values: r.mfa_amr_values.unwrap_or_else(|| {
+            ["mfa", "otp", "hwk", "swk", "sc", "fido"]
+                .map(String::from)
+                .to_vec()
+        }),
+        mfa_acr_values: r.mfa_acr_values,
+        insecure_trust_unverified_email: r.insecure_trust_unverified_email,
+    })
+}
+
+fn role(r: RawRole, i: usize) -> R<RoleConfig> {
+    let arn = RoleArn::parse(&r.arn).or_else(|m| err(format!("role[{i}].arn"), m))?;
+    let alias = r.alias.unwrap_or_else(|| arn.name().to_string());
+    if alias.is_empty() || alias.contains(['/', ' ', '?', '#']) {
+        return err(
+            format!("role[{i}].alias"),
+            "must be non-empty without spaces, / ? or #",
+        );
+    }
+    let max_duration = session_duration(
+        &format!("role[{i}].max_duration"),
+        r.max_duration.as_deref().unwrap_or("1h"),
+    )?;
+    Ok(RoleConfig {
+        arn,
+        alias,
+        account_name: r.account_name,
+        max_duration,
+    })
+}
+
+fn map(m: RawMap, i: usize, idps: &[IdpConfig], roles: &[RoleConfig]) -> R<MapRule> {
+    let p = |k: &str| format!("map[{i}].{k}");
+    let idp = IdpId::parse(&m.idp).or_else(|e| err(p("idp"), e))?;
+    if !idps.iter().any(|x| x.id == idp) {
+        return err(p("idp"), format!("no [[idp]] has id `{idp}`"));
+    }
+    if m.groups.is_empty() {
+        return err(p("groups"), "list at least one group");
+    }
+    let mut aliases = Vec::new();
+    for (j, r) in m.roles.iter().enumerate() {
+        match roles.iter().find(|x| &x.alias == r || x.arn.as_str() == r) {
+            Some(role) => aliases.push(role.alias.clone()),
+            None => {
+                return err(
+                    format!("map[{i}].roles[{j}]"),
+                    format!("`{r}` is not in the role catalogue ([[role]])"),
+                );
+            }
+        }
+    }
+    let max_duration = match m.max_duration {
+        Some(d) => Some(session_duration(&p("max_duration"), &d)?),
+        None => None,
+    };
+    for k in &m.transitive_tag_keys {
+        if !m.tags.contains_key(k) {
+            return err(
+                p("transitive_tag_keys"),
+                format!("`{k}` is not one of this rule's tags"),
+            );
+        }
+    }
+    Ok(MapRule {
+        idp,
+        groups: m.groups,
+        roles: aliases,
+        max_duration,
+        tags: m.tags,
+        transitive_tag_keys: m.transitive_tag_keys,
+    })
+}
+
+fn session_duration(path: &str, s: &str) -> R<Duration> {
+    let d = parse_duration(path, s)?;
+    if d < MIN_SESSION || d > MAX_SESSION {
+        return err(path, "must be between 15m and 12h (the STS session range)");
+    }
+    Ok(d)
+}
+
+fn http_url(path: &str, s: &str) -> R<Url> {
+    match Url::parse(s) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(u),
+        _ => err(path, format!("`{s}` is not an http(s) URL")),
+    }
+}
+
+pub(crate) fn is_loopback_url(u: &Url) -> bool {
+    match u.host() {
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}
+
+/// A secret given inline (discouraged), in a file, or in an environment variable.
+fn secret_from(
+    path: &str,
+    inline: Option<String>,
+    file: Option<PathBuf>,
+    env: Option<String>,
+) -> R<Option<Secret<String>>> {
+    let given = inline.is_some() as u8 + file.is_some() as u8 + env.is_some() as u8;
+    if given > 1 {
+        return err(path, "give only one of the value, *_file or *_env");
+    }
+    if let Some(f) = file {
+        let text = std::fs::read_to_string(&f).or_else(|e| {
+            err(
+                format!("{path}_file"),
+                format!("cannot read {}: {e}", f.display()),
+            )
+        })?;
+        return Ok(Some(Secret::new(text.trim_end().to_string())));
+    }
+    if let Some(var) = env {
+        return match std::env::var(&var) {
+            Ok(v) if !v.is_empty() => Ok(Some(Secret::new(v))),
+            _ => err(
+                format!("{path}_env"),
+                format!("environment variable {var} is not set"),
+            ),
+        };
+    }
+    Ok(inline.map(Secret::new))
+}

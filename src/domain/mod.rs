@@ -1,0 +1,8 @@
+//! Parse-only newtypes and the `Identity` every verifier produces. A value of these types has
+//! passed its syntax check, so code further down never re-validates a role ARN or an IdP id.
+
+pub mod identity;
+pub mod ids;
+
+pub use identity::{ClientKind, Identity};
+pub use ids::{IdpId, RoleArn};

@@ -1,0 +1,174 @@
+//! The ONE place where errors of every layer become HTTP responses.
+//!
+//! Each layer has its own error enum and knows nothing of HTTP. Here each maps to a status, a
+//! stable OAuth-style `error` code and a public `error_description` that never carries the
+//! cause (the cause goes to the log, tied to the request id the client also sees).
+
+use crate::aws::IssueError;
+use crate::aws::limits::LimitError;
+use crate::idp::VerifyError;
+use crate::policy::Denied;
+use crate::store::StoreError;
+use crate::telemetry;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub description: String,
+    /// Bearer-token failures answer with `WWW-Authenticate` (RFC 6750 §3).
+    pub www_authenticate: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    error_description: &'a str,
+    request_id: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            description: description.into(),
+            www_authenticate: None,
+        }
+    }
+
+    pub fn bad_request(code: &'static str, description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, description)
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+    }
+
+    /// RFC 6750 §3.1: a request without credentials gets a challenge without an error code.
+    pub fn missing_token() -> Self {
+        ApiError {
+            www_authenticate: Some(r#"Bearer realm="rolegate""#.into()),
+            ..Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "send the IdP's ID token as `Authorization: Bearer <token>`",
+            )
+        }
+    }
+
+    pub fn invalid_token(description: impl Into<String>) -> Self {
+        let description = description.into();
+        let quoted = description.replace(['"', '\\'], "'");
+        ApiError {
+            www_authenticate: Some(format!(
+                r#"Bearer realm="rolegate", error="invalid_token", error_description="{quoted}""#
+            )),
+            ..Self::new(StatusCode::UNAUTHORIZED, "invalid_token", description)
+        }
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal error; quote the request id",
+        )
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({}): {}",
+            self.status.as_u16(),
+            self.code,
+            self.description
+        )
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status);
+        res.insert_header((header::CACHE_CONTROL, "no-store"));
+        if let Some(challenge) = &self.www_authenticate {
+            res.insert_header((header::WWW_AUTHENTICATE, challenge.as_str()));
+        }
+        res.json(Body {
+            error: self.code,
+            error_description: &self.description,
+            request_id: telemetry::current_request_id(),
+        })
+    }
+}
+
+impl From<VerifyError> for ApiError {
+    fn from(e: VerifyError) -> Self {
+        ApiError::invalid_token(e.public_description())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "store failure; failing closed");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "the broker's state store is unavailable; try again shortly",
+        )
+    }
+}
+
+impl From<Denied> for ApiError {
+    fn from(e: Denied) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "access_denied", e.to_string())
+    }
+}
+
+impl From<LimitError> for ApiError {
+    fn from(e: LimitError) -> Self {
+        ApiError::bad_request(e.code(), e.to_string())
+    }
+}
+
+impl From<IssueError> for ApiError {
+    fn from(e: IssueError) -> Self {
+        use IssueError::*;
+        match e {
+            AccessDenied => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "sts_access_denied",
+                "AWS STS refused to assume the role: check that the role's trust policy trusts the broker \
+                 (sts:AssumeRole, sts:TagSession, sts:SetSourceIdentity)",
+            ),
+            Validation(hint) => ApiError::bad_request(
+                "sts_validation_error",
+                format!("AWS STS rejected the request: {hint}"),
+            ),
+            PackedPolicyTooLarge => ApiError::bad_request(
+                "sts_packed_policy_too_large",
+                "AWS STS says the session policies and tags are too large once packed; use fewer or shorter ones",
+            ),
+            Throttled => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "sts_throttled",
+                "AWS STS is throttling the broker; try again in a few seconds",
+            ),
+            Upstream => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "upstream_error",
+                "AWS STS failed; quote the request id",
+            ),
+            Internal => ApiError::internal(),
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! The built-in development IdP (`serve --dev` only): static users from config/dev/users.toml,
+//! any password. It is a real (if tiny) OpenID Provider — discovery, JWKS, ES256-signed ID
+//! tokens — and the broker verifies its tokens with the normal OIDC code over HTTP, so trying
+//! rolegate exercises the path production uses.
+
+use crate::config::{DevUser, OidcIdpConfig};
+use crate::token::SigningKey;
+use serde_json::json;
+use std::time::Duration;
+
+pub const CLIENT_ID: &str = "rolegate-dev";
+pub const PATH: &str = "/dev-idp";
+const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+
+pub struct DevIdp {
+    pub issuer: String,
+    users: Vec<DevUser>,
+    key: SigningKey,
+}
+
+impl DevIdp {
+    pub fn new(public_url: &url::Url, users: Vec<DevUser>) -> Result<Self, String> {
+        Ok(DevIdp {
+            issuer: format!("{}{PATH}", public_url.as_str().trim_end_matches('/')),
+            users,
+            key: SigningKey::generate()?,
+        })
+    }
+
+    /// The settings the broker's OIDC verifier uses for this IdP.
+    pub fn oidc_config(&self) -> OidcIdpConfig {
+        OidcIdpConfig {
+            issuer: self.issuer.clone(),
+            client_id: CLIENT_ID.into(),
+            client_secret: None,
+            audiences: vec![],
+            groups_claim: "groups".into(),
+            username_claim: "preferred_username".into(),
+            required_claims: Default::default(),
+            jwks_file: None,
+            clock_skew: Duration::from_secs(60),
+            mfa_amr_values: vec!["mfa".into()],
+            mfa_acr_values: vec![],
+            insecure_trust_unverified_email: false,
+        }
+    }
+
+    pub fn discovery(&self) -> serde_json::Value {
+        json!({
+            "issuer": self.issuer,
+            "jwks_uri": format!("{}/jwks.json", self.issuer),
+            "token_endpoint": format!("{}/token", self.issuer),
+            "response_types_supported": ["id_token"],
+            "grant_types_supported": ["password"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["ES256"],
+        })
+    }
+
+    pub fn jwks(&self) -> serde_json::Value {
+        self.key.jwks()
+    }
+
+    pub fn usernames(&self) -> impl Iterator<Item = &str> {
+        self.users.iter().map(|u| u.username.as_str())
+    }
+
+    /// An ID token for `username`, or None for an unknown user.
+    pub fn id_token(
+        &self,
+        username: &str,
+        audience: &str,
+        nonce: Option<&str>,
+        now: i64,
+    ) -> Option<String> {
+        let u = self.users.iter().find(|u| u.username == username)?;
+        let mut claims = json!({
+            "iss": self.issuer,
+            "sub": format!("dev|{}", u.username),
+            "aud": audience,
+            "iat": now,
+            "exp": now + TOKEN_LIFETIME.as_secs() as i64,
+            "auth_time": now,
+            "preferred_username": u.username,
+            "name": u.name.clone().unwrap_or_else(|| u.username.clone()),
+            "groups": u.groups,
+            "amr": if u.mfa { vec!["pwd", "mfa"] } else { vec!["pwd"] },
+        });
+        if let Some(e) = &u.email {
+            claims["email"] = json!(e);
+            claims["email_verified"] = json!(true);
+        }
+        if let Some(n) = nonce {
+            claims["nonce"] = json!(n);
+        }
+        self.key.sign(&claims).ok()
+    }
+}

@@ -1,0 +1,149 @@
+//! One configured OIDC IdP: its settings, its key cache, and where the keys come from.
+
+pub mod keys;
+pub mod verify;
+
+use crate::clock::Clock;
+use crate::config::OidcIdpConfig;
+use crate::domain::{Identity, IdpId};
+use crate::idp::VerifyError;
+use keys::{KeyCache, KeySet, MIN_REFETCH_INTERVAL};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Discovery documents and JWKS larger than this are refused (a hostile or broken endpoint
+/// must not make the broker buffer without bound).
+const MAX_DOC_BYTES: usize = 512 * 1024;
+
+pub enum KeySource {
+    /// OIDC Discovery 1.0 §4 at `<issuer>/.well-known/openid-configuration`, then `jwks_uri`.
+    Discovery(reqwest::Client),
+    /// `jwks_file`: offline keys, read once at start.
+    File(PathBuf),
+    /// Keys handed over in-process (the dev IdP, `rolegate verify jwt`).
+    Fixed,
+}
+
+pub struct OidcIdp {
+    pub id: IdpId,
+    pub cfg: OidcIdpConfig,
+    pub keys: KeyCache,
+    source: KeySource,
+}
+
+impl OidcIdp {
+    pub fn new(id: IdpId, cfg: OidcIdpConfig, source: KeySource) -> Self {
+        OidcIdp {
+            id,
+            cfg,
+            keys: KeyCache::default(),
+            source,
+        }
+    }
+
+    pub fn with_keys(id: IdpId, cfg: OidcIdpConfig, keys: KeySet) -> Self {
+        OidcIdp {
+            id,
+            cfg,
+            keys: KeyCache::with_keys(keys),
+            source: KeySource::Fixed,
+        }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.keys.get().is_some()
+    }
+
+    /// Fetches and swaps in fresh keys. On failure the last good keys stay in place.
+    pub async fn refresh(&self) -> Result<(), String> {
+        let _one_at_a_time = self.keys.fetching.lock().await;
+        let keys = match &self.source {
+            KeySource::Fixed => return Ok(()),
+            KeySource::File(p) => {
+                let bytes = tokio::fs::read(p)
+                    .await
+                    .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+                KeySet::from_jwks_json(&bytes)?
+            }
+            KeySource::Discovery(http) => self.discover(http).await?,
+        };
+        self.keys.replace(keys);
+        Ok(())
+    }
+
+    async fn discover(&self, http: &reqwest::Client) -> Result<KeySet, String> {
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            self.cfg.issuer.trim_end_matches('/')
+        );
+        let doc: serde_json::Value = serde_json::from_slice(&fetch(http, &url).await?)
+            .map_err(|e| format!("discovery document at {url} is not JSON: {e}"))?;
+        // OIDC Discovery §4.3: the `issuer` in the document must be identical to the one we use.
+        if doc.get("issuer").and_then(|v| v.as_str()) != Some(self.cfg.issuer.as_str()) {
+            return Err(format!("discovery document at {url} names another issuer"));
+        }
+        let jwks_uri = doc
+            .get("jwks_uri")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| format!("{url} has no jwks_uri"))?;
+        let parsed = url::Url::parse(jwks_uri).map_err(|_| "jwks_uri is not a URL".to_string())?;
+        if parsed.scheme() != "https" && !crate::config::is_loopback_url(&parsed) {
+            return Err("jwks_uri must be https".into());
+        }
+        KeySet::from_jwks_json(&fetch(http, jwks_uri).await?)
+    }
+
+    /// Verifies a bearer token. An unknown `kid` triggers one refetch (the IdP may have
+    /// rotated), but no more than once a minute.
+    pub async fn verify(
+        &self,
+        token: &str,
+        clock: &dyn Clock,
+        nonce: Option<&str>,
+    ) -> Result<Identity, VerifyError> {
+        let header = verify::parse_header(token)?;
+        let x = verify::Expectations {
+            idp: &self.id,
+            cfg: &self.cfg,
+            nonce,
+        };
+        let keys = self.keys.get().ok_or(VerifyError::KeysUnavailable)?;
+        match verify::verify(token, &header, &keys, clock, &x) {
+            Err(VerifyError::UnknownKey) if self.keys.claim_fetch_slot(MIN_REFETCH_INTERVAL) => {
+                if let Err(e) = self.refresh().await {
+                    tracing::warn!(idp = %self.id, error = %e, "key refetch after unknown kid failed; keeping last good keys");
+                }
+                let keys = self.keys.get().ok_or(VerifyError::KeysUnavailable)?;
+                verify::verify(token, &header, &keys, clock, &x)
+            }
+            other => other,
+        }
+    }
+}
+
+async fn fetch(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, String> {
+    let res = http
+        .get(url)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    if !res.status().is_success() {
+        return Err(format!("GET {url}: HTTP {}", res.status()));
+    }
+    if res
+        .content_length()
+        .is_some_and(|n| n as usize > MAX_DOC_BYTES)
+    {
+        return Err(format!(
+            "GET {url}: document larger than {MAX_DOC_BYTES} bytes"
+        ));
+    }
+    let bytes = res.bytes().await.map_err(|e| format!("GET {url}: {e}"))?;
+    if bytes.len() > MAX_DOC_BYTES {
+        return Err(format!(
+            "GET {url}: document larger than {MAX_DOC_BYTES} bytes"
+        ));
+    }
+    Ok(bytes.to_vec())
+}

@@ -1,0 +1,234 @@
+//! Bearer JWT verification: every OIDC/JWT item of DESIGN § Security checklist, in order.
+//! Pure and synchronous (keys and clock are passed in) so `rolegate verify jwt`, the server
+//! and the benchmarks run exactly the same code.
+
+use super::keys::{ACCEPTED_ALGS, KeySet};
+use crate::clock::Clock;
+use crate::config::OidcIdpConfig;
+use crate::domain::{Identity, IdpId};
+use crate::idp::VerifyError;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, Validation};
+use serde_json::{Map, Value};
+
+/// DESIGN: rolegate's own input limit for bearer tokens.
+pub const MAX_TOKEN_CHARS: usize = 20_000;
+
+/// What the checks need to know about the IdP (a view of `OidcIdpConfig`).
+pub struct Expectations<'a> {
+    pub idp: &'a IdpId,
+    pub cfg: &'a OidcIdpConfig,
+    pub nonce: Option<&'a str>,
+}
+
+pub struct Header {
+    pub alg: Algorithm,
+    pub kid: Option<String>,
+}
+
+/// Structural checks before any crypto: size, three base64url segments, a JSON header naming
+/// an accepted asymmetric algorithm, no `crit` (RFC 7515 §4.1.11: a recipient must reject
+/// critical extensions it does not understand, and we understand none).
+pub fn parse_header(token: &str) -> Result<Header, VerifyError> {
+    if token.len() > MAX_TOKEN_CHARS {
+        return Err(VerifyError::TooLarge(MAX_TOKEN_CHARS));
+    }
+    let mut parts = token.split('.');
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(VerifyError::Malformed(
+            "a JWT has three dot-separated segments",
+        ));
+    };
+    if h.is_empty() || p.is_empty() || s.is_empty() {
+        return Err(VerifyError::Malformed("empty segment"));
+    }
+    let bytes = URL_SAFE_NO_PAD
+        .decode(h)
+        .map_err(|_| VerifyError::Malformed("header is not base64url"))?;
+    let header: Map<String, Value> = serde_json::from_slice(&bytes)
+        .map_err(|_| VerifyError::Malformed("header is not a JSON object"))?;
+    let alg_name = header
+        .get("alg")
+        .and_then(Value::as_str)
+        .ok_or(VerifyError::Malformed("header has no alg"))?;
+    let alg = alg_name
+        .parse::<Algorithm>()
+        .ok()
+        .filter(|a| ACCEPTED_ALGS.contains(a))
+        .ok_or_else(|| VerifyError::UnsupportedAlgorithm(alg_name.chars().take(16).collect()))?;
+    if header.contains_key("crit") {
+        return Err(VerifyError::UnsupportedCritical);
+    }
+    // RFC 9068 access tokens say so in `typ`; an access token for some API is not an ID token.
+    if let Some(typ) = header.get("typ").and_then(Value::as_str)
+        && !typ.eq_ignore_ascii_case("JWT")
+    {
+        return Err(VerifyError::WrongType(typ.chars().take(32).collect()));
+    }
+    let kid = header
+        .get("kid")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    Ok(Header { alg, kid })
+}
+
+/// The unverified `iss`, used only to pick which IdP's verifier judges the token.
+pub fn peek_issuer(token: &str) -> Option<String> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let claims: Map<String, Value> = serde_json::from_slice(&bytes).ok()?;
+    claims.get("iss")?.as_str().map(str::to_string)
+}
+
+/// Signature, then claims. The signature is checked by jsonwebtoken (aws-lc-rs); its own
+/// time checks are off because they read the system clock — ours take the injected one.
+pub fn verify(
+    token: &str,
+    header: &Header,
+    keys: &KeySet,
+    clock: &dyn Clock,
+    x: &Expectations<'_>,
+) -> Result<Identity, VerifyError> {
+    let key = keys
+        .find(header.kid.as_deref(), header.alg)
+        .ok_or(VerifyError::UnknownKey)?;
+    let mut v = Validation::new(header.alg);
+    v.validate_exp = false;
+    v.validate_nbf = false;
+    v.validate_aud = false;
+    v.required_spec_claims.clear();
+    let data =
+        jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &v).map_err(|e| {
+            match e.kind() {
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => VerifyError::BadSignature,
+                jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => {
+                    VerifyError::UnsupportedAlgorithm(format!("{:?}", header.alg))
+                }
+                _ => VerifyError::Malformed("payload is not a JSON object"),
+            }
+        })?;
+    check_claims(data.claims, clock, x)
+}
+
+fn num(claims: &Map<String, Value>, name: &'static str) -> Result<Option<i64>, VerifyError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .as_i64()
+            .or_else(|| v.as_f64().map(|f| f as i64))
+            .map(Some)
+            .ok_or(VerifyError::Malformed("a time claim is not a number")),
+    }
+}
+
+fn check_claims(
+    claims: Map<String, Value>,
+    clock: &dyn Clock,
+    x: &Expectations<'_>,
+) -> Result<Identity, VerifyError> {
+    let cfg = x.cfg;
+    // OIDC Core 3.1.3.7 (2): the issuer must match exactly.
+    if claims.get("iss").and_then(Value::as_str) != Some(cfg.issuer.as_str()) {
+        return Err(VerifyError::UntrustedIssuer);
+    }
+    // OIDC Core 3.1.3.7 (3)-(5): aud contains us; several audiences need azp; azp, when
+    // present, is us. "Us" is the client_id or an audience listed for this IdP.
+    let ours = |a: &str| a == cfg.client_id || cfg.audiences.iter().any(|x| x == a);
+    let aud: Vec<String> = match claims.get("aud") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        _ => return Err(VerifyError::WrongAudience),
+    };
+    if !aud.iter().any(|a| ours(a)) {
+        return Err(VerifyError::WrongAudience);
+    }
+    let azp = claims
+        .get("azp")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    match &azp {
+        None if aud.len() > 1 => return Err(VerifyError::AzpRequired),
+        Some(p) if !ours(p) => return Err(VerifyError::WrongAzp),
+        _ => {}
+    }
+    // RFC 7519 §4.1.4/§4.1.5, OIDC Core 3.1.3.7 (9)-(10), with the IdP's clock skew.
+    let now = clock.unix();
+    let skew = cfg.clock_skew.as_secs() as i64;
+    let exp = num(&claims, "exp")?.ok_or(VerifyError::MissingExpiry)?;
+    if now >= exp + skew {
+        return Err(VerifyError::Expired);
+    }
+    if num(&claims, "nbf")?.is_some_and(|nbf| now + skew < nbf) {
+        return Err(VerifyError::NotYetValid);
+    }
+    let iat = num(&claims, "iat")?.ok_or(VerifyError::MissingIssuedAt)?;
+    if iat > now + skew {
+        return Err(VerifyError::IssuedInFuture);
+    }
+    // Tenant pinning for multi-tenant issuers (Entra `tid`, Google `hd`).
+    for (name, want) in &cfg.required_claims {
+        if claims.get(name).and_then(Value::as_str) != Some(want.as_str()) {
+            return Err(VerifyError::RequiredClaim(name.clone()));
+        }
+    }
+    if let Some(n) = x.nonce
+        && claims.get("nonce").and_then(Value::as_str) != Some(n)
+    {
+        return Err(VerifyError::NonceMismatch);
+    }
+    let subject = match claims.get("sub").and_then(Value::as_str) {
+        Some(s) if !s.is_empty() && s.len() <= 255 => s.to_string(),
+        _ => return Err(VerifyError::MissingSubject),
+    };
+    Ok(identity(x.idp, subject, aud, azp, claims, cfg))
+}
+
+fn identity(
+    idp: &IdpId,
+    subject: String,
+    aud: Vec<String>,
+    azp: Option<String>,
+    claims: Map<String, Value>,
+    cfg: &OidcIdpConfig,
+) -> Identity {
+    let string = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_string);
+    let email_verified = cfg.insecure_trust_unverified_email
+        || matches!(claims.get("email_verified"), Some(Value::Bool(true)))
+        || matches!(claims.get("email_verified"), Some(Value::String(s)) if s == "true");
+    let groups = match claims.get(&cfg.groups_claim) {
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        Some(Value::String(s)) => vec![s.clone()],
+        _ => Vec::new(),
+    };
+    let amr_mfa = claims
+        .get("amr")
+        .and_then(Value::as_array)
+        .is_some_and(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .any(|m| cfg.mfa_amr_values.iter().any(|x| x == m))
+        });
+    let acr_mfa = string("acr").is_some_and(|a| cfg.mfa_acr_values.contains(&a));
+    Identity {
+        idp: idp.clone(),
+        subject,
+        email: string("email"),
+        email_verified,
+        username: string(&cfg.username_claim),
+        groups,
+        mfa: amr_mfa || acr_mfa,
+        auth_time: claims.get("auth_time").and_then(Value::as_i64),
+        aud,
+        azp,
+        claims: claims.into_iter().collect(),
+    }
+}

@@ -1,0 +1,91 @@
+//! All configured IdPs, and the choice of which one judges a bearer token.
+
+use super::VerifyError;
+use super::dev::DevIdp;
+use super::oidc::verify::{MAX_TOKEN_CHARS, parse_header, peek_issuer};
+use super::oidc::{KeySource, OidcIdp};
+use crate::clock::Clock;
+use crate::config::{Config, IdpKind};
+use crate::domain::Identity;
+use std::sync::Arc;
+
+pub struct IdpRegistry {
+    oidc: Vec<Arc<OidcIdp>>,
+    pub dev: Option<Arc<DevIdp>>,
+}
+
+impl IdpRegistry {
+    /// Builds every IdP; keys are loaded later by [`IdpRegistry::refresh_all`] (after the
+    /// server listens, because the dev IdP's discovery is served by the broker itself).
+    pub fn build(
+        config: &Config,
+        public_url: &url::Url,
+        http: &reqwest::Client,
+    ) -> Result<Self, String> {
+        let mut oidc = Vec::new();
+        let mut dev = None;
+        for idp in &config.idps {
+            match &idp.kind {
+                IdpKind::Oidc(cfg) => {
+                    let source = match &cfg.jwks_file {
+                        Some(p) => KeySource::File(p.clone()),
+                        None => KeySource::Discovery(http.clone()),
+                    };
+                    oidc.push(Arc::new(OidcIdp::new(idp.id.clone(), (**cfg).clone(), source)));
+                }
+                IdpKind::Dev(d) => {
+                    let dev_idp = Arc::new(DevIdp::new(public_url, d.users.clone())?);
+                    let source = KeySource::Discovery(http.clone());
+                    oidc.push(Arc::new(OidcIdp::new(
+                        idp.id.clone(),
+                        dev_idp.oidc_config(),
+                        source,
+                    )));
+                    dev = Some(dev_idp);
+                }
+            }
+        }
+        Ok(IdpRegistry { oidc, dev })
+    }
+
+    pub fn oidc(&self) -> &[Arc<OidcIdp>] {
+        &self.oidc
+    }
+
+    pub fn all_ready(&self) -> bool {
+        self.oidc.iter().all(|i| i.is_ready())
+    }
+
+    /// Loads keys for every IdP; returns the failures (last good keys stay in place).
+    pub async fn refresh_all(&self) -> Vec<(String, String)> {
+        let mut failures = Vec::new();
+        for idp in &self.oidc {
+            if let Err(e) = idp.refresh().await {
+                failures.push((idp.id.to_string(), e));
+            }
+        }
+        failures
+    }
+
+    /// Verifies an IdP-issued bearer token with the verifier of the IdP named by its exact
+    /// `iss`. The unverified `iss` only selects the verifier; that verifier checks it again.
+    pub async fn verify_bearer(
+        &self,
+        token: &str,
+        clock: &dyn Clock,
+    ) -> Result<Identity, VerifyError> {
+        if token.len() > MAX_TOKEN_CHARS {
+            return Err(VerifyError::TooLarge(MAX_TOKEN_CHARS));
+        }
+        let Some(iss) = peek_issuer(token) else {
+            parse_header(token)?; // the precise structural error, if there is one
+            return Err(VerifyError::Malformed("payload has no iss"));
+        };
+        let idp = self
+            .oidc
+            .iter()
+            .find(|i| i.cfg.issuer == iss)
+            .ok_or(VerifyError::UntrustedIssuer)?;
+        idp.verify(token, clock, None).await
+    }
+}

@@ -1,0 +1,40 @@
+//! # rolegate — a federation identity broker for AWS
+//!
+//! A proof of identity comes in, AWS credentials go out, and in between a policy decides
+//! which roles the proof is good for. Follow one request through the modules:
+//!
+//! 1. [`routes`] — the HTTP surfaces. `POST /api/v1/credentials` extracts the bearer token
+//!    ([`routes::caller`]) and calls the domain; handlers hold no protocol logic.
+//! 2. [`idp`] — verifiers. [`idp::oidc`] checks an IdP's ID token (signature via
+//!    jsonwebtoken, then every claim rule of the security checklist) against keys fetched by
+//!    discovery and cached; the result is a protocol-neutral [`domain::Identity`].
+//! 3. [`policy`] — the mapper. Given an identity, a role and an action it returns a
+//!    [`policy::Grant`] (only it can build one) or says why not.
+//! 4. [`aws`] — [`aws::limits`] checks every STS limit and turns the grant into a
+//!    `SessionPlan`; [`aws::sts`] calls AssumeRole or AssumeRoleWithWebIdentity.
+//! 5. [`error`] — the one place where each layer's error becomes an HTTP status and an
+//!    OAuth-style `{"error", "error_description", "request_id"}` body.
+//!
+//! Around them: [`config`] (TOML → validated `Config`, naming the key path of any error),
+//! [`startup`] (builds [`state::AppState`] and the server), [`store`] (replay caches and
+//! counters: memory or Redis, failing closed), [`telemetry`] (request ids, audit events),
+//! [`metrics`], [`token`] (the broker's own signing key), [`clock`] (injected time) and
+//! [`secret`] (values that never print).
+#![forbid(unsafe_code)]
+
+pub mod aws;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod idp;
+pub mod metrics;
+pub mod policy;
+pub mod routes;
+pub mod secret;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+pub mod token;

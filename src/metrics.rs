@@ -1,0 +1,119 @@
+//! Prometheus metrics, rendered as text at `/metrics`. Labels are bounded: routes are match
+//! patterns (never raw paths), reasons and codes are fixed strings, roles come from the catalogue.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+use std::time::Duration;
+
+pub struct Metrics {
+    registry: Registry,
+    http_requests: IntCounterVec,
+    http_duration: HistogramVec,
+    pub verify_failures: IntCounterVec,
+    pub credentials_issued: IntCounterVec,
+    pub sts_errors: IntCounterVec,
+    pub sts_duration: HistogramVec,
+    pub key_refreshes: IntCounterVec,
+    pub store_errors: IntCounterVec,
+    pub idps_ready: IntGauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+    r.register(Box::new(c.clone())).expect("unique metric");
+    c
+}
+
+fn histogram(r: &Registry, name: &str, help: &str, labels: &[&str]) -> HistogramVec {
+    let buckets = vec![
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+    ];
+    let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
+        .expect("valid metric");
+    r.register(Box::new(h.clone())).expect("unique metric");
+    h
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let r = Registry::new_custom(Some("rolegate".into()), None).expect("valid registry");
+        let idps_ready = IntGauge::new("idps_ready", "IdPs whose signing keys are loaded")
+            .expect("valid metric");
+        r.register(Box::new(idps_ready.clone()))
+            .expect("unique metric");
+        Metrics {
+            http_requests: counter(
+                &r,
+                "http_requests_total",
+                "HTTP requests by route and status",
+                &["route", "method", "status"],
+            ),
+            http_duration: histogram(
+                &r,
+                "http_request_duration_seconds",
+                "HTTP request latency",
+                &["route"],
+            ),
+            verify_failures: counter(
+                &r,
+                "token_verify_failures_total",
+                "Rejected IdP tokens by reason",
+                &["reason"],
+            ),
+            credentials_issued: counter(
+                &r,
+                "credentials_issued_total",
+                "Issued STS credentials by role",
+                &["role"],
+            ),
+            sts_errors: counter(
+                &r,
+                "sts_errors_total",
+                "STS call failures by code",
+                &["code"],
+            ),
+            sts_duration: histogram(
+                &r,
+                "sts_request_duration_seconds",
+                "STS call latency",
+                &["operation"],
+            ),
+            key_refreshes: counter(
+                &r,
+                "idp_key_refreshes_total",
+                "IdP discovery/JWKS fetches by result",
+                &["idp", "result"],
+            ),
+            store_errors: counter(
+                &r,
+                "store_errors_total",
+                "State store failures",
+                &["backend"],
+            ),
+            idps_ready,
+            registry: r,
+        }
+    }
+
+    pub fn observe_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        self.http_requests
+            .with_label_values(&[route, method, &status.to_string()])
+            .inc();
+        self.http_duration
+            .with_label_values(&[route])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}

@@ -1,0 +1,78 @@
+//! The authenticated caller of an API route: a verified IdP token (`Authorization: Bearer`).
+
+use crate::domain::{ClientKind, Identity};
+use crate::error::ApiError;
+use crate::policy::RequestContext;
+use crate::state::{AppState, client_ip};
+use actix_web::dev::Payload;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{FromRequest, HttpRequest, web};
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+
+pub struct Caller {
+    pub identity: Identity,
+    pub ip: Option<IpAddr>,
+}
+
+impl Caller {
+    pub fn context(&self, state: &AppState) -> RequestContext<'_> {
+        RequestContext {
+            identity: &self.identity,
+            client: ClientKind::Api,
+            source_ip: self.ip,
+            now: state.clock.now(),
+        }
+    }
+
+    pub fn ip_string(&self) -> String {
+        self.ip.map_or_else(|| "-".into(), |i| i.to_string())
+    }
+}
+
+/// RFC 6750 §2.1: `Bearer` (case-insensitive) and the token.
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Caller, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(ApiError::internal)?
+                .clone();
+            let token = bearer(&req).ok_or_else(ApiError::missing_token)?;
+            let ip = client_ip(&req, &state.config.server.trusted_proxies);
+            match state.idps.verify_bearer(&token, state.clock.as_ref()).await {
+                Ok(identity) => Ok(Caller { identity, ip }),
+                Err(e) => {
+                    state
+                        .metrics
+                        .verify_failures
+                        .with_label_values(&[e.reason()])
+                        .inc();
+                    tracing::info!(reason = e.reason(), client_ip = ?ip, "bearer token rejected");
+                    if e == crate::idp::VerifyError::KeysUnavailable {
+                        return Err(ApiError::new(
+                            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+                            "idp_unavailable",
+                            "the identity provider's keys are not loaded yet; try again shortly",
+                        ));
+                    }
+                    Err(e.into())
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,55 @@
+//! Liveness, readiness and metrics. Readiness is false while the store cannot answer or an
+//! IdP's keys are not loaded: a load balancer then routes around this replica.
+
+use crate::state::AppState;
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+use std::time::Duration;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics));
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("ok\n")
+}
+
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let store = match tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await {
+        Ok(Ok(())) => "ok".to_string(),
+        Ok(Err(_)) | Err(_) => "unavailable".to_string(),
+    };
+    let idps: serde_json::Map<String, serde_json::Value> = state
+        .idps
+        .oidc()
+        .iter()
+        .map(|i| {
+            (
+                i.id.to_string(),
+                json!(if i.is_ready() {
+                    "ok"
+                } else {
+                    "keys not loaded"
+                }),
+            )
+        })
+        .collect();
+    let ready = store == "ok" && state.idps.all_ready();
+    let body = json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "checks": { "config": "ok", "store": { "backend": state.store.backend(), "status": store }, "idps": idps },
+    });
+    if ready {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render())
+}

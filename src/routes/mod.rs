@@ -1,0 +1,58 @@
+//! HTTP surfaces, one file each. Handlers extract, call the domain, and present; they hold no
+//! protocol logic of their own.
+
+pub mod api;
+pub mod caller;
+pub mod dev_idp;
+pub mod health;
+pub mod wellknown;
+
+use crate::error::ApiError;
+use actix_web::web;
+
+/// Request bodies larger than this are refused before parsing.
+pub const MAX_JSON_BODY: usize = 16 * 1024;
+
+pub fn configure(cfg: &mut web::ServiceConfig, cors_origins: &[String], dev_idp: bool) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(MAX_JSON_BODY)
+            .error_handler(|e, _| {
+                ApiError::bad_request("invalid_request", format!("request body: {e}")).into()
+            }),
+    )
+    .app_data(
+        web::FormConfig::default()
+            .limit(MAX_JSON_BODY)
+            .error_handler(|e, _| {
+                ApiError::bad_request("invalid_request", format!("request body: {e}")).into()
+            }),
+    )
+    .configure(health::configure)
+    .configure(wellknown::configure)
+    .service(
+        web::scope("/api/v1")
+            .wrap(cors(cors_origins))
+            .configure(api::configure),
+    );
+    if dev_idp {
+        cfg.configure(dev_idp::configure);
+    }
+}
+
+/// CORS only for the configured browser-app origins; none by default.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    let mut c = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST"])
+        .allowed_headers(["authorization", "content-type"])
+        .expose_headers(["x-request-id", "www-authenticate"])
+        .max_age(600);
+    for o in origins {
+        c = c.allowed_origin(o.trim_end_matches('/'));
+    }
+    c
+}
+
+pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::not_found())
+}

@@ -1,0 +1,169 @@
+//! Builds the application from a validated `Config`: store, IdPs, mapper, issuer, HTTP server.
+//!
+//! `Application::build` binds first (port 0 works, which is how tests run the broker), so the
+//! public URL — and with it the dev IdP's issuer — is known before anything else is built.
+
+use crate::aws::sts::StsIssuer;
+use crate::clock::SystemClock;
+use crate::config::{AwsMode, Config, StoreConfig};
+use crate::idp::IdpRegistry;
+use crate::metrics::Metrics;
+use crate::policy::shorthand::ShorthandMapper;
+use crate::routes;
+use crate::state::AppState;
+use crate::store::{Store, memory::MemoryStore, redis::RedisStore};
+use crate::telemetry;
+use crate::token::SigningKey;
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct Application {
+    server: Server,
+    state: web::Data<AppState>,
+    port: u16,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Self, String> {
+        let listener = TcpListener::bind(&config.server.listen)
+            .map_err(|e| format!("cannot listen on {}: {e}", config.server.listen))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        if config.dev && !addr.ip().is_loopback() {
+            return Err(format!(
+                "--dev listens on loopback only, not {addr}: its IdP accepts any password"
+            ));
+        }
+        let public_url = match &config.server.public_url {
+            Some(u) => u.clone(),
+            None => url::Url::parse(&format!("http://{addr}")).map_err(|e| e.to_string())?,
+        };
+        let metrics = Arc::new(Metrics::new());
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("rolegate/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(3))
+            .build()
+            .map_err(|e| format!("HTTP client: {e}"))?;
+        let store: Arc<dyn Store> = match &config.store {
+            StoreConfig::Memory => Arc::new(MemoryStore::default()),
+            StoreConfig::Redis { url } => {
+                Arc::new(RedisStore::connect(url).map_err(|e| e.to_string())?)
+            }
+        };
+        let idps = Arc::new(IdpRegistry::build(&config, &public_url, &http)?);
+        let issuer_key = match &config.issuer {
+            Some(i) => match &i.signing_key_file {
+                Some(p) => Some(Arc::new(SigningKey::from_pem_file(p)?)),
+                None => Some(Arc::new(SigningKey::generate()?)),
+            },
+            None if config.dev => Some(Arc::new(SigningKey::generate()?)),
+            None => None,
+        };
+        let mut issuer_cfg = config.issuer.clone();
+        if config.dev && issuer_cfg.is_none() && config.aws.mode == AwsMode::WebIdentity {
+            issuer_cfg = Some(crate::config::IssuerConfig {
+                url: public_url.clone(),
+                signing_key_file: None,
+                audience: "rolegate-dev".into(),
+            });
+        }
+        let issuer = StsIssuer::new(
+            &config.aws,
+            issuer_cfg.as_ref(),
+            issuer_key.clone(),
+            metrics.clone(),
+        )
+        .await?;
+        let mapper = Arc::new(ShorthandMapper::new(&config));
+        let state = web::Data::new(AppState {
+            config: Arc::new(config),
+            public_url,
+            store,
+            idps,
+            mapper,
+            issuer: Arc::new(issuer),
+            issuer_key,
+            metrics: metrics.clone(),
+            clock: Arc::new(SystemClock),
+        });
+        let server = {
+            let state = state.clone();
+            let metrics = web::Data::from(metrics);
+            let cors = state.config.server.cors_origins.clone();
+            let dev_idp = state.idps.dev.is_some();
+            let shutdown = state.config.server.shutdown_timeout.as_secs();
+            HttpServer::new(move || {
+                App::new()
+                    .app_data(state.clone())
+                    .app_data(metrics.clone())
+                    .wrap(from_fn(telemetry::request_context))
+                    .configure(|c| routes::configure(c, &cors, dev_idp))
+                    .default_service(web::to(routes::not_found))
+            })
+            .shutdown_timeout(shutdown)
+            .listen(listener)
+            .map_err(|e| e.to_string())?
+            .run()
+        };
+        Ok(Application {
+            server,
+            state,
+            port: addr.port(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn public_url(&self) -> &url::Url {
+        &self.state.public_url
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until SIGINT/SIGTERM (or `handle().stop()`), finishing in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let keys = tokio::spawn(keep_idp_keys_fresh(self.state.clone()));
+        let result = self.server.await;
+        keys.abort();
+        result
+    }
+}
+
+/// Loads every IdP's keys once the server is up (retrying with backoff while an IdP is
+/// unreachable), then refreshes hourly so rotations are picked up before any unknown `kid`.
+async fn keep_idp_keys_fresh(state: web::Data<AppState>) {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        for idp in state.idps.oidc() {
+            let result = idp.refresh().await;
+            let label = if result.is_ok() { "ok" } else { "error" };
+            state
+                .metrics
+                .key_refreshes
+                .with_label_values(&[idp.id.as_str(), label])
+                .inc();
+            if let Err(e) = result {
+                tracing::error!(idp = %idp.id, error = %e, "could not load the IdP's signing keys; keeping the last good ones");
+            }
+        }
+        let ready = state.idps.oidc().iter().filter(|i| i.is_ready()).count();
+        state.metrics.idps_ready.set(ready as i64);
+        if state.idps.all_ready() {
+            backoff = Duration::from_secs(3600);
+        } else {
+            backoff = (backoff * 2).min(Duration::from_secs(30));
+        }
+        tokio::time::sleep(backoff).await;
+    }
+}

@@ -1,0 +1,117 @@
+//! The embedded default store: a mutex-guarded map with lazy expiry. One process only; its
+//! memory ends with the process, which is exactly what `epoch` reports.
+
+use super::{Store, StoreError, UpdateFn};
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+#[derive(Debug)]
+pub struct MemoryStore {
+    map: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
+    started: SystemTime,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore {
+            map: Mutex::new(HashMap::new()),
+            started: SystemTime::now(),
+        }
+    }
+}
+
+impl MemoryStore {
+    /// Every operation is O(1) under a short lock; the map is swept of expired entries when it
+    /// grows, so abandoned keys cannot pile up without bound.
+    fn with<T>(&self, f: impl FnOnce(&mut HashMap<String, (Vec<u8>, Instant)>, Instant) -> T) -> T {
+        let now = Instant::now();
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 10_000 && map.len().is_power_of_two() {
+            map.retain(|_, (_, exp)| *exp > now);
+        }
+        f(&mut map, now)
+    }
+}
+
+fn live<'a>(
+    map: &'a HashMap<String, (Vec<u8>, Instant)>,
+    key: &str,
+    now: Instant,
+) -> Option<&'a Vec<u8>> {
+    map.get(key).filter(|(_, exp)| *exp > now).map(|(v, _)| v)
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        self.with(|m, now| m.insert(key.to_string(), (value.to_vec(), now + ttl)));
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.with(|m, now| live(m, key, now).cloned()))
+    }
+
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.with(|m, now| m.remove(key).filter(|(_, exp)| *exp > now).map(|(v, _)| v)))
+    }
+
+    async fn insert_once(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
+        Ok(self.with(|m, now| {
+            if live(m, key, now).is_some() {
+                return false;
+            }
+            m.insert(key.to_string(), (Vec::new(), now + ttl));
+            true
+        }))
+    }
+
+    async fn update(
+        &self,
+        key: &str,
+        ttl: Duration,
+        f: UpdateFn<'_>,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.with(|m, now| {
+            let next = f(live(m, key, now).map(Vec::as_slice));
+            match &next {
+                Some(v) => m.insert(key.to_string(), (v.clone(), now + ttl)),
+                None => m.remove(key),
+            };
+            next
+        }))
+    }
+
+    async fn incr(&self, key: &str, ttl: Duration) -> Result<u64, StoreError> {
+        Ok(self.with(|m, now| {
+            let current = live(m, key, now)
+                .and_then(|v| v.as_slice().try_into().ok())
+                .map(u64::from_be_bytes);
+            let exp = match current {
+                Some(_) => m[key].1,
+                None => now + ttl,
+            };
+            let n = current.unwrap_or(0) + 1;
+            m.insert(key.to_string(), (n.to_be_bytes().to_vec(), exp));
+            n
+        }))
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(self.with(|m, now| m.remove(key).is_some_and(|(_, exp)| exp > now)))
+    }
+
+    async fn epoch(&self) -> Result<SystemTime, StoreError> {
+        Ok(self.started)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        "memory"
+    }
+}

@@ -1,0 +1,60 @@
+//! Short-lived shared state: replay caches, single-use codes, rate-limit counters.
+//!
+//! One small trait with two implementations: [`memory::MemoryStore`] (the embedded default, one
+//! process) and [`redis::RedisStore`] (shared by replicas). Everything has a TTL. Callers never
+//! treat an error as "not found": a store that cannot answer makes the broker fail closed (503),
+//! because skipping a replay or single-use check would be a false accept.
+
+pub mod memory;
+pub mod redis;
+
+use async_trait::async_trait;
+use std::time::{Duration, SystemTime};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend did not answer (connection refused, timeout). Detail goes to the log only.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    #[error("the store kept changing under a compare-and-set; gave up after {0} attempts")]
+    Contended(u32),
+}
+
+/// The closure of [`Store::update`]: old value (None if absent) → new value (None deletes).
+pub type UpdateFn<'a> = &'a (dyn Fn(Option<&[u8]>) -> Option<Vec<u8>> + Send + Sync);
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError>;
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Atomic get-and-delete: of two concurrent takers exactly one gets the value.
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Records `key` if absent (`SET NX PX`); true for the first caller only. The replay cache.
+    async fn insert_once(&self, key: &str, ttl: Duration) -> Result<bool, StoreError>;
+    /// Compare-and-set loop: `f` sees the current value and returns the next one. Keeps the
+    /// key's TTL as `ttl`. Returns what was written.
+    async fn update(
+        &self,
+        key: &str,
+        ttl: Duration,
+        f: UpdateFn<'_>,
+    ) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Increments a counter that expires `ttl` after its first increment (fixed-window limits).
+    async fn incr(&self, key: &str, ttl: Duration) -> Result<u64, StoreError>;
+    async fn delete(&self, key: &str) -> Result<bool, StoreError>;
+    /// When this store's memory began. A store that restarts empty (process restart, Redis
+    /// without AOF) gets a new epoch; artefacts issued before it (minus skew) must be refused
+    /// so a restart never reopens a replay window.
+    async fn epoch(&self) -> Result<SystemTime, StoreError>;
+    /// Readiness probe.
+    async fn ping(&self) -> Result<(), StoreError>;
+    fn backend(&self) -> &'static str;
+}
+
+/// Keys are namespaced `rolegate:<kind>:<id>` so one Redis can serve other tenants too.
+pub fn key(kind: &str, id: &str) -> String {
+    format!("rolegate:{kind}:{id}")
+}
+
+/// Compare-and-set attempts before [`StoreError::Contended`].
+pub(crate) const MAX_CAS_ATTEMPTS: u32 = 16;
