@@ -70,7 +70,8 @@ fn set_path(table: &mut Table, path: &[String], raw: &str) -> Result<(), String>
 }
 
 /// The type of the value being replaced wins; otherwise booleans, numbers, arrays and inline
-/// tables are read as TOML and anything else is a string (so `127.0.0.1:8080` needs no quotes).
+/// tables are read as TOML and anything else is a string (so `127.0.0.1:8080` needs no quotes,
+/// and a numeric client id stays a string). Numeric settings accept strings of digits.
 fn env_value(raw: &str, existing: Option<&Value>) -> Value {
     let as_toml = || {
         format!("v = {raw}")
@@ -82,9 +83,7 @@ fn env_value(raw: &str, existing: Option<&Value>) -> Value {
         Some(Value::String(_)) => Value::String(raw.to_string()),
         Some(_) => as_toml().unwrap_or_else(|| Value::String(raw.to_string())),
         None => match as_toml() {
-            Some(
-                v @ (Value::Boolean(_) | Value::Integer(_) | Value::Array(_) | Value::Table(_)),
-            ) => v,
+            Some(v @ (Value::Boolean(_) | Value::Array(_) | Value::Table(_))) => v,
             _ => Value::String(raw.to_string()),
         },
     }
@@ -94,7 +93,14 @@ pub fn deserialize(table: Table) -> Result<RawConfig, ConfigError> {
     let value = Value::Table(table);
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let message = e.into_inner().to_string();
+        // toml appends its own location on a second line; the path above says it better.
+        let message = e
+            .into_inner()
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string();
         ConfigError {
             path: if path == "." {
                 "(top level)".into()
@@ -148,7 +154,7 @@ mod tests {
     fn unknown_keys_are_named_with_their_path() {
         let t = parse("[[idp]]\nid = \"a\"\nkind = \"oidc\"\nalow = true\n", "f").unwrap();
         let e = deserialize(t).unwrap_err();
-        assert_eq!(e.path, "idp[0]");
+        assert_eq!(e.path, "idp[0].alow");
         assert!(e.message.contains("unknown field `alow`"), "{}", e.message);
         let mut t = parse("", "f").unwrap();
         let e = apply_env_overrides(&mut t, vars(&[("ROLEGATE_IDP__3__ID", "x")])).unwrap_err();

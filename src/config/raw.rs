@@ -134,6 +134,25 @@ pub struct RawMap {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawLimits {
+    #[serde(default, deserialize_with = "number")]
     pub credentials_per_minute: Option<u32>,
+    #[serde(default, deserialize_with = "number")]
     pub requests_per_minute_per_ip: Option<u32>,
+}
+
+/// A count written as a TOML integer, or as a string of digits (how env overrides arrive).
+fn number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum N {
+        Int(u32),
+        Text(String),
+    }
+    match N::deserialize(d)? {
+        N::Int(n) => Ok(Some(n)),
+        N::Text(s) => s
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("`{s}` is not a whole number"))),
+    }
 }

@@ -31,7 +31,11 @@ impl IdpRegistry {
                         Some(p) => KeySource::File(p.clone()),
                         None => KeySource::Discovery(http.clone()),
                     };
-                    oidc.push(Arc::new(OidcIdp::new(idp.id.clone(), (**cfg).clone(), source)));
+                    oidc.push(Arc::new(OidcIdp::new(
+                        idp.id.clone(),
+                        (**cfg).clone(),
+                        source,
+                    )));
                 }
                 IdpKind::Dev(d) => {
                     let dev_idp = Arc::new(DevIdp::new(public_url, d.users.clone())?);

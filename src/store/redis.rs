@@ -47,9 +47,8 @@ return n";
 impl RedisStore {
     /// Connects lazily: the broker starts (and reports not-ready) while Redis is down.
     pub fn connect(url: &Secret<String>) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url.expose().as_str()).map_err(|e| {
-            StoreError::Unavailable(format!("invalid redis URL: {:?}", e.kind()))
-        })?;
+        let client = redis::Client::open(url.expose().as_str())
+            .map_err(|e| StoreError::Unavailable(format!("invalid redis URL: {:?}", e.kind())))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_millis(500)))
             .set_response_timeout(Some(Duration::from_millis(1000)))
