@@ -51,10 +51,18 @@ impl StsIssuer {
     ) -> Result<Self, String> {
         let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
         // AssumeRoleWithWebIdentity is an unsigned call: in that mode the broker has no AWS keys.
-        let loader = if aws.mode == AwsMode::WebIdentity {
-            loader.no_credentials()
-        } else {
-            loader
+        let loader = match (&aws.static_credentials, aws.mode) {
+            (_, AwsMode::WebIdentity) => loader.no_credentials(),
+            (Some(c), AwsMode::AssumeRole) => {
+                loader.credentials_provider(aws_sdk_sts::config::Credentials::new(
+                    c.access_key_id.expose(),
+                    c.secret_access_key.expose(),
+                    None,
+                    None,
+                    "rolegate-config",
+                ))
+            }
+            (None, AwsMode::AssumeRole) => loader,
         };
         let sdk = loader.region(Region::new("us-east-1")).load().await;
         let mut clients = HashMap::new();

@@ -95,6 +95,15 @@ pub struct AwsConfig {
     pub role_chaining: RoleChaining,
     /// Always holds `aws`, `aws-cn` and `aws-us-gov` (defaults filled in).
     pub partitions: BTreeMap<String, Partition>,
+    /// None: the SDK's default credential chain. In `--dev` against a loopback STS emulator,
+    /// dummy keys, so trying rolegate needs no AWS setup.
+    pub static_credentials: Option<StaticCredentials>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StaticCredentials {
+    pub access_key_id: Secret<String>,
+    pub secret_access_key: Secret<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -59,6 +59,11 @@ pub struct RawAws {
     pub role_chaining: Option<String>,
     #[serde(default)]
     pub partitions: BTreeMap<String, RawPartition>,
+    /// Static broker credentials instead of the SDK's default chain (env, profile, IMDS…).
+    pub access_key_id_file: Option<PathBuf>,
+    pub access_key_id_env: Option<String>,
+    pub secret_access_key_file: Option<PathBuf>,
+    pub secret_access_key_env: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

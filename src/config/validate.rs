@@ -21,7 +21,7 @@ const MAX_SKEW: Duration = Duration::from_secs(300);
 pub fn validate(raw: RawConfig, dev: bool, base: &Path) -> R<Config> {
     let server = server(raw.server)?;
     let store = store(raw.store, base)?;
-    let aws = aws(raw.aws)?;
+    let aws = aws(raw.aws, dev, base)?;
     let issuer = match raw.issuer {
         Some(i) => Some(issuer(i, dev, base)?),
         None if aws.mode == AwsMode::WebIdentity && !dev => {
@@ -161,7 +161,7 @@ fn store(r: RawStore, base: &Path) -> R<StoreConfig> {
     }
 }
 
-fn aws(r: RawAws) -> R<AwsConfig> {
+fn aws(r: RawAws, dev: bool, base: &Path) -> R<AwsConfig> {
     let mode = match r.mode.as_deref().unwrap_or("assume_role") {
         "assume_role" => AwsMode::AssumeRole,
         "web_identity" => AwsMode::WebIdentity,
@@ -236,11 +236,46 @@ fn aws(r: RawAws) -> R<AwsConfig> {
             slot.console_hosts = hosts;
         }
     }
+    let key_id = secret_from(
+        "aws.access_key_id",
+        None,
+        r.access_key_id_file.map(|f| base.join(f)),
+        r.access_key_id_env,
+    )?;
+    let secret = secret_from(
+        "aws.secret_access_key",
+        None,
+        r.secret_access_key_file.map(|f| base.join(f)),
+        r.secret_access_key_env,
+    )?;
+    let static_credentials = match (key_id, secret) {
+        (Some(access_key_id), Some(secret_access_key)) => Some(StaticCredentials {
+            access_key_id,
+            secret_access_key,
+        }),
+        (None, None) => {
+            let emulated = partitions["aws"]
+                .sts_endpoint
+                .as_ref()
+                .is_some_and(is_loopback_url);
+            (dev && emulated).then(|| StaticCredentials {
+                access_key_id: Secret::new("rolegate-dev".into()),
+                secret_access_key: Secret::new("rolegate-dev".into()),
+            })
+        }
+        _ => {
+            return err(
+                "aws.access_key_id_file",
+                "give both the access key id and the secret access key, or neither",
+            );
+        }
+    };
     Ok(AwsConfig {
         mode,
         default_duration,
         role_chaining,
         partitions,
+        static_credentials,
     })
 }
 

@@ -1,0 +1,5 @@
+//! Shared helpers for the integration tests (`mod common;` in each test file).
+// Each test binary compiles its own copy and uses only part of it.
+#![allow(dead_code)]
+
+pub mod peers;
