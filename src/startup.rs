@@ -4,7 +4,7 @@
 //! public URL — and with it the dev IdP's issuer — is known before anything else is built.
 
 use crate::aws::sts::StsIssuer;
-use crate::clock::SystemClock;
+use crate::clock::{Clock, SystemClock};
 use crate::config::{AwsMode, Config, StoreConfig};
 use crate::idp::IdpRegistry;
 use crate::metrics::Metrics;
@@ -29,6 +29,11 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> Result<Self, String> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// As `build`, with an injected clock: tests replay old fixtures at their own instant.
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Self, String> {
         let listener = TcpListener::bind(&config.server.listen)
             .map_err(|e| format!("cannot listen on {}: {e}", config.server.listen))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
@@ -87,7 +92,7 @@ impl Application {
             issuer: Arc::new(issuer),
             issuer_key,
             metrics: metrics.clone(),
-            clock: Arc::new(SystemClock),
+            clock,
         });
         let server = {
             let state = state.clone();

@@ -81,10 +81,8 @@ impl IdpRegistry {
         if token.len() > MAX_TOKEN_CHARS {
             return Err(VerifyError::TooLarge(MAX_TOKEN_CHARS));
         }
-        let Some(iss) = peek_issuer(token) else {
-            parse_header(token)?; // the precise structural error, if there is one
-            return Err(VerifyError::Malformed("payload has no iss"));
-        };
+        parse_header(token)?; // structural errors first, before reading any claim
+        let iss = peek_issuer(token).ok_or(VerifyError::Malformed("payload has no iss"))?;
         let idp = self
             .oidc
             .iter()

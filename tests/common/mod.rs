@@ -2,4 +2,6 @@
 // Each test binary compiles its own copy and uses only part of it.
 #![allow(dead_code)]
 
+pub mod app;
+pub mod forge;
 pub mod peers;

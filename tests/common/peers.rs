@@ -83,7 +83,7 @@ struct Proc {
     /// The last lines the peer printed, for panic messages.
     log: Arc<Mutex<VecDeque<String>>>,
     /// Receives the first `READY ...` line from stdout; disconnects when stdout closes (peer died).
-    ready: Receiver<String>,
+    ready: Mutex<Receiver<String>>,
 }
 
 fn forward_lines(
@@ -132,7 +132,7 @@ impl Proc {
             child,
             lifeline,
             log,
-            ready,
+            ready: Mutex::new(ready),
         }
     }
 
@@ -142,7 +142,12 @@ impl Proc {
 
     /// Waits for the `READY <url>` line. Err(reason) if the peer exits first or is too slow.
     fn wait_ready_line(&mut self, timeout: Duration) -> Result<String, String> {
-        match self.ready.recv_timeout(timeout) {
+        let ready = self
+            .ready
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .recv_timeout(timeout);
+        match ready {
             Ok(line) => Ok(line["READY ".len()..].trim().to_string()),
             Err(RecvTimeoutError::Disconnected) => {
                 let _ = self.child.wait();
@@ -372,6 +377,17 @@ impl Moto {
             .expect("sts_requests is a number")
     }
 
+    /// STS calls made with this RoleSessionName (isolates tests that share one moto).
+    pub async fn sts_requests_for_session(&self, session: &str) -> u64 {
+        let resp = http()
+            .get(format!("{}/_faults/count", self.url))
+            .send()
+            .await
+            .expect("GET /_faults/count");
+        let body: serde_json::Value = resp.json().await.expect("count JSON");
+        body["by_session"][session].as_u64().unwrap_or(0)
+    }
+
     pub async fn reset_count(&self) {
         let resp = http()
             .post(format!("{}/_faults/reset", self.url))
@@ -379,6 +395,16 @@ impl Moto {
             .await
             .expect("POST /_faults/reset");
         assert!(resp.status().is_success(), "reset: {}", resp.status());
+    }
+
+    /// The last AssumeRoleWithWebIdentity call: `{"token": "<jwt>", "params": {...}}`.
+    pub async fn last_web_identity(&self) -> serde_json::Value {
+        let resp = http()
+            .get(format!("{}/_faults/last_web_identity", self.url))
+            .send()
+            .await
+            .expect("GET /_faults/last_web_identity");
+        resp.json().await.expect("last_web_identity JSON")
     }
 
     /// Clears moto's own state (roles, users, ...), as `POST /moto-api/reset`.

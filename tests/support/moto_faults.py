@@ -15,6 +15,8 @@ for AssumeRole and AssumeRoleWithWebIdentity. Everything else goes to moto uncha
 
 It also counts STS requests so tests can assert how many STS calls rolegate made (e.g. that a cached
 or refused request never reached STS):  GET /_faults/count -> {"sts_requests": N};  POST /_faults/reset.
+Because moto accepts any web identity token, the last one received is kept for the tests to verify
+themselves against the broker's JWKS:  GET /_faults/last_web_identity -> {"token": "...", "params": {...}}.
 
 Usage: python moto_faults.py --port P [--exit-with-stdin]
   prints "READY http://127.0.0.1:P" once listening. --exit-with-stdin exits at EOF on stdin: the test
@@ -72,6 +74,10 @@ class FaultMiddleware:
         self.app = app
         self.lock = threading.Lock()
         self.sts_requests = 0
+        self.last_web_identity = None
+        # Per RoleSessionName, so tests running in parallel against one moto can each count
+        # their own calls (a test uses a session name no other test uses).
+        self.by_session = {}
 
     def _json(self, start_response, obj, status="200 OK"):
         body = json.dumps(obj).encode()
@@ -83,10 +89,14 @@ class FaultMiddleware:
         method = environ.get("REQUEST_METHOD", "GET")
         if path == "/_faults/count" and method == "GET":
             with self.lock:
-                return self._json(start_response, {"sts_requests": self.sts_requests})
+                return self._json(start_response, {"sts_requests": self.sts_requests, "by_session": self.by_session})
+        if path == "/_faults/last_web_identity" and method == "GET":
+            with self.lock:
+                return self._json(start_response, self.last_web_identity or {})
         if path == "/_faults/reset" and method == "POST":
             with self.lock:
                 self.sts_requests = 0
+                self.by_session = {}
             return self._json(start_response, {"sts_requests": 0})
 
         # Read the body once, then hand moto a fresh BytesIO so it can read it again.
@@ -113,6 +123,14 @@ class FaultMiddleware:
 
         with self.lock:
             self.sts_requests += 1
+            session = (params.get("RoleSessionName") or [""])[0]
+            if session:
+                self.by_session[session] = self.by_session.get(session, 0) + 1
+            if action == "AssumeRoleWithWebIdentity":
+                self.last_web_identity = {
+                    "token": (params.get("WebIdentityToken") or [""])[0],
+                    "params": {k: v[0] for k, v in params.items() if k != "WebIdentityToken"},
+                }
         fault = fault_for(action, (params.get("RoleArn") or [""])[0]) if action in FAULTED_ACTIONS else None
         if fault is None:
             return self.app(environ, start_response)

@@ -42,7 +42,7 @@ pub fn parse_header(token: &str) -> Result<Header, VerifyError> {
             "a JWT has three dot-separated segments",
         ));
     };
-    if h.is_empty() || p.is_empty() || s.is_empty() {
+    if h.is_empty() || p.is_empty() {
         return Err(VerifyError::Malformed("empty segment"));
     }
     let bytes = URL_SAFE_NO_PAD
@@ -67,6 +67,10 @@ pub fn parse_header(token: &str) -> Result<Header, VerifyError> {
         && !typ.eq_ignore_ascii_case("JWT")
     {
         return Err(VerifyError::WrongType(typ.chars().take(32).collect()));
+    }
+    // Checked after `alg`, so `alg: none` (whose signature is empty) is named for what it is.
+    if s.is_empty() {
+        return Err(VerifyError::Malformed("empty signature"));
     }
     let kid = header
         .get("kid")
