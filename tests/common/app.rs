@@ -114,7 +114,20 @@ impl TestApp {
         clock: Option<Arc<dyn Clock>>,
         wait_ready: bool,
     ) -> TestApp {
+        Self::spawn_with_files(toml, &[], clock, wait_ready).await
+    }
+
+    /// `files` are written next to the config first (keys, JWKS files named by the config).
+    pub async fn spawn_with_files(
+        toml: &str,
+        files: &[(&str, &str)],
+        clock: Option<Arc<dyn Clock>>,
+        wait_ready: bool,
+    ) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
+        for (name, content) in files {
+            std::fs::write(dir.path().join(name), content).unwrap();
+        }
         std::fs::write(dir.path().join("aws-key-id"), "testing").unwrap();
         std::fs::write(dir.path().join("aws-secret"), "testing").unwrap();
         let path = dir.path().join("rolegate.toml");

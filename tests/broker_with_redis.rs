@@ -1,0 +1,134 @@
+//! The broker on a real redis-server: Redis stopped mid-test → 503 `store_unavailable` and
+//! not ready (fail closed, no check skipped); Redis back → the broker recovers by itself.
+
+mod common;
+
+use common::app::{TestApp, base_config, caller_identity_arn, peers};
+use common::forge;
+use common::peers::Redis;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+fn redis_config(p: &common::app::Peers, redis_url: &str) -> String {
+    base_config(p, "").replacen(
+        "[aws]",
+        &format!("[store]\nbackend = \"redis\"\nredis_url = \"{redis_url}\"\n\n[aws]"),
+        1,
+    )
+}
+
+#[tokio::test]
+async fn redis_stopped_mid_test_fails_closed_then_recovers() {
+    let Some(p) = peers() else { return };
+    let Some(mut redis) = Redis::start() else {
+        return;
+    };
+    let app = TestApp::spawn(&redis_config(p, &redis.url)).await;
+    let token = forge::rs256(&forge::claims(&p.idp.issuer));
+
+    let ok = app
+        .credentials(&token, json!({"role": "prod-readonly"}))
+        .await;
+    assert_eq!(ok.status(), 200);
+    let ready: Value = app
+        .http
+        .get(format!("{}/readyz", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["checks"]["store"]["backend"], "redis");
+
+    redis.stop();
+    let started = Instant::now();
+    let res = app
+        .credentials(&token, json!({"role": "prod-readonly"}))
+        .await;
+    assert_eq!(res.status(), 503);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "store_unavailable");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "fails fast, took {:?}",
+        started.elapsed()
+    );
+    let readyz = app
+        .http
+        .get(format!("{}/readyz", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(readyz.status(), 503);
+    let readyz: Value = readyz.json().await.unwrap();
+    assert_eq!(readyz["checks"]["store"]["status"], "unavailable");
+    // Liveness is not readiness: the process is fine, only its store is not.
+    assert_eq!(
+        app.http
+            .get(format!("{}/healthz", app.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    redis.restart();
+    app.wait_ready(Duration::from_secs(10)).await;
+    let res = app
+        .credentials(&token, json!({"role": "prod-readonly"}))
+        .await;
+    assert_eq!(res.status(), 200, "recovered without a broker restart");
+    let creds: Value = res.json().await.unwrap();
+    assert!(
+        caller_identity_arn(&p.moto.url, &creds)
+            .await
+            .contains("assumed-role/ReadOnly/")
+    );
+    assert!(
+        app.metrics()
+            .await
+            .contains("rolegate_store_errors_total{backend=\"redis\"}")
+    );
+}
+
+#[tokio::test]
+async fn broker_starts_unready_while_redis_is_down() {
+    let Some(p) = peers() else { return };
+    let port = common::peers::free_port();
+    let app = TestApp::spawn_with(
+        &redis_config(p, &format!("redis://127.0.0.1:{port}/0")),
+        None,
+        false,
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let readyz = app
+            .http
+            .get(format!("{}/readyz", app.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(readyz.status(), 503);
+        let body: Value = readyz.json().await.unwrap();
+        if body["checks"]["idps"]["web"] == "ok" {
+            assert_eq!(body["checks"]["store"]["status"], "unavailable");
+            break;
+        }
+        assert!(Instant::now() < deadline, "IdP keys never loaded: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let token = forge::rs256(&forge::claims(&p.idp.issuer));
+    let res = app
+        .credentials(&token, json!({"role": "prod-readonly"}))
+        .await;
+    assert_eq!(
+        res.status(),
+        503,
+        "no credentials without the store's checks"
+    );
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "store_unavailable");
+}

@@ -1,0 +1,178 @@
+//! `web_identity` mode: the broker holds no AWS keys. It signs one short-lived JWT per call
+//! with its own ES256 key (published at /.well-known/jwks.json) and calls
+//! AssumeRoleWithWebIdentity. moto accepts any token, so this test checks the token itself —
+//! as AWS would, against the broker's published keys — via the fault hook's record of it.
+
+mod common;
+
+use common::app::{TestApp, base_config, caller_identity_arn, peers};
+use common::forge;
+use rolegate::clock::FixedClock;
+use rolegate::config::OidcIdpConfig;
+use rolegate::domain::IdpId;
+use rolegate::idp::oidc::keys::KeySet;
+use rolegate::idp::oidc::verify;
+use rolegate::token::SigningKey;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const ISSUER: &str = "https://issuer.rolegate.test/broker";
+
+fn config(p: &common::app::Peers) -> String {
+    let tags = "\n[[map]]\nidp = \"web\"\ngroups = [\"eng\"]\nroles = [\"prod-readonly\"]\ntags = { team = \"platform\", user = \"${rolegate:email}\" }\ntransitive_tag_keys = [\"team\"]\n";
+    format!("{}{tags}", base_config(p, ""))
+        .replacen("[aws]\n", "[aws]\nmode = \"web_identity\"\n", 1)
+        .replacen(
+            "[aws.partitions.aws]",
+            &format!("[issuer]\nurl = \"{ISSUER}\"\nsigning_key_file = \"issuer.pem\"\naudience = \"rolegate-test\"\n\n[aws.partitions.aws]"),
+            1,
+        )
+}
+
+#[tokio::test]
+async fn sts_gets_a_fresh_narrow_token_signed_by_the_published_key() {
+    let Some(p) = peers() else { return };
+    let key = SigningKey::generate().unwrap();
+    let app =
+        TestApp::spawn_with_files(&config(p), &[("issuer.pem", &key.to_pem())], None, true).await;
+
+    let discovery: Value = app
+        .http
+        .get(format!("{}/.well-known/openid-configuration", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(discovery["issuer"], ISSUER);
+    assert_eq!(
+        discovery["jwks_uri"],
+        format!("{ISSUER}/.well-known/jwks.json")
+    );
+    let jwks = app
+        .http
+        .get(format!("{}/.well-known/jwks.json", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!jwks.contains("\"d\""), "never the private key");
+
+    let mut c = forge::claims(&p.idp.issuer);
+    c["preferred_username"] = json!("web-identity-test");
+    let res = app
+        .credentials(
+            &forge::rs256(&c),
+            json!({"role": "prod-readonly", "duration_seconds": 7200}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let creds: Value = res.json().await.unwrap();
+    let arn = caller_identity_arn(&p.moto.url, &creds).await;
+    assert_eq!(
+        arn,
+        "arn:aws:sts::123456789012:assumed-role/ReadOnly/web-identity-test"
+    );
+
+    let sent = p.moto.last_web_identity().await;
+    assert_eq!(
+        sent["params"]["RoleArn"],
+        "arn:aws:iam::123456789012:role/ReadOnly"
+    );
+    assert_eq!(sent["params"]["RoleSessionName"], "web-identity-test");
+    assert_eq!(sent["params"]["DurationSeconds"], "7200");
+    let token = sent["token"].as_str().unwrap();
+    assert!(
+        !creds.to_string().contains(token),
+        "the broker's token never goes to the client"
+    );
+
+    // Verify the token as AWS would: the published JWKS, exact issuer and audience.
+    let keys = KeySet::from_jwks_json(jwks.as_bytes()).unwrap();
+    let header = verify::parse_header(token).unwrap();
+    let cfg = OidcIdpConfig {
+        issuer: ISSUER.into(),
+        client_id: "rolegate-test".into(),
+        client_secret: None,
+        audiences: vec![],
+        groups_claim: "groups".into(),
+        username_claim: "preferred_username".into(),
+        required_claims: Default::default(),
+        jwks_file: None,
+        clock_skew: Duration::from_secs(0),
+        mfa_amr_values: vec![],
+        mfa_acr_values: vec![],
+        insecure_trust_unverified_email: false,
+    };
+    let idp = IdpId::parse("aws").unwrap();
+    let x = verify::Expectations {
+        idp: &idp,
+        cfg: &cfg,
+        nonce: None,
+    };
+    let id = verify::verify(
+        token,
+        &header,
+        &keys,
+        &FixedClock::at_unix(forge::now()),
+        &x,
+    )
+    .expect("AWS would accept it");
+    // The trust policy pins sub to the role's own ARN: this token opens this role only.
+    assert_eq!(id.subject, "arn:aws:iam::123456789012:role/ReadOnly");
+    let claims = &id.claims;
+    let lifetime = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
+    assert!(lifetime <= 300, "lifetime {lifetime}s");
+    assert!(claims["jti"].as_str().is_some_and(|j| j.len() >= 32));
+    assert_eq!(
+        claims["https://aws.amazon.com/tags"],
+        json!({"principal_tags": {"team": ["platform"], "user": ["alice@example.com"]}, "transitive_tag_keys": ["team"]})
+    );
+    assert_eq!(
+        claims["https://aws.amazon.com/source_identity"]
+            .as_str()
+            .unwrap()
+            .len()
+            > 2,
+        true
+    );
+
+    // A second call signs a new token (new jti): tokens are never reused.
+    app.credentials(&forge::rs256(&c), json!({"role": "prod-readonly"}))
+        .await;
+    let again = p.moto.last_web_identity().await;
+    assert_ne!(again["token"], sent["token"]);
+}
+
+#[tokio::test]
+async fn access_denied_in_web_identity_mode_names_the_trust_policy() {
+    let Some(p) = peers() else { return };
+    let key = SigningKey::generate().unwrap();
+    let app =
+        TestApp::spawn_with_files(&config(p), &[("issuer.pem", &key.to_pem())], None, true).await;
+    let res = app
+        .credentials(
+            &forge::rs256(&forge::claims(&p.idp.issuer)),
+            json!({"role": "denied"}),
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "sts_access_denied");
+}
+
+#[tokio::test]
+async fn assume_role_mode_publishes_no_issuer_keys() {
+    let Some(p) = peers() else { return };
+    let app = TestApp::spawn(&base_config(p, "")).await;
+    let res = app
+        .http
+        .get(format!("{}/.well-known/jwks.json", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}
