@@ -131,13 +131,10 @@ async fn sts_gets_a_fresh_narrow_token_signed_by_the_published_key() {
         claims["https://aws.amazon.com/tags"],
         json!({"principal_tags": {"team": ["platform"], "user": ["alice@example.com"]}, "transitive_tag_keys": ["team"]})
     );
+    // SourceIdentity is keyed by (idp, subject), never by an email anyone could claim.
     assert_eq!(
-        claims["https://aws.amazon.com/source_identity"]
-            .as_str()
-            .unwrap()
-            .len()
-            > 2,
-        true
+        claims["https://aws.amazon.com/source_identity"],
+        "web.forged-alice"
     );
 
     // A second call signs a new token (new jti): tokens are never reused.
