@@ -663,3 +663,20 @@ async fn unknown_routes_and_methods_answer_in_json() {
         .unwrap();
     expect_error(res, 404, "not_found").await;
 }
+
+#[tokio::test]
+async fn api_calls_can_be_rate_limited_per_client_ip() {
+    let p = peers_or_skip!();
+    let toml = format!(
+        "{}\n[limits]\nrequests_per_minute_per_ip = 3\n",
+        base_config(p, "")
+    );
+    let app = TestApp::spawn(&toml).await;
+    for i in 0..3 {
+        let mut c = forge::claims(&p.idp.issuer);
+        c["sub"] = json!(format!("user-{i}"));
+        assert_eq!(app.roles(&forge::rs256(&c)).await.status(), 200);
+    }
+    // A new subject does not help: the limit is per address, and applies before verification.
+    expect_error(app.roles("junk.junk.junk").await, 429, "rate_limited").await;
+}

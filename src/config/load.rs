@@ -8,9 +8,18 @@ use toml::{Table, Value};
 pub const ENV_PREFIX: &str = "ROLEGATE_";
 
 pub fn parse(text: &str, source: &str) -> Result<Table, ConfigError> {
-    text.parse::<Table>().map_err(|e| ConfigError {
-        path: source.to_string(),
-        message: format!("not valid TOML: {}", e.message()),
+    text.parse::<Table>().map_err(|e| {
+        // Point at line:column, as an editor would.
+        let at = e.span().map_or(String::new(), |s| {
+            let before = &text[..s.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!(":{line}:{col}")
+        });
+        ConfigError {
+            path: format!("{source}{at}"),
+            message: format!("not valid TOML: {}", e.message()),
+        }
     })
 }
 

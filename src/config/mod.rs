@@ -193,6 +193,8 @@ pub struct MapRule {
 pub struct Limits {
     /// Credential issuances per (idp, subject) per minute.
     pub credentials_per_minute: u32,
+    /// Authenticated API calls per client IP per minute; 0 (default) leaves it to the edge
+    /// (load balancer/WAF), since carrier NAT puts many app users behind one address.
     pub requests_per_minute_per_ip: u32,
 }
 

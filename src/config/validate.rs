@@ -63,7 +63,7 @@ pub fn validate(raw: RawConfig, dev: bool, base: &Path) -> R<Config> {
     }
     let limits = Limits {
         credentials_per_minute: raw.limits.credentials_per_minute.unwrap_or(60),
-        requests_per_minute_per_ip: raw.limits.requests_per_minute_per_ip.unwrap_or(6000),
+        requests_per_minute_per_ip: raw.limits.requests_per_minute_per_ip.unwrap_or(0),
     };
     Ok(Config {
         server,

@@ -54,6 +54,13 @@ impl FromRequest for Caller {
                 .clone();
             let token = bearer(&req).ok_or_else(ApiError::missing_token)?;
             let ip = client_ip(&req, &state.config.server.trusted_proxies);
+            // Before verification, so a flood of junk tokens is throttled per client address.
+            let limit = state.config.limits.requests_per_minute_per_ip;
+            if let (Some(ip), true) = (ip, limit > 0) {
+                state
+                    .rate_limit("ratelimit:ip", &ip.to_string(), limit)
+                    .await?;
+            }
             match state.idps.verify_bearer(&token, state.clock.as_ref()).await {
                 Ok(identity) => Ok(Caller { identity, ip }),
                 Err(e) => {

@@ -1,0 +1,171 @@
+//! `rolegate config check`: exit 0 for a valid file, 1 with the offending key path otherwise.
+
+use std::process::Command;
+
+fn check(toml: &str, env: &[(&str, &str)]) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rolegate.toml");
+    std::fs::write(&path, toml).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rolegate"));
+    cmd.args(["config", "check", "--config"]).arg(&path);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const GOOD: &str = r#"
+[[idp]]
+id = "corp"
+kind = "oidc"
+issuer = "https://corp.example.com"
+client_id = "rolegate"
+
+[[role]]
+arn = "arn:aws:iam::111122223333:role/ReadOnly"
+
+[[map]]
+idp = "corp"
+groups = ["eng"]
+roles = ["ReadOnly"]
+"#;
+
+#[test]
+fn the_documented_example_is_valid() {
+    let out = Command::new(env!("CARGO_BIN_EXE_rolegate"))
+        .args([
+            "config",
+            "check",
+            "--config",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/config/example.toml"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_valid_config_passes() {
+    let (code, stdout, _) = check(GOOD, &[]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("OK (1 IdP(s), 1 role(s), 1 map rule(s), memory store)"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn each_error_names_the_key_to_fix() {
+    let cases: Vec<(String, &str)> = vec![
+        (
+            GOOD.replace(
+                "client_id = \"rolegate\"",
+                "client_id = \"rolegate\"\nalow_idp_initiated = true",
+            ),
+            "idp[0].alow_idp_initiated",
+        ),
+        (
+            GOOD.replace("role/ReadOnly\"", "user/ReadOnly\""),
+            "role[0].arn",
+        ),
+        (
+            GOOD.replace("roles = [\"ReadOnly\"]", "roles = [\"Missing\"]"),
+            "map[0].roles[0]",
+        ),
+        (
+            GOOD.replace("idp = \"corp\"\ngroups", "idp = \"nope\"\ngroups"),
+            "map[0].idp",
+        ),
+        (
+            GOOD.replace("https://corp.example.com", "http://corp.example.com"),
+            "idp[0].issuer",
+        ),
+        (
+            GOOD.replace("kind = \"oidc\"", "kind = \"dev\""),
+            "idp[0].kind",
+        ),
+        (
+            format!("{GOOD}\n[aws]\ndefault_duration = \"13h\"\n"),
+            "aws.default_duration",
+        ),
+        (
+            format!("{GOOD}\n[aws]\nmode = \"web_identity\"\n"),
+            "issuer",
+        ),
+        (
+            format!("{GOOD}\n[store]\nbackend = \"redis\"\n"),
+            "store.redis_url",
+        ),
+        (
+            format!("{GOOD}\n[server]\ntrusted_proxies = [\"10.0.0.0/33\"]\n"),
+            "server.trusted_proxies[0]",
+        ),
+        (
+            format!("{GOOD}\n[[role]]\narn = \"arn:aws:iam::111122223333:role/ReadOnly\"\n"),
+            "role[1]",
+        ),
+        ("\n[server\n".to_string(), "rolegate.toml:2:8"),
+    ];
+    for (toml, path) in cases {
+        let (code, _, stderr) = check(&toml, &[]);
+        assert_eq!(code, 1, "{path}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{path}`")),
+            "expected `{path}` in: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn environment_overrides_apply_and_are_named_when_wrong() {
+    let (code, _, stderr) = check(GOOD, &[("ROLEGATE_IDP__0__ISSUER", "not a url")]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("`idp[0].issuer`"), "{stderr}");
+    let (code, _, stderr) = check(GOOD, &[("ROLEGATE_ROLE__5__ALIAS", "x")]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("ROLEGATE_ROLE__5__ALIAS"), "{stderr}");
+    let (code, _, stderr) = check(GOOD, &[("ROLEGATE_SERVER__LISTENN", "x")]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("server.listenn"), "{stderr}");
+    let (code, _, _) = check(
+        GOOD,
+        &[
+            ("ROLEGATE_LIMITS__CREDENTIALS_PER_MINUTE", "5"),
+            ("ROLEGATE_BROKER", "http://x"),
+        ],
+    );
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn secrets_from_env_must_exist_and_are_never_printed() {
+    let toml = GOOD.replace(
+        "client_id = \"rolegate\"",
+        "client_id = \"rolegate\"\nclient_secret_env = \"ROLEGATE_TEST_SECRET_X\"",
+    );
+    let (code, _, stderr) = check(&toml, &[]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("ROLEGATE_TEST_SECRET_X"), "{stderr}");
+    let (code, stdout, stderr) = check(&toml, &[("ROLEGATE_TEST_SECRET_X", "hunter2")]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stdout.contains("hunter2") && !stderr.contains("hunter2"));
+}
+
+#[test]
+fn a_missing_file_is_an_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_rolegate"))
+        .args(["config", "check", "--config", "/nonexistent.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
+}
