@@ -81,13 +81,13 @@ impl IdpRegistry {
         if token.len() > MAX_TOKEN_CHARS {
             return Err(VerifyError::TooLarge(MAX_TOKEN_CHARS));
         }
-        parse_header(token)?; // structural errors first, before reading any claim
+        let header = parse_header(token)?; // structural errors first, before reading any claim
         let iss = peek_issuer(token).ok_or(VerifyError::Malformed("payload has no iss"))?;
         let idp = self
             .oidc
             .iter()
             .find(|i| i.cfg.issuer == iss)
             .ok_or(VerifyError::UntrustedIssuer)?;
-        idp.verify(token, clock, None).await
+        idp.verify(token, &header, clock, None).await
     }
 }

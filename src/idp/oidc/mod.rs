@@ -95,26 +95,27 @@ impl OidcIdp {
 
     /// Verifies a bearer token. An unknown `kid` triggers one refetch (the IdP may have
     /// rotated), but no more than once a minute.
+    /// `header` is `verify::parse_header(token)`, parsed once by the caller.
     pub async fn verify(
         &self,
         token: &str,
+        header: &verify::Header,
         clock: &dyn Clock,
         nonce: Option<&str>,
     ) -> Result<Identity, VerifyError> {
-        let header = verify::parse_header(token)?;
         let x = verify::Expectations {
             idp: &self.id,
             cfg: &self.cfg,
             nonce,
         };
         let keys = self.keys.get().ok_or(VerifyError::KeysUnavailable)?;
-        match verify::verify(token, &header, &keys, clock, &x) {
+        match verify::verify(token, header, &keys, clock, &x) {
             Err(VerifyError::UnknownKey) if self.keys.claim_fetch_slot(MIN_REFETCH_INTERVAL) => {
                 if let Err(e) = self.refresh().await {
                     tracing::warn!(idp = %self.id, error = %e, "key refetch after unknown kid failed; keeping last good keys");
                 }
                 let keys = self.keys.get().ok_or(VerifyError::KeysUnavailable)?;
-                verify::verify(token, &header, &keys, clock, &x)
+                verify::verify(token, header, &keys, clock, &x)
             }
             other => other,
         }
