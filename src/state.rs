@@ -75,3 +75,42 @@ pub fn client_ip(req: &HttpRequest, trusted: &[IpNet]) -> Option<IpAddr> {
         .copied()
         .or(Some(peer))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    fn ip(peer: &str, xff: Option<&str>, trusted: &[&str]) -> String {
+        let mut req = TestRequest::default().peer_addr(format!("{peer}:4000").parse().unwrap());
+        if let Some(x) = xff {
+            req = req.insert_header(("x-forwarded-for", x));
+        }
+        let trusted: Vec<IpNet> = trusted.iter().map(|t| t.parse().unwrap()).collect();
+        client_ip(&req.to_http_request(), &trusted)
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        // No trusted proxies: the header is ignored, whatever it says.
+        assert_eq!(ip("203.0.113.9", Some("1.2.3.4"), &[]), "203.0.113.9");
+        // From a trusted proxy: the rightmost untrusted hop, not the client-written leftmost.
+        assert_eq!(
+            ip(
+                "10.0.0.5",
+                Some("6.6.6.6, 198.51.100.7, 10.0.0.4"),
+                &["10.0.0.0/8"]
+            ),
+            "198.51.100.7"
+        );
+        // Garbage hops are skipped; all hops trusted → the leftmost.
+        assert_eq!(
+            ip("10.0.0.5", Some("junk, 10.1.1.1"), &["10.0.0.0/8"]),
+            "10.1.1.1"
+        );
+        // A trusted proxy that sent no header: the proxy itself.
+        assert_eq!(ip("10.0.0.5", None, &["10.0.0.0/8"]), "10.0.0.5");
+    }
+}

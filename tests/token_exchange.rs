@@ -680,3 +680,49 @@ async fn api_calls_can_be_rate_limited_per_client_ip() {
     // A new subject does not help: the limit is per address, and applies before verification.
     expect_error(app.roles("junk.junk.junk").await, 429, "rate_limited").await;
 }
+
+#[tokio::test]
+async fn cors_only_for_configured_origins() {
+    let p = peers_or_skip!();
+    let toml = base_config(p, "").replacen(
+        "listen = \"127.0.0.1:0\"",
+        "listen = \"127.0.0.1:0\"\ncors_origins = [\"https://app.example.com\"]",
+        1,
+    );
+    let cors = TestApp::spawn(&toml).await;
+    let preflight = |origin: &'static str| {
+        cors.http
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/api/v1/credentials", cors.url),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .send()
+    };
+    let ok = preflight("https://app.example.com").await.unwrap();
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let evil = preflight("https://evil.example.com").await.unwrap();
+    assert!(evil.headers().get("access-control-allow-origin").is_none());
+    // Default config: no origin is allowed at all.
+    let (plain, _) = app().await;
+    let res = plain
+        .http
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/api/v1/credentials", plain.url),
+        )
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+}
