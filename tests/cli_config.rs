@@ -114,6 +114,18 @@ fn each_error_names_the_key_to_fix() {
             "role[1]",
         ),
         ("\n[server\n".to_string(), "rolegate.toml:2:8"),
+        (
+            format!(
+                "{GOOD}\n[[idp]]\nid = \"corp2\"\nkind = \"oidc\"\nissuer = \"https://corp.example.com\"\nclient_id = \"x\"\n"
+            ),
+            "idp[1].issuer",
+        ),
+        (
+            format!(
+                "{GOOD}\n[[idp]]\nid = \"corp\"\nkind = \"oidc\"\nissuer = \"https://other.example.com\"\nclient_id = \"x\"\n"
+            ),
+            "idp[1].id",
+        ),
     ];
     for (toml, path) in cases {
         let (code, _, stderr) = check(&toml, &[]);

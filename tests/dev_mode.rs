@@ -5,7 +5,7 @@
 mod common;
 
 use common::app::caller_identity_arn;
-use common::peers::{Moto, free_port};
+use common::peers::Moto;
 use serde_json::Value;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -38,11 +38,26 @@ fn start(moto: &Moto, listen: &str) -> Broker {
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
-    Broker {
+    let mut b = Broker {
         child,
-        url: format!("http://{listen}"),
+        url: String::new(),
         dir,
+    };
+    // Port 0: the kernel picks a free port (no race with other tests); the banner says which.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while b.url.is_empty() {
+        let out = b.read("stdout");
+        if let Some(rest) = out.split("listening on ").nth(1) {
+            b.url = rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+        }
+        assert!(Instant::now() < deadline, "no banner\n{}", b.read("stderr"));
+        std::thread::sleep(Duration::from_millis(20));
     }
+    b
 }
 
 impl Broker {
@@ -71,8 +86,7 @@ async fn wait_ready(http: &reqwest::Client, b: &Broker) {
 #[tokio::test]
 async fn serve_dev_works_as_its_banner_says_and_never_logs_secrets() {
     let Some(moto) = Moto::start() else { return };
-    let listen = format!("127.0.0.1:{}", free_port());
-    let mut broker = start(&moto, &listen);
+    let mut broker = start(&moto, "127.0.0.1:0");
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     wait_ready(&http, &broker).await;
     let banner = broker.read("stdout");

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::peers::{OidcIdp, Redis, free_port, redis_ping};
+use common::peers::{OidcIdp, Redis, redis_ping};
 
 /// base64url (no padding) decoding, enough to read a JWT segment without extra crates.
 fn b64url_decode(s: &str) -> Vec<u8> {
@@ -96,12 +96,6 @@ fn redis_answers_ping_stops_and_restarts_on_the_same_port() {
         redis_ping(redis.port),
         "redis does not answer after restart()"
     );
-}
-
-#[test]
-fn free_port_is_bindable() {
-    let port = free_port();
-    std::net::TcpListener::bind(("127.0.0.1", port)).expect("free_port gave a port in use");
 }
 
 #[tokio::test]

@@ -35,6 +35,17 @@ pub fn validate(raw: RawConfig, dev: bool, base: &Path) -> R<Config> {
     let mut idps = Vec::new();
     for (i, r) in raw.idp.into_iter().enumerate() {
         let idp = idp(r, i, dev, base)?;
+        if let IdpKind::Oidc(o) = &idp.kind
+            && idps
+                .iter()
+                .any(|x: &IdpConfig| matches!(&x.kind, IdpKind::Oidc(y) if y.issuer == o.issuer))
+        {
+            // A token names its issuer; two IdPs with one issuer would make that ambiguous.
+            return err(
+                format!("idp[{i}].issuer"),
+                format!("another [[idp]] already uses issuer `{}`", o.issuer),
+            );
+        }
         if idps.iter().any(|x: &IdpConfig| x.id == idp.id) {
             return err(
                 format!("idp[{i}].id"),
