@@ -111,21 +111,35 @@ pub fn verify(
                 jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => {
                     VerifyError::UnsupportedAlgorithm(format!("{:?}", header.alg))
                 }
-                _ => VerifyError::Malformed("payload is not a JSON object"),
+                _ => VerifyError::Malformed("header or payload is not a valid JSON object"),
             }
         })?;
     check_claims(data.claims, clock, x)
 }
 
+/// RFC 7519 §2 NumericDate. Anything past the year 9999 is treated as malformed: no real IdP
+/// issues it, and it would only invite overflow in the comparisons below.
+const MAX_NUMERIC_DATE: i64 = 253_402_300_799;
+
 fn num(claims: &Map<String, Value>, name: &'static str) -> Result<Option<i64>, VerifyError> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(v) => v
-            .as_i64()
-            .or_else(|| v.as_f64().map(|f| f as i64))
-            .map(Some)
-            .ok_or(VerifyError::Malformed("a time claim is not a number")),
+    let Some(v) = claims.get(name) else {
+        return Ok(None);
+    };
+    let secs = match (v.as_i64(), v.as_f64()) {
+        (Some(i), _) => i,
+        (None, Some(f)) if f.is_finite() && f.abs() <= MAX_NUMERIC_DATE as f64 => f as i64,
+        _ => {
+            return Err(VerifyError::Malformed(
+                "a time claim is not a number in range",
+            ));
+        }
+    };
+    if !(0..=MAX_NUMERIC_DATE).contains(&secs) {
+        return Err(VerifyError::Malformed(
+            "a time claim is not a number in range",
+        ));
     }
+    Ok(Some(secs))
 }
 
 fn check_claims(
@@ -145,8 +159,11 @@ fn check_claims(
         Some(Value::String(s)) => vec![s.clone()],
         Some(Value::Array(a)) => a
             .iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect(),
+            .map(|v| v.as_str().map(str::to_string))
+            .collect::<Option<_>>()
+            .ok_or(VerifyError::Malformed(
+                "aud holds something other than strings",
+            ))?,
         _ => return Err(VerifyError::WrongAudience),
     };
     if !aud.iter().any(|a| ours(a)) {
