@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::app::{ROLES, TestApp, peers};
+use common::app::{ROLES, TestApp, peers, server_and_aws};
 use rolegate::clock::FixedClock;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -17,15 +17,7 @@ async fn every_fixture_gets_the_same_verdict_over_http() {
     let expected: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
     let toml = format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-[aws]
-role_chaining = "false"
-access_key_id_file = "aws-key-id"
-secret_access_key_file = "aws-secret"
-[aws.partitions.aws]
-sts_endpoint = "{moto}"
+        r#"{head}
 [[idp]]
 id = "fixtures"
 kind = "oidc"
@@ -39,7 +31,7 @@ idp = "fixtures"
 groups = ["eng"]
 roles = ["prod-readonly"]
 "#,
-        moto = p.moto.url,
+        head = server_and_aws(p),
         issuer = expected["issuer"].as_str().unwrap(),
         aud = expected["audience"].as_str().unwrap(),
         jwks = dir.join("jwks.json").display(),

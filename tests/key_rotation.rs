@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::app::{ROLES, TestApp, peers};
+use common::app::{ROLES, TestApp, peers, server_and_aws};
 use common::forge;
 use rolegate::token::SigningKey;
 use serde_json::{Value, json};
@@ -25,15 +25,7 @@ fn token(key: &SigningKey) -> String {
 async fn unknown_kid_refetches_once_a_minute_at_most() {
     let Some(p) = peers() else { return };
     let toml = format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-[aws]
-role_chaining = "false"
-access_key_id_file = "aws-key-id"
-secret_access_key_file = "aws-secret"
-[aws.partitions.aws]
-sts_endpoint = "{moto}"
+        r#"{head}
 [[idp]]
 id = "offline"
 kind = "oidc"
@@ -46,7 +38,7 @@ idp = "offline"
 groups = ["eng"]
 roles = ["prod-readonly"]
 "#,
-        moto = p.moto.url
+        head = server_and_aws(p)
     );
     let (k1, k2, k3) = (
         SigningKey::generate().unwrap(),

@@ -94,18 +94,8 @@ async fn sts_gets_a_fresh_narrow_token_signed_by_the_published_key() {
     let keys = KeySet::from_jwks_json(jwks.as_bytes()).unwrap();
     let header = verify::parse_header(token).unwrap();
     let cfg = OidcIdpConfig {
-        issuer: ISSUER.into(),
-        client_id: "rolegate-test".into(),
-        client_secret: None,
-        audiences: vec![],
-        groups_claim: "groups".into(),
-        username_claim: "preferred_username".into(),
-        required_claims: Default::default(),
-        jwks_file: None,
         clock_skew: Duration::from_secs(0),
-        mfa_amr_values: vec![],
-        mfa_acr_values: vec![],
-        insecure_trust_unverified_email: false,
+        ..OidcIdpConfig::new(ISSUER, "rolegate-test")
     };
     let idp = IdpId::parse("aws").unwrap();
     let x = verify::Expectations {

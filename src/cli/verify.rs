@@ -67,20 +67,8 @@ pub fn jwt(a: JwtArgs) -> ExitCode {
     }
     let token = token.trim();
     let cfg = OidcIdpConfig {
-        issuer: a.issuer,
-        client_id: a.audience,
-        client_secret: None,
-        audiences: vec![],
-        groups_claim: "groups".into(),
-        username_claim: "preferred_username".into(),
-        required_claims: Default::default(),
-        jwks_file: None,
         clock_skew: a.clock_skew.into(),
-        mfa_amr_values: ["mfa", "otp", "hwk", "swk", "sc", "fido"]
-            .map(String::from)
-            .to_vec(),
-        mfa_acr_values: vec![],
-        insecure_trust_unverified_email: false,
+        ..OidcIdpConfig::new(a.issuer, a.audience)
     };
     let idp = IdpId::parse("cli").expect("static id");
     let x = verify::Expectations {

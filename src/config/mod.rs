@@ -153,6 +153,30 @@ pub struct OidcIdpConfig {
     pub insecure_trust_unverified_email: bool,
 }
 
+impl OidcIdpConfig {
+    /// An IdP with every optional setting at its default (the values `[[idp]]` gets when the
+    /// keys are left out).
+    pub fn new(issuer: impl Into<String>, client_id: impl Into<String>) -> Self {
+        OidcIdpConfig {
+            issuer: issuer.into(),
+            client_id: client_id.into(),
+            client_secret: None,
+            audiences: vec![],
+            groups_claim: "groups".into(),
+            username_claim: "preferred_username".into(),
+            required_claims: BTreeMap::new(),
+            jwks_file: None,
+            clock_skew: Duration::from_secs(60),
+            mfa_amr_values: DEFAULT_MFA_AMR.iter().map(|s| s.to_string()).collect(),
+            mfa_acr_values: vec![],
+            insecure_trust_unverified_email: false,
+        }
+    }
+}
+
+/// RFC 8176 `amr` values that mean a second factor was used.
+pub const DEFAULT_MFA_AMR: &[&str] = &["mfa", "otp", "hwk", "swk", "sc", "fido"];
+
 #[derive(Debug, Clone)]
 pub struct DevIdpConfig {
     pub users: Vec<DevUser>,

@@ -391,25 +391,19 @@ fn oidc(r: RawIdp, p: &dyn Fn(&str) -> String, base: &Path) -> R<OidcIdpConfig> 
     {
         return err(p("jwks_file"), format!("{} does not exist", f.display()));
     }
+    let defaults = OidcIdpConfig::new(issuer, client_id);
     Ok(OidcIdpConfig {
-        issuer,
-        client_id,
         client_secret,
         audiences: r.audiences,
-        groups_claim: r.groups_claim.unwrap_or_else(|| "groups".into()),
-        username_claim: r
-            .username_claim
-            .unwrap_or_else(|| "preferred_username".into()),
+        groups_claim: r.groups_claim.unwrap_or(defaults.groups_claim),
+        username_claim: r.username_claim.unwrap_or(defaults.username_claim),
         required_claims: r.required_claims,
         jwks_file,
         clock_skew,
-        mfa_amr_values: r.mfa_amr_values.unwrap_or_else(|| {
-            ["mfa", "otp", "hwk", "swk", "sc", "fido"]
-                .map(String::from)
-                .to_vec()
-        }),
+        mfa_amr_values: r.mfa_amr_values.unwrap_or(defaults.mfa_amr_values),
         mfa_acr_values: r.mfa_acr_values,
         insecure_trust_unverified_email: r.insecure_trust_unverified_email,
+        ..defaults
     })
 }
 

@@ -30,18 +30,8 @@ impl DevIdp {
     /// The settings the broker's OIDC verifier uses for this IdP.
     pub fn oidc_config(&self) -> OidcIdpConfig {
         OidcIdpConfig {
-            issuer: self.issuer.clone(),
-            client_id: CLIENT_ID.into(),
-            client_secret: None,
-            audiences: vec![],
-            groups_claim: "groups".into(),
-            username_claim: "preferred_username".into(),
-            required_claims: Default::default(),
-            jwks_file: None,
-            clock_skew: Duration::from_secs(60),
             mfa_amr_values: vec!["mfa".into()],
-            mfa_acr_values: vec![],
-            insecure_trust_unverified_email: false,
+            ..OidcIdpConfig::new(self.issuer.clone(), CLIENT_ID)
         }
     }
 

@@ -55,8 +55,8 @@ alias = "toolong"
 max_duration = "12h"
 "#;
 
-/// The standard test config: the oidc-provider IdP as `web`, moto as STS.
-pub fn base_config(p: &Peers, idp_extra: &str) -> String {
+/// Port 0, moto as STS with the static keys `spawn` writes; IdPs, roles and rules follow.
+pub fn server_and_aws(p: &Peers) -> String {
     format!(
         r#"
 [server]
@@ -69,7 +69,15 @@ secret_access_key_file = "aws-secret"
 
 [aws.partitions.aws]
 sts_endpoint = "{moto}"
+"#,
+        moto = p.moto.url
+    )
+}
 
+/// The standard test config: the oidc-provider IdP as `web`, moto as STS.
+pub fn base_config(p: &Peers, idp_extra: &str) -> String {
+    format!(
+        r#"{head}
 [[idp]]
 id = "web"
 kind = "oidc"
@@ -90,7 +98,7 @@ idp = "web"
 groups = ["sre"]
 roles = ["admin"]
 "#,
-        moto = p.moto.url,
+        head = server_and_aws(p),
         issuer = p.idp.issuer,
     )
 }
