@@ -8,7 +8,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{AwsMode, Config, StoreConfig};
 use crate::idp::IdpRegistry;
 use crate::metrics::Metrics;
-use crate::policy::shorthand::ShorthandMapper;
+use crate::policy::loader::PolicyMapper;
 use crate::routes;
 use crate::state::AppState;
 use crate::store::{Store, memory::MemoryStore, redis::RedisStore};
@@ -82,7 +82,7 @@ impl Application {
             metrics.clone(),
         )
         .await?;
-        let mapper = Arc::new(ShorthandMapper::new(&config));
+        let mapper = Arc::new(PolicyMapper::load(&config)?);
         let state = web::Data::new(AppState {
             config: Arc::new(config),
             public_url,

@@ -47,6 +47,10 @@ pub struct Config {
     pub roles: Vec<RoleConfig>,
     pub maps: Vec<MapRule>,
     pub limits: Limits,
+    /// Policy documents, listed one by one (never a glob: a deleted file must be an error).
+    pub policy_files: Vec<PathBuf>,
+    /// Bearer token for admin routes; None disables them.
+    pub admin_token: Option<Secret<String>>,
     /// `serve --dev`: loopback only, generated keys, the built-in dev IdP allowed.
     pub dev: bool,
 }

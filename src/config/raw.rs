@@ -23,6 +23,25 @@ pub struct RawConfig {
     pub map: Vec<RawMap>,
     #[serde(default)]
     pub limits: RawLimits,
+    #[serde(default)]
+    pub policy: RawPolicy,
+    #[serde(default)]
+    pub admin: RawAdmin,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    #[serde(default)]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    /// Bearer token for admin routes (`POST /api/v1/explain`); none → admin routes are off.
+    pub token_file: Option<PathBuf>,
+    pub token_env: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

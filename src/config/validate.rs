@@ -76,7 +76,39 @@ pub fn validate(raw: RawConfig, dev: bool, base: &Path) -> R<Config> {
         credentials_per_minute: raw.limits.credentials_per_minute.unwrap_or(60),
         requests_per_minute_per_ip: raw.limits.requests_per_minute_per_ip.unwrap_or(0),
     };
+    let mut policy_files = Vec::new();
+    for (i, f) in raw.policy.files.iter().enumerate() {
+        let shown = f.display().to_string();
+        if shown.contains(['*', '?', '[']) {
+            return err(
+                format!("policy.files[{i}]"),
+                "list policy files one by one: with a glob, a deleted Deny file would silently widen access",
+            );
+        }
+        let path = base.join(f);
+        if !path.is_file() {
+            return err(
+                format!("policy.files[{i}]"),
+                format!("{} does not exist", path.display()),
+            );
+        }
+        policy_files.push(path);
+    }
+    let admin_token = secret_from(
+        "admin.token",
+        None,
+        raw.admin.token_file.map(|f| base.join(f)),
+        raw.admin.token_env,
+    )?;
+    if admin_token.as_ref().is_some_and(|t| t.expose().len() < 32) {
+        return err(
+            "admin.token",
+            "use at least 32 random characters (openssl rand -hex 32)",
+        );
+    }
     Ok(Config {
+        policy_files,
+        admin_token,
         server,
         store,
         aws,

@@ -1,11 +1,20 @@
 //! The mapper: who may use which role, for which action, with which session limits.
 //!
-//! [`Mapper`] is the interface; [`shorthand::ShorthandMapper`] implements the `[[map]]`
-//! shorthand (IdP + groups → roles). A [`Grant`] can only be built inside this module, and the
-//! issuer takes only a `Grant`: no code path reaches STS without the mapper's say-so.
+//! Policies are written in IAM's own grammar ([`document`]) and evaluated with IAM's logic
+//! ([`engine`], [`condition`]); the `[[map]]` shorthand compiles into the same statements
+//! ([`shorthand`]). [`loader::PolicyMapper`] holds the live policy and swaps in a new one only
+//! when every listed file loads. A [`Grant`] can only be built inside this module, and the
+//! issuer takes only a `Grant`: no code path reaches STS without the policy's say-so.
 
+pub mod condition;
+pub mod context;
+pub mod document;
+pub mod engine;
+pub mod explain;
+pub mod lint;
+pub mod loader;
+pub mod pattern;
 pub mod shorthand;
-pub mod vars;
 
 use crate::config::RoleConfig;
 use crate::domain::{ClientKind, Identity};
@@ -112,6 +121,14 @@ pub enum Denied {
     },
     #[error("rules granting role `{role}` set conflicting values for session tag `{tag}`")]
     ConflictingTags { role: String, tag: String },
+    #[error(
+        "role `{role}` is granted by two statements that both set session policies ({first}, {second}); merging them could widen access"
+    )]
+    ConflictingSessionPolicies {
+        role: String,
+        first: String,
+        second: String,
+    },
 }
 
 pub trait Mapper: Send + Sync {

@@ -1,0 +1,347 @@
+//! Condition operators and their evaluation, as IAM defines them ("IAM JSON policy elements:
+//! Condition operators" and "Single-valued vs. multivalued context keys"):
+//! - values of one key OR together for positive operators, NOR for negated ones;
+//! - `ForAnyValue:` needs one request value to satisfy the operator, `ForAllValues:` needs all
+//!   (and is true for a missing or empty key); without a set operator a negated operator is
+//!   true for a missing key and a positive one false;
+//! - `…IfExists` is true when the key is missing; `Null` tests presence.
+
+use super::context::{ContextKey, Values};
+use super::pattern::{Template, Tok, compile, matches};
+use crate::policy::RequestContext;
+use ipnet::IpNet;
+use std::net::IpAddr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Base {
+    StringEquals,
+    StringEqualsIgnoreCase,
+    StringLike,
+    NumericEquals,
+    NumericLessThan,
+    NumericLessThanEquals,
+    NumericGreaterThan,
+    NumericGreaterThanEquals,
+    DateEquals,
+    DateLessThan,
+    DateLessThanEquals,
+    DateGreaterThan,
+    DateGreaterThanEquals,
+    Bool,
+    IpAddress,
+    Arn,
+    Null,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetOp {
+    Single,
+    ForAnyValue,
+    ForAllValues,
+}
+
+/// A policy value, parsed once at load when it has no variables.
+#[derive(Debug, Clone)]
+pub enum Parsed {
+    Text(String),
+    Pattern(Vec<Tok>),
+    Number(f64),
+    Date(i64),
+    Net(IpNet),
+    Flag(bool),
+    /// Holds variables: expanded and parsed per request.
+    Dynamic,
+}
+
+#[derive(Debug, Clone)]
+pub struct PolicyValue {
+    pub template: Template,
+    pub parsed: Parsed,
+}
+
+#[derive(Debug, Clone)]
+pub struct Condition {
+    /// The operator as written (`ForAnyValue:StringEquals`), for explanations and lint.
+    pub operator: String,
+    pub base: Base,
+    pub negated: bool,
+    pub set: SetOp,
+    pub if_exists: bool,
+    pub key: ContextKey,
+    pub values: Vec<PolicyValue>,
+}
+
+const OPERATORS: &[(&str, Base, bool)] = &[
+    ("StringEquals", Base::StringEquals, false),
+    ("StringNotEquals", Base::StringEquals, true),
+    (
+        "StringEqualsIgnoreCase",
+        Base::StringEqualsIgnoreCase,
+        false,
+    ),
+    (
+        "StringNotEqualsIgnoreCase",
+        Base::StringEqualsIgnoreCase,
+        true,
+    ),
+    ("StringLike", Base::StringLike, false),
+    ("StringNotLike", Base::StringLike, true),
+    ("NumericEquals", Base::NumericEquals, false),
+    ("NumericNotEquals", Base::NumericEquals, true),
+    ("NumericLessThan", Base::NumericLessThan, false),
+    ("NumericLessThanEquals", Base::NumericLessThanEquals, false),
+    ("NumericGreaterThan", Base::NumericGreaterThan, false),
+    (
+        "NumericGreaterThanEquals",
+        Base::NumericGreaterThanEquals,
+        false,
+    ),
+    ("DateEquals", Base::DateEquals, false),
+    ("DateNotEquals", Base::DateEquals, true),
+    ("DateLessThan", Base::DateLessThan, false),
+    ("DateLessThanEquals", Base::DateLessThanEquals, false),
+    ("DateGreaterThan", Base::DateGreaterThan, false),
+    ("DateGreaterThanEquals", Base::DateGreaterThanEquals, false),
+    ("Bool", Base::Bool, false),
+    ("IpAddress", Base::IpAddress, false),
+    ("NotIpAddress", Base::IpAddress, true),
+    ("ArnEquals", Base::Arn, false),
+    ("ArnLike", Base::Arn, false),
+    ("ArnNotEquals", Base::Arn, true),
+    ("ArnNotLike", Base::Arn, true),
+    ("Null", Base::Null, false),
+];
+
+pub fn operator_names() -> impl Iterator<Item = &'static str> {
+    OPERATORS.iter().map(|(n, _, _)| *n)
+}
+
+impl Condition {
+    /// `operator` as written in the policy; `key` and `values` from its block.
+    pub fn parse(operator: &str, key: &str, raw_values: &[String]) -> Result<Condition, String> {
+        let (set, rest) = if let Some(r) = strip_ci(operator, "ForAnyValue:") {
+            (SetOp::ForAnyValue, r)
+        } else if let Some(r) = strip_ci(operator, "ForAllValues:") {
+            (SetOp::ForAllValues, r)
+        } else {
+            (SetOp::Single, operator)
+        };
+        let (name, if_exists) = match rest.len().checked_sub("IfExists".len()) {
+            Some(i) if rest.is_char_boundary(i) && rest[i..].eq_ignore_ascii_case("IfExists") => {
+                (&rest[..i], true)
+            }
+            _ => (rest, false),
+        };
+        let &(_, base, negated) = OPERATORS
+            .iter()
+            .find(|(n, _, _)| n.eq_ignore_ascii_case(name))
+            .ok_or_else(|| format!("unknown condition operator `{operator}`"))?;
+        if base == Base::Null && (if_exists || set != SetOp::Single) {
+            return Err(format!(
+                "`{operator}`: Null takes neither IfExists nor a set operator"
+            ));
+        }
+        let key = ContextKey::parse(key)?;
+        if key.is_multivalued() && set == SetOp::Single && base != Base::Null {
+            return Err(format!(
+                "`{key}` can hold several values: use ForAnyValue:{name} or ForAllValues:{name} (IAM: multivalued keys need a set operator)"
+            ));
+        }
+        if raw_values.is_empty() {
+            return Err(format!("`{operator}` on `{key}` lists no values"));
+        }
+        let mut values = Vec::with_capacity(raw_values.len());
+        for raw in raw_values {
+            let template = Template::parse(raw)?;
+            let parsed = match template.as_text() {
+                Some(text) => parse_value(base, text)
+                    .map_err(|e| format!("`{operator}` value `{raw}`: {e}"))?,
+                None => Parsed::Dynamic, // variables or escapes: expanded per request
+            };
+            values.push(PolicyValue { template, parsed });
+        }
+        Ok(Condition {
+            operator: operator.to_string(),
+            base,
+            negated,
+            set,
+            if_exists,
+            key,
+            values,
+        })
+    }
+
+    /// Whether the condition holds for this request.
+    pub fn holds(&self, ctx: &RequestContext<'_>) -> bool {
+        let request = self.key.values(ctx);
+        if self.base == Base::Null {
+            // Null: "true" means the key must be absent, "false" present. Values OR together.
+            let absent = request.is_missing();
+            return self
+                .values
+                .iter()
+                .any(|v| matches!(v.parsed, Parsed::Flag(f) if f == absent));
+        }
+        if request.is_missing() {
+            if self.if_exists {
+                return true;
+            }
+            return match self.set {
+                SetOp::ForAllValues => true,
+                SetOp::ForAnyValue => false,
+                SetOp::Single => self.negated,
+            };
+        }
+        // Policy values with unresolvable variables drop out; with none left the comparison
+        // cannot be made and the condition is false, for negated operators too (IAM).
+        let resolved: Vec<Parsed> = self.resolved_values(ctx);
+        if resolved.is_empty() {
+            return false;
+        }
+        let m = |v: &str| resolved.iter().any(|p| compare(self.base, v, p));
+        let mut values = request.iter();
+        match (self.set, self.negated) {
+            (SetOp::Single, false) | (SetOp::ForAnyValue, false) => values.any(m),
+            (SetOp::Single, true) => !values.any(m),
+            (SetOp::ForAnyValue, true) => values.any(|v| !m(v)),
+            (SetOp::ForAllValues, false) => values.all(m),
+            (SetOp::ForAllValues, true) => values.all(|v| !m(v)),
+        }
+    }
+
+    fn resolved_values(&self, ctx: &RequestContext<'_>) -> Vec<Parsed> {
+        self.values
+            .iter()
+            .filter_map(|v| match &v.parsed {
+                Parsed::Dynamic => match self.base {
+                    Base::StringLike | Base::Arn => v.template.pattern(ctx).map(Parsed::Pattern),
+                    _ => v
+                        .template
+                        .expand(ctx)
+                        .and_then(|t| parse_value(self.base, &t).ok()),
+                },
+                p => Some(p.clone()),
+            })
+            .collect()
+    }
+
+    /// The request's value(s) of the key, for explanations.
+    pub fn request_values(&self, ctx: &RequestContext<'_>) -> Values<'static> {
+        match self.key.values(ctx) {
+            Values::Missing => Values::Missing,
+            Values::One(v) => Values::One(v.into_owned().into()),
+            Values::Many(v) => Values::Many(v.into_owned().into()),
+        }
+    }
+}
+
+fn strip_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    (s.len() >= prefix.len()
+        && s.is_char_boundary(prefix.len())
+        && s[..prefix.len()].eq_ignore_ascii_case(prefix))
+    .then(|| &s[prefix.len()..])
+}
+
+fn parse_value(base: Base, text: &str) -> Result<Parsed, String> {
+    Ok(match base {
+        Base::StringEquals => Parsed::Text(text.to_string()),
+        Base::StringEqualsIgnoreCase => Parsed::Text(text.to_lowercase()),
+        Base::StringLike | Base::Arn => Parsed::Pattern(compile(text)),
+        Base::NumericEquals
+        | Base::NumericLessThan
+        | Base::NumericLessThanEquals
+        | Base::NumericGreaterThan
+        | Base::NumericGreaterThanEquals => Parsed::Number(number(text).ok_or("not a number")?),
+        Base::DateEquals
+        | Base::DateLessThan
+        | Base::DateLessThanEquals
+        | Base::DateGreaterThan
+        | Base::DateGreaterThanEquals => {
+            Parsed::Date(date(text).ok_or("not a date (ISO 8601 / RFC 3339, or epoch seconds)")?)
+        }
+        Base::Bool | Base::Null => Parsed::Flag(flag(text).ok_or("not true or false")?),
+        Base::IpAddress => Parsed::Net(net(text).ok_or("not an IP address or CIDR block")?),
+    })
+}
+
+fn number(s: &str) -> Option<f64> {
+    s.trim().parse::<f64>().ok().filter(|f| f.is_finite())
+}
+
+/// Epoch seconds, RFC 3339, or a plain date (`2026-01-01`, midnight UTC).
+fn date(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<i64>() {
+        return Some(n);
+    }
+    let t = humantime::parse_rfc3339_weak(s)
+        .or_else(|_| humantime::parse_rfc3339_weak(&format!("{s}T00:00:00Z")))
+        .ok()?;
+    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
+    Some(d.as_secs() as i64)
+}
+
+fn flag(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
+}
+
+fn net(s: &str) -> Option<IpNet> {
+    s.trim()
+        .parse::<IpNet>()
+        .ok()
+        .or_else(|| s.trim().parse::<IpAddr>().ok().map(IpNet::from))
+}
+
+/// ARNs compare component by component: six `:`-separated parts (the last may hold `:`),
+/// each with its own wildcards, so `*` never spans a partition or account boundary.
+fn arn_matches(pattern: &[Tok], value: &str) -> bool {
+    let parts: Vec<&str> = value.splitn(6, ':').collect();
+    if parts.len() != 6 {
+        return false;
+    }
+    let mut segs: Vec<&[Tok]> = Vec::with_capacity(6);
+    let mut start = 0;
+    for (i, t) in pattern.iter().enumerate() {
+        if *t == Tok::Lit(':') && segs.len() < 5 {
+            segs.push(&pattern[start..i]);
+            start = i + 1;
+        }
+    }
+    segs.push(&pattern[start..]);
+    segs.len() == 6 && segs.iter().zip(parts).all(|(p, v)| matches(p, v, false))
+}
+
+fn compare(base: Base, request: &str, policy: &Parsed) -> bool {
+    match (base, policy) {
+        (Base::StringEquals, Parsed::Text(p)) => request == p,
+        (Base::StringEqualsIgnoreCase, Parsed::Text(p)) => request.to_lowercase() == *p,
+        (Base::StringEqualsIgnoreCase, Parsed::Pattern(_)) => false,
+        (Base::StringLike, Parsed::Pattern(p)) => matches(p, request, false),
+        (Base::Arn, Parsed::Pattern(p)) => arn_matches(p, request),
+        (Base::Bool, Parsed::Flag(p)) => flag(request) == Some(*p),
+        (Base::IpAddress, Parsed::Net(n)) => {
+            request.parse::<IpAddr>().is_ok_and(|ip| n.contains(&ip))
+        }
+        (b, Parsed::Number(p)) => number(request).is_some_and(|r| match b {
+            Base::NumericEquals => r == *p,
+            Base::NumericLessThan => r < *p,
+            Base::NumericLessThanEquals => r <= *p,
+            Base::NumericGreaterThan => r > *p,
+            Base::NumericGreaterThanEquals => r >= *p,
+            _ => false,
+        }),
+        (b, Parsed::Date(p)) => date(request).is_some_and(|r| match b {
+            Base::DateEquals => r == *p,
+            Base::DateLessThan => r < *p,
+            Base::DateLessThanEquals => r <= *p,
+            Base::DateGreaterThan => r > *p,
+            Base::DateGreaterThanEquals => r >= *p,
+            _ => false,
+        }),
+        _ => false,
+    }
+}

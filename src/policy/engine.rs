@@ -1,0 +1,307 @@
+//! Evaluation with IAM's logic ("Policy evaluation logic"): default deny; any matching Deny
+//! wins; otherwise any matching Allow grants. A statement matches when its action, its
+//! resource and every one of its conditions match.
+//!
+//! Built once per policy load: statements whose Resource has no variables are resolved
+//! against the role catalogue up front, so a decision only looks at the statements that can
+//! name the requested role, and conditions (which depend on the identity, never on the role)
+//! are evaluated at most once per request when listing every role.
+
+use super::document::{Effect, Statement, action_bit};
+use super::pattern::matches;
+use super::{Action, Denied, Grant, RequestContext, RoleSummary};
+use crate::config::RoleConfig;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+pub struct Engine {
+    statements: Vec<Statement>,
+    roles: Vec<RoleConfig>,
+    /// Catalogue index → statements whose static Resource names that role.
+    by_role: Vec<Vec<u32>>,
+    /// Statements whose Resource holds variables: checked against every role at request time.
+    dynamic: Vec<u32>,
+    is_dynamic: Vec<bool>,
+    role_index: HashMap<String, usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Allow,
+    ExplicitDeny,
+    ImplicitDeny,
+}
+
+pub struct Evaluation {
+    pub decision: Decision,
+    /// Indexes of the matching Allow statements (empty unless allowed).
+    pub allows: Vec<u32>,
+    pub deny: Option<u32>,
+}
+
+impl Engine {
+    pub fn new(statements: Vec<Statement>, roles: Vec<RoleConfig>) -> Engine {
+        let mut by_role = vec![Vec::new(); roles.len()];
+        let mut dynamic = Vec::new();
+        let mut is_dynamic = vec![false; statements.len()];
+        for (i, st) in statements.iter().enumerate() {
+            if is_dynamic_statement(st) {
+                dynamic.push(i as u32);
+                is_dynamic[i] = true;
+                continue;
+            }
+            for (r, role) in roles.iter().enumerate() {
+                if static_resource_matches(st, role.arn.as_str()) {
+                    by_role[r].push(i as u32);
+                }
+            }
+        }
+        let mut role_index = HashMap::new();
+        for (i, r) in roles.iter().enumerate() {
+            role_index.insert(r.alias.clone(), i);
+            role_index.insert(r.arn.to_string(), i);
+        }
+        Engine {
+            statements,
+            roles,
+            by_role,
+            dynamic,
+            is_dynamic,
+            role_index,
+        }
+    }
+
+    pub fn statements(&self) -> &[Statement] {
+        &self.statements
+    }
+
+    pub fn roles(&self) -> &[RoleConfig] {
+        &self.roles
+    }
+
+    pub fn role(&self, alias_or_arn: &str) -> Option<&RoleConfig> {
+        self.role_index.get(alias_or_arn).map(|&i| &self.roles[i])
+    }
+
+    fn candidates(&self, role: usize) -> impl Iterator<Item = u32> + '_ {
+        self.by_role[role]
+            .iter()
+            .chain(self.dynamic.iter())
+            .copied()
+    }
+
+    /// Action and resource (conditions apart).
+    pub fn targets(
+        &self,
+        st: &Statement,
+        role: &RoleConfig,
+        action: Action,
+        ctx: &RequestContext<'_>,
+    ) -> (bool, bool) {
+        let action_ok = st.action_mask & action_bit(action) != 0;
+        let resource_ok = if is_dynamic_statement(st) {
+            let hit = st.resources.iter().any(|r| {
+                r.pattern(ctx)
+                    .is_some_and(|p| matches(&p, role.arn.as_str(), false))
+            });
+            hit != st.not_resource
+        } else {
+            static_resource_matches(st, role.arn.as_str())
+        };
+        (action_ok, resource_ok)
+    }
+
+    pub fn evaluate(
+        &self,
+        ctx: &RequestContext<'_>,
+        role: &RoleConfig,
+        action: Action,
+    ) -> Evaluation {
+        let Some(&r) = self.role_index.get(role.arn.as_str()) else {
+            return Evaluation {
+                decision: Decision::ImplicitDeny,
+                allows: vec![],
+                deny: None,
+            };
+        };
+        let mut allows = Vec::new();
+        for i in self.candidates(r) {
+            let st = &self.statements[i as usize];
+            if st.action_mask & action_bit(action) == 0 {
+                continue;
+            }
+            if self.is_dynamic[i as usize] && !self.targets(st, role, action, ctx).1 {
+                continue;
+            }
+            if !st.conditions.iter().all(|c| c.holds(ctx)) {
+                continue;
+            }
+            match st.effect {
+                Effect::Deny => {
+                    return Evaluation {
+                        decision: Decision::ExplicitDeny,
+                        allows: vec![],
+                        deny: Some(i),
+                    };
+                }
+                Effect::Allow => allows.push(i),
+            }
+        }
+        let decision = if allows.is_empty() {
+            Decision::ImplicitDeny
+        } else {
+            Decision::Allow
+        };
+        Evaluation {
+            decision,
+            allows,
+            deny: None,
+        }
+    }
+
+    /// A grant, with the session blocks of every matching Allow combined: the smallest
+    /// MaxDuration wins, tags merge (a conflicting value is an error), and at most one
+    /// statement may set session policies (merging them could widen access).
+    pub fn authorize(
+        &self,
+        ctx: &RequestContext<'_>,
+        role_name: &str,
+        action: Action,
+    ) -> Result<Grant, Denied> {
+        let denied = || Denied::NotGranted(role_name.chars().take(128).collect());
+        let role = self.role(role_name).ok_or_else(denied)?;
+        let ev = self.evaluate(ctx, role, action);
+        if ev.decision != Decision::Allow {
+            return Err(denied());
+        }
+        let mut max_duration = role.max_duration;
+        let mut tags: BTreeMap<String, (String, String)> = BTreeMap::new(); // lowercase key → (key, value)
+        let mut transitive: Vec<String> = Vec::new();
+        let mut policy_from: Option<&Statement> = None;
+        let mut matched = Vec::new();
+        for &i in &ev.allows {
+            let st = &self.statements[i as usize];
+            matched.push(st.origin.label());
+            let Some(s) = &st.session else { continue };
+            if let Some(d) = s.max_duration {
+                max_duration = max_duration.min(d);
+            }
+            for (k, template) in &s.tags {
+                let v = template
+                    .expand(ctx)
+                    .ok_or_else(|| Denied::UnresolvedVariable {
+                        role: role.alias.clone(),
+                        tag: k.clone(),
+                        variable: template.raw.clone(),
+                    })?;
+                match tags.get(&k.to_lowercase()) {
+                    Some((_, old)) if *old != v => {
+                        return Err(Denied::ConflictingTags {
+                            role: role.alias.clone(),
+                            tag: k.clone(),
+                        });
+                    }
+                    _ => {
+                        tags.insert(k.to_lowercase(), (k.clone(), v));
+                    }
+                }
+            }
+            for t in &s.transitive_tag_keys {
+                if !transitive.contains(t) {
+                    transitive.push(t.clone());
+                }
+            }
+            if !s.policy_arns.is_empty() || s.policy.is_some() {
+                if let Some(first) = policy_from {
+                    return Err(Denied::ConflictingSessionPolicies {
+                        role: role.alias.clone(),
+                        first: first.origin.label(),
+                        second: st.origin.label(),
+                    });
+                }
+                policy_from = Some(st);
+            }
+        }
+        let session = policy_from.and_then(|st| st.session.as_ref());
+        Ok(Grant {
+            role: role.clone(),
+            action,
+            max_duration,
+            tags: tags.into_values().collect(),
+            transitive_tag_keys: transitive,
+            policy_arns: session.map(|s| s.policy_arns.clone()).unwrap_or_default(),
+            inline_policy: session.and_then(|s| s.policy.clone()),
+            matched: matched.join(","),
+        })
+    }
+
+    /// Every role the caller may use. Conditions are evaluated once per statement.
+    pub fn list(&self, ctx: &RequestContext<'_>) -> Vec<RoleSummary> {
+        let mut holds: Vec<Option<bool>> = vec![None; self.statements.len()];
+        let mut out = Vec::new();
+        for (r, role) in self.roles.iter().enumerate() {
+            let mut actions = Vec::new();
+            let mut cap: Option<Duration> = None;
+            for action in [Action::Console, Action::Credentials] {
+                let mut allowed = false;
+                let mut denied = false;
+                let mut action_cap = role.max_duration;
+                for i in self.candidates(r) {
+                    let st = &self.statements[i as usize];
+                    if st.action_mask & action_bit(action) == 0 {
+                        continue;
+                    }
+                    if self.is_dynamic[i as usize] && !self.targets(st, role, action, ctx).1 {
+                        continue;
+                    }
+                    let ok = *holds[i as usize]
+                        .get_or_insert_with(|| st.conditions.iter().all(|c| c.holds(ctx)));
+                    if !ok {
+                        continue;
+                    }
+                    match st.effect {
+                        Effect::Deny => denied = true,
+                        Effect::Allow => {
+                            allowed = true;
+                            if let Some(d) = st.session.as_ref().and_then(|s| s.max_duration) {
+                                action_cap = action_cap.min(d);
+                            }
+                        }
+                    }
+                    if denied {
+                        break;
+                    }
+                }
+                if allowed && !denied {
+                    actions.push(action);
+                    cap = Some(cap.map_or(action_cap, |c: Duration| c.max(action_cap)));
+                }
+            }
+            if let Some(cap) = cap {
+                out.push(RoleSummary {
+                    alias: role.alias.clone(),
+                    arn: role.arn.to_string(),
+                    account: role.arn.account().to_string(),
+                    account_name: role.account_name.clone(),
+                    actions,
+                    max_duration_seconds: cap.as_secs(),
+                });
+            }
+        }
+        out
+    }
+}
+
+/// Resources that need the request (variables, escapes) to be matched.
+fn is_dynamic_statement(st: &Statement) -> bool {
+    st.resources.iter().any(|r| r.as_text().is_none())
+}
+
+fn static_resource_matches(st: &Statement, arn: &str) -> bool {
+    let hit = st.resources.iter().any(|r| {
+        r.as_text()
+            .is_some_and(|t| t == "*" || matches(&super::pattern::compile(t), arn, false))
+    });
+    hit != st.not_resource
+}

@@ -1,0 +1,182 @@
+//! `rolegate policy lint`: IAM traps that load fine but may not mean what their author meant.
+//! Each finding names the file, the statement (Sid or index) and the JSON path.
+
+use super::condition::{Base, SetOp};
+use super::context::ContextKey;
+use super::document::{Effect, Statement};
+use super::engine::Engine;
+use super::pattern::Part;
+use super::shorthand::ORIGIN_FILE;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    pub file: String,
+    pub statement: String,
+    pub path: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(
+            f,
+            "{sev}: {} [{}] {}: {}",
+            self.file, self.statement, self.path, self.message
+        )
+    }
+}
+
+pub fn lint(engine: &Engine) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let sts = engine.statements();
+    for st in sts {
+        let finding = |severity, path: String, message: String| Finding {
+            severity,
+            file: st.origin.file.clone(),
+            statement: st
+                .origin
+                .sid
+                .clone()
+                .unwrap_or_else(|| format!("#{}", st.origin.index)),
+            path: format!("Statement[{}]{path}", st.origin.index),
+            message,
+        };
+        let cond_path =
+            |c: &super::condition::Condition| format!(".Condition.{}.{}", c.operator, c.key);
+        if st.action_mask == 0 {
+            out.push(finding(
+                Severity::Warning,
+                ".NotAction".into(),
+                "excludes every rolegate action: this statement never matches".into(),
+            ));
+        }
+        if !has_dynamic_resource(st) && engine.roles().iter().all(|r| !covers(engine, st, r)) {
+            out.push(finding(
+                Severity::Warning,
+                ".Resource".into(),
+                "names no role of the catalogue ([[role]]): this statement never matches".into(),
+            ));
+        }
+        if st.effect == Effect::Allow && st.origin.file != ORIGIN_FILE {
+            let pinned = st.conditions.iter().any(|c| {
+                c.key == ContextKey::Idp && !c.negated && !c.if_exists && c.base != Base::Null
+            });
+            if !pinned {
+                out.push(finding(
+                    Severity::Warning,
+                    ".Condition".into(),
+                    "Allow without a rolegate:idp condition: users of every configured IdP can match it".into(),
+                ));
+            }
+        }
+        for c in &st.conditions {
+            if c.negated && c.set == SetOp::Single && !c.if_exists && !c.key.always_present() {
+                out.push(finding(
+                    Severity::Warning,
+                    cond_path(c),
+                    format!("{} is true when {} is missing: add a Null check or use …IfExists deliberately", c.operator, c.key),
+                ));
+            }
+            if c.set == SetOp::ForAllValues && st.effect == Effect::Allow {
+                out.push(finding(
+                    Severity::Warning,
+                    cond_path(c),
+                    format!("ForAllValues is true when {} is empty or missing: pair it with a Null check (\"Null\": {{\"{}\": \"false\"}})", c.key, c.key),
+                ));
+            }
+            if let ContextKey::Claim(name) = &c.key
+                && name.eq_ignore_ascii_case("email")
+            {
+                out.push(finding(
+                    Severity::Warning,
+                    cond_path(c),
+                    "rolegate:claims/email is whatever the IdP sent, verified or not: use rolegate:email, present only when verified".into(),
+                ));
+            }
+            if st.effect == Effect::Deny && c.values.iter().any(|v| v.template.parts.iter().any(|p| matches!(p, Part::Var { key, default: None } if *key != ContextKey::Literal))) {
+                out.push(finding(
+                    Severity::Warning,
+                    cond_path(c),
+                    "a variable without a default: when it is missing this Deny does not apply (write ${key, 'default'})".into(),
+                ));
+            }
+        }
+        if st.effect == Effect::Allow
+            && let Some(deny) = shadowing_deny(engine, st)
+        {
+            out.push(finding(
+                Severity::Warning,
+                String::new(),
+                format!(
+                    "shadowed by the unconditional Deny {}: this Allow never grants anything",
+                    deny.origin.label()
+                ),
+            ));
+        }
+    }
+    out
+}
+
+fn has_dynamic_resource(st: &Statement) -> bool {
+    st.resources.iter().any(|r| r.as_text().is_none())
+}
+
+fn covers(engine: &Engine, st: &Statement, role: &crate::config::RoleConfig) -> bool {
+    let id = crate::domain::Identity {
+        idp: crate::domain::IdpId::parse("lint").expect("static id"),
+        subject: String::new(),
+        email: None,
+        email_verified: false,
+        username: None,
+        groups: vec![],
+        claims: Default::default(),
+        mfa: false,
+        auth_time: None,
+        aud: vec![],
+        azp: None,
+    };
+    let ctx = super::RequestContext {
+        identity: &id,
+        client: crate::domain::ClientKind::Api,
+        source_ip: None,
+        now: std::time::UNIX_EPOCH,
+    };
+    [super::Action::Console, super::Action::Credentials]
+        .iter()
+        .any(|a| engine.targets(st, role, *a, &ctx).1)
+}
+
+/// An unconditional Deny that covers every (role, action) the Allow could grant.
+fn shadowing_deny<'a>(engine: &'a Engine, allow: &Statement) -> Option<&'a Statement> {
+    if has_dynamic_resource(allow) {
+        return None;
+    }
+    let allow_roles: Vec<_> = engine
+        .roles()
+        .iter()
+        .filter(|r| covers(engine, allow, r))
+        .collect();
+    if allow_roles.is_empty() {
+        return None;
+    }
+    engine.statements().iter().find(|d| {
+        d.effect == Effect::Deny
+            && d.conditions.is_empty()
+            && !has_dynamic_resource(d)
+            && allow.action_mask & !d.action_mask == 0
+            && allow_roles.iter().all(|r| covers(engine, d, r))
+    })
+}
