@@ -17,6 +17,9 @@ pub struct Metrics {
     pub key_refreshes: IntCounterVec,
     pub store_errors: IntCounterVec,
     pub idps_ready: IntGauge,
+    pub policy_reloads: IntCounterVec,
+    /// 1 while the last policy reload failed and the previous policy is still serving.
+    pub policy_stale: IntGauge,
 }
 
 impl Default for Metrics {
@@ -29,6 +32,12 @@ fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterV
     let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
     r.register(Box::new(c.clone())).expect("unique metric");
     c
+}
+
+fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
+    let g = IntGauge::new(name, help).expect("valid metric");
+    r.register(Box::new(g.clone())).expect("unique metric");
+    g
 }
 
 fn histogram(r: &Registry, name: &str, help: &str, labels: &[&str]) -> HistogramVec {
@@ -44,11 +53,19 @@ fn histogram(r: &Registry, name: &str, help: &str, labels: &[&str]) -> Histogram
 impl Metrics {
     pub fn new() -> Self {
         let r = Registry::new_custom(Some("rolegate".into()), None).expect("valid registry");
-        let idps_ready = IntGauge::new("idps_ready", "IdPs whose signing keys are loaded")
-            .expect("valid metric");
-        r.register(Box::new(idps_ready.clone()))
-            .expect("unique metric");
         Metrics {
+            idps_ready: gauge(&r, "idps_ready", "IdPs whose signing keys are loaded"),
+            policy_stale: gauge(
+                &r,
+                "policy_stale",
+                "1 while a failed reload left the previous policy in place",
+            ),
+            policy_reloads: counter(
+                &r,
+                "policy_reloads_total",
+                "Policy reloads by trigger and result",
+                &["trigger", "result"],
+            ),
             http_requests: counter(
                 &r,
                 "http_requests_total",
@@ -97,7 +114,6 @@ impl Metrics {
                 "State store failures",
                 &["backend"],
             ),
-            idps_ready,
             registry: r,
         }
     }

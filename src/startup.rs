@@ -82,13 +82,14 @@ impl Application {
             metrics.clone(),
         )
         .await?;
-        let mapper = Arc::new(PolicyMapper::load(&config)?);
+        let policy = Arc::new(PolicyMapper::load(&config)?);
         let state = web::Data::new(AppState {
             config: Arc::new(config),
             public_url,
             store,
             idps,
-            mapper,
+            mapper: policy.clone(),
+            policy,
             issuer: Arc::new(issuer),
             issuer_key,
             metrics: metrics.clone(),
@@ -139,8 +140,13 @@ impl Application {
     /// Serves until SIGINT/SIGTERM (or `handle().stop()`), finishing in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let keys = tokio::spawn(keep_idp_keys_fresh(self.state.clone()));
+        let policy = tokio::spawn(crate::policy::watch::watch(
+            self.state.policy.clone(),
+            self.state.metrics.clone(),
+        ));
         let result = self.server.await;
         keys.abort();
+        policy.abort();
         result
     }
 }

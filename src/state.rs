@@ -7,6 +7,7 @@ use crate::error::ApiError;
 use crate::idp::IdpRegistry;
 use crate::metrics::Metrics;
 use crate::policy::Mapper;
+use crate::policy::loader::PolicyMapper;
 use crate::store::{Store, key};
 use crate::token::SigningKey;
 use actix_web::HttpRequest;
@@ -21,6 +22,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub idps: Arc<IdpRegistry>,
     pub mapper: Arc<dyn Mapper>,
+    /// The same policy as `mapper`, for explain, reload and its status.
+    pub policy: Arc<PolicyMapper>,
     pub issuer: Arc<dyn Issuer>,
     /// The broker's own issuer key (web_identity mode, and always in --dev).
     pub issuer_key: Option<Arc<SigningKey>>,

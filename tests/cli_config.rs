@@ -58,7 +58,9 @@ fn a_valid_config_passes() {
     let (code, stdout, _) = check(GOOD, &[]);
     assert_eq!(code, 0);
     assert!(
-        stdout.contains("OK (1 IdP(s), 1 role(s), 1 map rule(s), memory store)"),
+        stdout.contains(
+            "OK (1 IdP(s), 1 role(s), 1 map rule(s), 1 policy statement(s), memory store)"
+        ),
         "{stdout}"
     );
 }

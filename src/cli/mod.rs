@@ -1,6 +1,7 @@
 //! The `rolegate` command line. Each subcommand is a thin shell over the library.
 
 mod config_check;
+mod policy;
 mod serve;
 mod verify;
 
@@ -34,6 +35,11 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Explain or lint the role-mapping policy.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
     /// Run the broker's verifier on one proof, offline, at a given instant.
     Verify {
         #[command(subcommand)]
@@ -45,6 +51,18 @@ enum Command {
 enum ConfigCommand {
     /// Validate a config file (and the files it names); exit 1 naming the offending key.
     Check {
+        #[arg(long, env = "ROLEGATE_CONFIG")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// The decision for one identity, role and action, with every statement and why it
+    /// matched or not. Exit 0 on allow, 1 on deny, 2 on errors.
+    Explain(policy::ExplainArgs),
+    /// Warn about IAM traps; exit 1 when there are findings.
+    Lint {
         #[arg(long, env = "ROLEGATE_CONFIG")]
         config: PathBuf,
     },
@@ -63,6 +81,12 @@ pub fn run() -> ExitCode {
         Command::Config {
             command: ConfigCommand::Check { config },
         } => config_check::run(&config),
+        Command::Policy {
+            command: PolicyCommand::Explain(args),
+        } => policy::explain(args),
+        Command::Policy {
+            command: PolicyCommand::Lint { config },
+        } => policy::lint(&config),
         Command::Verify {
             command: VerifyCommand::Jwt(args),
         } => verify::jwt(args),

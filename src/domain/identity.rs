@@ -32,7 +32,7 @@ impl Identity {
 }
 
 /// Which surface a request came through (`rolegate:client`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ClientKind {
     Browser,

@@ -4,8 +4,12 @@
 use super::document::{Effect, Statement};
 use super::engine::{Decision, Engine};
 use super::{Action, RequestContext};
+use crate::clock::FixedClock;
 use crate::config::RoleConfig;
-use serde::Serialize;
+use crate::domain::{ClientKind, Identity, IdpId};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 #[derive(Debug, Serialize)]
 pub struct Explanation {
@@ -95,4 +99,62 @@ fn first_failure(
         "condition {} on {} failed: the request has {has}, the policy wants {wanted:?}",
         c.operator, c.key
     ))
+}
+
+/// An identity to explain (`policy explain --identity`, admin `POST /api/v1/explain`): the Identity's fields plus the request's context.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityFile {
+    pub idp: String,
+    pub subject: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub email_verified: bool,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub claims: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    pub mfa: bool,
+    #[serde(default)]
+    pub auth_time: Option<i64>,
+    #[serde(default)]
+    pub aud: Vec<String>,
+    #[serde(default)]
+    pub azp: Option<String>,
+    #[serde(default)]
+    pub source_ip: Option<IpAddr>,
+    #[serde(default)]
+    pub client: Option<ClientKind>,
+    /// RFC 3339; default: now.
+    #[serde(default)]
+    pub now: Option<String>,
+}
+
+impl IdentityFile {
+    pub fn identity(&self) -> Result<Identity, String> {
+        Ok(Identity {
+            idp: IdpId::parse(&self.idp)?,
+            subject: self.subject.clone(),
+            email: self.email.clone(),
+            email_verified: self.email_verified,
+            username: self.username.clone(),
+            groups: self.groups.clone(),
+            claims: self.claims.clone(),
+            mfa: self.mfa,
+            auth_time: self.auth_time,
+            aud: self.aud.clone(),
+            azp: self.azp.clone(),
+        })
+    }
+
+    pub fn now(&self) -> Result<std::time::SystemTime, String> {
+        match &self.now {
+            Some(t) => FixedClock::parse_rfc3339(t).map(|c| c.0),
+            None => Ok(std::time::SystemTime::now()),
+        }
+    }
 }

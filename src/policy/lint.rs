@@ -83,7 +83,13 @@ pub fn lint(engine: &Engine) -> Vec<Finding> {
             }
         }
         for c in &st.conditions {
-            if c.negated && c.set == SetOp::Single && !c.if_exists && !c.key.always_present() {
+            // In a Deny a missing key makes the Deny apply (fails closed); in an Allow it grants.
+            if st.effect == Effect::Allow
+                && c.negated
+                && c.set == SetOp::Single
+                && !c.if_exists
+                && !c.key.always_present()
+            {
                 out.push(finding(
                     Severity::Warning,
                     cond_path(c),

@@ -15,6 +15,7 @@ pub mod lint;
 pub mod loader;
 pub mod pattern;
 pub mod shorthand;
+pub mod watch;
 
 use crate::config::RoleConfig;
 use crate::domain::{ClientKind, Identity};
@@ -22,7 +23,7 @@ use serde::Serialize;
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     Console,

@@ -1,10 +1,11 @@
 //! `/api/v1`: the token-exchange surface for apps and scripts.
 
-use super::caller::Caller;
+use super::caller::{Admin, Caller};
 use crate::aws::limits;
 use crate::clock::rfc3339;
 use crate::error::ApiError;
-use crate::policy::Action;
+use crate::policy::explain::{IdentityFile, explain};
+use crate::policy::{Action, RequestContext};
 use crate::state::AppState;
 use crate::telemetry::{IssuedEvent, audit_issued};
 use actix_web::http::header::CACHE_CONTROL;
@@ -13,7 +14,9 @@ use serde::{Deserialize, Serialize};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/roles", web::get().to(roles))
-        .route("/credentials", web::post().to(credentials));
+        .route("/credentials", web::post().to(credentials))
+        .route("/explain", web::get().to(explain_self))
+        .route("/explain", web::post().to(explain_admin));
 }
 
 async fn roles(state: web::Data<AppState>, caller: Caller) -> HttpResponse {
@@ -95,4 +98,75 @@ async fn credentials(
             role_arn: role.arn.as_str(),
             session_name: plan.session_name(),
         }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExplainQuery {
+    role: String,
+    action: Action,
+}
+
+fn unknown_role(role: &str) -> ApiError {
+    ApiError::new(
+        actix_web::http::StatusCode::NOT_FOUND,
+        "unknown_role",
+        format!(
+            "`{}` is not a role in the catalogue",
+            role.chars().take(128).collect::<String>()
+        ),
+    )
+}
+
+/// "Why can't I use role X?" for the caller's own identity.
+async fn explain_self(
+    state: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<ExplainQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let engine = state.policy.engine();
+    let role = engine.role(&q.role).ok_or_else(|| unknown_role(&q.role))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(explain(&engine, &caller.context(&state), role, q.action)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExplainRequest {
+    identity: IdentityFile,
+    role: String,
+    action: Action,
+}
+
+/// The same for any identity, for administrators (`[admin] token_file`).
+async fn explain_admin(
+    state: web::Data<AppState>,
+    _admin: Admin,
+    body: web::Json<ExplainRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let identity = body
+        .identity
+        .identity()
+        .map_err(|e| ApiError::bad_request("invalid_request", format!("identity: {e}")))?;
+    let now = body
+        .identity
+        .now()
+        .map_err(|e| ApiError::bad_request("invalid_request", format!("identity.now: {e}")))?;
+    let engine = state.policy.engine();
+    let role = engine
+        .role(&body.role)
+        .ok_or_else(|| unknown_role(&body.role))?;
+    let ctx = RequestContext {
+        identity: &identity,
+        client: body
+            .identity
+            .client
+            .unwrap_or(crate::domain::ClientKind::Api),
+        source_ip: body.identity.source_ip,
+        now,
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(explain(&engine, &ctx, role, body.action)))
 }

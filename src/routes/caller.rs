@@ -83,3 +83,33 @@ impl FromRequest for Caller {
         })
     }
 }
+
+/// An administrator: `Authorization: Bearer <[admin] token>`, compared in constant time.
+/// Without a configured token the admin routes do not exist (404).
+pub struct Admin;
+
+impl FromRequest for Admin {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Admin, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let result = (|| {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(ApiError::internal)?;
+            let expected = state
+                .config
+                .admin_token
+                .as_ref()
+                .ok_or_else(ApiError::not_found)?;
+            let token = bearer(req).ok_or_else(ApiError::missing_token)?;
+            if expected.ct_eq(token.as_bytes()) {
+                Ok(Admin)
+            } else {
+                tracing::warn!(client_ip = ?client_ip(req, &state.config.server.trusted_proxies), "wrong admin token");
+                Err(ApiError::invalid_token("not the admin token"))
+            }
+        })();
+        std::future::ready(result)
+    }
+}

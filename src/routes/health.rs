@@ -37,9 +37,21 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         })
         .collect();
     let ready = store == "ok" && state.idps.all_ready();
+    let policy = state.policy.status();
     let body = json!({
         "status": if ready { "ready" } else { "not_ready" },
-        "checks": { "config": "ok", "store": { "backend": state.store.backend(), "status": store }, "idps": idps },
+        "checks": {
+            "config": "ok",
+            "store": { "backend": state.store.backend(), "status": store },
+            "idps": idps,
+            // A failed reload keeps the last good policy serving: ready, but flagged stale.
+            "policy": {
+                "status": if policy.error.is_some() { "stale" } else { "ok" },
+                "statements": policy.statements,
+                "loaded_at": policy.loaded_at,
+                "error": policy.error,
+            },
+        },
     });
     if ready {
         HttpResponse::Ok().json(body)
