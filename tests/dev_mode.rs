@@ -24,9 +24,14 @@ impl Drop for Broker {
 }
 
 fn start(moto: &Moto, listen: &str) -> Broker {
+    start_with(moto, listen, &[])
+}
+
+fn start_with(moto: &Moto, listen: &str, env: &[(&str, String)]) -> Broker {
     let dir = tempfile::tempdir().unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_rolegate"))
         .args(["serve", "--dev"])
+        .envs(env.iter().map(|(k, v)| (k.to_string(), v.clone())))
         .env("ROLEGATE_SERVER__LISTEN", listen)
         .env("ROLEGATE_SERVER__LOG_FORMAT", "json")
         .env("ROLEGATE_AWS__PARTITIONS__AWS__STS_ENDPOINT", &moto.url)
@@ -210,4 +215,44 @@ async fn serve_dev_refuses_a_non_loopback_address() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("loopback"), "{err}");
+}
+
+#[tokio::test]
+async fn sighup_reloads_the_policy() {
+    let Some(moto) = Moto::start() else { return };
+    let policy_dir = tempfile::tempdir().unwrap();
+    let policy = policy_dir.path().join("extra.json");
+    std::fs::write(&policy, r#"{"Version":"2012-10-17","Statement":{"Sid":"NoAdmin","Effect":"Deny","Action":"rolegate:*","Resource":"arn:aws:iam::123456789012:role/DevAdmin"}}"#).unwrap();
+    let files = format!("[\"{}\"]", policy.display());
+    let mut broker = start_with(&moto, "127.0.0.1:0", &[("ROLEGATE_POLICY__FILES", files)]);
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    wait_ready(&http, &broker).await;
+    let pid = broker.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let metrics = http
+            .get(format!("{}/metrics", broker.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains(r#"rolegate_policy_reloads_total{result="ok",trigger="sighup"} 1"#) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no SIGHUP reload:\n{metrics}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        broker.child.try_wait().unwrap().is_none(),
+        "SIGHUP must not stop the broker"
+    );
 }
