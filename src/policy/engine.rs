@@ -42,25 +42,51 @@ pub struct Evaluation {
 
 impl Engine {
     pub fn new(statements: Vec<Statement>, roles: Vec<RoleConfig>) -> Engine {
-        let mut by_role = vec![Vec::new(); roles.len()];
-        let mut dynamic = Vec::new();
-        let mut is_dynamic = vec![false; statements.len()];
-        for (i, st) in statements.iter().enumerate() {
-            if is_dynamic_statement(st) {
-                dynamic.push(i as u32);
-                is_dynamic[i] = true;
-                continue;
-            }
-            for (r, role) in roles.iter().enumerate() {
-                if static_resource_matches(st, role.arn.as_str()) {
-                    by_role[r].push(i as u32);
-                }
-            }
-        }
         let mut role_index = HashMap::new();
+        let mut by_arn = HashMap::new();
         for (i, r) in roles.iter().enumerate() {
             role_index.insert(r.alias.clone(), i);
             role_index.insert(r.arn.to_string(), i);
+            by_arn.insert(r.arn.as_str().to_string(), i);
+        }
+        let mut by_role: Vec<Vec<u32>> = vec![Vec::new(); roles.len()];
+        let mut dynamic = Vec::new();
+        let mut is_dynamic = vec![false; statements.len()];
+        for (i, st) in statements.iter().enumerate() {
+            let i32 = i as u32;
+            if is_dynamic_statement(st) {
+                dynamic.push(i32);
+                is_dynamic[i] = true;
+                continue;
+            }
+            let mut add = |r: usize| {
+                if by_role[r].last() != Some(&i32) {
+                    by_role[r].push(i32);
+                }
+            };
+            if st.not_resource {
+                for (r, role) in roles.iter().enumerate() {
+                    if static_resource_matches(st, role.arn.as_str()) {
+                        add(r);
+                    }
+                }
+                continue;
+            }
+            // Literal ARNs are looked up; only patterns walk the catalogue (once per pattern).
+            for text in st.resources.iter().filter_map(|t| t.as_text()) {
+                if !text.contains(['*', '?']) {
+                    if let Some(&r) = by_arn.get(text) {
+                        add(r);
+                    }
+                    continue;
+                }
+                let pattern = super::pattern::compile(text);
+                for (r, role) in roles.iter().enumerate() {
+                    if matches(&pattern, role.arn.as_str(), false) {
+                        add(r);
+                    }
+                }
+            }
         }
         Engine {
             statements,
