@@ -11,6 +11,11 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+/// The claims as the Identity keeps them (parsed once, moved, never rebuilt).
+type Claims = BTreeMap<String, Value>;
 
 /// DESIGN: rolegate's own input limit for bearer tokens.
 pub const MAX_TOKEN_CHARS: usize = 20_000;
@@ -25,6 +30,19 @@ pub struct Expectations<'a> {
 pub struct Header {
     pub alg: Algorithm,
     pub kid: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawHeader<'a> {
+    #[serde(borrow, default)]
+    alg: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    kid: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    typ: Option<Cow<'a, str>>,
+    /// Present at all (with any value) is enough to refuse the token.
+    #[serde(default)]
+    crit: Option<serde::de::IgnoredAny>,
 }
 
 /// Structural checks before any crypto: size, three base64url segments, a JSON header naming
@@ -48,22 +66,23 @@ pub fn parse_header(token: &str) -> Result<Header, VerifyError> {
     let bytes = URL_SAFE_NO_PAD
         .decode(h)
         .map_err(|_| VerifyError::Malformed("header is not base64url"))?;
-    let header: Map<String, Value> = serde_json::from_slice(&bytes)
-        .map_err(|_| VerifyError::Malformed("header is not a JSON object"))?;
+    // A typed header: duplicate or mistyped members (a numeric `kid`, say) are malformed.
+    let header: RawHeader<'_> = serde_json::from_slice(&bytes)
+        .map_err(|_| VerifyError::Malformed("header is not a valid JSON object"))?;
     let alg_name = header
-        .get("alg")
-        .and_then(Value::as_str)
+        .alg
+        .as_deref()
         .ok_or(VerifyError::Malformed("header has no alg"))?;
     let alg = alg_name
         .parse::<Algorithm>()
         .ok()
         .filter(|a| ACCEPTED_ALGS.contains(a))
         .ok_or_else(|| VerifyError::UnsupportedAlgorithm(alg_name.chars().take(16).collect()))?;
-    if header.contains_key("crit") {
+    if header.crit.is_some() {
         return Err(VerifyError::UnsupportedCritical);
     }
     // RFC 9068 access tokens say so in `typ`; an access token for some API is not an ID token.
-    if let Some(typ) = header.get("typ").and_then(Value::as_str)
+    if let Some(typ) = header.typ.as_deref()
         && !typ.eq_ignore_ascii_case("JWT")
     {
         return Err(VerifyError::WrongType(typ.chars().take(32).collect()));
@@ -72,10 +91,7 @@ pub fn parse_header(token: &str) -> Result<Header, VerifyError> {
     if s.is_empty() {
         return Err(VerifyError::Malformed("empty signature"));
     }
-    let kid = header
-        .get("kid")
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    let kid = header.kid.map(Cow::into_owned);
     Ok(Header { alg, kid })
 }
 
@@ -121,7 +137,7 @@ pub fn verify(
     let bytes = URL_SAFE_NO_PAD
         .decode(payload)
         .map_err(|_| VerifyError::Malformed("payload is not base64url"))?;
-    let claims: Map<String, Value> = serde_json::from_slice(&bytes)
+    let claims: Claims = serde_json::from_slice(&bytes)
         .map_err(|_| VerifyError::Malformed("payload is not a JSON object"))?;
     check_claims(claims, clock, x)
 }
@@ -130,7 +146,7 @@ pub fn verify(
 /// issues it, and it would only invite overflow in the comparisons below.
 const MAX_NUMERIC_DATE: i64 = 253_402_300_799;
 
-fn num(claims: &Map<String, Value>, name: &'static str) -> Result<Option<i64>, VerifyError> {
+fn num(claims: &Claims, name: &'static str) -> Result<Option<i64>, VerifyError> {
     let Some(v) = claims.get(name) else {
         return Ok(None);
     };
@@ -152,7 +168,7 @@ fn num(claims: &Map<String, Value>, name: &'static str) -> Result<Option<i64>, V
 }
 
 fn check_claims(
-    claims: Map<String, Value>,
+    claims: Claims,
     clock: &dyn Clock,
     x: &Expectations<'_>,
 ) -> Result<Identity, VerifyError> {
@@ -224,7 +240,7 @@ fn identity(
     subject: String,
     aud: Vec<String>,
     azp: Option<String>,
-    claims: Map<String, Value>,
+    claims: Claims,
     cfg: &OidcIdpConfig,
 ) -> Identity {
     let string = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_string);
@@ -259,6 +275,6 @@ fn identity(
         auth_time: claims.get("auth_time").and_then(Value::as_i64),
         aud,
         azp,
-        claims: claims.into_iter().collect(),
+        claims,
     }
 }
