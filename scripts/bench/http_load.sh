@@ -27,6 +27,9 @@ THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-32}
 ROLE=${ROLE:-dev-readonly}
 ROLES=${ROLES:-1}
+# rs256 (default): tokens as Okta, Entra or Google sign them (RS256, RSA-2048), from a JWKS file;
+# dev-es256: the built-in dev IdP's ES256 tokens (P-256 verification costs ~2.5x RSA's).
+IDP=${IDP:-rs256}
 TARGET_RATIO_PCT=15
 TARGET_RSS_MB=64
 
@@ -65,7 +68,13 @@ STS_PID=$!
 
 PORT=$(free_port)
 BASE=http://127.0.0.1:$PORT
-ROLEGATE_SERVER__LISTEN=127.0.0.1:$PORT \
+IDP_ENV=()
+if [[ $IDP == rs256 ]]; then
+    # The dev config's IdP `dev` becomes an ordinary OIDC IdP with the test RSA key's JWKS.
+    IDP_ENV=(ROLEGATE_IDP__0__KIND=oidc ROLEGATE_IDP__0__ISSUER=https://bench.rolegate.test
+        ROLEGATE_IDP__0__CLIENT_ID=rolegate ROLEGATE_IDP__0__JWKS_FILE=$ROOT/tests/fixtures/jwt/jwks.json)
+fi
+env "${IDP_ENV[@]}" ROLEGATE_SERVER__LISTEN=127.0.0.1:$PORT \
     ROLEGATE_AWS__PARTITIONS__AWS__STS_ENDPOINT=http://127.0.0.1:$STS_PORT \
     ROLEGATE_LIMITS__CREDENTIALS_PER_MINUTE=100000000 \
     AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench RUST_LOG=warn \
@@ -94,8 +103,21 @@ cpu_ticks() { { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null || echo; } | awk '{p
 CLK_TCK=$(getconf CLK_TCK)
 IDLE_RSS_KB=$(rss_kb "$BROKER_PID" VmRSS)
 
-TOKEN=$(curl -sf -d grant_type=password -d username=alice -d password=x "$BASE/dev-idp/token" |
-    jq -r '.id_token')
+if [[ $IDP == rs256 ]]; then
+    # Signed with the test IdP's RSA key (tests/support/oidc-idp/rsa-1.pem), valid for an hour.
+    TOKEN=$(node -e '
+        const c = require("crypto"), fs = require("fs"), now = Math.floor(Date.now() / 1000);
+        const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+        const input = b64({alg: "RS256", kid: "rsa-1", typ: "JWT"}) + "." + b64({iss: "https://bench.rolegate.test",
+            aud: "rolegate", sub: "bench-alice", preferred_username: "alice", email: "alice@example.com",
+            email_verified: true, groups: ["eng", "sre"], iat: now, exp: now + 3600});
+        const key = fs.readFileSync(process.argv[1]);
+        process.stdout.write(input + "." + c.sign("sha256", Buffer.from(input), key).toString("base64url"));
+    ' "$ROOT/tests/support/oidc-idp/rsa-1.pem")
+else
+    TOKEN=$(curl -sf -d grant_type=password -d username=alice -d password=x "$BASE/dev-idp/token" |
+        jq -r '.id_token')
+fi
 [[ -n $TOKEN && $TOKEN != null ]] || { echo "http_load: no id_token from the dev IdP" >&2; exit 1; }
 export ROLEGATE_TOKEN=$TOKEN ROLEGATE_ROLE=$ROLE
 
@@ -227,13 +249,13 @@ echo "targets met: $(jq -c . <<<"$met")"
 jq -n --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
     --arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
     --arg cpu "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" \
-    --argjson cores "$(nproc)" --arg wrk "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency" \
+    --argjson cores "$(nproc)" --arg wrk "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency" --arg idp "$IDP" \
     --argjson warmup "$WARMUP" --argjson health "$health" --argjson creds "$creds" --argjson roles "$roles" \
     --argjson ratio "$ratio" --argjson idle "$IDLE_RSS_KB" --argjson hwm "$PEAK_HWM_KB" \
     --argjson sampled "$PEAK_SAMPLED_KB" --argjson after "$END_RSS_KB" --argjson alive "$alive" \
     --argjson logw "$log_warnings" --arg lb "$load_before" --arg la "$load_after" \
     --argjson met "$met" --argjson tr "$TARGET_RATIO_PCT" --argjson tm "$TARGET_RSS_MB" \
-    '{date: $date, commit: $commit, cpu: $cpu, cores: $cores, wrk: $wrk, warmup_seconds: $warmup,
+    '{date: $date, commit: $commit, cpu: $cpu, cores: $cores, wrk: $wrk, idp_tokens: $idp, warmup_seconds: $warmup,
       healthz: $health, credentials: $creds, roles_diagnostic: $roles,
       credentials_over_healthz_pct: $ratio,
       rss_kb: {idle: $idle, peak_vmhwm: $hwm, peak_sampled: $sampled, after_load: $after},

@@ -153,6 +153,21 @@ impl Condition {
         let mut values = Vec::with_capacity(raw_values.len());
         for raw in raw_values {
             let template = Template::parse(raw)?;
+            // IAM: "You can not use a policy variable with the Numeric, Date, IpAddress or Null
+            // condition operator" (Bool likewise has nothing to substitute into).
+            let typed = !matches!(
+                base,
+                Base::StringEquals
+                    | Base::StringEqualsIgnoreCase
+                    | Base::StringLike
+                    | Base::Arn
+                    | Base::Bool
+            );
+            if typed && template.has_vars() {
+                return Err(format!(
+                    "`{operator}` takes no policy variables (IAM: variables only in String, Arn and Bool operators)"
+                ));
+            }
             let parsed = match template.as_text() {
                 Some(text) => parse_value(base, text)
                     .map_err(|e| format!("`{operator}` value `{raw}`: {e}"))?,
@@ -268,17 +283,76 @@ fn number(s: &str) -> Option<f64> {
     s.trim().parse::<f64>().ok().filter(|f| f.is_finite())
 }
 
-/// Epoch seconds, RFC 3339, or a plain date (`2026-01-01`, midnight UTC).
+/// Epoch seconds, or one of the W3C profiles of ISO 8601 that IAM accepts (Date condition
+/// operators): `YYYY`, `YYYY-MM`, `YYYY-MM-DD`, `YYYY-MM-DDThh:mmTZD`,
+/// `YYYY-MM-DDThh:mm:ssTZD`, `YYYY-MM-DDThh:mm:ss.sTZD`, where TZD is `Z` or `±hh:mm`. A bare
+/// integer is epoch seconds.
 fn date(s: &str) -> Option<i64> {
+    static W3C: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?)?)?$")
+            .expect("static regex")
+    });
     let s = s.trim();
     if let Ok(n) = s.parse::<i64>() {
         return Some(n);
     }
-    let t = humantime::parse_rfc3339_weak(s)
-        .or_else(|_| humantime::parse_rfc3339_weak(&format!("{s}T00:00:00Z")))
-        .ok()?;
-    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
-    Some(d.as_secs() as i64)
+    let c = W3C.captures(s)?;
+    let num = |i: usize, default: i64| {
+        c.get(i)
+            .map_or(Some(default), |m| m.as_str().parse::<i64>().ok())
+    };
+    let (y, mo, d) = (num(1, 0)?, num(2, 1)?, num(3, 1)?);
+    let (h, mi, sec) = (num(4, 0)?, num(5, 0)?, num(6, 0)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let offset = match c.get(7).map(|m| m.as_str()) {
+        None | Some("Z") => 0,
+        Some(z) => {
+            let sign = if z.starts_with('-') { -1 } else { 1 };
+            let (oh, om) = (z[1..3].parse::<i64>().ok()?, z[4..6].parse::<i64>().ok()?);
+            sign * (oh * 3600 + om * 60)
+        }
+    };
+    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec - offset)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::date;
+
+    #[test]
+    fn w3c_dates() {
+        assert_eq!(date("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(date("2026-11-22T12:00:00Z"), Some(1_795_348_800));
+        assert_eq!(date("2026-11-22T14:00:00+02:00"), Some(1_795_348_800));
+        assert_eq!(date("2026-11-22T12:00Z"), Some(1_795_348_800));
+        assert_eq!(date("2026-11-22T12:00:00.123Z"), Some(1_795_348_800));
+        assert_eq!(date("2026-11-22"), Some(1_795_305_600));
+        assert_eq!(date("2026-11"), date("2026-11-01"));
+        // A bare number is epoch time, even with four digits (the YYYY profile loses to it).
+        assert_eq!(date("2026"), Some(2026));
+        assert_eq!(date("1795348800"), Some(1_795_348_800));
+        for bad in [
+            "2026-13-01",
+            "2026-11-22T12:00:00",
+            "yesterday",
+            "2026-11-22 12:00:00Z",
+            "2026-11-22T25:00Z",
+        ] {
+            assert_eq!(date(bad), None, "{bad}");
+        }
+    }
 }
 
 fn flag(s: &str) -> Option<bool> {

@@ -127,11 +127,16 @@ impl Engine {
     ) -> (bool, bool) {
         let action_ok = st.action_mask & action_bit(action) != 0;
         let resource_ok = if is_dynamic_statement(st) {
-            let hit = st.resources.iter().any(|r| {
-                r.pattern(ctx)
-                    .is_some_and(|p| matches(&p, role.arn.as_str(), false))
-            });
-            hit != st.not_resource
+            // IAM: a variable that cannot be resolved makes the whole statement invalid — it
+            // applies to nothing. Counting it as "no match" would turn a NotResource into
+            // "matches every role".
+            let patterns: Option<Vec<_>> = st.resources.iter().map(|r| r.pattern(ctx)).collect();
+            match patterns {
+                None => false,
+                Some(ps) => {
+                    ps.iter().any(|p| matches(p, role.arn.as_str(), false)) != st.not_resource
+                }
+            }
         } else {
             static_resource_matches(st, role.arn.as_str())
         };

@@ -120,6 +120,23 @@ pub fn lint(engine: &Engine) -> Vec<Finding> {
                 ));
             }
         }
+        let no_default = |t: &super::pattern::Template| {
+            t.parts.iter().any(
+                |p| matches!(p, Part::Var { key, default: None } if *key != ContextKey::Literal),
+            )
+        };
+        if st.effect == Effect::Deny && st.resources.iter().any(no_default) {
+            let element = if st.not_resource {
+                ".NotResource"
+            } else {
+                ".Resource"
+            };
+            out.push(finding(
+                Severity::Warning,
+                element.into(),
+                "a variable without a default: when it is missing the statement is invalid and this Deny does not apply".into(),
+            ));
+        }
         if st.effect == Effect::Allow
             && let Some(deny) = shadowing_deny(engine, st)
         {
