@@ -327,34 +327,6 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-#[cfg(test)]
-mod tests {
-    use super::date;
-
-    #[test]
-    fn w3c_dates() {
-        assert_eq!(date("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(date("2026-11-22T12:00:00Z"), Some(1_795_348_800));
-        assert_eq!(date("2026-11-22T14:00:00+02:00"), Some(1_795_348_800));
-        assert_eq!(date("2026-11-22T12:00Z"), Some(1_795_348_800));
-        assert_eq!(date("2026-11-22T12:00:00.123Z"), Some(1_795_348_800));
-        assert_eq!(date("2026-11-22"), Some(1_795_305_600));
-        assert_eq!(date("2026-11"), date("2026-11-01"));
-        // A bare number is epoch time, even with four digits (the YYYY profile loses to it).
-        assert_eq!(date("2026"), Some(2026));
-        assert_eq!(date("1795348800"), Some(1_795_348_800));
-        for bad in [
-            "2026-13-01",
-            "2026-11-22T12:00:00",
-            "yesterday",
-            "2026-11-22 12:00:00Z",
-            "2026-11-22T25:00Z",
-        ] {
-            assert_eq!(date(bad), None, "{bad}");
-        }
-    }
-}
-
 fn flag(s: &str) -> Option<bool> {
     match s.trim().to_ascii_lowercase().as_str() {
         "true" => Some(true),
@@ -417,5 +389,33 @@ fn compare(base: Base, request: &str, policy: &Parsed) -> bool {
             _ => false,
         }),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::date;
+
+    #[test]
+    fn w3c_dates() {
+        assert_eq!(date("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(date("2026-11-22T12:00:00Z"), Some(1_795_348_800));
+        assert_eq!(date("2026-11-22T14:00:00+02:00"), Some(1_795_348_800));
+        assert_eq!(date("2026-11-22T12:00Z"), Some(1_795_348_800));
+        assert_eq!(date("2026-11-22T12:00:00.123Z"), Some(1_795_348_800));
+        assert_eq!(date("2026-11-22"), Some(1_795_305_600));
+        assert_eq!(date("2026-11"), date("2026-11-01"));
+        // A bare number is epoch time, even with four digits (the YYYY profile loses to it).
+        assert_eq!(date("2026"), Some(2026));
+        assert_eq!(date("1795348800"), Some(1_795_348_800));
+        for bad in [
+            "2026-13-01",
+            "2026-11-22T12:00:00",
+            "yesterday",
+            "2026-11-22 12:00:00Z",
+            "2026-11-22T25:00Z",
+        ] {
+            assert_eq!(date(bad), None, "{bad}");
+        }
     }
 }
