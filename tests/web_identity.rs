@@ -77,7 +77,7 @@ async fn sts_gets_a_fresh_narrow_token_signed_by_the_published_key() {
         "arn:aws:sts::123456789012:assumed-role/ReadOnly/web-identity-test"
     );
 
-    let sent = p.moto.last_web_identity().await;
+    let sent = p.moto.last_web_identity("web-identity-test").await;
     assert_eq!(
         sent["params"]["RoleArn"],
         "arn:aws:iam::123456789012:role/ReadOnly"
@@ -130,7 +130,7 @@ async fn sts_gets_a_fresh_narrow_token_signed_by_the_published_key() {
     // A second call signs a new token (new jti): tokens are never reused.
     app.credentials(&forge::rs256(&c), json!({"role": "prod-readonly"}))
         .await;
-    let again = p.moto.last_web_identity().await;
+    let again = p.moto.last_web_identity("web-identity-test").await;
     assert_ne!(again["token"], sent["token"]);
 }
 

@@ -113,10 +113,22 @@ mod tests {
             .unwrap();
         let set = KeySet::from_jwks_json(k.jwks().to_string().as_bytes()).unwrap();
         let vk = set.find(Some(k.kid()), Algorithm::ES256).unwrap();
+        // jsonwebtoken's own verify agrees with our pre-parsed aws-lc-rs key…
+        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(k.public_jwk().clone()).unwrap();
         let mut v = jsonwebtoken::Validation::new(Algorithm::ES256);
         v.validate_aud = false;
-        let data = jsonwebtoken::decode::<Value>(&token, &vk.key, &v).unwrap();
+        let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
+        let data = jsonwebtoken::decode::<Value>(&token, &key, &v).unwrap();
         assert_eq!(data.claims["sub"], "x");
+        let (message, sig) = token.rsplit_once('.').unwrap();
+        let sig =
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, sig).unwrap();
+        assert!(vk.verify(Algorithm::ES256, message.as_bytes(), &sig));
+        // …and neither accepts a flipped bit or another algorithm.
+        let mut bad = sig.clone();
+        bad[10] ^= 1;
+        assert!(!vk.verify(Algorithm::ES256, message.as_bytes(), &bad));
+        assert!(!vk.verify(Algorithm::RS256, message.as_bytes(), &sig));
         let reloaded =
             SigningKey::from_pkcs8_der(&pem::parse(k.to_pem()).unwrap().into_contents()).unwrap();
         assert_eq!(reloaded.kid(), k.kid());

@@ -397,10 +397,14 @@ impl Moto {
         assert!(resp.status().is_success(), "reset: {}", resp.status());
     }
 
-    /// The last AssumeRoleWithWebIdentity call: `{"token": "<jwt>", "params": {...}}`.
-    pub async fn last_web_identity(&self) -> serde_json::Value {
+    /// The last AssumeRoleWithWebIdentity call with this RoleSessionName:
+    /// `{"token": "<jwt>", "params": {...}}`.
+    pub async fn last_web_identity(&self, session: &str) -> serde_json::Value {
         let resp = http()
-            .get(format!("{}/_faults/last_web_identity", self.url))
+            .get(format!(
+                "{}/_faults/last_web_identity?session={session}",
+                self.url
+            ))
             .send()
             .await
             .expect("GET /_faults/last_web_identity");

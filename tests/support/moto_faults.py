@@ -16,7 +16,8 @@ for AssumeRole and AssumeRoleWithWebIdentity. Everything else goes to moto uncha
 It also counts STS requests so tests can assert how many STS calls rolegate made (e.g. that a cached
 or refused request never reached STS):  GET /_faults/count -> {"sts_requests": N};  POST /_faults/reset.
 Because moto accepts any web identity token, the last one received is kept for the tests to verify
-themselves against the broker's JWKS:  GET /_faults/last_web_identity -> {"token": "...", "params": {...}}.
+themselves against the broker's JWKS:  GET /_faults/last_web_identity?session=NAME -> {"token": "...",
+"params": {...}}, per RoleSessionName so tests sharing one moto do not read each other's calls.
 
 Usage: python moto_faults.py --port P [--exit-with-stdin]
   prints "READY http://127.0.0.1:P" once listening. --exit-with-stdin exits at EOF on stdin: the test
@@ -74,7 +75,7 @@ class FaultMiddleware:
         self.app = app
         self.lock = threading.Lock()
         self.sts_requests = 0
-        self.last_web_identity = None
+        self.last_web_identity = {}
         # Per RoleSessionName, so tests running in parallel against one moto can each count
         # their own calls (a test uses a session name no other test uses).
         self.by_session = {}
@@ -91,8 +92,9 @@ class FaultMiddleware:
             with self.lock:
                 return self._json(start_response, {"sts_requests": self.sts_requests, "by_session": self.by_session})
         if path == "/_faults/last_web_identity" and method == "GET":
+            session = (parse_qs(environ.get("QUERY_STRING", "")).get("session") or [""])[0]
             with self.lock:
-                return self._json(start_response, self.last_web_identity or {})
+                return self._json(start_response, self.last_web_identity.get(session, {}))
         if path == "/_faults/reset" and method == "POST":
             with self.lock:
                 self.sts_requests = 0
@@ -127,7 +129,7 @@ class FaultMiddleware:
             if session:
                 self.by_session[session] = self.by_session.get(session, 0) + 1
             if action == "AssumeRoleWithWebIdentity":
-                self.last_web_identity = {
+                self.last_web_identity[session] = {
                     "token": (params.get("WebIdentityToken") or [""])[0],
                     "params": {k: v[0] for k, v in params.items() if k != "WebIdentityToken"},
                 }

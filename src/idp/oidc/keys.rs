@@ -2,8 +2,11 @@
 //! up by `kid`, refreshed from discovery with a floor of one fetch a minute, so a flood of
 //! tokens with made-up `kid`s cannot turn the broker into a JWKS request amplifier.
 
+use aws_lc_rs::signature::{self, ParsedPublicKey, VerificationAlgorithm};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Algorithm;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
-use jsonwebtoken::{Algorithm, DecodingKey};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -25,7 +28,73 @@ pub struct VerifyKey {
     pub kid: Option<String>,
     /// The algorithms this key may verify: from its `alg`, else from its type and curve.
     pub algs: Vec<Algorithm>,
-    pub key: DecodingKey,
+    /// One parsed aws-lc-rs key per algorithm, built when the JWKS loads: verifying a token
+    /// never re-parses key material (DESIGN § Performance). jsonwebtoken's own `verify`
+    /// rebuilds the RSA key from `n`/`e` on every call, about 1.5 µs of a 14 µs RS256 check.
+    verifiers: Vec<(Algorithm, ParsedPublicKey)>,
+}
+
+impl VerifyKey {
+    /// Checks a JWS signature (RFC 7515 §5.2 step 8) over `message` = `header.payload`.
+    pub fn verify(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
+        self.verifiers
+            .iter()
+            .find(|(a, _)| *a == alg)
+            .is_some_and(|(_, k)| k.verify_sig(message, signature).is_ok())
+    }
+}
+
+/// RFC 7518 §3.1: the JWS `alg` values and the primitives they name. RSA keys below 2048 bits
+/// are refused (as jsonwebtoken's aws-lc backend does); ECDSA signatures are the fixed-width
+/// `R || S` form JWS uses (§3.4), not ASN.1.
+fn verification_algorithm(alg: Algorithm) -> Option<&'static dyn VerificationAlgorithm> {
+    Some(match alg {
+        Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+        Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+        Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+        Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+        Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
+        Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
+        Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
+        Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
+        Algorithm::EdDSA => &signature::ED25519,
+        _ => return None,
+    })
+}
+
+/// The aws-lc-rs key for one algorithm, from the JWK's public parameters.
+fn parse_key(params: &AlgorithmParameters, alg: Algorithm) -> Option<ParsedPublicKey> {
+    let b64 = |s: &str| URL_SAFE_NO_PAD.decode(s).ok();
+    let va = verification_algorithm(alg)?;
+    match params {
+        AlgorithmParameters::RSA(r) => {
+            let (n, e) = (b64(&r.n)?, b64(&r.e)?);
+            let rsa = match alg {
+                Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+                Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+                Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+                Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+                Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
+                Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
+                _ => return None,
+            };
+            signature::RsaPublicKeyComponents {
+                n: n.as_slice(),
+                e: e.as_slice(),
+            }
+            .to_parsed_public_key(rsa)
+            .ok()
+        }
+        AlgorithmParameters::EllipticCurve(ec) => {
+            // SEC 1 uncompressed point: 0x04 || x || y.
+            let mut point = vec![4u8];
+            point.extend(b64(&ec.x)?);
+            point.extend(b64(&ec.y)?);
+            ParsedPublicKey::new(va, point).ok()
+        }
+        AlgorithmParameters::OctetKeyPair(okp) => ParsedPublicKey::new(va, b64(&okp.x)?).ok(),
+        _ => None,
+    }
 }
 
 #[derive(Default)]
@@ -97,11 +166,17 @@ fn usable_key(jwk: &Jwk) -> Option<VerifyKey> {
         }
         None => by_type,
     };
-    let key = DecodingKey::from_jwk(jwk).ok()?;
+    let verifiers: Vec<(Algorithm, ParsedPublicKey)> = algs
+        .iter()
+        .filter_map(|&a| parse_key(&jwk.algorithm, a).map(|k| (a, k)))
+        .collect();
+    if verifiers.len() != algs.len() {
+        return None; // malformed or too small: a key that cannot verify is no key
+    }
     Some(VerifyKey {
         kid: jwk.common.key_id.clone(),
         algs,
-        key,
+        verifiers,
     })
 }
 
