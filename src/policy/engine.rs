@@ -22,6 +22,8 @@ pub struct Engine {
     /// Statements whose Resource holds variables: checked against every role at request time.
     dynamic: Vec<u32>,
     is_dynamic: Vec<bool>,
+    /// `origin.label()` of each statement, formatted once (grants carry them to the audit log).
+    labels: Vec<String>,
     role_index: HashMap<String, usize>,
 }
 
@@ -88,7 +90,9 @@ impl Engine {
                 }
             }
         }
+        let labels = statements.iter().map(|s| s.origin.label()).collect();
         Engine {
+            labels,
             statements,
             roles,
             by_role,
@@ -210,10 +214,13 @@ impl Engine {
         let mut tags: BTreeMap<String, (String, String)> = BTreeMap::new(); // lowercase key → (key, value)
         let mut transitive: Vec<String> = Vec::new();
         let mut policy_from: Option<&Statement> = None;
-        let mut matched = Vec::new();
+        let mut matched = String::new();
         for &i in &ev.allows {
             let st = &self.statements[i as usize];
-            matched.push(st.origin.label());
+            if !matched.is_empty() {
+                matched.push(',');
+            }
+            matched.push_str(&self.labels[i as usize]);
             let Some(s) = &st.session else { continue };
             if let Some(d) = s.max_duration {
                 max_duration = max_duration.min(d);
@@ -263,7 +270,7 @@ impl Engine {
             transitive_tag_keys: transitive,
             policy_arns: session.map(|s| s.policy_arns.clone()).unwrap_or_default(),
             inline_policy: session.and_then(|s| s.policy.clone()),
-            matched: matched.join(","),
+            matched,
         })
     }
 
