@@ -8,8 +8,10 @@
 //! 2. [`idp`] — verifiers. [`idp::oidc`] checks an IdP's ID token (signature via
 //!    jsonwebtoken, then every claim rule of the security checklist) against keys fetched by
 //!    discovery and cached; the result is a protocol-neutral [`domain::Identity`].
-//! 3. [`policy`] — the mapper. Given an identity, a role and an action it returns a
-//!    [`policy::Grant`] (only it can build one) or says why not.
+//! 3. [`policy`] — the mapper: IAM-grammar documents ([`policy::document`]) and the `[[map]]`
+//!    shorthand compiled into one [`policy::engine::Engine`], evaluated with IAM's logic.
+//!    Given an identity, a role and an action it returns a [`policy::Grant`] (only it can
+//!    build one) or says why not — and [`policy::explain`] says so statement by statement.
 //! 4. [`aws`] — [`aws::limits`] checks every STS limit and turns the grant into a
 //!    `SessionPlan`; [`aws::sts`] calls AssumeRole or AssumeRoleWithWebIdentity.
 //! 5. [`error`] — the one place where each layer's error becomes an HTTP status and an
