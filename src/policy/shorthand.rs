@@ -7,7 +7,7 @@ use super::document::{Effect, Origin, SessionBlock, Statement};
 use super::pattern::Template;
 use crate::config::{MapRule, RoleConfig};
 
-/// Stands in for a file name in explanations and lint: the rule came from the config's [[map]].
+/// Stands in for a file name in explanations and lint: the rule came from the config's `[[map]]`.
 pub const ORIGIN_FILE: &str = "[[map]]";
 
 pub fn compile(rules: &[MapRule], roles: &[RoleConfig]) -> Result<Vec<Statement>, String> {
