@@ -215,17 +215,8 @@ mod tests {
 
     fn who() -> Identity {
         Identity {
-            idp: IdpId::parse("corp").unwrap(),
-            subject: "s".into(),
-            email: None,
-            email_verified: false,
             username: Some("alice".into()),
-            groups: vec![],
-            claims: Default::default(),
-            mfa: false,
-            auth_time: None,
-            aud: vec![],
-            azp: None,
+            ..Identity::new(IdpId::parse("corp").unwrap(), "s")
         }
     }
 

@@ -25,6 +25,23 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// An identity with nothing but its key; every attribute empty.
+    pub fn new(idp: IdpId, subject: impl Into<String>) -> Identity {
+        Identity {
+            idp,
+            subject: subject.into(),
+            email: None,
+            email_verified: false,
+            username: None,
+            groups: Vec::new(),
+            claims: BTreeMap::new(),
+            mfa: false,
+            auth_time: None,
+            aud: Vec::new(),
+            azp: None,
+        }
+    }
+
     /// Email only when the IdP says it verified it: an unverified address is attacker-chosen.
     pub fn verified_email(&self) -> Option<&str> {
         self.email.as_deref().filter(|_| self.email_verified)

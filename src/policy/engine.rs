@@ -114,11 +114,24 @@ impl Engine {
         self.role_index.get(alias_or_arn).map(|&i| &self.roles[i])
     }
 
-    fn candidates(&self, role: usize) -> impl Iterator<Item = u32> + '_ {
-        self.by_role[role]
+    /// The statements whose action and resource cover (`role`, `action`): the index gives the
+    /// static ones, dynamic resources are matched here. Conditions are the caller's business.
+    fn candidates<'s>(
+        &'s self,
+        r: usize,
+        role: &'s RoleConfig,
+        action: Action,
+        ctx: &'s RequestContext<'_>,
+    ) -> impl Iterator<Item = (u32, &'s Statement)> + 's {
+        self.by_role[r]
             .iter()
             .chain(self.dynamic.iter())
-            .copied()
+            .filter_map(move |&i| {
+                let st = &self.statements[i as usize];
+                let covered = st.action_mask & action_bit(action) != 0
+                    && (!self.is_dynamic[i as usize] || self.targets(st, role, action, ctx).1);
+                covered.then_some((i, st))
+            })
     }
 
     /// Action and resource (conditions apart).
@@ -161,14 +174,7 @@ impl Engine {
             };
         };
         let mut allows = Vec::new();
-        for i in self.candidates(r) {
-            let st = &self.statements[i as usize];
-            if st.action_mask & action_bit(action) == 0 {
-                continue;
-            }
-            if self.is_dynamic[i as usize] && !self.targets(st, role, action, ctx).1 {
-                continue;
-            }
+        for (i, st) in self.candidates(r, role, action, ctx) {
             if !st.conditions.iter().all(|c| c.holds(ctx)) {
                 continue;
             }
@@ -285,14 +291,7 @@ impl Engine {
                 let mut allowed = false;
                 let mut denied = false;
                 let mut action_cap = role.max_duration;
-                for i in self.candidates(r) {
-                    let st = &self.statements[i as usize];
-                    if st.action_mask & action_bit(action) == 0 {
-                        continue;
-                    }
-                    if self.is_dynamic[i as usize] && !self.targets(st, role, action, ctx).1 {
-                        continue;
-                    }
+                for (i, st) in self.candidates(r, role, action, ctx) {
                     let ok = *holds[i as usize]
                         .get_or_insert_with(|| st.conditions.iter().all(|c| c.holds(ctx)));
                     if !ok {

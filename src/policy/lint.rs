@@ -158,19 +158,8 @@ fn has_dynamic_resource(st: &Statement) -> bool {
 }
 
 fn covers(engine: &Engine, st: &Statement, role: &crate::config::RoleConfig) -> bool {
-    let id = crate::domain::Identity {
-        idp: crate::domain::IdpId::parse("lint").expect("static id"),
-        subject: String::new(),
-        email: None,
-        email_verified: false,
-        username: None,
-        groups: vec![],
-        claims: Default::default(),
-        mfa: false,
-        auth_time: None,
-        aud: vec![],
-        azp: None,
-    };
+    let id =
+        crate::domain::Identity::new(crate::domain::IdpId::parse("lint").expect("static id"), "");
     let ctx = super::RequestContext {
         identity: &id,
         client: crate::domain::ClientKind::Api,

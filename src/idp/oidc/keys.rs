@@ -48,6 +48,18 @@ impl VerifyKey {
 /// are refused (as jsonwebtoken's aws-lc backend does); ECDSA signatures are the fixed-width
 /// `R || S` form JWS uses (§3.4), not ASN.1.
 fn verification_algorithm(alg: Algorithm) -> Option<&'static dyn VerificationAlgorithm> {
+    if let Some(rsa) = rsa_parameters(alg) {
+        return Some(rsa);
+    }
+    Some(match alg {
+        Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
+        Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
+        Algorithm::EdDSA => &signature::ED25519,
+        _ => return None,
+    })
+}
+
+fn rsa_parameters(alg: Algorithm) -> Option<&'static signature::RsaParameters> {
     Some(match alg {
         Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
         Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
@@ -55,9 +67,6 @@ fn verification_algorithm(alg: Algorithm) -> Option<&'static dyn VerificationAlg
         Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
         Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
         Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
-        Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
-        Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
-        Algorithm::EdDSA => &signature::ED25519,
         _ => return None,
     })
 }
@@ -69,15 +78,7 @@ fn parse_key(params: &AlgorithmParameters, alg: Algorithm) -> Option<ParsedPubli
     match params {
         AlgorithmParameters::RSA(r) => {
             let (n, e) = (b64(&r.n)?, b64(&r.e)?);
-            let rsa = match alg {
-                Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-                Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
-                Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
-                Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
-                Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
-                Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
-                _ => return None,
-            };
+            let rsa = rsa_parameters(alg)?;
             signature::RsaPublicKeyComponents {
                 n: n.as_slice(),
                 e: e.as_slice(),
