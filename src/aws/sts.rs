@@ -11,6 +11,7 @@ use crate::token::SigningKey;
 use async_trait::async_trait;
 use aws_sdk_sts::Client;
 use aws_sdk_sts::config::Region;
+use aws_sdk_sts::config::StalledStreamProtectionConfig;
 use aws_sdk_sts::config::retry::RetryConfig;
 use aws_sdk_sts::config::timeout::TimeoutConfig;
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
@@ -70,6 +71,9 @@ impl StsIssuer {
             let mut b = aws_sdk_sts::config::Builder::from(&sdk)
                 .region(Region::new(p.region.clone()))
                 .retry_config(RetryConfig::standard().with_max_attempts(3))
+                // STS answers are a few hundred bytes: the operation timeouts below already
+                // bound a stalled call, so the per-request throughput monitor only costs CPU.
+                .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
                 .timeout_config(
                     TimeoutConfig::builder()
                         .connect_timeout(Duration::from_secs(3))
