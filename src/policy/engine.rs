@@ -8,7 +8,7 @@
 //! are evaluated at most once per request when listing every role.
 
 use super::document::{Effect, Statement, action_bit};
-use super::pattern::matches;
+use super::pattern::{Tok, literal_prefix, matches};
 use super::{Action, Denied, Grant, RequestContext, RoleSummary};
 use crate::config::RoleConfig;
 use std::collections::{BTreeMap, HashMap};
@@ -21,7 +21,6 @@ pub struct Engine {
     by_role: Vec<Vec<u32>>,
     /// Statements whose Resource holds variables: checked against every role at request time.
     dynamic: Vec<u32>,
-    is_dynamic: Vec<bool>,
     /// `origin.label()` of each statement, formatted once (grants carry them to the audit log).
     labels: Vec<String>,
     role_index: HashMap<String, usize>,
@@ -51,14 +50,20 @@ impl Engine {
             role_index.insert(r.arn.to_string(), i);
             by_arn.insert(r.arn.as_str().to_string(), i);
         }
+        // ARNs in order, so a pattern only walks the roles that share its literal prefix
+        // (ARN matching is case-sensitive, so the prefix is exact).
+        let mut sorted: Vec<(&str, usize)> = roles
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.arn.as_str(), i))
+            .collect();
+        sorted.sort_unstable();
         let mut by_role: Vec<Vec<u32>> = vec![Vec::new(); roles.len()];
         let mut dynamic = Vec::new();
-        let mut is_dynamic = vec![false; statements.len()];
         for (i, st) in statements.iter().enumerate() {
             let i32 = i as u32;
             if is_dynamic_statement(st) {
                 dynamic.push(i32);
-                is_dynamic[i] = true;
                 continue;
             }
             let mut add = |r: usize| {
@@ -67,8 +72,17 @@ impl Engine {
                 }
             };
             if st.not_resource {
+                let excluded: Vec<Vec<Tok>> = st
+                    .resources
+                    .iter()
+                    .filter_map(|t| t.as_text())
+                    .map(super::pattern::compile)
+                    .collect();
                 for (r, role) in roles.iter().enumerate() {
-                    if static_resource_matches(st, role.arn.as_str()) {
+                    if !excluded
+                        .iter()
+                        .any(|p| matches(p, role.arn.as_str(), false))
+                    {
                         add(r);
                     }
                 }
@@ -83,8 +97,13 @@ impl Engine {
                     continue;
                 }
                 let pattern = super::pattern::compile(text);
-                for (r, role) in roles.iter().enumerate() {
-                    if matches(&pattern, role.arn.as_str(), false) {
+                let prefix = literal_prefix(&pattern);
+                let from = sorted.partition_point(|(arn, _)| *arn < prefix.as_str());
+                for &(arn, r) in sorted[from..]
+                    .iter()
+                    .take_while(|(arn, _)| arn.starts_with(prefix.as_str()))
+                {
+                    if matches(&pattern, arn, false) {
                         add(r);
                     }
                 }
@@ -97,7 +116,6 @@ impl Engine {
             roles,
             by_role,
             dynamic,
-            is_dynamic,
             role_index,
         }
     }
@@ -115,23 +133,41 @@ impl Engine {
     }
 
     /// The statements whose action and resource cover (`role`, `action`): the index gives the
-    /// static ones, dynamic resources are matched here. Conditions are the caller's business.
+    /// static ones, dynamic resources are matched here against patterns resolved once per
+    /// request (`resolve_dynamic`). Conditions are the caller's business.
     fn candidates<'s>(
         &'s self,
         r: usize,
         role: &'s RoleConfig,
         action: Action,
-        ctx: &'s RequestContext<'_>,
+        resolved: &'s [Resolved],
     ) -> impl Iterator<Item = (u32, &'s Statement)> + 's {
-        self.by_role[r]
+        let bit = action_bit(action);
+        let arn = role.arn.as_str();
+        let fixed = self.by_role[r].iter().map(|&i| (i, true));
+        let dynamic = self
+            .dynamic
             .iter()
-            .chain(self.dynamic.iter())
-            .filter_map(move |&i| {
-                let st = &self.statements[i as usize];
-                let covered = st.action_mask & action_bit(action) != 0
-                    && (!self.is_dynamic[i as usize] || self.targets(st, role, action, ctx).1);
-                covered.then_some((i, st))
-            })
+            .zip(resolved)
+            .map(move |(&i, patterns)| {
+                (
+                    i,
+                    dynamic_resource_matches(&self.statements[i as usize], patterns, arn),
+                )
+            });
+        fixed.chain(dynamic).filter_map(move |(i, resource_ok)| {
+            let st = &self.statements[i as usize];
+            (resource_ok && st.action_mask & bit != 0).then_some((i, st))
+        })
+    }
+
+    /// The Resource patterns of each dynamic statement (in `self.dynamic` order) with this
+    /// request's variables substituted.
+    fn resolve_dynamic(&self, ctx: &RequestContext<'_>) -> Vec<Resolved> {
+        self.dynamic
+            .iter()
+            .map(|&i| resolve(&self.statements[i as usize], ctx))
+            .collect()
     }
 
     /// Action and resource (conditions apart).
@@ -144,16 +180,7 @@ impl Engine {
     ) -> (bool, bool) {
         let action_ok = st.action_mask & action_bit(action) != 0;
         let resource_ok = if is_dynamic_statement(st) {
-            // IAM: a variable that cannot be resolved makes the whole statement invalid — it
-            // applies to nothing. Counting it as "no match" would turn a NotResource into
-            // "matches every role".
-            let patterns: Option<Vec<_>> = st.resources.iter().map(|r| r.pattern(ctx)).collect();
-            match patterns {
-                None => false,
-                Some(ps) => {
-                    ps.iter().any(|p| matches(p, role.arn.as_str(), false)) != st.not_resource
-                }
-            }
+            dynamic_resource_matches(st, &resolve(st, ctx), role.arn.as_str())
         } else {
             static_resource_matches(st, role.arn.as_str())
         };
@@ -173,8 +200,9 @@ impl Engine {
                 deny: None,
             };
         };
+        let resolved = self.resolve_dynamic(ctx);
         let mut allows = Vec::new();
-        for (i, st) in self.candidates(r, role, action, ctx) {
+        for (i, st) in self.candidates(r, role, action, &resolved) {
             if !st.conditions.iter().all(|c| c.holds(ctx)) {
                 continue;
             }
@@ -283,6 +311,7 @@ impl Engine {
     /// Every role the caller may use. Conditions are evaluated once per statement.
     pub fn list(&self, ctx: &RequestContext<'_>) -> Vec<RoleSummary> {
         let mut holds: Vec<Option<bool>> = vec![None; self.statements.len()];
+        let resolved = self.resolve_dynamic(ctx);
         let mut out = Vec::new();
         for (r, role) in self.roles.iter().enumerate() {
             let mut actions = Vec::new();
@@ -291,7 +320,7 @@ impl Engine {
                 let mut allowed = false;
                 let mut denied = false;
                 let mut action_cap = role.max_duration;
-                for (i, st) in self.candidates(r, role, action, ctx) {
+                for (i, st) in self.candidates(r, role, action, &resolved) {
                     let ok = *holds[i as usize]
                         .get_or_insert_with(|| st.conditions.iter().all(|c| c.holds(ctx)));
                     if !ok {
@@ -327,6 +356,23 @@ impl Engine {
             }
         }
         out
+    }
+}
+
+/// A dynamic statement's Resource patterns for one request; None when a variable cannot be
+/// resolved.
+type Resolved = Option<Vec<Vec<Tok>>>;
+
+fn resolve(st: &Statement, ctx: &RequestContext<'_>) -> Resolved {
+    st.resources.iter().map(|r| r.pattern(ctx)).collect()
+}
+
+/// IAM: a variable that cannot be resolved makes the whole statement invalid — it applies to
+/// nothing. Counting it as "no match" would turn a NotResource into "matches every role".
+fn dynamic_resource_matches(st: &Statement, patterns: &Resolved, arn: &str) -> bool {
+    match patterns {
+        None => false,
+        Some(ps) => ps.iter().any(|p| matches(p, arn, false)) != st.not_resource,
     }
 }
 

@@ -156,17 +156,27 @@ pub enum Tok {
 /// Wildcard match over characters; `fold` compares case-insensitively (actions).
 /// Greedy with one backtrack point: linear for the patterns policies use.
 pub fn matches(toks: &[Tok], s: &str, fold: bool) -> bool {
-    let chars: Vec<char> = s.chars().collect();
+    // ARNs are ASCII: match on the bytes instead of collecting characters (this runs once
+    // per role and pattern when a policy loads, and per role for `${…}` resources).
+    if s.is_ascii() {
+        match_slice(toks, s.as_bytes(), |b| *b as char, fold)
+    } else {
+        let chars: Vec<char> = s.chars().collect();
+        match_slice(toks, &chars, |c| *c, fold)
+    }
+}
+
+fn match_slice<T>(toks: &[Tok], s: &[T], at: impl Fn(&T) -> char, fold: bool) -> bool {
     let eq = |a: char, b: char| {
         if fold {
-            a.to_lowercase().eq(b.to_lowercase())
+            a == b || a.to_lowercase().eq(b.to_lowercase())
         } else {
             a == b
         }
     };
     let (mut p, mut i) = (0usize, 0usize);
     let mut backtrack: Option<(usize, usize)> = None;
-    while i < chars.len() {
+    while i < s.len() {
         match toks.get(p) {
             Some(Tok::Star) => {
                 backtrack = Some((p, i));
@@ -176,7 +186,7 @@ pub fn matches(toks: &[Tok], s: &str, fold: bool) -> bool {
                 p += 1;
                 i += 1;
             }
-            Some(Tok::Lit(c)) if eq(*c, chars[i]) => {
+            Some(Tok::Lit(c)) if eq(*c, at(&s[i])) => {
                 p += 1;
                 i += 1;
             }
@@ -191,6 +201,16 @@ pub fn matches(toks: &[Tok], s: &str, fold: bool) -> bool {
         }
     }
     toks[p.min(toks.len())..].iter().all(|t| *t == Tok::Star)
+}
+
+/// The text every match of `toks` starts with (up to the first wildcard).
+pub fn literal_prefix(toks: &[Tok]) -> String {
+    toks.iter()
+        .map_while(|t| match t {
+            Tok::Lit(c) => Some(*c),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A pattern from plain text (no variables).
@@ -225,6 +245,18 @@ mod tests {
         ));
         assert!(matches(&compile("rolegate:c*"), "ROLEGATE:Console", true));
         assert!(m("é?", "éü"));
+        assert!(!m("e?", "éü"));
+    }
+
+    #[test]
+    fn prefixes() {
+        assert_eq!(
+            literal_prefix(&compile("arn:aws:iam::*:role/x")),
+            "arn:aws:iam::"
+        );
+        assert_eq!(literal_prefix(&compile("a?c")), "a");
+        assert_eq!(literal_prefix(&compile("*")), "");
+        assert_eq!(literal_prefix(&compile("abc")), "abc");
     }
 
     #[test]
