@@ -169,7 +169,7 @@ tags = {{ team = "${{rolegate:claims/department, 'engineering'}}" }}
 fn oidc(config: &Config) -> &OidcIdpConfig {
     match &config.idps[0].kind {
         IdpKind::Oidc(o) => o,
-        IdpKind::Dev(_) => unreachable!("the bench config has one OIDC IdP"),
+        IdpKind::Dev(_) | IdpKind::Saml(_) => unreachable!("the bench config has one OIDC IdP"),
     }
 }
 

@@ -20,6 +20,8 @@ pub struct Metrics {
     pub policy_reloads: IntCounterVec,
     /// 1 while the last policy reload failed and the previous policy is still serving.
     pub policy_stale: IntGauge,
+    pub saml_metadata_refreshes: IntCounterVec,
+    pub saml_rejections: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -59,6 +61,18 @@ impl Metrics {
                 &r,
                 "policy_stale",
                 "1 while a failed reload left the previous policy in place",
+            ),
+            saml_metadata_refreshes: counter(
+                &r,
+                "saml_metadata_refreshes_total",
+                "SAML IdP metadata loads by IdP and result (ok, error, new_cert)",
+                &["idp", "result"],
+            ),
+            saml_rejections: counter(
+                &r,
+                "saml_rejections_total",
+                "Rejected SAML Responses by reason",
+                &["reason"],
             ),
             policy_reloads: counter(
                 &r,

@@ -59,6 +59,10 @@ impl Application {
             }
         };
         let idps = Arc::new(IdpRegistry::build(&config, &public_url, &http)?);
+        let saml = Arc::new(
+            crate::idp::saml::service::SamlService::load(&config, &public_url, &http, clock.unix())
+                .await?,
+        );
         let issuer_key = match &config.issuer {
             Some(i) => match &i.signing_key_file {
                 Some(p) => Some(Arc::new(SigningKey::from_pem_file(p)?)),
@@ -88,6 +92,8 @@ impl Application {
             public_url,
             store,
             idps,
+            saml,
+            http: http.clone(),
             mapper: policy.clone(),
             policy,
             issuer: Arc::new(issuer),
@@ -140,12 +146,14 @@ impl Application {
     /// Serves until SIGINT/SIGTERM (or `handle().stop()`), finishing in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let keys = tokio::spawn(keep_idp_keys_fresh(self.state.clone()));
+        let saml = tokio::spawn(keep_saml_metadata_fresh(self.state.clone()));
         let policy = tokio::spawn(crate::policy::watch::watch(
             self.state.policy.clone(),
             self.state.metrics.clone(),
         ));
         let result = self.server.await;
         keys.abort();
+        saml.abort();
         policy.abort();
         result
     }
@@ -176,5 +184,19 @@ async fn keep_idp_keys_fresh(state: web::Data<AppState>) {
             backoff = (backoff * 2).min(Duration::from_secs(30));
         }
         tokio::time::sleep(backoff).await;
+    }
+}
+
+/// Refreshes `metadata_url` SAML metadata on its schedule (the last good copy stays on failure).
+async fn keep_saml_metadata_fresh(state: web::Data<AppState>) {
+    let Some(every) = state.saml.refresh_interval() else {
+        return;
+    };
+    loop {
+        tokio::time::sleep(every).await;
+        state
+            .saml
+            .refresh(&state.http, &state.metrics, state.clock.unix())
+            .await;
     }
 }

@@ -21,6 +21,7 @@ pub struct AppState {
     pub public_url: url::Url,
     pub store: Arc<dyn Store>,
     pub idps: Arc<IdpRegistry>,
+    pub saml: Arc<crate::idp::saml::service::SamlService>,
     pub mapper: Arc<dyn Mapper>,
     /// The same policy as `mapper`, for explain, reload and its status.
     pub policy: Arc<PolicyMapper>,
@@ -29,6 +30,8 @@ pub struct AppState {
     pub issuer_key: Option<Arc<SigningKey>>,
     pub metrics: Arc<Metrics>,
     pub clock: Arc<dyn Clock>,
+    /// Outbound HTTP (discovery, JWKS, SAML metadata).
+    pub http: reqwest::Client,
 }
 
 impl AppState {

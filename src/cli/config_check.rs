@@ -5,13 +5,14 @@ use std::process::ExitCode;
 pub fn run(path: &Path) -> ExitCode {
     let loaded = Config::load(Some(path), false)
         .map_err(|e| e.to_string())
+        .and_then(|c| saml_metadata(&c).map(|()| c))
         .and_then(|c| crate::policy::loader::PolicyMapper::load(&c).map(|m| (c, m)));
     match loaded {
         Ok((c, mapper)) => {
             let oidc = c
                 .idps
                 .iter()
-                .filter(|i| matches!(i.kind, IdpKind::Oidc(_)))
+                .filter(|i| matches!(i.kind, IdpKind::Oidc(_) | IdpKind::Saml(_)))
                 .count();
             println!(
                 "{}: OK ({} IdP(s), {} role(s), {} map rule(s), {} policy statement(s), {} store)",
@@ -32,4 +33,30 @@ pub fn run(path: &Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// SAML metadata files are parsed as the server will: a file without a signing certificate
+/// (or expired) fails here, not at the first sign-in. `metadata_url` is fetched at start.
+fn saml_metadata(c: &Config) -> Result<(), String> {
+    use crate::config::MetadataSource;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    for (i, idp) in c.idps.iter().enumerate() {
+        if let IdpKind::Saml(s) = &idp.kind
+            && let MetadataSource::File(f) = &s.metadata
+        {
+            std::fs::read_to_string(f)
+                .map_err(|e| e.to_string())
+                .and_then(|x| crate::idp::saml::metadata::parse(&x, now))
+                .map_err(|e| {
+                    format!(
+                        "config error at `idp[{i}].metadata_file`: {}: {e}",
+                        f.display()
+                    )
+                })?;
+        }
+    }
+    Ok(())
 }

@@ -72,6 +72,8 @@ enum PolicyCommand {
 enum VerifyCommand {
     /// Verify a JWT (compact form on stdin) as the broker would verify a bearer ID token.
     Jwt(verify::JwtArgs),
+    /// Verify a SAML Response (base64 as posted, or XML, on stdin) as the ACS would.
+    Saml(verify::SamlArgs),
 }
 
 pub fn run() -> ExitCode {
@@ -87,6 +89,9 @@ pub fn run() -> ExitCode {
         Command::Policy {
             command: PolicyCommand::Lint { config },
         } => policy::lint(&config),
+        Command::Verify {
+            command: VerifyCommand::Saml(args),
+        } => verify::saml(args),
         Command::Verify {
             command: VerifyCommand::Jwt(args),
         } => verify::jwt(args),

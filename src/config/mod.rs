@@ -44,6 +44,7 @@ pub struct Config {
     pub aws: AwsConfig,
     pub issuer: Option<IssuerConfig>,
     pub idps: Vec<IdpConfig>,
+    pub saml: SamlSpConfig,
     pub roles: Vec<RoleConfig>,
     pub maps: Vec<MapRule>,
     pub limits: Limits,
@@ -139,6 +140,80 @@ pub enum IdpKind {
     /// The built-in development IdP (`--dev` only). It speaks real OIDC; its issuer is
     /// `<public_url>/dev-idp`, known only once the server is bound.
     Dev(DevIdpConfig),
+    /// A SAML 2.0 IdP (browser sign-in only: SAML has no bearer token for the API).
+    Saml(Box<SamlIdpConfig>),
+}
+
+#[derive(Debug, Clone)]
+pub struct SamlIdpConfig {
+    pub metadata: MetadataSource,
+    /// How often `metadata_url` is fetched again (the last good copy is kept on failure).
+    pub metadata_refresh: Duration,
+    /// Attribute (Name or FriendlyName) holding group names, one per AttributeValue.
+    pub groups_attribute: String,
+    /// Also split each group value on commas (IdPs that send one joined value).
+    pub groups_split_commas: bool,
+    pub email_attribute: String,
+    pub username_attribute: String,
+    /// AuthnContextClassRef values that mean multi-factor (→ `rolegate:mfa`).
+    pub mfa_authn_contexts: Vec<String>,
+    /// Whether this IdP's email attribute is authoritative (SAML has no `email_verified`).
+    pub trust_email: bool,
+    /// Accept unsolicited (IdP-initiated) Responses; RelayState is then never a redirect.
+    pub allow_idp_initiated: bool,
+    pub insecure_allow_sha1: bool,
+    /// Ask the IdP to authenticate again even with a session (AuthnRequest ForceAuthn).
+    pub force_authn: bool,
+    pub clock_skew: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub enum MetadataSource {
+    File(PathBuf),
+    /// HTTPS (or a loopback test IdP).
+    Url(Url),
+}
+
+impl SamlIdpConfig {
+    pub fn new(metadata: MetadataSource) -> Self {
+        SamlIdpConfig {
+            metadata,
+            metadata_refresh: Duration::from_secs(3600),
+            groups_attribute: "groups".into(),
+            groups_split_commas: false,
+            email_attribute: "email".into(),
+            username_attribute: "username".into(),
+            mfa_authn_contexts: DEFAULT_MFA_AUTHN_CONTEXTS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            trust_email: false,
+            allow_idp_initiated: false,
+            insecure_allow_sha1: false,
+            force_authn: false,
+            clock_skew: Duration::from_secs(60),
+        }
+    }
+}
+
+/// AuthnContextClassRef values IdPs send after a second factor: Entra/ADFS, REFEDS MFA, and
+/// the SAML 2.0 authentication-context classes that imply a token or a phone.
+pub const DEFAULT_MFA_AUTHN_CONTEXTS: &[&str] = &[
+    "http://schemas.microsoft.com/claims/multipleauthn",
+    "https://refeds.org/profile/mfa",
+    "urn:oasis:names:tc:SAML:2.0:ac:classes:TimeSyncToken",
+    "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract",
+    "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorUnregistered",
+];
+
+/// `[saml]`: the broker as a SAML service provider.
+#[derive(Debug, Clone, Default)]
+pub struct SamlSpConfig {
+    /// None: `<public_url>/saml/metadata`, known once the server is bound.
+    pub entity_id: Option<String>,
+    /// PEM key + certificate: signs AuthnRequests and decrypts EncryptedAssertions.
+    pub sp_key_file: Option<PathBuf>,
+    pub sp_cert_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]

@@ -18,6 +18,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub idp: Vec<RawIdp>,
     #[serde(default)]
+    pub saml: RawSaml,
+    #[serde(default)]
     pub role: Vec<RawRole>,
     #[serde(default)]
     pub map: Vec<RawMap>,
@@ -128,8 +130,35 @@ pub struct RawIdp {
     /// For IdPs that never send `email_verified` (e.g. Entra): trust `email` anyway.
     #[serde(default)]
     pub insecure_trust_unverified_email: bool,
+    // SAML
+    pub metadata_file: Option<PathBuf>,
+    pub metadata_url: Option<String>,
+    pub metadata_refresh: Option<String>,
+    pub groups_attribute: Option<String>,
+    #[serde(default)]
+    pub groups_split_commas: bool,
+    pub email_attribute: Option<String>,
+    pub username_attribute: Option<String>,
+    pub mfa_authn_contexts: Option<Vec<String>>,
+    #[serde(default)]
+    pub trust_email: bool,
+    #[serde(default)]
+    pub allow_idp_initiated: bool,
+    #[serde(default)]
+    pub insecure_allow_sha1: bool,
+    #[serde(default)]
+    pub force_authn: bool,
     // dev
     pub users_file: Option<PathBuf>,
+}
+
+/// `[saml]`: rolegate as a SAML service provider (shared by every `kind = "saml"` IdP).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSaml {
+    pub entity_id: Option<String>,
+    pub sp_key_file: Option<PathBuf>,
+    pub sp_cert_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -54,6 +54,7 @@ pub fn validate(raw: RawConfig, dev: bool, base: &Path) -> R<Config> {
         }
         idps.push(idp);
     }
+    let saml = saml_sp(raw.saml, base)?;
     let mut roles: Vec<RoleConfig> = Vec::new();
     for (i, r) in raw.role.into_iter().enumerate() {
         let role = role(r, i)?;
@@ -107,6 +108,7 @@ pub fn validate(raw: RawConfig, dev: bool, base: &Path) -> R<Config> {
         );
     }
     Ok(Config {
+        saml,
         policy_files,
         admin_token,
         server,
@@ -380,7 +382,7 @@ fn idp(r: RawIdp, i: usize, dev: bool, base: &Path) -> R<IdpConfig> {
                 "the dev IdP exists only under `rolegate serve --dev`",
             );
         }
-        "saml" => return err(p("kind"), "SAML IdPs are not supported by this build yet"),
+        "saml" => IdpKind::Saml(Box::new(saml_idp(r, &p, base)?)),
         o => return err(p("kind"), format!("`{o}`: use \"oidc\" or \"saml\"")),
     };
     Ok(IdpConfig {
@@ -436,6 +438,115 @@ fn oidc(r: RawIdp, p: &dyn Fn(&str) -> String, base: &Path) -> R<OidcIdpConfig> 
         mfa_acr_values: r.mfa_acr_values,
         insecure_trust_unverified_email: r.insecure_trust_unverified_email,
         ..defaults
+    })
+}
+
+fn saml_idp(r: RawIdp, p: &dyn Fn(&str) -> String, base: &Path) -> R<SamlIdpConfig> {
+    let metadata = match (r.metadata_file, r.metadata_url) {
+        (Some(f), None) => {
+            let f = base.join(f);
+            if !f.is_file() {
+                return err(
+                    p("metadata_file"),
+                    format!("{} does not exist", f.display()),
+                );
+            }
+            MetadataSource::File(f)
+        }
+        (None, Some(u)) => {
+            let url = http_url(&p("metadata_url"), &u)?;
+            // Unsigned metadata fetched over plain HTTP would let anyone on the path swap the
+            // pinned certificate.
+            if url.scheme() != "https" && !is_loopback_url(&url) {
+                return err(
+                    p("metadata_url"),
+                    "must be https:// (plain http only for a loopback test IdP)",
+                );
+            }
+            MetadataSource::Url(url)
+        }
+        (Some(_), Some(_)) => {
+            return err(
+                p("metadata_url"),
+                "set metadata_file or metadata_url, not both",
+            );
+        }
+        (None, None) => {
+            return err(
+                p("metadata_file"),
+                "kind = \"saml\" needs metadata_file or metadata_url",
+            );
+        }
+    };
+    let clock_skew = match r.clock_skew {
+        Some(s) => parse_duration(&p("clock_skew"), &s)?,
+        None => Duration::from_secs(60),
+    };
+    if clock_skew > MAX_SKEW {
+        return err(p("clock_skew"), "at most 300s");
+    }
+    let metadata_refresh = match r.metadata_refresh {
+        Some(s) => parse_duration(&p("metadata_refresh"), &s)?,
+        None => Duration::from_secs(3600),
+    };
+    if metadata_refresh < Duration::from_secs(60) {
+        return err(p("metadata_refresh"), "at least 60s");
+    }
+    // Keys that belong to OIDC IdPs are mistakes here, not silently ignored settings.
+    for (key, set) in [
+        ("issuer", r.issuer.is_some()),
+        ("client_id", r.client_id.is_some()),
+        ("jwks_file", r.jwks_file.is_some()),
+        ("groups_claim", r.groups_claim.is_some()),
+    ] {
+        if set {
+            return err(p(key), "not a setting of kind = \"saml\"");
+        }
+    }
+    let d = SamlIdpConfig::new(metadata);
+    Ok(SamlIdpConfig {
+        metadata_refresh,
+        groups_attribute: r.groups_attribute.unwrap_or(d.groups_attribute.clone()),
+        groups_split_commas: r.groups_split_commas,
+        email_attribute: r.email_attribute.unwrap_or(d.email_attribute.clone()),
+        username_attribute: r.username_attribute.unwrap_or(d.username_attribute.clone()),
+        mfa_authn_contexts: r.mfa_authn_contexts.unwrap_or(d.mfa_authn_contexts.clone()),
+        trust_email: r.trust_email,
+        allow_idp_initiated: r.allow_idp_initiated,
+        insecure_allow_sha1: r.insecure_allow_sha1,
+        force_authn: r.force_authn,
+        clock_skew,
+        ..d
+    })
+}
+
+fn saml_sp(r: RawSaml, base: &Path) -> R<SamlSpConfig> {
+    let file = |key: &str, f: Option<PathBuf>| -> R<Option<PathBuf>> {
+        match f.map(|f| base.join(f)) {
+            Some(f) if !f.is_file() => err(
+                format!("saml.{key}"),
+                format!("{} does not exist", f.display()),
+            ),
+            other => Ok(other),
+        }
+    };
+    let sp_key_file = file("sp_key_file", r.sp_key_file)?;
+    let sp_cert_file = file("sp_cert_file", r.sp_cert_file)?;
+    if sp_key_file.is_some() != sp_cert_file.is_some() {
+        return err(
+            "saml.sp_cert_file",
+            "set sp_key_file and sp_cert_file together",
+        );
+    }
+    if let Some(e) = &r.entity_id
+        && e.trim().is_empty()
+    {
+        return err("saml.entity_id", "must not be empty");
+    }
+    Ok(SamlSpConfig {
+        entity_id: r.entity_id,
+        sp_key_file,
+        sp_cert_file,
     })
 }
 

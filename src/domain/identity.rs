@@ -2,12 +2,12 @@
 //! the issuer never know which protocol signed the user in.
 
 use super::IdpId;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Identities are keyed by (idp, subject). Email and username are attributes for display,
 /// session names and rules, never identity: two IdPs can both vouch for `alice@example.com`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Identity {
     pub idp: IdpId,
     pub subject: String,

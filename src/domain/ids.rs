@@ -71,9 +71,24 @@ impl fmt::Display for RoleArn {
 }
 
 /// The `id` of an `[[idp]]`: short, URL-safe, used in paths (`/login/{idp}`) and policy keys.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(transparent)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
 pub struct IdpId(String);
+
+impl From<IdpId> for String {
+    fn from(i: IdpId) -> String {
+        i.0
+    }
+}
+
+impl TryFrom<String> for IdpId {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        IdpId::parse(&s)
+    }
+}
 
 impl IdpId {
     pub fn parse(s: &str) -> Result<Self, String> {

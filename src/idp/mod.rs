@@ -8,6 +8,7 @@
 pub mod dev;
 pub mod oidc;
 mod registry;
+pub mod saml;
 
 pub use registry::IdpRegistry;
 

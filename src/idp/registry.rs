@@ -47,6 +47,9 @@ impl IdpRegistry {
                     )));
                     dev = Some(dev_idp);
                 }
+                // SAML IdPs sign browsers in through the ACS (idp::saml::service); they
+                // issue no bearer tokens.
+                IdpKind::Saml(_) => {}
             }
         }
         Ok(IdpRegistry { oidc, dev })

@@ -1,13 +1,12 @@
 //! `/api/v1`: the token-exchange surface for apps and scripts.
 
 use super::caller::{Admin, Caller};
-use crate::aws::limits;
 use crate::clock::rfc3339;
+use crate::domain::ClientKind;
 use crate::error::ApiError;
 use crate::policy::explain::{IdentityFile, explain};
 use crate::policy::{Action, RequestContext};
 use crate::state::AppState;
-use crate::telemetry::{IssuedEvent, audit_issued};
 use actix_web::http::header::CACHE_CONTROL;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -51,42 +50,18 @@ async fn credentials(
     caller: Caller,
     body: web::Json<CredentialsRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let grant = state
-        .mapper
-        .authorize(&caller.context(&state), &body.role, Action::Credentials)?;
-    let plan = limits::plan(
-        grant,
-        &caller.identity,
-        body.duration_seconds,
-        state.config.aws.default_duration,
-        state.issuer.chained(),
-    )?;
-    let subject = format!("{}:{}", caller.identity.idp, caller.identity.subject);
-    state
-        .rate_limit(
-            "ratelimit:credentials",
-            &subject,
-            state.config.limits.credentials_per_minute,
-        )
-        .await?;
-    let creds = state.issuer.issue(&plan).await?;
+    let (creds, plan) = crate::issue::credentials(
+        &state,
+        &crate::issue::Request {
+            identity: &caller.identity,
+            client: ClientKind::Api,
+            ip: caller.ip,
+            role: &body.role,
+            duration_seconds: body.duration_seconds,
+        },
+    )
+    .await?;
     let role = plan.grant().role();
-    state
-        .metrics
-        .credentials_issued
-        .with_label_values(&[role.alias.as_str()])
-        .inc();
-    audit_issued(&IssuedEvent {
-        idp: caller.identity.idp.as_str(),
-        subject: &caller.identity.subject,
-        role: role.arn.as_str(),
-        session_name: plan.session_name(),
-        source_identity: plan.source_identity(),
-        duration_secs: plan.duration().as_secs(),
-        client_ip: &caller.ip_string(),
-        matched: plan.grant().matched(),
-        mode: state.issuer.mode(),
-    });
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
         .json(CredentialsResponse {

@@ -2,9 +2,12 @@
 //! protocol logic of their own.
 
 pub mod api;
+pub mod browser;
 pub mod caller;
 pub mod dev_idp;
 pub mod health;
+pub mod page;
+pub mod saml;
 pub mod wellknown;
 
 use crate::error::ApiError;
@@ -30,6 +33,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, cors_origins: &[String], dev_idp:
     )
     .configure(health::configure)
     .configure(wellknown::configure)
+    .configure(saml::configure)
+    .configure(browser::configure)
     .service(
         web::scope("/api/v1")
             .wrap(cors(cors_origins))

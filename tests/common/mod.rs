@@ -5,3 +5,4 @@
 pub mod app;
 pub mod forge;
 pub mod peers;
+pub mod saml_forge;

@@ -1,0 +1,293 @@
+//! The strict pre-parse: a streaming pass over the raw XML before libxml2 or xmlsec see it.
+//!
+//! Why before: libxml2 expands entities and reads DTDs, and xmlsec follows whatever algorithm
+//! URIs a signature names (XSLT transforms included). A SAML Response needs none of that, so
+//! anything outside a plain element tree is refused here, where nothing has been interpreted
+//! yet. The same pass counts the assertions anywhere in the document: signature-wrapping
+//! attacks (XSW) work by adding a second assertion somewhere the verifier does not look, and a
+//! legitimate Response carries exactly one (SAML profiles 4.1.4.2 allow more, no IdP we
+//! support sends more, and refusing them removes the whole attack class).
+
+use super::SamlError;
+use quick_xml::NsReader;
+use quick_xml::events::Event;
+use quick_xml::name::ResolveResult;
+
+/// Decoded characters of XML we look at (DESIGN § Security checklist).
+pub const MAX_XML_CHARS: usize = 100_000;
+/// A Response is about 10 levels deep; 48 leaves room for extensions, never for a bomb.
+pub const MAX_DEPTH: usize = 48;
+
+pub const PROTOCOL_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:protocol";
+pub const ASSERTION_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:assertion";
+const DSIG_NS: &[u8] = b"http://www.w3.org/2000/09/xmldsig#";
+const XENC_NS: &[u8] = b"http://www.w3.org/2001/04/xmlenc#";
+
+/// What the pass learned about the document.
+#[derive(Debug, Default)]
+pub struct Facts {
+    /// `saml:Assertion` elements, anywhere.
+    pub assertions: usize,
+    /// `saml:EncryptedAssertion` elements, anywhere.
+    pub encrypted_assertions: usize,
+    /// A `ds:Signature` that is a direct child of the root element.
+    pub root_signed: bool,
+    /// Every `Algorithm` attribute, with the local name of the element that carries it.
+    pub algorithms: Vec<(String, String)>,
+}
+
+/// `root` is the (namespace, local name) the document element must have.
+pub fn preparse(xml: &str, root: (&[u8], &[u8])) -> Result<Facts, SamlError> {
+    if xml.chars().count() > MAX_XML_CHARS {
+        return Err(SamlError::Oversize(MAX_XML_CHARS));
+    }
+    let mut reader = NsReader::from_str(xml);
+    reader.config_mut().check_end_names = true;
+    let mut facts = Facts::default();
+    let mut depth = 0usize;
+    let mut root_done = false;
+    let mut root_seen = false;
+    loop {
+        let (ns, event) = reader
+            .read_resolved_event()
+            .map_err(|_| SamlError::Malformed("not well-formed XML"))?;
+        match event {
+            Event::Start(_) | Event::Empty(_) if root_done => {
+                return Err(SamlError::ForbiddenXml("content after the root element"));
+            }
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let local = e.local_name();
+                let local = local.as_ref();
+                let ns = match ns {
+                    ResolveResult::Bound(n) => n.into_inner(),
+                    ResolveResult::Unbound => b"".as_slice(),
+                    ResolveResult::Unknown(_) => {
+                        return Err(SamlError::Malformed("undeclared namespace prefix"));
+                    }
+                };
+                if depth == 0 {
+                    if (ns, local) != root {
+                        return Err(SamlError::Malformed("the document is not a SAML Response"));
+                    }
+                    root_seen = true;
+                }
+                if ns == ASSERTION_NS && local == b"Assertion" {
+                    facts.assertions += 1;
+                }
+                if ns == ASSERTION_NS && local == b"EncryptedAssertion" {
+                    facts.encrypted_assertions += 1;
+                }
+                if depth == 1 && ns == DSIG_NS && local == b"Signature" {
+                    facts.root_signed = true;
+                }
+                if ns == DSIG_NS || ns == XENC_NS {
+                    for a in e.attributes() {
+                        let a = a.map_err(|_| SamlError::Malformed("bad attribute"))?;
+                        if a.key.local_name().as_ref() == b"Algorithm" {
+                            facts.algorithms.push((
+                                String::from_utf8_lossy(local).into_owned(),
+                                String::from_utf8_lossy(&a.value).into_owned(),
+                            ));
+                        }
+                    }
+                }
+                if matches!(event, Event::Start(_)) {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        return Err(SamlError::ForbiddenXml("elements nested too deeply"));
+                    }
+                } else if depth == 0 {
+                    root_done = true;
+                }
+            }
+            Event::End(_) => {
+                depth -= 1;
+                if depth == 0 {
+                    root_done = true;
+                }
+            }
+            Event::Text(ref t) if root_done || depth == 0 => {
+                if !t.iter().all(u8::is_ascii_whitespace) {
+                    return Err(if root_seen {
+                        SamlError::ForbiddenXml("text outside the root element")
+                    } else {
+                        SamlError::Malformed("not XML")
+                    });
+                }
+            }
+            Event::Text(_) | Event::CData(_) | Event::Comment(_) => {}
+            // Character references (`&#65;`) and the five predefined entities are plain text;
+            // any other entity needs a DTD, which is refused below.
+            Event::GeneralRef(ref r) => {
+                let predefined = matches!(&**r, b"lt" | b"gt" | b"amp" | b"apos" | b"quot");
+                if !(predefined || r.is_char_ref()) || depth == 0 {
+                    return Err(SamlError::ForbiddenXml("entity reference"));
+                }
+            }
+            Event::Decl(_) if !root_seen => {}
+            Event::Decl(_) => return Err(SamlError::ForbiddenXml("misplaced XML declaration")),
+            Event::DocType(_) => return Err(SamlError::ForbiddenXml("DOCTYPE")),
+            Event::PI(_) => return Err(SamlError::ForbiddenXml("processing instruction")),
+            Event::Eof => break,
+        }
+    }
+    if !root_seen || !root_done {
+        return Err(SamlError::Malformed("no complete root element"));
+    }
+    Ok(facts)
+}
+
+/// Algorithms a signature or an encrypted assertion may use. Anything else — XSLT or XPath
+/// transforms, HMAC, RSA1_5 key transport, MD5 — is refused before xmlsec runs.
+pub fn check_algorithms(facts: &Facts, allow_sha1: bool) -> Result<(), SamlError> {
+    for (element, uri) in &facts.algorithms {
+        let ok = match element.as_str() {
+            "SignatureMethod" => match uri.as_str() {
+                "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+                | "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384"
+                | "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512"
+                | "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
+                | "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384"
+                | "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512" => true,
+                "http://www.w3.org/2000/09/xmldsig#rsa-sha1" if allow_sha1 => true,
+                "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
+                | "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1" => {
+                    return Err(SamlError::WeakAlgorithm(
+                        "SHA-1 signature (set insecure_allow_sha1 to accept it)",
+                    ));
+                }
+                _ => false,
+            },
+            "DigestMethod" => match uri.as_str() {
+                "http://www.w3.org/2001/04/xmlenc#sha256"
+                | "http://www.w3.org/2001/04/xmldsig-more#sha384"
+                | "http://www.w3.org/2001/04/xmlenc#sha512" => true,
+                "http://www.w3.org/2000/09/xmldsig#sha1" if allow_sha1 => true,
+                // OAEP's mask digest is SHA-1 by definition of rsa-oaep-mgf1p: not a signature.
+                "http://www.w3.org/2000/09/xmldsig#sha1" if in_key_transport(facts) => true,
+                "http://www.w3.org/2000/09/xmldsig#sha1" => {
+                    return Err(SamlError::WeakAlgorithm(
+                        "SHA-1 digest (set insecure_allow_sha1 to accept it)",
+                    ));
+                }
+                _ => false,
+            },
+            "CanonicalizationMethod" | "Transform" => matches!(
+                uri.as_str(),
+                "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+                    | "http://www.w3.org/2001/10/xml-exc-c14n#"
+                    | "http://www.w3.org/2001/10/xml-exc-c14n#WithComments"
+                    | "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+                    | "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments"
+                    | "http://www.w3.org/2006/12/xml-c14n11"
+            ),
+            "EncryptionMethod" => match uri.as_str() {
+                "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"
+                | "http://www.w3.org/2001/04/xmlenc#aes128-cbc"
+                | "http://www.w3.org/2009/xmlenc11#aes128-gcm" => true,
+                "http://www.w3.org/2001/04/xmlenc#rsa-1_5" => {
+                    return Err(SamlError::WeakAlgorithm(
+                        "RSA1_5 key transport (padding-oracle prone); use RSA-OAEP",
+                    ));
+                }
+                _ => {
+                    return Err(SamlError::Encryption(
+                        "unsupported encryption algorithm (RSA-OAEP with AES-128-CBC/GCM only)",
+                    ));
+                }
+            },
+            _ => false,
+        };
+        if !ok {
+            return Err(SamlError::WeakAlgorithm(
+                "signature algorithm or transform not on the allow list",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn in_key_transport(facts: &Facts) -> bool {
+    facts
+        .algorithms
+        .iter()
+        .any(|(e, u)| e == "EncryptionMethod" && u.ends_with("#rsa-oaep-mgf1p"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROOT: (&[u8], &[u8]) = (PROTOCOL_NS, b"Response");
+
+    fn resp(inner: &str) -> String {
+        format!(
+            r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">{inner}</samlp:Response>"#
+        )
+    }
+
+    #[test]
+    fn counts_assertions_anywhere() {
+        let x = resp("<saml:Assertion/><samlp:Extensions><saml:Assertion/></samlp:Extensions>");
+        assert_eq!(preparse(&x, ROOT).unwrap().assertions, 2);
+    }
+
+    #[test]
+    fn refuses_what_a_response_never_needs() {
+        let cases = [
+            format!("<!DOCTYPE r [<!ENTITY a 'b'>]>{}", resp("")),
+            format!("{}<x/>", resp("")),
+            format!("{} trailing", resp("")),
+            resp("<?xml-stylesheet href='x'?>"),
+            resp("&custom;"),
+            resp(&"<a>".repeat(60)).replace("</samlp", &format!("{}</samlp", "</a>".repeat(60))),
+        ];
+        for c in cases {
+            assert_eq!(
+                preparse(&c, ROOT).unwrap_err().code(),
+                "forbidden_xml",
+                "{c:.80}"
+            );
+        }
+        assert!(preparse(&resp("&lt;&#65;"), ROOT).is_ok());
+        assert!(preparse(&format!("<?xml version=\"1.0\"?>\n{}\n", resp("")), ROOT).is_ok());
+    }
+
+    #[test]
+    fn root_must_be_a_response() {
+        let x = r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"/>"#;
+        assert_eq!(preparse(x, ROOT).unwrap_err().code(), "malformed");
+        assert_eq!(preparse("not xml", ROOT).unwrap_err().code(), "malformed");
+        assert_eq!(preparse("", ROOT).unwrap_err().code(), "malformed");
+    }
+
+    #[test]
+    fn algorithms_allow_list() {
+        let facts = |e: &str, u: &str| Facts {
+            algorithms: vec![(e.into(), u.into())],
+            ..Facts::default()
+        };
+        let sha1 = facts(
+            "SignatureMethod",
+            "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+        );
+        assert_eq!(
+            check_algorithms(&sha1, false).unwrap_err().code(),
+            "weak_algorithm"
+        );
+        assert!(check_algorithms(&sha1, true).is_ok());
+        let xslt = facts("Transform", "http://www.w3.org/TR/1999/REC-xslt-19991116");
+        assert_eq!(
+            check_algorithms(&xslt, true).unwrap_err().code(),
+            "weak_algorithm"
+        );
+        let rsa15 = facts(
+            "EncryptionMethod",
+            "http://www.w3.org/2001/04/xmlenc#rsa-1_5",
+        );
+        assert_eq!(
+            check_algorithms(&rsa15, true).unwrap_err().code(),
+            "weak_algorithm"
+        );
+    }
+}

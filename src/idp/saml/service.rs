@@ -1,0 +1,197 @@
+//! The SAML service provider at run time: SP identity and keys, and each SAML IdP's current
+//! metadata. Metadata from `metadata_url` is refreshed on a schedule; a failed refresh keeps
+//! the last good copy (and counts and logs the failure), and a signing certificate that
+//! appears on refresh is logged and counted, since an unexpected one is how a compromised
+//! metadata host would show.
+
+use super::metadata::{self, IdpMetadata};
+use crate::config::{Config, IdpKind, MetadataSource, SamlIdpConfig};
+use crate::domain::IdpId;
+use crate::metrics::Metrics;
+use openssl::pkey::{PKey, Private};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// Metadata documents larger than this are refused (aggregates belong in a file).
+const MAX_METADATA_BYTES: usize = 1 << 20;
+
+pub struct SamlIdp {
+    pub id: IdpId,
+    pub display_name: String,
+    pub cfg: SamlIdpConfig,
+    metadata: RwLock<Arc<IdpMetadata>>,
+}
+
+impl SamlIdp {
+    pub fn metadata(&self) -> Arc<IdpMetadata> {
+        self.metadata.read().expect("metadata lock").clone()
+    }
+}
+
+pub struct SamlService {
+    pub entity_id: String,
+    pub acs_url: String,
+    pub sp_key: Option<PKey<Private>>,
+    pub sp_cert_der: Option<Vec<u8>>,
+    pub idps: Vec<Arc<SamlIdp>>,
+}
+
+impl SamlService {
+    /// Loads the SP keys and every SAML IdP's metadata; any failure refuses the start (an IdP
+    /// without pinned certificates must never serve).
+    pub async fn load(
+        config: &Config,
+        public_url: &url::Url,
+        http: &reqwest::Client,
+        now: i64,
+    ) -> Result<SamlService, String> {
+        let base = public_url.as_str().trim_end_matches('/');
+        let entity_id = config
+            .saml
+            .entity_id
+            .clone()
+            .unwrap_or_else(|| format!("{base}/saml/metadata"));
+        let acs_url = format!("{base}/saml/acs");
+        let (sp_key, sp_cert_der) = match (&config.saml.sp_key_file, &config.saml.sp_cert_file) {
+            (Some(k), Some(c)) => {
+                let key = std::fs::read(k)
+                    .map_err(|e| e.to_string())
+                    .and_then(|pem| {
+                        PKey::private_key_from_pem(&pem)
+                            .map_err(|_| "not a PEM private key".to_string())
+                    })
+                    .map_err(|e| format!("saml.sp_key_file {}: {e}", k.display()))?;
+                let cert = std::fs::read(c)
+                    .map_err(|e| e.to_string())
+                    .and_then(|pem| {
+                        openssl::x509::X509::from_pem(&pem)
+                            .and_then(|x| x.to_der())
+                            .map_err(|_| "not a PEM certificate".to_string())
+                    })
+                    .map_err(|e| format!("saml.sp_cert_file {}: {e}", c.display()))?;
+                (Some(key), Some(cert))
+            }
+            _ => (None, None),
+        };
+        let mut idps = Vec::new();
+        for idp in &config.idps {
+            let IdpKind::Saml(cfg) = &idp.kind else {
+                continue;
+            };
+            let md = fetch(&cfg.metadata, http, now)
+                .await
+                .map_err(|e| format!("idp `{}`: {e}", idp.id))?;
+            tracing::info!(idp = %idp.id, entity_id = %md.entity_id,
+                signing_certs = ?md.fingerprints, "SAML IdP metadata loaded");
+            idps.push(Arc::new(SamlIdp {
+                id: idp.id.clone(),
+                display_name: idp.display_name.clone(),
+                cfg: (**cfg).clone(),
+                metadata: RwLock::new(Arc::new(md)),
+            }));
+        }
+        Ok(SamlService {
+            entity_id,
+            acs_url,
+            sp_key,
+            sp_cert_der,
+            idps,
+        })
+    }
+
+    pub fn idp(&self, id: &str) -> Option<&Arc<SamlIdp>> {
+        self.idps.iter().find(|i| i.id.as_str() == id)
+    }
+
+    /// The IdP whose entity ID a Response's Issuer names (IdP-initiated sign-in only; the
+    /// signature is then checked against that IdP's certificates and nobody else's).
+    pub fn idp_by_entity_id(&self, entity_id: &str) -> Option<&Arc<SamlIdp>> {
+        self.idps
+            .iter()
+            .find(|i| i.metadata().entity_id == entity_id)
+    }
+
+    /// One refresh pass over every `metadata_url` IdP whose interval has passed.
+    pub async fn refresh(&self, http: &reqwest::Client, metrics: &Metrics, now: i64) {
+        for idp in &self.idps {
+            if !matches!(idp.cfg.metadata, MetadataSource::Url(_)) {
+                continue;
+            }
+            match fetch(&idp.cfg.metadata, http, now).await {
+                Ok(md) => {
+                    let old = idp.metadata();
+                    for (fp, _) in md.fingerprints.iter().zip(&md.certs) {
+                        if !old.fingerprints.contains(fp) {
+                            tracing::warn!(idp = %idp.id, fingerprint = %fp,
+                                "a new SAML signing certificate appeared in the IdP's metadata");
+                            metrics
+                                .saml_metadata_refreshes
+                                .with_label_values(&[idp.id.as_str(), "new_cert"])
+                                .inc();
+                        }
+                    }
+                    if md.entity_id != old.entity_id {
+                        tracing::error!(idp = %idp.id, "refreshed metadata names another entity ID; keeping the last good metadata");
+                        metrics
+                            .saml_metadata_refreshes
+                            .with_label_values(&[idp.id.as_str(), "error"])
+                            .inc();
+                        continue;
+                    }
+                    *idp.metadata.write().expect("metadata lock") = Arc::new(md);
+                    metrics
+                        .saml_metadata_refreshes
+                        .with_label_values(&[idp.id.as_str(), "ok"])
+                        .inc();
+                }
+                Err(e) => {
+                    tracing::error!(idp = %idp.id, error = %e, "SAML metadata refresh failed; keeping the last good metadata");
+                    metrics
+                        .saml_metadata_refreshes
+                        .with_label_values(&[idp.id.as_str(), "error"])
+                        .inc();
+                }
+            }
+        }
+    }
+
+    /// The shortest refresh interval among URL-sourced IdPs.
+    pub fn refresh_interval(&self) -> Option<Duration> {
+        self.idps
+            .iter()
+            .filter(|i| matches!(i.cfg.metadata, MetadataSource::Url(_)))
+            .map(|i| i.cfg.metadata_refresh)
+            .min()
+    }
+}
+
+async fn fetch(
+    source: &MetadataSource,
+    http: &reqwest::Client,
+    now: i64,
+) -> Result<IdpMetadata, String> {
+    let xml = match source {
+        MetadataSource::File(f) => std::fs::read_to_string(f)
+            .map_err(|e| format!("cannot read metadata {}: {e}", f.display()))?,
+        MetadataSource::Url(u) => {
+            let resp = http
+                .get(u.clone())
+                .timeout(Duration::from_secs(10))
+                .send()
+                .await
+                .map_err(|e| format!("cannot fetch metadata {u}: {e}"))?;
+            if !resp.status().is_success() {
+                return Err(format!("metadata {u}: HTTP {}", resp.status()));
+            }
+            let bytes = resp
+                .bytes()
+                .await
+                .map_err(|e| format!("metadata {u}: {e}"))?;
+            if bytes.len() > MAX_METADATA_BYTES {
+                return Err(format!("metadata {u} is larger than 1 MiB"));
+            }
+            String::from_utf8(bytes.to_vec()).map_err(|_| format!("metadata {u} is not UTF-8"))?
+        }
+    };
+    metadata::parse(&xml, now)
+}

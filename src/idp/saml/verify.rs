@@ -1,0 +1,492 @@
+//! Verifying a SAML Response (Web Browser SSO profile, POST binding) into a trusted Assertion.
+//!
+//! Order matters, and each step only trusts what the previous one proved:
+//! 1. the strict pre-parse ([`super::preparse`]) refuses DTDs, entities, PIs, trailing content,
+//!    deep nesting, oversize input and any document without exactly one assertion;
+//! 2. algorithms are checked against an allow list before xmlsec runs;
+//! 3. xmlsec (through samael) verifies every signature against the IdP's pinned certificates
+//!    only — never a key from the document's KeyInfo — and returns *only the signed content*;
+//!    everything read about the assertion below comes from that verified copy;
+//! 4. the checks samael leaves to its caller (or runs against the wall clock, which `verify
+//!    saml` cannot use) run here with an injected clock, each citing the section it implements.
+
+use super::SamlError;
+use super::preparse::{ASSERTION_NS, PROTOCOL_NS, check_algorithms, preparse};
+use crate::clock::Clock;
+use openssl::pkey::{PKey, Private};
+use samael::crypto::{
+    AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode,
+};
+use samael::schema::{Assertion, EncryptedAssertion, Response};
+use std::time::Duration;
+
+const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
+const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+const OAEP: &str = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p";
+/// How long after its IssueInstant a Response is still accepted (plus skew). Browsers post
+/// within seconds; five minutes covers a slow MFA prompt between IdP and post.
+pub const MAX_RESPONSE_AGE: Duration = Duration::from_secs(300);
+
+/// Signature algorithms passed to xmlsec when SHA-1 is not allowed (the pre-parse already
+/// refused the rest; this is the second lock on the same door).
+const STRONG: &[AllowedSignatureAlgorithm] = &[
+    AllowedSignatureAlgorithm::RsaSha256,
+    AllowedSignatureAlgorithm::RsaSha384,
+    AllowedSignatureAlgorithm::RsaSha512,
+    AllowedSignatureAlgorithm::EcdsaSha256,
+    AllowedSignatureAlgorithm::EcdsaSha384,
+    AllowedSignatureAlgorithm::EcdsaSha512,
+];
+
+/// This broker as a service provider.
+pub struct Sp<'a> {
+    pub entity_id: &'a str,
+    pub acs_url: &'a str,
+    /// Decrypts EncryptedAssertions (RSA-OAEP key transport only).
+    pub decryption_key: Option<&'a PKey<Private>>,
+}
+
+/// What we trust about one IdP: its entity ID and its pinned signing certificates.
+pub struct Trust<'a> {
+    pub entity_id: &'a str,
+    pub certs: &'a [CertificateDer],
+    pub allow_sha1: bool,
+    pub clock_skew: Duration,
+}
+
+/// Which sign-in request the Response must answer.
+#[derive(Debug, Clone, Copy)]
+pub enum Expect<'a> {
+    /// The ID of the pending AuthnRequest, taken from the store for this IdP.
+    Request(&'a str),
+    /// No pending request: only a Response without any InResponseTo is acceptable, and only
+    /// when the IdP allows IdP-initiated sign-in.
+    Unsolicited { allowed: bool },
+    /// Offline diagnosis (`rolegate verify saml` without `--request-id`): skip only the
+    /// InResponseTo comparison.
+    Unchecked,
+}
+
+/// A Response that passed every check.
+#[derive(Debug)]
+pub struct Verified {
+    pub assertion: Assertion,
+    /// The replay-cache entry lives until this instant (Unix seconds): the latest
+    /// NotOnOrAfter in the assertion, plus skew.
+    pub replay_until: i64,
+}
+
+pub fn verify(
+    xml: &str,
+    sp: &Sp<'_>,
+    trust: &Trust<'_>,
+    expect: Expect<'_>,
+    clock: &dyn Clock,
+) -> Result<Verified, SamlError> {
+    let facts = preparse(xml, (PROTOCOL_NS, b"Response"))?;
+    check_algorithms(&facts, trust.allow_sha1)?;
+    let count = facts.assertions + facts.encrypted_assertions;
+    if count != 1 {
+        return Err(SamlError::AssertionCount(count));
+    }
+    // The envelope as sent: only its root attributes, Issuer and Status are read from it, and
+    // the root element is the same one the signature (if any) covers.
+    let envelope: Response = xml
+        .parse()
+        .map_err(|_| SamlError::Malformed("not a SAML 2.0 Response"))?;
+    if envelope.version != "2.0" {
+        return Err(SamlError::Malformed("Version is not 2.0"));
+    }
+    // SAML core 3.2.2.2: a failed sign-in carries a non-Success top-level StatusCode.
+    let status = envelope
+        .status
+        .as_ref()
+        .and_then(|s| s.status_code.value.as_deref());
+    match status {
+        Some(SUCCESS) => {}
+        Some(_) => return Err(SamlError::Status),
+        None => return Err(SamlError::Malformed("no StatusCode")),
+    }
+
+    let allowed = (!trust.allow_sha1).then_some(STRONG);
+    let (assertion, response_signed) = if facts.encrypted_assertions == 1 {
+        encrypted_assertion(xml, &envelope, facts.root_signed, sp, trust, allowed)?
+    } else {
+        signed_assertion(xml, trust, allowed)?
+    };
+
+    check_response(&envelope, response_signed, sp, trust, clock)?;
+    let replay_until = check_assertion(&assertion, sp, trust, expect, &envelope, clock)?;
+    Ok(Verified {
+        assertion,
+        replay_until,
+    })
+}
+
+/// xmlsec verification with the pinned certificates; returns the signed content only.
+fn reduce(
+    xml: &str,
+    trust: &Trust<'_>,
+    allowed: Option<&[AllowedSignatureAlgorithm]>,
+) -> Result<String, SamlError> {
+    Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+        xml,
+        trust.certs,
+        ReduceMode::ValidateAndMarkNoAncestors,
+        allowed,
+    )
+    .map_err(|_| SamlError::BadSignature("no valid signature by the IdP's certificate"))
+}
+
+/// (assertion, whether the Response itself was signed)
+fn signed_assertion(
+    xml: &str,
+    trust: &Trust<'_>,
+    allowed: Option<&[AllowedSignatureAlgorithm]>,
+) -> Result<(Assertion, bool), SamlError> {
+    let signed = reduce(xml, trust, allowed)?;
+    match root_of(&signed)? {
+        Root::Response => {
+            let r: Response = signed
+                .parse()
+                .map_err(|_| SamlError::Malformed("signed Response does not parse"))?;
+            let a = r.assertion.ok_or(SamlError::BadSignature(
+                "the signed Response has no assertion",
+            ))?;
+            Ok((a, true))
+        }
+        Root::Assertion => Ok((parse_assertion(&signed)?, false)),
+        Root::Other => Err(SamlError::BadSignature(
+            "the signature covers neither the Response nor the Assertion",
+        )),
+    }
+}
+
+fn encrypted_assertion(
+    xml: &str,
+    envelope: &Response,
+    root_signed: bool,
+    sp: &Sp<'_>,
+    trust: &Trust<'_>,
+    allowed: Option<&[AllowedSignatureAlgorithm]>,
+) -> Result<(Assertion, bool), SamlError> {
+    let key = sp.decryption_key.ok_or(SamlError::Encryption(
+        "encrypted assertion but no SP decryption key is configured",
+    ))?;
+    if root_signed {
+        // The Response signature covers the EncryptedAssertion: decrypt the verified copy.
+        let signed = reduce(xml, trust, allowed)?;
+        if root_of(&signed)? != Root::Response {
+            return Err(SamlError::BadSignature(
+                "the signature does not cover the Response",
+            ));
+        }
+        let r: Response = signed
+            .parse()
+            .map_err(|_| SamlError::Malformed("signed Response does not parse"))?;
+        let enc = r
+            .encrypted_assertion
+            .as_ref()
+            .ok_or(SamlError::BadSignature(
+                "the signed Response has no assertion",
+            ))?;
+        let plain = decrypt(enc, key)?;
+        return Ok((parse_assertion(&plain)?, true));
+    }
+    // Unsigned envelope: the decrypted assertion must carry its own valid signature.
+    let enc = envelope
+        .encrypted_assertion
+        .as_ref()
+        .ok_or(SamlError::Malformed("EncryptedAssertion does not parse"))?;
+    let plain = decrypt(enc, key)?;
+    let facts = preparse(&plain, (ASSERTION_NS, b"Assertion"))?;
+    check_algorithms(&facts, trust.allow_sha1)?;
+    if facts.assertions != 1 || facts.encrypted_assertions != 0 {
+        return Err(SamlError::AssertionCount(
+            facts.assertions + facts.encrypted_assertions,
+        ));
+    }
+    let signed = reduce(&plain, trust, allowed)?;
+    if root_of(&signed)? != Root::Assertion {
+        return Err(SamlError::BadSignature(
+            "the signature does not cover the decrypted Assertion",
+        ));
+    }
+    Ok((parse_assertion(&signed)?, false))
+}
+
+/// XML Encryption with the SP key. Only RSA-OAEP key transport: RSA1_5 is a padding oracle
+/// (the pre-parse already refused it; this is the second lock).
+fn decrypt(enc: &EncryptedAssertion, key: &PKey<Private>) -> Result<String, SamlError> {
+    let (cipher_key, method) = enc
+        .encrypted_key_info()
+        .ok_or(SamlError::Encryption("no EncryptedKey"))?;
+    if method != OAEP {
+        return Err(SamlError::WeakAlgorithm(
+            "key transport other than RSA-OAEP",
+        ));
+    }
+    // One error for every failure below: distinguishable decryption errors are an oracle.
+    let failed = |_| SamlError::Encryption("the assertion does not decrypt with the SP key");
+    let content_key =
+        Crypto::decrypt_assertion_key_info(cipher_key, method, key).map_err(failed)?;
+    let (value, value_method) = enc
+        .encrypted_value_info()
+        .ok_or(SamlError::Encryption("no EncryptedData"))?;
+    let plain =
+        Crypto::decrypt_assertion_value_info(value, value_method, &content_key).map_err(failed)?;
+    String::from_utf8(plain)
+        .map(|s| s.trim().to_string())
+        .map_err(|_| SamlError::Encryption("the decrypted assertion is not UTF-8"))
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Root {
+    Response,
+    Assertion,
+    Other,
+}
+
+fn root_of(xml: &str) -> Result<Root, SamlError> {
+    let mut reader = quick_xml::NsReader::from_str(xml);
+    loop {
+        match reader.read_resolved_event() {
+            Ok((ns, quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e))) => {
+                let ns = match ns {
+                    quick_xml::name::ResolveResult::Bound(n) => n.into_inner(),
+                    _ => b"".as_slice(),
+                };
+                return Ok(match (ns, e.local_name().as_ref()) {
+                    (PROTOCOL_NS, b"Response") => Root::Response,
+                    (ASSERTION_NS, b"Assertion") => Root::Assertion,
+                    _ => Root::Other,
+                });
+            }
+            Ok((_, quick_xml::events::Event::Eof)) => return Ok(Root::Other),
+            Ok(_) => {}
+            Err(_) => return Err(SamlError::Malformed("verified content does not parse")),
+        }
+    }
+}
+
+fn parse_assertion(xml: &str) -> Result<Assertion, SamlError> {
+    xml.parse()
+        .map_err(|_| SamlError::Malformed("Assertion does not parse"))
+}
+
+fn unix(t: &chrono::DateTime<chrono::Utc>) -> i64 {
+    t.timestamp()
+}
+
+/// Checks on the Response element itself.
+fn check_response(
+    r: &Response,
+    signed: bool,
+    sp: &Sp<'_>,
+    trust: &Trust<'_>,
+    clock: &dyn Clock,
+) -> Result<(), SamlError> {
+    // SAML core 3.2.2 and bindings 3.5.5.2: a signed Response sent through the POST binding
+    // MUST carry Destination, and it must be the URL it was posted to.
+    match r.destination.as_deref() {
+        Some(d) if d == sp.acs_url => {}
+        Some(_) => return Err(SamlError::WrongDestination),
+        None if signed => return Err(SamlError::WrongDestination),
+        None => {}
+    }
+    // Profiles 4.1.4.2: the Response Issuer, when present, is the IdP.
+    if let Some(issuer) = &r.issuer
+        && issuer.value.as_deref() != Some(trust.entity_id)
+    {
+        return Err(SamlError::WrongIssuer);
+    }
+    check_issue_instant(unix(&r.issue_instant), trust, clock)
+}
+
+/// SAML core 1.3.3 (IssueInstant): not in the future beyond the skew, not older than the
+/// accepted age.
+fn check_issue_instant(t: i64, trust: &Trust<'_>, clock: &dyn Clock) -> Result<(), SamlError> {
+    let now = clock.unix();
+    let skew = trust.clock_skew.as_secs() as i64;
+    if t > now + skew || t + (MAX_RESPONSE_AGE.as_secs() as i64) + skew < now {
+        return Err(SamlError::IssueInstant);
+    }
+    Ok(())
+}
+
+/// Everything about the (verified) assertion. Returns the replay-cache expiry.
+fn check_assertion(
+    a: &Assertion,
+    sp: &Sp<'_>,
+    trust: &Trust<'_>,
+    expect: Expect<'_>,
+    envelope: &Response,
+    clock: &dyn Clock,
+) -> Result<i64, SamlError> {
+    let now = clock.unix();
+    let skew = trust.clock_skew.as_secs() as i64;
+    if a.version != "2.0" {
+        return Err(SamlError::Malformed("Assertion Version is not 2.0"));
+    }
+    // SAML core 2.3.3 / profiles 4.1.4.2: the assertion's Issuer is the IdP.
+    if a.issuer.value.as_deref() != Some(trust.entity_id) {
+        return Err(SamlError::WrongIssuer);
+    }
+    check_issue_instant(unix(&a.issue_instant), trust, clock)?;
+
+    // SAML core 2.5.1.2: NotBefore / NotOnOrAfter of the Conditions, with skew.
+    let conditions = a.conditions.as_ref().ok_or(SamlError::WrongAudience)?;
+    if let Some(nb) = &conditions.not_before
+        && now + skew < unix(nb)
+    {
+        return Err(SamlError::NotYetValid);
+    }
+    let mut replay_until = now;
+    if let Some(noa) = &conditions.not_on_or_after {
+        if now - skew >= unix(noa) {
+            return Err(SamlError::Expired);
+        }
+        replay_until = replay_until.max(unix(noa));
+    }
+    // SAML core 2.5.1.4: each AudienceRestriction must name us; profiles 4.1.4.2 requires one.
+    let restrictions = conditions.audience_restrictions.as_deref().unwrap_or(&[]);
+    if restrictions.is_empty()
+        || !restrictions
+            .iter()
+            .all(|r| r.audience.iter().any(|aud| aud == sp.entity_id))
+    {
+        return Err(SamlError::WrongAudience);
+    }
+
+    // Profiles 4.1.4.2: a Subject with a NameID.
+    let subject = a
+        .subject
+        .as_ref()
+        .ok_or(SamlError::Malformed("assertion has no Subject"))?;
+    if subject
+        .name_id
+        .as_ref()
+        .is_none_or(|n| n.value.trim().is_empty())
+    {
+        return Err(SamlError::Malformed("assertion has no NameID"));
+    }
+
+    let request_id = check_in_response_to(a, envelope, expect)?;
+    replay_until = replay_until.max(check_bearer(a, sp, request_id, now, skew)?);
+
+    // Profiles 4.1.4.2: at least one AuthnStatement; SessionNotOnOrAfter bounds the session.
+    let authn = a.authn_statements.as_deref().unwrap_or(&[]);
+    if authn.is_empty() {
+        return Err(SamlError::NoAuthnStatement);
+    }
+    if authn.iter().any(|s| {
+        s.session_not_on_or_after
+            .as_ref()
+            .is_some_and(|t| now - skew >= unix(t))
+    }) {
+        return Err(SamlError::Expired);
+    }
+    Ok(replay_until + skew)
+}
+
+/// Profiles 4.1.4.3: a solicited Response answers exactly our pending request; an unsolicited
+/// one carries no InResponseTo at all. Returns the ID the bearer confirmation must name.
+fn check_in_response_to<'e>(
+    a: &Assertion,
+    envelope: &Response,
+    expect: Expect<'e>,
+) -> Result<Option<&'e str>, SamlError> {
+    let bearer_ids = bearer_confirmations(a).filter_map(|d| d.in_response_to.as_deref());
+    let any_id = envelope.in_response_to.is_some() || bearer_ids.clone().next().is_some();
+    match expect {
+        Expect::Request(id) => {
+            if !any_id {
+                return Err(SamlError::Unsolicited);
+            }
+            if envelope.in_response_to.as_deref().is_some_and(|r| r != id) {
+                return Err(SamlError::InResponseTo);
+            }
+            Ok(Some(id))
+        }
+        Expect::Unsolicited { allowed } => {
+            if any_id {
+                // It answers a request we do not hold (expired, replayed, or another user's).
+                return Err(SamlError::InResponseTo);
+            }
+            if !allowed {
+                return Err(SamlError::Unsolicited);
+            }
+            Ok(None)
+        }
+        Expect::Unchecked => Ok(None),
+    }
+}
+
+fn bearer_confirmations(
+    a: &Assertion,
+) -> impl Iterator<Item = &samael::schema::SubjectConfirmationData> + Clone {
+    a.subject
+        .iter()
+        .flat_map(|s| s.subject_confirmations.iter().flatten())
+        .filter(|c| c.method.as_deref() == Some(BEARER))
+        .filter_map(|c| c.subject_confirmation_data.as_ref())
+}
+
+/// Profiles 4.1.4.2: at least one bearer SubjectConfirmation whose data has Recipient = ACS,
+/// a NotOnOrAfter in the future, no NotBefore, and (solicited) InResponseTo = the request.
+/// Returns that confirmation's NotOnOrAfter.
+fn check_bearer(
+    a: &Assertion,
+    sp: &Sp<'_>,
+    request_id: Option<&str>,
+    now: i64,
+    skew: i64,
+) -> Result<i64, SamlError> {
+    let has_bearer = a
+        .subject
+        .iter()
+        .flat_map(|s| s.subject_confirmations.iter().flatten())
+        .any(|c| c.method.as_deref() == Some(BEARER));
+    if !has_bearer {
+        return Err(SamlError::SubjectConfirmation(
+            "no bearer SubjectConfirmation",
+        ));
+    }
+    let mut first_error = None;
+    for d in bearer_confirmations(a) {
+        let result = (|| {
+            if d.not_before.is_some() {
+                return Err(SamlError::SubjectConfirmation(
+                    "bearer SubjectConfirmationData must not have NotBefore",
+                ));
+            }
+            let noa = d
+                .not_on_or_after
+                .as_ref()
+                .ok_or(SamlError::SubjectConfirmation(
+                    "bearer SubjectConfirmationData has no NotOnOrAfter",
+                ))?;
+            if now - skew >= unix(noa) {
+                return Err(SamlError::Expired);
+            }
+            if d.recipient.as_deref() != Some(sp.acs_url) {
+                return Err(SamlError::WrongRecipient);
+            }
+            if let Some(id) = request_id
+                && d.in_response_to.as_deref() != Some(id)
+            {
+                return Err(SamlError::InResponseTo);
+            }
+            Ok(unix(noa))
+        })();
+        match result {
+            Ok(t) => return Ok(t),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_error.unwrap_or(SamlError::SubjectConfirmation(
+        "bearer SubjectConfirmation has no SubjectConfirmationData",
+    )))
+}

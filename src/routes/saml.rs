@@ -1,0 +1,318 @@
+//! SAML service-provider endpoints: SP metadata, SP-initiated login, and the ACS.
+
+use super::page;
+use crate::error::ApiError;
+use crate::idp::saml::authn_request::{self, AuthnParams};
+use crate::idp::saml::verify::{self as sv, Expect, Sp, Trust};
+use crate::idp::saml::{SamlError, attributes, decode_post, sp_metadata};
+use crate::session;
+use crate::state::AppState;
+use crate::store::key;
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// How long a sign-in may take at the IdP (the pending request's lifetime).
+const PENDING_TTL: Duration = Duration::from_secs(600);
+/// The ACS body: 100,000 characters of XML in base64 (133 KB), form-encoded (`+` and `/`
+/// become three characters each), with room to spare; `decode_post` enforces the real cap.
+const ACS_BODY_LIMIT: usize = 512 * 1024;
+const PENDING_COOKIE: &str = "rolegate_saml_pending";
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/saml/metadata", web::get().to(metadata))
+        .route("/login/{idp}", web::get().to(login))
+        .service(
+            web::resource("/saml/acs")
+                .app_data(
+                    web::FormConfig::default()
+                        .limit(ACS_BODY_LIMIT)
+                        .error_handler(|e, _| {
+                            let r = page::error(
+                                StatusCode::BAD_REQUEST,
+                                "malformed",
+                                "The sign-in response could not be read.",
+                            );
+                            actix_web::error::InternalError::from_response(e, r).into()
+                        }),
+                )
+                .route(web::post().to(acs)),
+        );
+}
+
+async fn metadata(state: web::Data<AppState>) -> HttpResponse {
+    let xml = sp_metadata::render(&sp_metadata::SpMetadata {
+        entity_id: &state.saml.entity_id,
+        acs_url: &state.saml.acs_url,
+        cert_der: state.saml.sp_cert_der.as_deref(),
+    });
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "application/samlmetadata+xml"))
+        .body(xml)
+}
+
+/// What the ACS needs to finish a sign-in it started.
+#[derive(Serialize, Deserialize)]
+struct Pending {
+    request_id: String,
+    idp: String,
+    return_to: String,
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    return_to: Option<String>,
+}
+
+/// `return_to` must stay on this site: a path, never `//host`, `/\\host`, a scheme, or
+/// control characters (DESIGN § Security checklist).
+pub fn safe_return_to(r: Option<&str>) -> Result<String, &'static str> {
+    let r = r.unwrap_or("/");
+    let ok = r.starts_with('/')
+        && !r.starts_with("//")
+        && !r.starts_with("/\\")
+        && !r.contains(['\\', '\r', '\n', '\t'])
+        && !r.chars().any(char::is_control)
+        && !r.to_ascii_lowercase().contains("%2f%2f")
+        && !r.to_ascii_lowercase().starts_with("/%5c")
+        && r.len() <= 1024;
+    if ok {
+        Ok(r.to_string())
+    } else {
+        Err("return_to must be a path on this site")
+    }
+}
+
+fn pending_cookie(state: &AppState, value: String, max_age: i64) -> Cookie<'static> {
+    let plain = state.public_url.scheme() == "http";
+    Cookie::build(PENDING_COOKIE, value)
+        .path("/saml/acs")
+        .http_only(true)
+        .secure(!plain)
+        // The IdP posts cross-site: only SameSite=None (which needs Secure) reaches the ACS.
+        // Plain-http loopback (--dev) cannot use None; Lax works there because loopback
+        // ports are one site.
+        .same_site(if plain { SameSite::Lax } else { SameSite::None })
+        .max_age(actix_web::cookie::time::Duration::seconds(max_age))
+        .finish()
+}
+
+async fn login(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    q: web::Query<LoginQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(idp) = state.saml.idp(&path) else {
+        return Ok(page::error(
+            StatusCode::NOT_FOUND,
+            "unknown_idp",
+            "There is no identity provider with this name.",
+        ));
+    };
+    let return_to = match safe_return_to(q.return_to.as_deref()) {
+        Ok(r) => r,
+        Err(m) => return Ok(page::error(StatusCode::BAD_REQUEST, "bad_return_to", m)),
+    };
+    let md = idp.metadata();
+    let Some(sso_url) = md.sso_redirect_url.as_deref() else {
+        return Ok(page::error(
+            StatusCode::BAD_GATEWAY,
+            "no_sso_endpoint",
+            "The identity provider's metadata has no HTTP-Redirect sign-in endpoint.",
+        ));
+    };
+    // RelayState carries only an opaque key to the pending request (never a URL).
+    let relay = hex::encode(rand::random::<[u8; 16]>());
+    let redirect = authn_request::redirect(
+        &AuthnParams {
+            sso_url,
+            sp_entity_id: &state.saml.entity_id,
+            acs_url: &state.saml.acs_url,
+            relay_state: &relay,
+            force_authn: idp.cfg.force_authn,
+            signing_key: state.saml.sp_key.as_ref(),
+        },
+        state.clock.now(),
+    )
+    .map_err(|e| {
+        tracing::error!(idp = %idp.id, error = %e, "cannot build the AuthnRequest");
+        ApiError::internal()
+    })?;
+    let pending = Pending {
+        request_id: redirect.request_id,
+        idp: idp.id.to_string(),
+        return_to,
+    };
+    let value = serde_json::to_vec(&pending).map_err(|_| ApiError::internal())?;
+    state
+        .store
+        .put(&key("saml_pending", &relay), &value, PENDING_TTL)
+        .await?;
+    Ok(HttpResponse::Found()
+        .insert_header((LOCATION, redirect.url))
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .cookie(pending_cookie(&state, relay, PENDING_TTL.as_secs() as i64))
+        .finish())
+}
+
+#[derive(Deserialize)]
+struct AcsForm {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: String,
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+async fn acs(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<AcsForm>,
+) -> Result<HttpResponse, ApiError> {
+    match verify_post(&state, &req, &form).await {
+        Ok((identity, return_to)) => {
+            tracing::info!(target: "rolegate::audit", event = "saml_sign_in",
+                idp = %identity.idp, subject = %identity.subject, groups = identity.groups.len());
+            let cookie = session::create(&state, identity).await?;
+            let mut gone = pending_cookie(&state, String::new(), 0);
+            gone.make_removal();
+            Ok(HttpResponse::SeeOther()
+                .insert_header((LOCATION, return_to))
+                .insert_header((CACHE_CONTROL, "no-store"))
+                .cookie(cookie)
+                .cookie(gone)
+                .finish())
+        }
+        Err(AcsError::Saml(e)) => {
+            state
+                .metrics
+                .saml_rejections
+                .with_label_values(&[e.code()])
+                .inc();
+            tracing::warn!(reason = e.code(), detail = %e, "SAML Response rejected");
+            Ok(page::error(
+                StatusCode::FORBIDDEN,
+                e.code(),
+                "The sign-in response from your identity provider was not accepted.",
+            ))
+        }
+        // Store down and the like: fail closed with the API error mapping (503).
+        Err(AcsError::Api(e)) => Err(e),
+    }
+}
+
+enum AcsError {
+    Saml(SamlError),
+    Api(ApiError),
+}
+
+impl From<SamlError> for AcsError {
+    fn from(e: SamlError) -> Self {
+        AcsError::Saml(e)
+    }
+}
+
+impl From<ApiError> for AcsError {
+    fn from(e: ApiError) -> Self {
+        AcsError::Api(e)
+    }
+}
+
+async fn verify_post(
+    state: &AppState,
+    req: &HttpRequest,
+    form: &AcsForm,
+) -> Result<(crate::domain::Identity, String), AcsError> {
+    let xml = decode_post(&form.saml_response)?;
+    // The pending request is taken (single use) before verification: a replayed POST finds
+    // nothing, and a forged one burns only the attacker's own login.
+    let pending: Option<Pending> = match form.relay_state.as_deref() {
+        Some(relay) if relay.len() == 32 && relay.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            let taken = state
+                .store
+                .take(&key("saml_pending", relay))
+                .await
+                .map_err(ApiError::from)?;
+            let cookie_ok = req
+                .cookie(PENDING_COOKIE)
+                .is_some_and(|c| c.value() == relay);
+            match taken {
+                // The pending-login cookie binds the Response to the browser that started
+                // the sign-in (login CSRF: an attacker's Response posted into a victim's
+                // browser finds no matching cookie).
+                Some(_) if !cookie_ok => return Err(SamlError::InResponseTo.into()),
+                Some(bytes) => serde_json::from_slice(&bytes).ok(),
+                None => None,
+            }
+        }
+        _ => None,
+    };
+    let (idp, expect, return_to) = match &pending {
+        Some(p) => {
+            let idp = state
+                .saml
+                .idp(&p.idp)
+                .ok_or(SamlError::InResponseTo)?
+                .clone();
+            (idp, Expect::Request(&p.request_id), p.return_to.clone())
+        }
+        None => {
+            // IdP-initiated (or a stale/replayed login): find the IdP by the Issuer the
+            // Response claims, then verify strictly against that IdP's own certificates.
+            let issuer = unverified_issuer(&xml).ok_or(SamlError::WrongIssuer)?;
+            let idp = state
+                .saml
+                .idp_by_entity_id(&issuer)
+                .ok_or(SamlError::WrongIssuer)?
+                .clone();
+            let allowed = idp.cfg.allow_idp_initiated;
+            // RelayState is never a redirect target for unsolicited Responses.
+            (idp, Expect::Unsolicited { allowed }, "/".to_string())
+        }
+    };
+    let md = idp.metadata();
+    let sp = Sp {
+        entity_id: &state.saml.entity_id,
+        acs_url: &state.saml.acs_url,
+        decryption_key: state.saml.sp_key.as_ref(),
+    };
+    let trust = Trust {
+        entity_id: &md.entity_id,
+        certs: &md.certs,
+        allow_sha1: idp.cfg.insecure_allow_sha1,
+        clock_skew: idp.cfg.clock_skew,
+    };
+    let verified = sv::verify(&xml, &sp, &trust, expect, state.clock.as_ref())?;
+    // Replay cache (SAML profiles 4.1.4.5): written only after full verification, so junk
+    // cannot burn IDs; kept until the assertion could no longer be accepted anyway.
+    let ttl = (verified.replay_until - state.clock.unix()).max(1) as u64;
+    let fresh = state
+        .store
+        .insert_once(
+            &key(
+                "saml_replay",
+                &format!("{}:{}", idp.id, verified.assertion.id),
+            ),
+            Duration::from_secs(ttl),
+        )
+        .await
+        .map_err(ApiError::from)?;
+    if !fresh {
+        return Err(SamlError::Replay.into());
+    }
+    Ok((
+        attributes::to_identity(&idp.id, &verified.assertion, &idp.cfg),
+        return_to,
+    ))
+}
+
+/// The Issuer the envelope claims, read without trusting it: it only picks which IdP's
+/// certificates the Response must then verify against.
+fn unverified_issuer(xml: &str) -> Option<String> {
+    let r: samael::schema::Response = xml.parse().ok()?;
+    r.issuer
+        .and_then(|i| i.value)
+        .or_else(|| r.assertion.and_then(|a| a.issuer.value))
+}

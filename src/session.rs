@@ -1,0 +1,109 @@
+//! Browser sessions: after a verified SAML Response (or, later, an OIDC login) the browser
+//! holds an opaque 256-bit token in a cookie; the store holds the identity under the token's
+//! SHA-256, so a store dump never yields a usable cookie.
+//!
+//! The cookie is `__Host-` prefixed, Secure, HttpOnly, SameSite=Lax (DESIGN § Security
+//! checklist); only `serve --dev` on plain-http loopback drops the prefix and Secure, because
+//! browsers refuse both without TLS. Sessions have an absolute lifetime: after it the user
+//! signs in at the IdP again, so group changes and deprovisioning take effect.
+
+use crate::domain::Identity;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::key;
+use actix_web::HttpRequest;
+use actix_web::cookie::{Cookie, SameSite};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+pub const LIFETIME: Duration = Duration::from_secs(12 * 3600);
+const SECURE_NAME: &str = "__Host-rolegate_session";
+const DEV_NAME: &str = "rolegate_session";
+
+#[derive(Serialize, Deserialize)]
+pub struct Session {
+    pub identity: Identity,
+    /// Sent back in every form; compared in constant time.
+    pub csrf: String,
+}
+
+fn plain_http(state: &AppState) -> bool {
+    state.public_url.scheme() == "http"
+}
+
+pub fn cookie_name(state: &AppState) -> &'static str {
+    if plain_http(state) {
+        DEV_NAME
+    } else {
+        SECURE_NAME
+    }
+}
+
+fn store_key(token: &str) -> String {
+    key("session", &hex::encode(Sha256::digest(token.as_bytes())))
+}
+
+fn random_token() -> String {
+    hex::encode(rand::random::<[u8; 32]>())
+}
+
+/// A new session for `identity`; returns the cookie to set. A fresh token on every sign-in
+/// (session fixation: nothing from before the login survives it).
+pub async fn create(state: &AppState, identity: Identity) -> Result<Cookie<'static>, ApiError> {
+    let token = random_token();
+    let session = Session {
+        identity,
+        csrf: random_token(),
+    };
+    let value = serde_json::to_vec(&session).map_err(|_| ApiError::internal())?;
+    state
+        .store
+        .put(&store_key(&token), &value, LIFETIME)
+        .await?;
+    Ok(Cookie::build(cookie_name(state), token)
+        .path("/")
+        .http_only(true)
+        .secure(!plain_http(state))
+        .same_site(SameSite::Lax)
+        .max_age(actix_web::cookie::time::Duration::seconds(
+            LIFETIME.as_secs() as i64,
+        ))
+        .finish())
+}
+
+/// The session the request's cookie names, if it is live.
+pub async fn current(state: &AppState, req: &HttpRequest) -> Result<Option<Session>, ApiError> {
+    let Some(c) = req.cookie(cookie_name(state)) else {
+        return Ok(None);
+    };
+    let token = c.value();
+    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(None);
+    }
+    let Some(bytes) = state.store.get(&store_key(token)).await? else {
+        return Ok(None);
+    };
+    Ok(serde_json::from_slice(&bytes).ok())
+}
+
+/// Ends the session and returns a cookie that clears it.
+pub async fn end(state: &AppState, req: &HttpRequest) -> Result<Cookie<'static>, ApiError> {
+    if let Some(c) = req.cookie(cookie_name(state)) {
+        state.store.delete(&store_key(c.value())).await?;
+    }
+    let mut gone = Cookie::build(cookie_name(state), "")
+        .path("/")
+        .http_only(true)
+        .secure(!plain_http(state))
+        .same_site(SameSite::Lax)
+        .finish();
+    gone.make_removal();
+    Ok(gone)
+}
+
+pub fn csrf_ok(session: &Session, presented: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    session.csrf.len() == presented.len()
+        && bool::from(session.csrf.as_bytes().ct_eq(presented.as_bytes()))
+}

@@ -1,0 +1,448 @@
+//! SAML sign-in end to end through the broker's own HTTP surface: `/login/{idp}` starts an
+//! AuthnRequest, a Response really signed (xmlsec) for that request comes back to the ACS,
+//! and the browser session it creates gets credentials that moto's GetCallerIdentity accepts.
+//! Then the attacks that need server state: replay, a missing pending-login cookie, a stale
+//! RelayState, unsolicited Responses, CSRF, oversize and junk posts.
+
+mod common;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use common::app::{Peers, ROLES, TestApp, caller_identity_arn, peers};
+use common::saml_forge::{Knobs, SamlForge};
+use reqwest::redirect::Policy;
+use std::io::Read;
+
+const PUBLIC: &str = "https://rolegate.example.test";
+
+fn config(p: &Peers, idp_extra: &str) -> String {
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+public_url = "{PUBLIC}"
+
+[aws]
+role_chaining = "false"
+access_key_id_file = "aws-key-id"
+secret_access_key_file = "aws-secret"
+
+[aws.partitions.aws]
+sts_endpoint = "{moto}"
+
+[[idp]]
+id = "corp"
+kind = "saml"
+metadata_file = "corp-metadata.xml"
+{idp_extra}
+
+{ROLES}
+
+[[map]]
+idp = "corp"
+groups = ["eng"]
+roles = ["prod-readonly"]
+"#,
+        moto = p.moto.url
+    )
+}
+
+async fn spawn(p: &Peers, forge: &SamlForge, idp_extra: &str) -> TestApp {
+    let md = forge.metadata("https://idp.forge.test/sso");
+    TestApp::spawn_with_files(
+        &config(p, idp_extra),
+        &[("corp-metadata.xml", &md)],
+        None,
+        true,
+    )
+    .await
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The value of a Set-Cookie named `name`.
+fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| {
+            v[name.len() + 1..]
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+}
+
+struct Started {
+    relay: String,
+    request_id: String,
+    pending_cookie: String,
+}
+
+async fn start_login(app: &TestApp) -> Started {
+    let r = client()
+        .get(format!("{}/login/corp?return_to=/", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    let pending_cookie = set_cookie(&r, "rolegate_saml_pending").expect("pending-login cookie");
+    let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    assert!(location.as_str().starts_with("https://idp.forge.test/sso?"));
+    let q: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
+    let relay = q["RelayState"].clone();
+    assert_eq!(
+        relay, pending_cookie,
+        "the cookie binds this browser to the RelayState"
+    );
+    // HTTP-Redirect binding (SAML bindings 3.4.4.1): DEFLATE, then base64.
+    let deflated = STANDARD.decode(&q["SAMLRequest"]).unwrap();
+    let mut xml = String::new();
+    flate2::read::DeflateDecoder::new(&deflated[..])
+        .read_to_string(&mut xml)
+        .unwrap();
+    let request_id = xml
+        .split(" ID=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    assert!(
+        xml.contains("https://rolegate.example.test/saml/acs"),
+        "{xml}"
+    );
+    Started {
+        relay,
+        request_id: request_id.to_string(),
+        pending_cookie,
+    }
+}
+
+async fn post_acs(
+    app: &TestApp,
+    response_b64: &str,
+    relay: Option<&str>,
+    cookie: Option<&str>,
+) -> reqwest::Response {
+    let mut form = vec![("SAMLResponse", response_b64.to_string())];
+    if let Some(r) = relay {
+        form.push(("RelayState", r.to_string()));
+    }
+    let mut req = client().post(format!("{}/saml/acs", app.url)).form(&form);
+    if let Some(c) = cookie {
+        req = req.header("cookie", format!("rolegate_saml_pending={c}"));
+    }
+    req.send().await.unwrap()
+}
+
+/// The rejection class shown on the error page.
+async fn reason(r: reqwest::Response) -> String {
+    let body = r.text().await.unwrap();
+    body.split("Reason: <code>")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .unwrap_or(&body)
+        .to_string()
+}
+
+fn hidden(body: &str, name: &str) -> String {
+    body.split(&format!(r#"name="{name}" value=""#))
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_else(|| panic!("no hidden {name} in {body}"))
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_pick_a_role_and_hold_credentials_verified_by_sts() {
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+    let app = spawn(p, &forge, "").await;
+    let s = start_login(&app).await;
+    let response = forge.response_b64(&Knobs {
+        in_response_to: Some(s.request_id.clone()),
+        ..Knobs::default()
+    });
+    let r = post_acs(&app, &response, Some(&s.relay), Some(&s.pending_cookie)).await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    assert_eq!(r.headers()["location"], "/");
+    let session = set_cookie(&r, "__Host-rolegate_session").expect("session cookie");
+    let raw = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join(" | ");
+    assert!(
+        raw.contains("HttpOnly") && raw.contains("Secure") && raw.contains("SameSite=Lax"),
+        "{raw}"
+    );
+    let cookie = format!("__Host-rolegate_session={session}");
+
+    let home = client()
+        .get(format!("{}/", app.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home.status(), 200);
+    let page = home.text().await.unwrap();
+    assert!(page.contains("prod-readonly"), "{page}");
+    assert!(
+        !page.contains("/credentials/admin"),
+        "admin is not granted to eng: {page}"
+    );
+    let csrf = hidden(&page, "csrf");
+
+    let creds = client()
+        .post(format!("{}/credentials/prod-readonly", app.url))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(creds.status(), 200);
+    assert_eq!(creds.headers()["cache-control"], "no-store");
+    let body = creds.text().await.unwrap();
+    let export = |k: &str| {
+        body.split(&format!("export {k}="))
+            .nth(1)
+            .and_then(|s| s.split(['\n', '<']).next())
+            .unwrap_or_else(|| panic!("no {k} in {body}"))
+            .to_string()
+    };
+    let json = serde_json::json!({
+        "AccessKeyId": export("AWS_ACCESS_KEY_ID"),
+        "SecretAccessKey": export("AWS_SECRET_ACCESS_KEY"),
+        "SessionToken": export("AWS_SESSION_TOKEN"),
+    });
+    let arn = caller_identity_arn(&p.moto.url, &json).await;
+    assert!(arn.contains(":assumed-role/ReadOnly/"), "{arn}");
+
+    // The same Response again: the pending request is gone and the assertion ID is spent.
+    let again = post_acs(&app, &response, Some(&s.relay), Some(&s.pending_cookie)).await;
+    assert_eq!(again.status(), 403);
+    assert_eq!(reason(again).await, "in_response_to");
+
+    // CSRF: missing or wrong token does nothing.
+    for token in ["", "0000"] {
+        let r = client()
+            .post(format!("{}/credentials/prod-readonly", app.url))
+            .header("cookie", &cookie)
+            .form(&[("csrf", token)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+    }
+    // A role the policy does not grant: refused even when forced.
+    let forced = client()
+        .post(format!("{}/credentials/admin", app.url))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forced.status(), 403);
+
+    // Logout ends the session server-side.
+    let out = client()
+        .post(format!("{}/logout", app.url))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    let after = client()
+        .get(format!("{}/", app.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert!(after.text().await.unwrap().contains("/login/corp"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_that_must_not_sign_anyone_in() {
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+    let app = spawn(p, &forge, "").await;
+
+    // No pending-login cookie (login CSRF: a Response pushed into another browser).
+    let s = start_login(&app).await;
+    let ok = Knobs {
+        in_response_to: Some(s.request_id.clone()),
+        ..Knobs::default()
+    };
+    let r = post_acs(&app, &forge.response_b64(&ok), Some(&s.relay), None).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(reason(r).await, "in_response_to");
+
+    let cases: Vec<(Knobs, &str)> = vec![
+        (
+            Knobs {
+                audience: "https://other.example/sp".into(),
+                ..Knobs::default()
+            },
+            "wrong_audience",
+        ),
+        (
+            Knobs {
+                recipient: "https://evil.example/acs".into(),
+                ..Knobs::default()
+            },
+            "wrong_recipient",
+        ),
+        (
+            Knobs {
+                destination: "https://evil.example/acs".into(),
+                ..Knobs::default()
+            },
+            "wrong_destination",
+        ),
+        (
+            Knobs {
+                valid_for: -120,
+                ..Knobs::default()
+            },
+            "expired",
+        ),
+        (
+            Knobs {
+                in_response_to: Some("_someone-elses".into()),
+                ..Knobs::default()
+            },
+            "in_response_to",
+        ),
+    ];
+    for (mut knobs, want) in cases {
+        let s = start_login(&app).await;
+        if knobs.in_response_to.is_none() {
+            knobs.in_response_to = Some(s.request_id.clone());
+        }
+        let r = post_acs(
+            &app,
+            &forge.response_b64(&knobs),
+            Some(&s.relay),
+            Some(&s.pending_cookie),
+        )
+        .await;
+        assert_eq!(r.status(), 403, "{want}");
+        assert_eq!(reason(r).await, want);
+    }
+
+    // Signed by a key the metadata does not pin.
+    let stranger = SamlForge::new();
+    let s = start_login(&app).await;
+    let forged = stranger.response_b64(&Knobs {
+        in_response_to: Some(s.request_id.clone()),
+        ..Knobs::default()
+    });
+    let r = post_acs(&app, &forged, Some(&s.relay), Some(&s.pending_cookie)).await;
+    assert_eq!(reason(r).await, "bad_signature");
+
+    // Unsolicited while allow_idp_initiated = false.
+    let r = post_acs(&app, &forge.response_b64(&Knobs::default()), None, None).await;
+    assert_eq!(reason(r).await, "unsolicited");
+
+    // Junk and oversize posts: a clear refusal, nothing stored.
+    let r = post_acs(&app, "%%%", None, None).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(reason(r).await, "malformed");
+    let huge = STANDARD.encode("<a>".repeat(40_000));
+    let r = post_acs(&app, &huge, None, None).await;
+    assert_eq!(reason(r).await, "oversize");
+    let r = post_acs(&app, &"A".repeat(600_000), None, None).await;
+    assert_eq!(
+        r.status(),
+        400,
+        "a body over the ACS limit is refused before parsing"
+    );
+    assert!(
+        app.metrics()
+            .await
+            .contains("rolegate_saml_rejections_total{reason=\"wrong_audience\"} 1")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idp_initiated_when_allowed_is_single_use_and_never_redirects_by_relay_state() {
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+    let app = spawn(p, &forge, "allow_idp_initiated = true").await;
+    let response = forge.response_b64(&Knobs::default());
+    let r = post_acs(&app, &response, Some("https://evil.example/"), None).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        r.headers()["location"],
+        "/",
+        "RelayState is never a redirect target"
+    );
+    // Replay of the same assertion (SAML profiles 4.1.4.5).
+    let r = post_acs(&app, &response, None, None).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(reason(r).await, "replay");
+    // A Response that claims to answer a request we do not hold is not "unsolicited".
+    let r = post_acs(
+        &app,
+        &forge.response_b64(&Knobs {
+            in_response_to: Some("_gone".into()),
+            ..Knobs::default()
+        }),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(reason(r).await, "in_response_to");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sp_metadata_and_login_guards() {
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+    let app = spawn(p, &forge, "").await;
+    let md = client()
+        .get(format!("{}/saml/metadata", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(md.status(), 200);
+    let md = md.text().await.unwrap();
+    assert!(
+        md.contains(r#"entityID="https://rolegate.example.test/saml/metadata""#),
+        "{md}"
+    );
+    assert!(
+        md.contains(r#"Location="https://rolegate.example.test/saml/acs""#),
+        "{md}"
+    );
+    for bad in [
+        "//evil.example",
+        "/\\evil.example",
+        "https://evil.example/",
+        "/%2F%2Fevil",
+    ] {
+        let mut u = url::Url::parse(&format!("{}/login/corp", app.url)).unwrap();
+        u.query_pairs_mut().append_pair("return_to", bad);
+        let r = client().get(u).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+    }
+    let r = client()
+        .get(format!("{}/login/nope", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
