@@ -1,0 +1,224 @@
+//! ACS verification of a realistic signed SAML Response (issue 5 § Benchmarks): about 6 KB,
+//! RSA-SHA256 over the assertion, 10 group values, the attributes Okta/Entra send.
+//!
+//! - `saml/verify`: what `POST /saml/acs` runs per Response after base64 decoding — the strict
+//!   pre-parse, the algorithm allow list, xmlsec signature verification against the pinned
+//!   certificate (through samael), parsing the signed content, every profile check, and the
+//!   mapping to an `Identity`. Decoding base64 is `saml/decode_and_verify`.
+//! - `crypto_floor` (diagnostic): one RSA-2048 PKCS#1 v1.5 verification plus SHA-256 over the
+//!   assertion's bytes with OpenSSL — the work no verifier can skip.
+//!
+//! The Response is signed at start with libxmlsec1 (samael's `Crypto::sign_xml`) by a fresh
+//! RSA-2048 key; the setup asserts it verifies, so the bench never times an error path.
+//! `scripts/bench/saml_vs_peers.sh` runs python3-saml and node-saml on the same Response.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use openssl::hash::MessageDigest;
+use openssl::pkey::PKey;
+use openssl::rsa::Rsa;
+use openssl::sign::{Signer, Verifier};
+use rolegate::clock::FixedClock;
+use rolegate::config::{MetadataSource, SamlIdpConfig};
+use rolegate::domain::IdpId;
+use rolegate::idp::saml::verify::{Expect, Sp, Trust, verify};
+use rolegate::idp::saml::{attributes, decode_post, metadata};
+use samael::crypto::{Crypto, CryptoProvider};
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The server's allocator (src/main.rs), so allocation costs are the production ones.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const NOW: i64 = 1_795_348_800; // 2026-11-22T12:00:00Z
+const IDP: &str = "https://idp.bench.test/saml/metadata";
+const SP: &str = "https://rolegate.bench.test/saml/metadata";
+const ACS: &str = "https://rolegate.bench.test/saml/acs";
+const REQ: &str = "_req-bench-0001";
+
+fn cert(key: &PKey<openssl::pkey::Private>) -> Vec<u8> {
+    use openssl::asn1::Asn1Time;
+    use openssl::x509::{X509, X509NameBuilder};
+    let mut name = X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", "idp.bench.test").unwrap();
+    let name = name.build();
+    let mut b = X509::builder().unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(&name).unwrap();
+    b.set_pubkey(key).unwrap();
+    b.set_not_before(&Asn1Time::from_unix(NOW - 86_400).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::from_unix(NOW + 86_400 * 365).unwrap())
+        .unwrap();
+    b.sign(key, MessageDigest::sha256()).unwrap();
+    b.build().to_der().unwrap()
+}
+
+/// The Response (Okta-shaped: NameID email, 10 groups, profile attributes).
+fn template() -> String {
+    let groups: String = [
+        "eng", "sre", "platform", "oncall", "aws-prod-readonly", "aws-dev-admin", "github-org",
+        "vpn-users", "payments-team", "everyone",
+    ]
+    .iter()
+    .map(|g| format!(r#"<saml2:AttributeValue xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="xs:string">{g}</saml2:AttributeValue>"#))
+    .collect();
+    let attr = |name: &str, value: &str| {
+        format!(
+            r#"<saml2:Attribute Name="{name}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified"><saml2:AttributeValue xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="xs:string">{value}</saml2:AttributeValue></saml2:Attribute>"#
+        )
+    };
+    let profile: String = [
+        ("email", "alice.liddell@example.com"),
+        ("username", "alice"),
+        ("firstName", "Alice"),
+        ("lastName", "Liddell"),
+        ("department", "Platform Engineering"),
+        ("employeeNumber", "000123456"),
+    ]
+    .iter()
+    .map(|(n, v)| attr(n, v))
+    .collect();
+    format!(
+        r##"<?xml version="1.0" encoding="UTF-8"?><saml2p:Response xmlns:saml2p="urn:oasis:names:tc:SAML:2.0:protocol" Destination="{ACS}" ID="id5402164478412917916493391" InResponseTo="{REQ}" IssueInstant="2026-11-22T11:59:58.512Z" Version="2.0"><saml2:Issuer xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion" Format="urn:oasis:names:tc:SAML:2.0:nameid-format:entity">{IDP}</saml2:Issuer><saml2p:Status><saml2p:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></saml2p:Status><saml2:Assertion xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion" ID="id54021644785146571483549862" IssueInstant="2026-11-22T11:59:58.512Z" Version="2.0"><saml2:Issuer Format="urn:oasis:names:tc:SAML:2.0:nameid-format:entity">{IDP}</saml2:Issuer><ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#id54021644785146571483549862"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"><ec:InclusiveNamespaces xmlns:ec="http://www.w3.org/2001/10/xml-exc-c14n#" PrefixList="xs"/></ds:Transform></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue></ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue></ds:SignatureValue></ds:Signature><saml2:Subject><saml2:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">alice.liddell@example.com</saml2:NameID><saml2:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml2:SubjectConfirmationData InResponseTo="{REQ}" NotOnOrAfter="2026-11-22T12:04:58.512Z" Recipient="{ACS}"/></saml2:SubjectConfirmation></saml2:Subject><saml2:Conditions NotBefore="2026-11-22T11:54:58.512Z" NotOnOrAfter="2026-11-22T12:04:58.512Z"><saml2:AudienceRestriction><saml2:Audience>{SP}</saml2:Audience></saml2:AudienceRestriction></saml2:Conditions><saml2:AuthnStatement AuthnInstant="2026-11-22T11:59:40.128Z" SessionIndex="id1795348798512.1543218470"><saml2:AuthnContext><saml2:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml2:AuthnContextClassRef></saml2:AuthnContext></saml2:AuthnStatement><saml2:AttributeStatement><saml2:Attribute Name="groups" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified">{groups}</saml2:Attribute>{profile}</saml2:AttributeStatement></saml2:Assertion></saml2p:Response>"##
+    )
+}
+
+fn metadata_xml(cert_der: &[u8]) -> String {
+    format!(
+        r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{IDP}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.bench.test/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#,
+        STANDARD.encode(cert_der)
+    )
+}
+
+fn bench(c: &mut Criterion) {
+    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+    let cert_der = cert(&key);
+    let signed = Crypto::sign_xml(template(), &key.private_key_to_der().unwrap()).unwrap();
+    let b64 = STANDARD.encode(&signed);
+    // Files for the peer comparison (scripts/bench/saml_vs_peers.sh reads them).
+    let out = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target"))
+        .join("bench-results/saml");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("response.xml"), &signed).unwrap();
+    std::fs::write(out.join("response.b64"), &b64).unwrap();
+    std::fs::write(out.join("idp-metadata.xml"), metadata_xml(&cert_der)).unwrap();
+    std::fs::write(
+        out.join("idp.crt"),
+        openssl::x509::X509::from_der(&cert_der)
+            .unwrap()
+            .to_pem()
+            .unwrap(),
+    )
+    .unwrap();
+
+    let md = metadata::parse(&metadata_xml(&cert_der), NOW).unwrap();
+    let clock = FixedClock::at_unix(NOW);
+    let cfg = SamlIdpConfig::new(MetadataSource::File(PathBuf::from("bench")));
+    let idp = IdpId::parse("okta").unwrap();
+    let sp = Sp {
+        entity_id: SP,
+        acs_url: ACS,
+        decryption_key: None,
+    };
+    let trust = Trust {
+        entity_id: &md.entity_id,
+        certs: &md.certs,
+        allow_sha1: false,
+        clock_skew: Duration::from_secs(60),
+    };
+    let run = |xml: &str| {
+        let v = verify(xml, &sp, &trust, Expect::Request(REQ), &clock)
+            .expect("the bench Response verifies");
+        attributes::to_identity(&idp, &v.assertion, &cfg)
+    };
+    let identity = run(&signed);
+    assert_eq!(identity.groups.len(), 10);
+    assert_eq!(identity.email.as_deref(), Some("alice.liddell@example.com"));
+    eprintln!("bench Response: {} bytes of XML", signed.len());
+
+    let mut g = c.benchmark_group("saml");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("verify", |b| b.iter(|| black_box(run(black_box(&signed)))));
+    g.bench_function("decode_and_verify", |b| {
+        b.iter(|| black_box(run(&decode_post(black_box(&b64)).unwrap())))
+    });
+    g.finish();
+
+    // Diagnostic: where the time goes.
+    let mut parts = c.benchmark_group("parts");
+    parts.bench_function("preparse", |b| {
+        b.iter(|| {
+            black_box(rolegate::idp::saml::preparse::preparse(
+                black_box(&signed),
+                (rolegate::idp::saml::preparse::PROTOCOL_NS, b"Response"),
+            ))
+        })
+    });
+    parts.bench_function("serde_parse_response", |b| {
+        b.iter(|| {
+            black_box(
+                black_box(&signed)
+                    .parse::<samael::schema::Response>()
+                    .is_ok(),
+            )
+        })
+    });
+    parts.bench_function("xmlsec_reduce", |b| {
+        b.iter(|| {
+            black_box(
+                Crypto::reduce_xml_to_signed(
+                    black_box(&signed),
+                    &md.certs,
+                    samael::crypto::ReduceMode::ValidateAndMarkNoAncestors,
+                )
+                .is_ok(),
+            )
+        })
+    });
+    parts.bench_function("xmlsec_predigest", |b| {
+        b.iter(|| {
+            black_box(
+                Crypto::reduce_xml_to_signed(
+                    black_box(&signed),
+                    &md.certs,
+                    samael::crypto::ReduceMode::PreDigest,
+                )
+                .is_ok(),
+            )
+        })
+    });
+    parts.finish();
+
+    // The floor: SHA-256 over the assertion plus one RSA-2048 verification.
+    let start = signed.find("<saml2:Assertion").unwrap();
+    let end = signed.find("</saml2:Assertion>").unwrap() + "</saml2:Assertion>".len();
+    let assertion = &signed.as_bytes()[start..end];
+    let mut signer = Signer::new(MessageDigest::sha256(), &key).unwrap();
+    signer.update(b"signed-info").unwrap();
+    let sig = signer.sign_to_vec().unwrap();
+    let public = PKey::public_key_from_der(&key.public_key_to_der().unwrap()).unwrap();
+    let mut floor = c.benchmark_group("crypto_floor");
+    floor.throughput(Throughput::Elements(1));
+    floor.bench_function("rsa2048_verify_plus_sha256_assertion", |b| {
+        b.iter(|| {
+            let digest = openssl::sha::sha256(black_box(assertion));
+            let mut v = Verifier::new(MessageDigest::sha256(), &public).unwrap();
+            v.update(b"signed-info").unwrap();
+            black_box((digest, v.verify(&sig).unwrap()))
+        })
+    });
+    floor.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(5));
+    targets = bench
+}
+criterion_main!(benches);
