@@ -70,6 +70,14 @@ impl SamlForge {
         SamlForge { key, cert_b64 }
     }
 
+    /// This forge's certificate as a signing KeyDescriptor, to splice into metadata.
+    pub fn key_descriptor(&self) -> String {
+        format!(
+            r#"<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#,
+            self.cert_b64
+        )
+    }
+
     pub fn metadata(&self, sso_url: &str) -> String {
         format!(
             r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{IDP_ENTITY}">
