@@ -446,3 +446,60 @@ async fn sp_metadata_and_login_guards() {
         .unwrap();
     assert_eq!(r.status(), 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_an_sp_key_authn_requests_are_signed_and_the_cert_is_published() {
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+    let sp = SamlForge::new();
+    let toml = config(p, "").replacen(
+        "[[idp]]",
+        "[saml]\nsp_key_file = \"sp.key\"\nsp_cert_file = \"sp.crt\"\n\n[[idp]]",
+        1,
+    );
+    let app = TestApp::spawn_with_files(
+        &toml,
+        &[
+            (
+                "corp-metadata.xml",
+                &forge.metadata("https://idp.forge.test/sso"),
+            ),
+            ("sp.key", &sp.key_pem()),
+            ("sp.crt", &sp.cert_pem()),
+        ],
+        None,
+        true,
+    )
+    .await;
+    let r = client()
+        .get(format!("{}/login/corp", app.url))
+        .send()
+        .await
+        .unwrap();
+    let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let verifier = samael::crypto::UrlVerifier::from_x509_cert_pem(&sp.cert_pem()).unwrap();
+    assert!(
+        verifier.verify_signed_request_url(&location).unwrap(),
+        "SAML bindings 3.4.4.1: the query string is signed with the SP key"
+    );
+    let tampered =
+        url::Url::parse(&location.as_str().replace("RelayState=", "RelayState=x")).unwrap();
+    assert!(
+        !verifier
+            .verify_signed_request_url(&tampered)
+            .unwrap_or(false)
+    );
+    let md = client()
+        .get(format!("{}/saml/metadata", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(md.contains(r#"AuthnRequestsSigned="true""#), "{md}");
+    assert!(
+        md.contains(&sp.cert_b64_der()),
+        "the SP certificate is published"
+    );
+}

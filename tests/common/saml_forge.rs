@@ -70,6 +70,19 @@ impl SamlForge {
         SamlForge { key, cert_b64 }
     }
 
+    pub fn key_pem(&self) -> String {
+        String::from_utf8(self.key.private_key_to_pem_pkcs8().unwrap()).unwrap()
+    }
+
+    pub fn cert_pem(&self) -> String {
+        let der = STANDARD.decode(&self.cert_b64).unwrap();
+        String::from_utf8(X509::from_der(&der).unwrap().to_pem().unwrap()).unwrap()
+    }
+
+    pub fn cert_b64_der(&self) -> String {
+        self.cert_b64.clone()
+    }
+
     /// This forge's certificate as a signing KeyDescriptor, to splice into metadata.
     pub fn key_descriptor(&self) -> String {
         format!(
