@@ -4,16 +4,22 @@
 //! which roles the proof is good for. Follow one request through the modules:
 //!
 //! 1. [`routes`] — the HTTP surfaces. `POST /api/v1/credentials` extracts the bearer token
-//!    ([`routes::caller`]) and calls the domain; handlers hold no protocol logic.
+//!    ([`routes::caller`]); `POST /saml/acs` ([`routes::saml`]) takes a browser's SAML
+//!    Response and opens a [`session`]; [`routes::browser`] lists roles and hands out
+//!    credentials to that session. Handlers hold no protocol logic.
 //! 2. [`idp`] — verifiers. [`idp::oidc`] checks an IdP's ID token (signature via
 //!    jsonwebtoken, then every claim rule of the security checklist) against keys fetched by
-//!    discovery and cached; the result is a protocol-neutral [`domain::Identity`].
+//!    discovery and cached; [`idp::saml`] runs a strict pre-parse, xmlsec signature
+//!    verification against pinned certificates and every Web Browser SSO profile check.
+//!    Both end in the same protocol-neutral [`domain::Identity`].
 //! 3. [`policy`] — the mapper: IAM-grammar documents ([`policy::document`]) and the `[[map]]`
 //!    shorthand compiled into one [`policy::engine::Engine`], evaluated with IAM's logic.
 //!    Given an identity, a role and an action it returns a [`policy::Grant`] (only it can
 //!    build one) or says why not — and [`policy::explain`] says so statement by statement.
 //! 4. [`aws`] — [`aws::limits`] checks every STS limit and turns the grant into a
-//!    `SessionPlan`; [`aws::sts`] calls AssumeRole or AssumeRoleWithWebIdentity.
+//!    `SessionPlan`; [`aws::sts`] calls AssumeRole or AssumeRoleWithWebIdentity. [`issue`]
+//!    is the single path from identity to credentials that every surface shares (policy,
+//!    limits, rate limit, metric, audit event).
 //! 5. [`error`] — the one place where each layer's error becomes an HTTP status and an
 //!    OAuth-style `{"error", "error_description", "request_id"}` body.
 //!
