@@ -34,6 +34,21 @@ pub struct Facts {
     pub root_signed: bool,
     /// Every `Algorithm` attribute, with the local name of the element that carries it.
     pub algorithms: Vec<(String, String)>,
+    /// The root element's own fields, read in the same pass (so the envelope never needs a
+    /// second, full parse).
+    pub envelope: Envelope,
+}
+
+/// What the Response element says about itself: its attributes, its Issuer and its top-level
+/// StatusCode. Read from the document as sent; which of it is signed is decided later.
+#[derive(Debug, Default)]
+pub struct Envelope {
+    pub version: Option<String>,
+    pub destination: Option<String>,
+    pub in_response_to: Option<String>,
+    pub issue_instant: Option<String>,
+    pub issuer: Option<String>,
+    pub status: Option<String>,
 }
 
 /// `root` is the (namespace, local name) the document element must have.
@@ -47,6 +62,9 @@ pub fn preparse(xml: &str, root: (&[u8], &[u8])) -> Result<Facts, SamlError> {
     let mut depth = 0usize;
     let mut root_done = false;
     let mut root_seen = false;
+    // Text of the root's Issuer while it is being read; whether we are inside Status.
+    let mut issuer_text: Option<String> = None;
+    let mut in_status = false;
     loop {
         let (ns, event) = reader
             .read_resolved_event()
@@ -70,6 +88,40 @@ pub fn preparse(xml: &str, root: (&[u8], &[u8])) -> Result<Facts, SamlError> {
                         return Err(SamlError::Malformed("the document is not a SAML Response"));
                     }
                     root_seen = true;
+                    for a in e.attributes() {
+                        let a = a.map_err(|_| SamlError::Malformed("bad attribute"))?;
+                        let slot = match a.key.as_ref() {
+                            b"Version" => &mut facts.envelope.version,
+                            b"Destination" => &mut facts.envelope.destination,
+                            b"InResponseTo" => &mut facts.envelope.in_response_to,
+                            b"IssueInstant" => &mut facts.envelope.issue_instant,
+                            _ => continue,
+                        };
+                        let v = a
+                            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                            .map_err(|_| SamlError::Malformed("bad attribute value"))?;
+                        *slot = Some(v.into_owned());
+                    }
+                }
+                if depth == 1 && ns == ASSERTION_NS && local == b"Issuer" {
+                    issuer_text = Some(String::new());
+                }
+                in_status = (in_status && depth >= 2)
+                    || (depth == 1 && ns == PROTOCOL_NS && local == b"Status");
+                if depth == 2
+                    && in_status
+                    && ns == PROTOCOL_NS
+                    && local == b"StatusCode"
+                    && facts.envelope.status.is_none()
+                {
+                    for a in e.attributes().flatten() {
+                        if a.key.as_ref() == b"Value" {
+                            facts.envelope.status = a
+                                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                                .ok()
+                                .map(|v| v.into_owned());
+                        }
+                    }
                 }
                 if ns == ASSERTION_NS && local == b"Assertion" {
                     facts.assertions += 1;
@@ -102,6 +154,14 @@ pub fn preparse(xml: &str, root: (&[u8], &[u8])) -> Result<Facts, SamlError> {
             }
             Event::End(_) => {
                 depth -= 1;
+                if depth == 1
+                    && let Some(text) = issuer_text.take()
+                {
+                    facts.envelope.issuer = Some(text.trim().to_string());
+                }
+                if depth <= 1 {
+                    in_status = false;
+                }
                 if depth == 0 {
                     root_done = true;
                 }
@@ -115,13 +175,29 @@ pub fn preparse(xml: &str, root: (&[u8], &[u8])) -> Result<Facts, SamlError> {
                     });
                 }
             }
-            Event::Text(_) | Event::CData(_) | Event::Comment(_) => {}
+            Event::Text(ref t) => {
+                if let Some(buf) = issuer_text.as_mut() {
+                    buf.push_str(&t.decode().map_err(|_| SamlError::Malformed("not UTF-8"))?);
+                }
+            }
+            Event::CData(_) | Event::Comment(_) => {}
             // Character references (`&#65;`) and the five predefined entities are plain text;
             // any other entity needs a DTD, which is refused below.
             Event::GeneralRef(ref r) => {
                 let predefined = matches!(&**r, b"lt" | b"gt" | b"amp" | b"apos" | b"quot");
                 if !(predefined || r.is_char_ref()) || depth == 0 {
                     return Err(SamlError::ForbiddenXml("entity reference"));
+                }
+                if let Some(buf) = issuer_text.as_mut() {
+                    let c = match &**r {
+                        b"lt" => Some('<'),
+                        b"gt" => Some('>'),
+                        b"amp" => Some('&'),
+                        b"apos" => Some('\''),
+                        b"quot" => Some('"'),
+                        _ => r.resolve_char_ref().ok().flatten(),
+                    };
+                    buf.push(c.ok_or(SamlError::Malformed("bad character reference"))?);
                 }
             }
             Event::Decl(_) if !root_seen => {}
@@ -251,6 +327,21 @@ mod tests {
         }
         assert!(preparse(&resp("&lt;&#65;"), ROOT).is_ok());
         assert!(preparse(&format!("<?xml version=\"1.0\"?>\n{}\n", resp("")), ROOT).is_ok());
+    }
+
+    #[test]
+    fn reads_the_envelope_in_the_same_pass() {
+        let x = r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" Version="2.0" Destination="https://sp/acs?a=1&amp;b=2" InResponseTo="_r1" IssueInstant="2026-11-22T12:00:00Z"><saml:Issuer> https://idp/?x=1&amp;y=&#50; </saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Responder"><samlp:StatusCode Value="inner"/></samlp:StatusCode></samlp:Status><saml:Assertion><saml:Issuer>not the envelope's</saml:Issuer></saml:Assertion></samlp:Response>"#;
+        let e = preparse(x, ROOT).unwrap().envelope;
+        assert_eq!(e.version.as_deref(), Some("2.0"));
+        assert_eq!(e.destination.as_deref(), Some("https://sp/acs?a=1&b=2"));
+        assert_eq!(e.in_response_to.as_deref(), Some("_r1"));
+        assert_eq!(e.issue_instant.as_deref(), Some("2026-11-22T12:00:00Z"));
+        assert_eq!(e.issuer.as_deref(), Some("https://idp/?x=1&y=2"));
+        assert_eq!(
+            e.status.as_deref(),
+            Some("urn:oasis:names:tc:SAML:2.0:status:Responder")
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //!    saml` cannot use) run here with an injected clock, each citing the section it implements.
 
 use super::SamlError;
-use super::preparse::{ASSERTION_NS, PROTOCOL_NS, check_algorithms, preparse};
+use super::preparse::{ASSERTION_NS, Envelope, PROTOCOL_NS, check_algorithms, preparse};
 use crate::clock::Clock;
 use openssl::pkey::{PKey, Private};
 use samael::crypto::{
@@ -90,20 +90,14 @@ pub fn verify(
     if count != 1 {
         return Err(SamlError::AssertionCount(count));
     }
-    // The envelope as sent: only its root attributes, Issuer and Status are read from it, and
-    // the root element is the same one the signature (if any) covers.
-    let envelope: Response = xml
-        .parse()
-        .map_err(|_| SamlError::Malformed("not a SAML 2.0 Response"))?;
-    if envelope.version != "2.0" {
+    // The envelope as sent (read by the pre-parse): its root attributes, Issuer and Status.
+    // The root element is the same one the signature (if any) covers.
+    let envelope = &facts.envelope;
+    if envelope.version.as_deref() != Some("2.0") {
         return Err(SamlError::Malformed("Version is not 2.0"));
     }
     // SAML core 3.2.2.2: a failed sign-in carries a non-Success top-level StatusCode.
-    let status = envelope
-        .status
-        .as_ref()
-        .and_then(|s| s.status_code.value.as_deref());
-    match status {
+    match envelope.status.as_deref() {
         Some(SUCCESS) => {}
         Some(_) => return Err(SamlError::Status),
         None => return Err(SamlError::Malformed("no StatusCode")),
@@ -111,13 +105,13 @@ pub fn verify(
 
     let allowed = (!trust.allow_sha1).then_some(STRONG);
     let (assertion, response_signed) = if facts.encrypted_assertions == 1 {
-        encrypted_assertion(xml, &envelope, facts.root_signed, sp, trust, allowed)?
+        encrypted_assertion(xml, facts.root_signed, sp, trust, allowed)?
     } else {
         signed_assertion(xml, trust, allowed)?
     };
 
-    check_response(&envelope, response_signed, sp, trust, clock)?;
-    let replay_until = check_assertion(&assertion, sp, trust, expect, &envelope, clock)?;
+    check_response(envelope, response_signed, sp, trust, clock)?;
+    let replay_until = check_assertion(&assertion, sp, trust, expect, envelope, clock)?;
     Ok(Verified {
         assertion,
         replay_until,
@@ -168,7 +162,6 @@ fn signed_assertion(
 
 fn encrypted_assertion(
     xml: &str,
-    envelope: &Response,
     root_signed: bool,
     sp: &Sp<'_>,
     trust: &Trust<'_>,
@@ -198,6 +191,9 @@ fn encrypted_assertion(
         return Ok((parse_assertion(&plain)?, true));
     }
     // Unsigned envelope: the decrypted assertion must carry its own valid signature.
+    let envelope: Response = xml
+        .parse()
+        .map_err(|_| SamlError::Malformed("not a SAML 2.0 Response"))?;
     let enc = envelope
         .encrypted_assertion
         .as_ref()
@@ -284,7 +280,7 @@ fn unix(t: &chrono::DateTime<chrono::Utc>) -> i64 {
 
 /// Checks on the Response element itself.
 fn check_response(
-    r: &Response,
+    r: &Envelope,
     signed: bool,
     sp: &Sp<'_>,
     trust: &Trust<'_>,
@@ -299,12 +295,17 @@ fn check_response(
         None => {}
     }
     // Profiles 4.1.4.2: the Response Issuer, when present, is the IdP.
-    if let Some(issuer) = &r.issuer
-        && issuer.value.as_deref() != Some(trust.entity_id)
-    {
+    if r.issuer.as_deref().is_some_and(|i| i != trust.entity_id) {
         return Err(SamlError::WrongIssuer);
     }
-    check_issue_instant(unix(&r.issue_instant), trust, clock)
+    let issued = r
+        .issue_instant
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .ok_or(SamlError::Malformed(
+            "Response IssueInstant is missing or not a date",
+        ))?;
+    check_issue_instant(issued.timestamp(), trust, clock)
 }
 
 /// SAML core 1.3.3 (IssueInstant): not in the future beyond the skew, not older than the
@@ -324,7 +325,7 @@ fn check_assertion(
     sp: &Sp<'_>,
     trust: &Trust<'_>,
     expect: Expect<'_>,
-    envelope: &Response,
+    envelope: &Envelope,
     clock: &dyn Clock,
 ) -> Result<i64, SamlError> {
     let now = clock.unix();
@@ -397,7 +398,7 @@ fn check_assertion(
 /// one carries no InResponseTo at all. Returns the ID the bearer confirmation must name.
 fn check_in_response_to<'e>(
     a: &Assertion,
-    envelope: &Response,
+    envelope: &Envelope,
     expect: Expect<'e>,
 ) -> Result<Option<&'e str>, SamlError> {
     let bearer_ids = bearer_confirmations(a).filter_map(|d| d.in_response_to.as_deref());
