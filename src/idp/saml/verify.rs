@@ -233,8 +233,19 @@ fn decrypt(enc: &EncryptedAssertion, key: &PKey<Private>) -> Result<String, Saml
     let (value, value_method) = enc
         .encrypted_value_info()
         .ok_or(SamlError::Encryption("no EncryptedData"))?;
-    let plain =
+    let mut plain =
         Crypto::decrypt_assertion_value_info(value, value_method, &content_key).map_err(failed)?;
+    if value_method.ends_with("#aes128-cbc") {
+        // samael decrypts CBC without removing the padding. XML Encryption 5.2: the last
+        // byte says how many padding bytes (1..=16) end the plaintext; the rest are arbitrary.
+        let n = plain.last().copied().unwrap_or(0) as usize;
+        if n == 0 || n > 16 || n > plain.len() {
+            return Err(SamlError::Encryption(
+                "the assertion does not decrypt with the SP key",
+            ));
+        }
+        plain.truncate(plain.len() - n);
+    }
     String::from_utf8(plain)
         .map(|s| s.trim().to_string())
         .map_err(|_| SamlError::Encryption("the decrypted assertion is not UTF-8"))
