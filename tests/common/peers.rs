@@ -24,7 +24,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 const INSTALL_HINT: &str = "run `scripts/install-test-deps` (redis-server via apt, .venv with moto, \
-                            npm ci in tests/support/oidc-idp)";
+                            npm ci in tests/support/oidc-idp and tests/support/samlify-idp)";
 /// Confidential clients of the test IdP share this secret (tests/support/oidc-idp/server.mjs).
 pub const OIDC_CLIENT_SECRET: &str = "rolegate-secret";
 
@@ -513,5 +513,51 @@ impl OidcIdp {
     /// tokens that carry the IdP's real signature over claims the IdP never issued.
     pub fn private_jwks_path() -> PathBuf {
         idp_dir().join("keys.json")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A real SAML 2.0 IdP (samlify, tests/support/samlify-idp).
+
+pub struct SamlIdp {
+    /// `http://127.0.0.1:PORT`; metadata at `/metadata`, SSO at `/sso`.
+    pub url: String,
+    proc: Proc,
+}
+
+impl SamlIdp {
+    /// Users alice (eng, sre, MFA), bob (contractors), carol (no groups); passwords
+    /// `<name>-pw` (tests/support/samlify-idp/users.json).
+    pub fn start(sp_entity_id: &str, acs_url: &str) -> Option<SamlIdp> {
+        let dir = repo_root().join("tests/support/samlify-idp");
+        let found = command_works(Path::new("node"), &["--version"])
+            && dir.join("node_modules/samlify").is_dir();
+        if !require_peer(
+            "samlify SAML IdP (node + tests/support/samlify-idp/node_modules)",
+            found,
+        ) {
+            return None;
+        }
+        let (proc, _port, url) = start_on_free_port("saml-idp", |port| {
+            let mut cmd = Command::new("node");
+            cmd.current_dir(&dir).args([
+                "server.mjs",
+                "--port",
+                &port.to_string(),
+                "--sp-entity-id",
+                sp_entity_id,
+                "--acs-url",
+                acs_url,
+                "--exit-with-stdin",
+            ]);
+            let mut proc = Proc::spawn(format!("saml-idp:{port}"), cmd);
+            let ready = proc.wait_ready_line(Duration::from_secs(15));
+            (proc, ready)
+        });
+        Some(SamlIdp { url, proc })
+    }
+
+    pub fn metadata_url(&self) -> String {
+        format!("{}/metadata", self.url)
     }
 }
