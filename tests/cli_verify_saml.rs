@@ -173,6 +173,13 @@ fn every_attack_fixture_gets_its_listed_answer() {
     run_manifest(&dir(), "cases.json");
 }
 
+/// Other libraries' published Responses (tests/fixtures/saml-realworld), at their own instant.
+#[test]
+fn real_world_responses_get_their_listed_answer() {
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/saml-realworld");
+    run_manifest(&base, "manifest.json");
+}
+
 fn valid_args(now: &str) -> Vec<String> {
     [
         "--idp-metadata",
