@@ -112,6 +112,11 @@ fn check(base: &Path, case: &Value, sp: &str, acs: &str) -> Option<String> {
                     identity["subject"]
                 ));
             }
+            if let Some(mfa) = case.get("mfa")
+                && &identity["mfa"] != mfa
+            {
+                return Some(format!("{name}: mfa {} != {mfa}", identity["mfa"]));
+            }
             if let Some(groups) = case.get("groups")
                 && &identity["groups"] != groups
             {
