@@ -172,3 +172,22 @@ impl From<IssueError> for ApiError {
         }
     }
 }
+
+impl From<crate::aws::console::ConsoleError> for ApiError {
+    fn from(e: crate::aws::console::ConsoleError) -> Self {
+        use crate::aws::console::ConsoleError::*;
+        match e {
+            BadDestination => ApiError::bad_request("invalid_destination", e.to_string()),
+            Unavailable => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "upstream_error",
+                "the AWS console federation endpoint is unavailable; try again",
+            ),
+            Refused => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "federation_refused",
+                "the AWS console federation endpoint refused the session",
+            ),
+        }
+    }
+}

@@ -17,6 +17,8 @@ pub struct Request<'a> {
     pub ip: Option<IpAddr>,
     pub role: &'a str,
     pub duration_seconds: Option<u64>,
+    /// Credentials to hand out, or to sign in to the console with (the policy decides each).
+    pub action: Action,
 }
 
 pub async fn credentials(
@@ -29,7 +31,7 @@ pub async fn credentials(
         source_ip: r.ip,
         now: state.clock.now(),
     };
-    let grant = state.mapper.authorize(&ctx, r.role, Action::Credentials)?;
+    let grant = state.mapper.authorize(&ctx, r.role, r.action)?;
     let plan = limits::plan(
         grant,
         r.identity,
@@ -62,6 +64,57 @@ pub async fn credentials(
         client_ip: &r.ip.map_or_else(|| "-".into(), |i| i.to_string()),
         matched: plan.grant().matched(),
         mode: state.issuer.mode(),
+        action: match r.action {
+            Action::Console => "console",
+            Action::Credentials => "credentials",
+        },
     });
     Ok((creds, plan))
+}
+
+/// A console sign-in URL for `r.role` (DESIGN § HTTP: `POST /console/{role}`,
+/// `POST /api/v1/console-url`). The destination is validated before anything is issued, so a
+/// bad one changes nothing.
+pub async fn console(
+    state: &AppState,
+    r: &Request<'_>,
+    destination: Option<&str>,
+) -> Result<crate::aws::console::ConsoleLink, ApiError> {
+    use crate::aws::console;
+    let partition_of = |name: &str| {
+        state
+            .policy
+            .engine()
+            .role(name)
+            .map(|role| role.arn.partition().to_string())
+    };
+    let partition = partition_of(r.role).and_then(|p| state.config.aws.partitions.get(&p).cloned());
+    let target = match &partition {
+        Some(p) => Some(console::destination(p, destination)?),
+        None => None, // unknown role: `credentials` answers access_denied below
+    };
+    let (creds, plan) = credentials(
+        state,
+        &Request {
+            action: Action::Console,
+            ..*r
+        },
+    )
+    .await?;
+    let (Some(partition), Some(target)) = (partition, target) else {
+        return Err(ApiError::internal());
+    };
+    let link = console::signin_url(
+        &state.http,
+        &console::SigninRequest {
+            partition: &partition,
+            credentials: &creds,
+            session_duration: (!state.issuer.chained()).then(|| plan.duration()),
+            destination: target,
+            issuer: state.public_url.as_str(),
+            now: state.clock.now(),
+        },
+    )
+    .await?;
+    Ok(link)
 }

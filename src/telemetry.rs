@@ -91,6 +91,8 @@ pub struct IssuedEvent<'a> {
     pub client_ip: &'a str,
     pub matched: &'a str,
     pub mode: &'a str,
+    /// `credentials` or `console`.
+    pub action: &'a str,
 }
 
 pub fn audit_issued(e: &IssuedEvent<'_>) {
@@ -106,6 +108,7 @@ pub fn audit_issued(e: &IssuedEvent<'_>) {
         client_ip = e.client_ip,
         matched = e.matched,
         mode = e.mode,
+        action = e.action,
         "issued credentials"
     );
 }

@@ -2,6 +2,7 @@
 //! either mode — `assume_role` with the broker's own AWS credentials, or `web_identity` where
 //! the broker signs a short JWT per call and holds no AWS keys at all.
 
+pub mod console;
 pub mod limits;
 pub mod session_name;
 pub mod sts;

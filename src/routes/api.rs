@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/roles", web::get().to(roles))
         .route("/credentials", web::post().to(credentials))
+        .route("/console-url", web::post().to(console_url))
         .route("/explain", web::get().to(explain_self))
         .route("/explain", web::post().to(explain_admin));
 }
@@ -58,6 +59,7 @@ async fn credentials(
             ip: caller.ip,
             role: &body.role,
             duration_seconds: body.duration_seconds,
+            action: Action::Credentials,
         },
     )
     .await?;
@@ -73,6 +75,38 @@ async fn credentials(
             role_arn: role.arn.as_str(),
             session_name: plan.session_name(),
         }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsoleRequest {
+    role: String,
+    duration_seconds: Option<u64>,
+    destination: Option<String>,
+}
+
+/// `{"url", "expires_at"}`: a console sign-in URL (its token is valid 15 minutes).
+async fn console_url(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<ConsoleRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let link = crate::issue::console(
+        &state,
+        &crate::issue::Request {
+            identity: &caller.identity,
+            client: ClientKind::Api,
+            ip: caller.ip,
+            role: &body.role,
+            duration_seconds: body.duration_seconds,
+            action: Action::Console,
+        },
+        body.destination.as_deref(),
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({ "url": link.url, "expires_at": rfc3339(link.expires_at) })))
 }
 
 #[derive(Deserialize)]

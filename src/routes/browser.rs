@@ -17,6 +17,7 @@ use serde::Deserialize;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home))
         .route("/credentials/{role}", web::post().to(credentials))
+        .route("/console/{role}", web::post().to(console))
         .route("/logout", web::post().to(logout));
 }
 
@@ -48,15 +49,27 @@ async fn home(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRespon
         now: state.clock.now(),
     };
     let roles = state.mapper.roles(&ctx);
+    let button = |action: &str, label: &str, alias: &str| {
+        format!(
+            r#"<form method="post" action="/{action}/{alias}" style="display:inline"><input type="hidden" name="csrf" value="{csrf}"><button type="submit">{label}</button></form>"#,
+            alias = escape(alias),
+            csrf = escape(&s.csrf),
+        )
+    };
     let items: String = roles
         .iter()
-        .filter(|r| r.actions.contains(&Action::Credentials))
         .map(|r| {
+            let mut buttons = String::new();
+            if r.actions.contains(&Action::Console) {
+                buttons.push_str(&button("console", "Console", &r.alias));
+            }
+            if r.actions.contains(&Action::Credentials) {
+                buttons.push_str(&button("credentials", "Credentials", &r.alias));
+            }
             format!(
-                r#"<li><form method="post" action="/credentials/{alias}"><input type="hidden" name="csrf" value="{csrf}"><b>{alias}</b> <span class="muted">{arn}</span> <button type="submit">Credentials</button></form></li>"#,
+                r#"<li><b>{alias}</b> <span class="muted">{arn}</span> {buttons}</li>"#,
                 alias = escape(&r.alias),
                 arn = escape(&r.arn),
-                csrf = escape(&s.csrf),
             )
         })
         .collect();
@@ -78,6 +91,46 @@ async fn home(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRespon
 struct CsrfForm {
     csrf: String,
     duration_seconds: Option<u64>,
+    /// Console only: a path or URL on the partition's console host.
+    destination: Option<String>,
+}
+
+async fn console(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    role: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(s) = session::current(&state, &req).await? else {
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((LOCATION, "/"))
+            .finish());
+    };
+    if !session::csrf_ok(&s, &form.csrf) {
+        return Ok(page::error(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "This form has expired; reload the page and try again.",
+        ));
+    }
+    let link = issue::console(
+        &state,
+        &issue::Request {
+            identity: &s.identity,
+            client: ClientKind::Browser,
+            ip: client_ip(&req, &state.config.server.trusted_proxies),
+            role: &role,
+            duration_seconds: form.duration_seconds,
+            action: Action::Console,
+        },
+        form.destination.as_deref(),
+    )
+    .await?;
+    // The sign-in URL carries a 15-minute token: never cached, never logged.
+    Ok(HttpResponse::SeeOther()
+        .insert_header((LOCATION, link.url))
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .finish())
 }
 
 async fn credentials(
@@ -106,6 +159,7 @@ async fn credentials(
             ip: client_ip(&req, &state.config.server.trusted_proxies),
             role: &role,
             duration_seconds: form.duration_seconds,
+            action: Action::Credentials,
         },
     )
     .await?;

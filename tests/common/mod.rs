@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod federation;
 pub mod forge;
 pub mod peers;
 pub mod saml_forge;
