@@ -23,15 +23,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 async fn home(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let Some(s) = session::current(&state, &req).await? else {
-        let idps: String = state
+        let saml = state
             .saml
             .idps
             .iter()
-            .map(|i| {
+            .map(|i| (i.id.as_str(), i.display_name.as_str()));
+        let oidc = state
+            .idps
+            .oidc()
+            .iter()
+            .filter(|i| i.endpoints().is_some())
+            .map(|i| (i.id.as_str(), i.id.as_str()));
+        let idps: String = saml
+            .chain(oidc)
+            .map(|(id, name)| {
                 format!(
                     r#"<li><a href="/login/{}">{}</a></li>"#,
-                    escape(i.id.as_str()),
-                    escape(&i.display_name)
+                    escape(id),
+                    escape(name)
                 )
             })
             .collect();

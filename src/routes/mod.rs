@@ -6,6 +6,7 @@ pub mod browser;
 pub mod caller;
 pub mod dev_idp;
 pub mod health;
+pub mod oidc_login;
 pub mod page;
 pub mod saml;
 pub mod wellknown;
@@ -34,6 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, cors_origins: &[String], dev_idp:
     .configure(health::configure)
     .configure(wellknown::configure)
     .configure(saml::configure)
+    .configure(oidc_login::configure)
     .configure(browser::configure)
     .service(
         web::scope("/api/v1")

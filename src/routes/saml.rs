@@ -106,6 +106,14 @@ async fn login(
     q: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let Some(idp) = state.saml.idp(&path) else {
+        if let Some(oidc) = state
+            .idps
+            .oidc()
+            .iter()
+            .find(|i| i.id.as_str() == path.as_str())
+        {
+            return super::oidc_login::start(&state, oidc, q.return_to.as_deref()).await;
+        }
         return Ok(page::error(
             StatusCode::NOT_FOUND,
             "unknown_idp",

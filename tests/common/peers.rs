@@ -509,6 +509,38 @@ impl OidcIdp {
             .to_string()
     }
 
+    /// Signs `user` in for an authorization request someone else built (the broker's browser
+    /// login): returns the IdP's final redirect, i.e. the redirect_uri with `code` and `state`.
+    pub fn authorize(&self, authorize_url: &str, user: &str) -> String {
+        let out = Command::new("node")
+            .current_dir(idp_dir())
+            .args([
+                "get-token.mjs",
+                "--issuer",
+                &self.issuer,
+                "--client",
+                "unused",
+                "--user",
+                user,
+                "--authorize-url",
+                authorize_url,
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run get-token.mjs: {e}"));
+        assert!(
+            out.status.success(),
+            "get-token.mjs --authorize-url failed ({}): {}\n--- IdP output ---\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr),
+            self.proc.log_tail()
+        );
+        String::from_utf8(out.stdout)
+            .expect("UTF-8")
+            .trim()
+            .to_string()
+    }
+
     /// The IdP's private JWK set (`rsa-1` RS256, `ec-1` ES256; test-only keys), so tests can forge
     /// tokens that carry the IdP's real signature over claims the IdP never issued.
     pub fn private_jwks_path() -> PathBuf {

@@ -29,6 +29,15 @@ pub struct OidcIdp {
     pub cfg: OidcIdpConfig,
     pub keys: KeyCache,
     source: KeySource,
+    /// From discovery: where browser sign-in (authorization code + PKCE) goes.
+    endpoints: std::sync::RwLock<Option<Endpoints>>,
+}
+
+/// The authorization-code endpoints of an IdP (OIDC Discovery §3).
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub authorization: url::Url,
+    pub token: url::Url,
 }
 
 impl OidcIdp {
@@ -38,6 +47,7 @@ impl OidcIdp {
             cfg,
             keys: KeyCache::default(),
             source,
+            endpoints: Default::default(),
         }
     }
 
@@ -47,7 +57,13 @@ impl OidcIdp {
             cfg,
             keys: KeyCache::with_keys(keys),
             source: KeySource::Fixed,
+            endpoints: Default::default(),
         }
+    }
+
+    /// None until discovery ran (and always for `jwks_file` IdPs): no browser sign-in then.
+    pub fn endpoints(&self) -> Option<Endpoints> {
+        self.endpoints.read().expect("endpoints lock").clone()
     }
 
     pub fn is_ready(&self) -> bool {
@@ -89,6 +105,21 @@ impl OidcIdp {
         let parsed = url::Url::parse(jwks_uri).map_err(|_| "jwks_uri is not a URL".to_string())?;
         if parsed.scheme() != "https" && !crate::config::is_loopback_url(&parsed) {
             return Err("jwks_uri must be https".into());
+        }
+        let endpoint = |key: &str| {
+            doc.get(key)
+                .and_then(|v| v.as_str())
+                .and_then(|u| url::Url::parse(u).ok())
+                .filter(|u| u.scheme() == "https" || crate::config::is_loopback_url(u))
+        };
+        if let (Some(authorization), Some(token)) = (
+            endpoint("authorization_endpoint"),
+            endpoint("token_endpoint"),
+        ) {
+            *self.endpoints.write().expect("endpoints lock") = Some(Endpoints {
+                authorization,
+                token,
+            });
         }
         KeySet::from_jwks_json(&fetch(http, jwks_uri).await?)
     }

@@ -17,6 +17,9 @@ const { values: args } = parseArgs({
     secret: { type: 'string' },
     user: { type: 'string' },
     nonce: { type: 'string' },
+    // Drive someone else's authorization request (the broker's browser login): walk the
+    // login and consent interactions from this URL and print the final redirect to stdout.
+    'authorize-url': { type: 'string' },
   },
 });
 if (!args.issuer || !args.client || !args.user) {
@@ -24,7 +27,9 @@ if (!args.issuer || !args.client || !args.user) {
   process.exit(2);
 }
 
-const REDIRECT_URI = 'http://127.0.0.1:1/cb';
+const REDIRECT_URI = args['authorize-url']
+  ? new URL(args['authorize-url']).searchParams.get('redirect_uri')
+  : 'http://127.0.0.1:1/cb';
 const issuer = args.issuer.replace(/\/+$/, '');
 const b64url = (buf) => buf.toString('base64url');
 
@@ -103,7 +108,8 @@ async function main() {
   }).toString();
 
   const form = { 'content-type': 'application/x-www-form-urlencoded' };
-  let next = await expectRedirect(await request('GET', auth.href), 'GET /auth');
+  const start = args['authorize-url'] ?? auth.href;
+  let next = await expectRedirect(await request('GET', start), 'GET /auth');
   // Walk the interactions (login, then consent) until the provider redirects to the client.
   for (let i = 0; i < 6 && !next.startsWith(REDIRECT_URI); i += 1) {
     const { pathname } = new URL(next);
@@ -122,6 +128,10 @@ async function main() {
     }
   }
   if (!next.startsWith(REDIRECT_URI)) fail(`flow did not reach the redirect_uri (last: ${next})`);
+  if (args['authorize-url']) {
+    process.stdout.write(`${next}\n`);
+    return;
+  }
 
   const cb = new URL(next).searchParams;
   if (cb.get('error')) fail(`authorization error: ${cb.get('error')}: ${cb.get('error_description')}`);

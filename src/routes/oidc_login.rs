@@ -1,0 +1,264 @@
+//! Browser sign-in with an OIDC IdP: authorization code + PKCE S256 + nonce + single-use state
+//! (OIDC Core §3.1, RFC 7636). The ID token from the token endpoint goes through the same
+//! verifier as bearer tokens, with the nonce this login chose.
+
+use super::page;
+use super::saml::safe_return_to;
+use crate::error::ApiError;
+use crate::idp::oidc::OidcIdp;
+use crate::idp::oidc::verify::parse_header;
+use crate::session;
+use crate::state::AppState;
+use crate::store::key;
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CACHE_CONTROL, LOCATION};
+use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::Duration;
+
+const PENDING_TTL: Duration = Duration::from_secs(600);
+const PENDING_COOKIE: &str = "rolegate_oidc_pending";
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/oidc/callback", web::get().to(callback));
+}
+
+pub fn redirect_uri(state: &AppState) -> String {
+    format!(
+        "{}/oidc/callback",
+        state.public_url.as_str().trim_end_matches('/')
+    )
+}
+
+#[derive(Serialize, Deserialize)]
+struct Pending {
+    idp: String,
+    nonce: String,
+    verifier: String,
+    return_to: String,
+}
+
+fn random() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+}
+
+fn pending_cookie(state: &AppState, value: String, max_age: i64) -> Cookie<'static> {
+    // The IdP redirects back with a top-level GET, which SameSite=Lax cookies accompany.
+    Cookie::build(PENDING_COOKIE, value)
+        .path("/oidc/callback")
+        .http_only(true)
+        .secure(state.public_url.scheme() != "http")
+        .same_site(SameSite::Lax)
+        .max_age(actix_web::cookie::time::Duration::seconds(max_age))
+        .finish()
+}
+
+/// `GET /login/{idp}` for an OIDC IdP (the SAML route dispatches here).
+pub async fn start(
+    state: &AppState,
+    idp: &Arc<OidcIdp>,
+    return_to: Option<&str>,
+) -> Result<HttpResponse, ApiError> {
+    let return_to = match safe_return_to(return_to) {
+        Ok(r) => r,
+        Err(m) => return Ok(page::error(StatusCode::BAD_REQUEST, "bad_return_to", m)),
+    };
+    let Some(endpoints) = idp.endpoints() else {
+        return Ok(page::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "idp_unavailable",
+            "This identity provider's sign-in endpoints are not known yet (discovery); try again shortly.",
+        ));
+    };
+    let (state_value, nonce, verifier) = (random(), random(), random());
+    // RFC 7636 §4.2: S256, always.
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let mut url = endpoints.authorization;
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &idp.cfg.client_id)
+        .append_pair("redirect_uri", &redirect_uri(state))
+        .append_pair("scope", "openid email profile groups")
+        .append_pair("state", &state_value)
+        .append_pair("nonce", &nonce)
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256");
+    let pending = Pending {
+        idp: idp.id.to_string(),
+        nonce,
+        verifier,
+        return_to,
+    };
+    let value = serde_json::to_vec(&pending).map_err(|_| ApiError::internal())?;
+    state
+        .store
+        .put(&key("oidc_pending", &state_value), &value, PENDING_TTL)
+        .await?;
+    Ok(HttpResponse::Found()
+        .insert_header((LOCATION, url.to_string()))
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .cookie(pending_cookie(
+            state,
+            state_value,
+            PENDING_TTL.as_secs() as i64,
+        ))
+        .finish())
+}
+
+#[derive(Deserialize)]
+struct Callback {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+fn refuse(code: &str, message: &str) -> HttpResponse {
+    page::error(StatusCode::FORBIDDEN, code, message)
+}
+
+async fn callback(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    q: web::Query<Callback>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(state_value) = q.state.as_deref().filter(|s| s.len() <= 64) else {
+        return Ok(refuse(
+            "invalid_state",
+            "The sign-in response has no valid state.",
+        ));
+    };
+    // Single use: taken before anything else, so a replayed callback finds nothing.
+    let Some(bytes) = state.store.take(&key("oidc_pending", state_value)).await? else {
+        return Ok(refuse(
+            "invalid_state",
+            "This sign-in has expired or was already used; start again.",
+        ));
+    };
+    // Login CSRF: the state must come back to the browser that started the login.
+    if req
+        .cookie(PENDING_COOKIE)
+        .is_none_or(|c| c.value() != state_value)
+    {
+        return Ok(refuse(
+            "invalid_state",
+            "This sign-in was started in another browser; start again.",
+        ));
+    }
+    let Ok(pending) = serde_json::from_slice::<Pending>(&bytes) else {
+        return Err(ApiError::internal());
+    };
+    if let Some(e) = &q.error {
+        tracing::warn!(idp = %pending.idp, error = %e.chars().take(64).collect::<String>(), "IdP returned an error");
+        return Ok(refuse(
+            "idp_error",
+            "The identity provider did not sign you in.",
+        ));
+    }
+    let Some(code) = q.code.as_deref() else {
+        return Ok(refuse(
+            "invalid_request",
+            "The sign-in response has no code.",
+        ));
+    };
+    let Some(idp) = state
+        .idps
+        .oidc()
+        .iter()
+        .find(|i| i.id.as_str() == pending.idp)
+        .cloned()
+    else {
+        return Ok(refuse(
+            "unknown_idp",
+            "The identity provider is no longer configured.",
+        ));
+    };
+    let Some(endpoints) = idp.endpoints() else {
+        return Ok(refuse(
+            "idp_unavailable",
+            "The identity provider is unavailable.",
+        ));
+    };
+    let mut form = vec![
+        ("grant_type", "authorization_code".to_string()),
+        ("code", code.to_string()),
+        ("redirect_uri", redirect_uri(&state)),
+        ("code_verifier", pending.verifier.clone()),
+    ];
+    let mut request = state
+        .http
+        .post(endpoints.token)
+        .timeout(Duration::from_secs(10));
+    match &idp.cfg.client_secret {
+        // client_secret_basic (OIDC Core §9).
+        Some(secret) => request = request.basic_auth(&idp.cfg.client_id, Some(secret.expose())),
+        None => form.push(("client_id", idp.cfg.client_id.clone())),
+    }
+    let response = request.form(&form).send().await.map_err(|e| {
+        tracing::error!(idp = %idp.id, error = %e.without_url(), "token endpoint unreachable");
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "upstream_error",
+            "the identity provider is unavailable",
+        )
+    })?;
+    if !response.status().is_success() {
+        tracing::warn!(idp = %idp.id, status = %response.status(), "token endpoint refused the code");
+        return Ok(refuse(
+            "idp_error",
+            "The identity provider refused to complete the sign-in.",
+        ));
+    }
+    #[derive(Deserialize)]
+    struct Tokens {
+        id_token: String,
+    }
+    let Ok(tokens) = response.json::<Tokens>().await else {
+        return Ok(refuse(
+            "idp_error",
+            "The identity provider sent no ID token.",
+        ));
+    };
+    let verified = match parse_header(&tokens.id_token) {
+        Ok(h) => {
+            idp.verify(
+                &tokens.id_token,
+                &h,
+                state.clock.as_ref(),
+                Some(&pending.nonce),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    let identity = match verified {
+        Ok(i) => i,
+        Err(e) => {
+            state
+                .metrics
+                .verify_failures
+                .with_label_values(&[e.reason()])
+                .inc();
+            tracing::warn!(idp = %idp.id, reason = e.reason(), "ID token from the code flow rejected");
+            return Ok(refuse(
+                e.reason(),
+                "The identity provider's ID token was not accepted.",
+            ));
+        }
+    };
+    tracing::info!(target: "rolegate::audit", event = "oidc_sign_in",
+        idp = %identity.idp, subject = %identity.subject, groups = identity.groups.len());
+    let cookie = session::create(&state, identity).await?;
+    let mut gone = pending_cookie(&state, String::new(), 0);
+    gone.make_removal();
+    Ok(HttpResponse::SeeOther()
+        .insert_header((LOCATION, pending.return_to))
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .cookie(cookie)
+        .cookie(gone)
+        .finish())
+}
