@@ -53,6 +53,24 @@ impl Clock for FixedClock {
     }
 }
 
+/// The system clock plus an offset the caller moves forward: tests of timeouts (sessions,
+/// pending logins) without sleeping.
+#[derive(Debug, Default)]
+pub struct OffsetClock(std::sync::atomic::AtomicU64);
+
+impl OffsetClock {
+    pub fn advance(&self, by: Duration) {
+        self.0
+            .fetch_add(by.as_secs(), std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now() + Duration::from_secs(self.0.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
 /// RFC 3339 with second precision and `Z`, the form AWS uses for `Expiration`.
 pub fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()

@@ -18,6 +18,8 @@ use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 pub const LIFETIME: Duration = Duration::from_secs(12 * 3600);
+/// A session unused for this long ends (a forgotten browser tab stops being a live key).
+pub const IDLE: Duration = Duration::from_secs(3600);
 const SECURE_NAME: &str = "__Host-rolegate_session";
 const DEV_NAME: &str = "rolegate_session";
 
@@ -26,6 +28,9 @@ pub struct Session {
     pub identity: Identity,
     /// Sent back in every form; compared in constant time.
     pub csrf: String,
+    /// Unix seconds: when the user signed in (absolute lifetime) and last used the session.
+    pub created: i64,
+    pub seen: i64,
 }
 
 fn plain_http(state: &AppState) -> bool {
@@ -52,9 +57,12 @@ fn random_token() -> String {
 /// (session fixation: nothing from before the login survives it).
 pub async fn create(state: &AppState, identity: Identity) -> Result<Cookie<'static>, ApiError> {
     let token = random_token();
+    let now = state.clock.unix();
     let session = Session {
         identity,
         csrf: random_token(),
+        created: now,
+        seen: now,
     };
     let value = serde_json::to_vec(&session).map_err(|_| ApiError::internal())?;
     state
@@ -81,10 +89,28 @@ pub async fn current(state: &AppState, req: &HttpRequest) -> Result<Option<Sessi
     if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(None);
     }
-    let Some(bytes) = state.store.get(&store_key(token)).await? else {
+    let key = store_key(token);
+    let Some(bytes) = state.store.get(&key).await? else {
         return Ok(None);
     };
-    Ok(serde_json::from_slice(&bytes).ok())
+    let Ok(mut session) = serde_json::from_slice::<Session>(&bytes) else {
+        return Ok(None);
+    };
+    let now = state.clock.unix();
+    let age = now - session.created;
+    if now - session.seen > IDLE.as_secs() as i64 || age >= LIFETIME.as_secs() as i64 {
+        state.store.delete(&key).await?;
+        return Ok(None);
+    }
+    // Record use at most once a minute (one store write, not one per request); the entry
+    // keeps the absolute deadline as its TTL.
+    if now - session.seen > 60 {
+        session.seen = now;
+        let value = serde_json::to_vec(&session).map_err(|_| ApiError::internal())?;
+        let left = Duration::from_secs((LIFETIME.as_secs() as i64 - age).max(1) as u64);
+        state.store.put(&key, &value, left).await?;
+    }
+    Ok(Some(session))
 }
 
 /// Ends the session and returns a cookie that clears it.

@@ -503,3 +503,101 @@ async fn with_an_sp_key_authn_requests_are_signed_and_the_cert_is_published() {
         "the SP certificate is published"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_starts_are_rate_limited_per_client_ip() {
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+    let toml = config(p, "").replacen(
+        "[[idp]]",
+        "[limits]\nlogins_per_minute_per_ip = 3\n\n[[idp]]",
+        1,
+    );
+    let app = TestApp::spawn_with_files(
+        &toml,
+        &[(
+            "corp-metadata.xml",
+            &forge.metadata("https://idp.forge.test/sso"),
+        )],
+        None,
+        true,
+    )
+    .await;
+    for _ in 0..3 {
+        let r = client()
+            .get(format!("{}/login/corp", app.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 302);
+    }
+    let r = client()
+        .get(format!("{}/login/corp", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+}
+
+async fn session_app(
+    p: &'static common::app::Peers,
+    forge: &SamlForge,
+) -> (
+    TestApp,
+    std::sync::Arc<rolegate::clock::OffsetClock>,
+    String,
+) {
+    let clock = std::sync::Arc::new(rolegate::clock::OffsetClock::default());
+    let app = TestApp::spawn_with_files(
+        &config(p, "allow_idp_initiated = true"),
+        &[(
+            "corp-metadata.xml",
+            &forge.metadata("https://idp.forge.test/sso"),
+        )],
+        Some(clock.clone()),
+        true,
+    )
+    .await;
+    let r = post_acs(&app, &forge.response_b64(&Knobs::default()), None, None).await;
+    assert_eq!(r.status(), 303);
+    let cookie = format!(
+        "__Host-rolegate_session={}",
+        set_cookie(&r, "__Host-rolegate_session").unwrap()
+    );
+    (app, clock, cookie)
+}
+
+async fn signed_in(app: &TestApp, cookie: &str) -> bool {
+    let page = client()
+        .get(format!("{}/", app.url))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    page.text().await.unwrap().contains("Signed in as")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_end_after_an_idle_hour_and_after_twelve_hours_in_any_case() {
+    use std::time::Duration;
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+
+    let (app, clock, cookie) = session_app(p, &forge).await;
+    assert!(signed_in(&app, &cookie).await);
+    clock.advance(Duration::from_secs(50 * 60));
+    assert!(signed_in(&app, &cookie).await, "used within the idle hour");
+    clock.advance(Duration::from_secs(61 * 60));
+    assert!(
+        !signed_in(&app, &cookie).await,
+        "idle for more than an hour"
+    );
+
+    // Used every 50 minutes, it still ends 12 hours after sign-in (15 x 50 min = 12.5 h).
+    let (app, clock, cookie) = session_app(p, &forge).await;
+    for _ in 0..15 {
+        clock.advance(Duration::from_secs(50 * 60));
+        let _ = signed_in(&app, &cookie).await;
+    }
+    assert!(!signed_in(&app, &cookie).await, "absolute lifetime");
+}

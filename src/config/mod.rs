@@ -299,6 +299,8 @@ pub struct Limits {
     /// Authenticated API calls per client IP per minute; 0 (default) leaves it to the edge
     /// (load balancer/WAF), since carrier NAT puts many app users behind one address.
     pub requests_per_minute_per_ip: u32,
+    /// Browser sign-in starts (`/login/{idp}`) per client IP per minute; 0 = off.
+    pub logins_per_minute_per_ip: u32,
 }
 
 impl Config {

@@ -191,6 +191,8 @@ pub struct RawLimits {
     pub credentials_per_minute: Option<u32>,
     #[serde(default, deserialize_with = "number")]
     pub requests_per_minute_per_ip: Option<u32>,
+    #[serde(default, deserialize_with = "number")]
+    pub logins_per_minute_per_ip: Option<u32>,
 }
 
 /// A count written as a TOML integer, or as a string of digits (how env overrides arrive).

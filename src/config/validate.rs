@@ -76,6 +76,7 @@ pub fn validate(raw: RawConfig, dev: bool, base: &Path) -> R<Config> {
     let limits = Limits {
         credentials_per_minute: raw.limits.credentials_per_minute.unwrap_or(60),
         requests_per_minute_per_ip: raw.limits.requests_per_minute_per_ip.unwrap_or(0),
+        logins_per_minute_per_ip: raw.limits.logins_per_minute_per_ip.unwrap_or(30),
     };
     let mut policy_files = Vec::new();
     for (i, f) in raw.policy.files.iter().enumerate() {

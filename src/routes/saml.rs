@@ -102,9 +102,17 @@ fn pending_cookie(state: &AppState, value: String, max_age: i64) -> Cookie<'stat
 
 async fn login(
     state: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<String>,
     q: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    // Each start writes a pending request to the store: bounded per client IP.
+    let per_minute = state.config.limits.logins_per_minute_per_ip;
+    if per_minute > 0 {
+        let ip = crate::state::client_ip(&req, &state.config.server.trusted_proxies)
+            .map_or_else(|| "-".to_string(), |i| i.to_string());
+        state.rate_limit("ratelimit:login", &ip, per_minute).await?;
+    }
     let Some(idp) = state.saml.idp(&path) else {
         if let Some(oidc) = state
             .idps
