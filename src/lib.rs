@@ -5,8 +5,10 @@
 //!
 //! 1. [`routes`] — the HTTP surfaces. `POST /api/v1/credentials` extracts the bearer token
 //!    ([`routes::caller`]); `POST /saml/acs` ([`routes::saml`]) takes a browser's SAML
-//!    Response and opens a [`session`]; [`routes::browser`] lists roles and hands out
-//!    credentials to that session. Handlers hold no protocol logic.
+//!    Response and opens a [`session`]; [`routes::browser`] shows the role picker
+//!    ([`routes::picker`], askama templates in `templates/`, [`favourites`] in the store) and
+//!    hands out console sign-ins and credentials to that session. Handlers hold no protocol
+//!    logic.
 //! 2. [`idp`] — verifiers. [`idp::oidc`] checks an IdP's ID token (signature via
 //!    jsonwebtoken, then every claim rule of the security checklist) against keys fetched by
 //!    discovery and cached; [`idp::saml`] runs a strict pre-parse, xmlsec signature
@@ -36,6 +38,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod favourites;
 pub mod idp;
 pub mod issue;
 pub mod metrics;

@@ -107,10 +107,12 @@ impl Application {
             let cors = state.config.server.cors_origins.clone();
             let dev_idp = state.idps.dev.is_some();
             let shutdown = state.config.server.shutdown_timeout.as_secs();
+            let https = state.public_url.scheme() == "https";
             HttpServer::new(move || {
                 App::new()
                     .app_data(state.clone())
                     .app_data(metrics.clone())
+                    .wrap(routes::security_headers(https))
                     .wrap(from_fn(telemetry::request_context))
                     .configure(|c| routes::configure(c, &cors, dev_idp))
                     .default_service(web::to(routes::not_found))

@@ -1,5 +1,6 @@
-//! The broker on a real redis-server: Redis stopped mid-test → 503 `store_unavailable` and
-//! not ready (fail closed, no check skipped); Redis back → the broker recovers by itself.
+//! The broker on a real redis-server: Redis stopped mid-test → 503 `store_unavailable` (JSON
+//! for the API, a page for browsers) and not ready (fail closed, no check skipped); Redis back →
+//! the broker recovers by itself.
 
 mod common;
 
@@ -63,6 +64,31 @@ async fn redis_stopped_mid_test_fails_closed_then_recovers() {
     assert_eq!(readyz.status(), 503);
     let readyz: Value = readyz.json().await.unwrap();
     assert_eq!(readyz["checks"]["store"]["status"], "unavailable");
+    // A browser with a session cookie gets a page saying so (with the request id), not JSON,
+    // and is not treated as signed out: its session may well be fine once Redis is back.
+    let session = "ab".repeat(32);
+    let page = app
+        .http
+        .get(format!("{}/", app.url))
+        .header(
+            "cookie",
+            format!("rolegate_session={session}; __Host-rolegate_session={session}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 503);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains("store_unavailable") && page.contains("Request ID"),
+        "{page}"
+    );
     // Liveness is not readiness: the process is fine, only its store is not.
     assert_eq!(
         app.http

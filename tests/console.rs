@@ -173,17 +173,33 @@ roles = ["prod-readonly"]
         .next()
         .unwrap()
         .to_string();
-    let page = client
+    let home = client
         .get(format!("{}/", app.url))
         .header("cookie", &session)
         .send()
         .await
-        .unwrap()
-        .text()
-        .await
         .unwrap();
+    // Browsers apply form-action to the redirect a form POST answers with: the federation
+    // endpoint's origin must be allowed, and nothing else beyond this site.
+    let csp = home.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let fed_origin = url::Url::parse(&fed.url)
+        .unwrap()
+        .origin()
+        .ascii_serialization();
     assert!(
-        page.contains(r#"action="/console/prod-readonly""#),
+        csp.contains("form-action 'self' ") && csp.contains(&fed_origin),
+        "{csp}"
+    );
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self';"),
+        "{csp}"
+    );
+    let page = home.text().await.unwrap();
+    assert!(
+        page.contains(r#"formaction="/console/prod-readonly""#),
         "{page}"
     );
     let csrf = page

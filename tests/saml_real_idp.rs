@@ -142,7 +142,7 @@ roles = ["prod-readonly"]
         .text()
         .await
         .unwrap();
-    assert!(page.contains("alice@example.com"), "{page}");
+    assert!(page.contains(">alice</span>"), "signed in as alice: {page}");
     let creds = client()
         .post(format!("{}/credentials/prod-readonly", app.url))
         .header("cookie", &cookie)
@@ -180,5 +180,5 @@ roles = ["prod-readonly"]
         .text()
         .await
         .unwrap();
-    assert!(page.contains("No role is granted"), "{page}");
+    assert!(page.contains("No AWS role is granted"), "{page}");
 }

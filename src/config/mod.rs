@@ -132,6 +132,9 @@ pub struct IdpConfig {
     pub id: IdpId,
     pub display_name: String,
     pub kind: IdpKind,
+    /// Where "also sign out of the IdP" goes after `POST /logout`. For OIDC IdPs without it,
+    /// the discovery document's `end_session_endpoint` (RP-Initiated Logout 1.0) is used.
+    pub logout_url: Option<Url>,
 }
 
 #[derive(Debug, Clone)]

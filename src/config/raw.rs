@@ -110,6 +110,7 @@ pub struct RawIdp {
     pub id: String,
     pub kind: String,
     pub display_name: Option<String>,
+    pub logout_url: Option<String>,
     // OIDC
     pub issuer: Option<String>,
     pub client_id: Option<String>,

@@ -359,6 +359,16 @@ fn idp(r: RawIdp, i: usize, dev: bool, base: &Path) -> R<IdpConfig> {
     let p = |k: &str| format!("idp[{i}].{k}");
     let id = IdpId::parse(&r.id).or_else(|m| err(p("id"), m))?;
     let display_name = r.display_name.clone().unwrap_or_else(|| r.id.clone());
+    let logout_url = match &r.logout_url {
+        Some(u) => {
+            let url = http_url(&p("logout_url"), u)?;
+            if url.scheme() != "https" && !is_loopback_url(&url) {
+                return err(p("logout_url"), "must be https (or a loopback test IdP)");
+            }
+            Some(url)
+        }
+        None => None,
+    };
     let kind = match r.kind.as_str() {
         "oidc" => IdpKind::Oidc(Box::new(oidc(r, &p, base)?)),
         "dev" if dev => {
@@ -390,6 +400,7 @@ fn idp(r: RawIdp, i: usize, dev: bool, base: &Path) -> R<IdpConfig> {
         id,
         display_name,
         kind,
+        logout_url,
     })
 }
 

@@ -1,55 +1,101 @@
-//! The browser surface after sign-in: the role list, credentials for a role, logout.
-//! Deliberately plain (server-rendered, no JavaScript); the picker proper is issue 6's work.
+//! The browser surface after sign-in: the role picker (`GET /`), console sign-in and
+//! credentials for a role, favourites, sign-out. Every POST carries the session's CSRF token;
+//! a POST without a live session goes back to the sign-in page and changes nothing.
 
-use super::page::{self, escape};
+use super::assets::ASSETS;
+use super::page::{self, Link, PageError};
+use super::picker;
 use crate::clock::rfc3339;
+use crate::config::IdpKind;
 use crate::domain::ClientKind;
 use crate::error::ApiError;
+use crate::favourites;
 use crate::issue;
 use crate::policy::{Action, RequestContext};
-use crate::session;
+use crate::session::{self, Session};
 use crate::state::{AppState, client_ip};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use base64::Engine;
 use serde::Deserialize;
 
+/// The picker is one form: every role's duration field comes along with each POST. This bounds
+/// it (about 30 bytes per role: ~2,000 roles).
+const MAX_FORM_BODY: usize = 64 * 1024;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    let form = || web::PayloadConfig::new(MAX_FORM_BODY);
     cfg.route("/", web::get().to(home))
-        .route("/credentials/{role}", web::post().to(credentials))
-        .route("/console/{role}", web::post().to(console))
-        .route("/logout", web::post().to(logout));
+        .service(
+            web::resource("/credentials/{role}")
+                .app_data(form())
+                .route(web::post().to(credentials)),
+        )
+        .service(
+            web::resource("/console/{role}")
+                .app_data(form())
+                .route(web::post().to(console)),
+        )
+        .service(
+            web::resource("/favourites/{role}")
+                .app_data(form())
+                .route(web::post().to(favourite)),
+        )
+        .service(
+            web::resource("/logout")
+                .app_data(form())
+                .route(web::post().to(logout)),
+        );
 }
 
-async fn home(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+#[derive(Deserialize)]
+struct HomeQuery {
+    #[serde(default)]
+    q: String,
+    destination: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+struct SigninPage<'a> {
+    title: &'a str,
+    assets: &'a super::assets::Assets,
+    idps: Vec<Link>,
+    destination: Option<&'a str>,
+}
+
+/// The partitions' federation origins: the Console button's POST answers with a redirect
+/// there, which the CSP's `form-action` must allow.
+fn federation_origins(state: &AppState) -> Vec<String> {
+    state
+        .config
+        .aws
+        .partitions
+        .values()
+        .map(|p| p.federation_url.origin().ascii_serialization())
+        .collect()
+}
+
+fn display_name<'a>(state: &'a AppState, id: &'a str) -> &'a str {
+    state
+        .config
+        .idps
+        .iter()
+        .find(|i| i.id.as_str() == id)
+        .map_or(id, |i| i.display_name.as_str())
+}
+
+async fn home(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<HomeQuery>,
+) -> Result<HttpResponse, PageError> {
+    let query = query.into_inner();
+    let destination = query.destination.as_deref().filter(|d| !d.is_empty());
     let Some(s) = session::current(&state, &req).await? else {
-        let saml = state
-            .saml
-            .idps
-            .iter()
-            .map(|i| (i.id.as_str(), i.display_name.as_str()));
-        let oidc = state
-            .idps
-            .oidc()
-            .iter()
-            .filter(|i| i.endpoints().is_some())
-            .map(|i| (i.id.as_str(), i.id.as_str()));
-        let idps: String = saml
-            .chain(oidc)
-            .map(|(id, name)| {
-                format!(
-                    r#"<li><a href="/login/{}">{}</a></li>"#,
-                    escape(id),
-                    escape(name)
-                )
-            })
-            .collect();
-        let body = if idps.is_empty() {
-            "<p>No browser sign-in is configured.</p>".to_string()
-        } else {
-            format!("<p>Sign in with:</p><ul>{idps}</ul>")
-        };
-        return Ok(page::render(StatusCode::OK, "Sign in", &body));
+        return Ok(signin(&state, &req, destination));
     };
     let ctx = RequestContext {
         identity: &s.identity,
@@ -58,70 +104,154 @@ async fn home(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRespon
         now: state.clock.now(),
     };
     let roles = state.mapper.roles(&ctx);
-    let button = |action: &str, label: &str, alias: &str| {
-        format!(
-            r#"<form method="post" action="/{action}/{alias}" style="display:inline"><input type="hidden" name="csrf" value="{csrf}"><button type="submit">{label}</button></form>"#,
-            alias = escape(alias),
-            csrf = escape(&s.csrf),
-        )
-    };
-    let items: String = roles
-        .iter()
-        .map(|r| {
-            let mut buttons = String::new();
-            if r.actions.contains(&Action::Console) {
-                buttons.push_str(&button("console", "Console", &r.alias));
-            }
-            if r.actions.contains(&Action::Credentials) {
-                buttons.push_str(&button("credentials", "Credentials", &r.alias));
-            }
-            format!(
-                r#"<li><b>{alias}</b> <span class="muted">{arn}</span> {buttons}</li>"#,
-                alias = escape(&r.alias),
-                arn = escape(&r.arn),
-            )
-        })
-        .collect();
-    let body = format!(
-        r#"<p>Signed in as <b>{who}</b> via {idp}.</p><ul>{items}</ul>{none}<form method="post" action="/logout"><input type="hidden" name="csrf" value="{csrf}"><button type="submit">Sign out</button></form>"#,
-        who = escape(&s.identity.subject),
-        idp = escape(s.identity.idp.as_str()),
-        none = if items.is_empty() {
-            "<p>No role is granted to you.</p>"
-        } else {
-            ""
-        },
-        csrf = escape(&s.csrf),
-    );
-    Ok(page::render(StatusCode::OK, "Your AWS roles", &body))
+    let favourites = favourites::list(&state, &s.identity).await?;
+    let who = s
+        .identity
+        .username
+        .as_deref()
+        .or(s
+            .identity
+            .email
+            .as_deref()
+            .filter(|_| s.identity.email_verified))
+        .unwrap_or(&s.identity.subject);
+    let page = picker::build(&picker::Input {
+        who,
+        idp: display_name(&state, s.identity.idp.as_str()),
+        csrf: &s.csrf,
+        query: query.q.trim(),
+        destination,
+        roles: &roles,
+        favourites: &favourites,
+    });
+    Ok(page::send(
+        StatusCode::OK,
+        &page,
+        &federation_origins(&state),
+    ))
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
+/// The IdP chooser; each link comes back to this page (with its query) after sign-in.
+fn signin(state: &AppState, req: &HttpRequest, destination: Option<&str>) -> HttpResponse {
+    let here = match req.query_string() {
+        "" => "/".to_string(),
+        q => format!("/?{q}"),
+    };
+    let return_to: String = url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
+    let saml = state.saml.idps.iter().map(|i| i.id.as_str());
+    let oidc = state
+        .idps
+        .oidc()
+        .iter()
+        .filter(|i| i.endpoints().is_some())
+        .map(|i| i.id.as_str());
+    let idps = saml
+        .chain(oidc)
+        .map(|id| Link {
+            href: if here == "/" {
+                format!("/login/{id}")
+            } else {
+                format!("/login/{id}?return_to={return_to}")
+            },
+            label: display_name(state, id).to_string(),
+        })
+        .collect();
+    page::send(
+        StatusCode::OK,
+        &SigninPage {
+            title: "Sign in",
+            assets: &ASSETS,
+            idps,
+            destination,
+        },
+        &[],
+    )
+}
+
+/// What the picker's form sends: `row` names the clicked role's row, whose duration field is
+/// `d<row>`; API-style clients may send `duration_seconds` directly.
+#[derive(Default)]
+struct ActionForm {
     csrf: String,
     duration_seconds: Option<u64>,
-    /// Console only: a path or URL on the partition's console host.
     destination: Option<String>,
+    q: String,
+}
+
+impl ActionForm {
+    fn parse(body: &[u8]) -> Result<ActionForm, ApiError> {
+        let mut f = ActionForm::default();
+        let mut row = None;
+        let mut durations = Vec::new();
+        for (k, v) in url::form_urlencoded::parse(body) {
+            match k.as_ref() {
+                "csrf" if f.csrf.is_empty() => f.csrf = v.into_owned(),
+                "duration_seconds" => f.duration_seconds = Some(seconds(&v)?),
+                "destination" if !v.is_empty() => f.destination = Some(v.into_owned()),
+                "q" => f.q = v.into_owned(),
+                "row" => row = Some(v.into_owned()),
+                k if k.starts_with('d') && k[1..].bytes().all(|b| b.is_ascii_digit()) => {
+                    durations.push((k[1..].to_string(), v.into_owned()))
+                }
+                _ => {}
+            }
+        }
+        if f.duration_seconds.is_none()
+            && let Some(row) = row
+            && let Some((_, v)) = durations.iter().find(|(r, _)| *r == row)
+        {
+            f.duration_seconds = Some(seconds(v)?);
+        }
+        Ok(f)
+    }
+}
+
+fn seconds(v: &str) -> Result<u64, ApiError> {
+    v.parse().map_err(|_| {
+        ApiError::bad_request(
+            "invalid_request",
+            "the session length must be a number of seconds",
+        )
+    })
+}
+
+/// The live session and a matching CSRF token, or the response to send instead.
+async fn authorized(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<Result<(Session, ActionForm), HttpResponse>, ApiError> {
+    let Some(s) = session::current(state, req).await? else {
+        // Signed out (or expired): a replayed or back-button POST lands on the sign-in page.
+        return Ok(Err(HttpResponse::SeeOther()
+            .insert_header((LOCATION, "/"))
+            .finish()));
+    };
+    let form = match ActionForm::parse(body) {
+        Ok(f) => f,
+        Err(e) => return Ok(Err(page::error(e.status, e.code, &e.description))),
+    };
+    if !session::csrf_ok(&s, &form.csrf) {
+        return Ok(Err(page::csrf_failed()));
+    }
+    Ok(Ok((s, form)))
+}
+
+/// Browser actions answer with a page, not the API's JSON, whatever went wrong.
+fn failure(e: ApiError) -> HttpResponse {
+    page::error(e.status, e.code, &e.description)
 }
 
 async fn console(
     state: web::Data<AppState>,
     req: HttpRequest,
     role: web::Path<String>,
-    form: web::Form<CsrfForm>,
-) -> Result<HttpResponse, ApiError> {
-    let Some(s) = session::current(&state, &req).await? else {
-        return Ok(HttpResponse::SeeOther()
-            .insert_header((LOCATION, "/"))
-            .finish());
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let (s, form) = match authorized(&state, &req, &body).await? {
+        Ok(x) => x,
+        Err(resp) => return Ok(resp),
     };
-    if !session::csrf_ok(&s, &form.csrf) {
-        return Ok(page::error(
-            StatusCode::FORBIDDEN,
-            "csrf",
-            "This form has expired; reload the page and try again.",
-        ));
-    }
     let link = issue::console(
         &state,
         &issue::Request {
@@ -134,33 +264,49 @@ async fn console(
         },
         form.destination.as_deref(),
     )
-    .await?;
-    // The sign-in URL carries a 15-minute token: never cached, never logged.
-    Ok(HttpResponse::SeeOther()
-        .insert_header((LOCATION, link.url))
-        .insert_header((CACHE_CONTROL, "no-store"))
-        .finish())
+    .await;
+    match link {
+        // The sign-in URL carries a 15-minute token: never cached, never logged.
+        Ok(link) => Ok(HttpResponse::SeeOther()
+            .insert_header((LOCATION, link.url))
+            .insert_header((CACHE_CONTROL, "no-store"))
+            .finish()),
+        Err(e) => Ok(failure(e)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "credentials.html")]
+struct CredentialsPage<'a> {
+    title: &'a str,
+    assets: &'a super::assets::Assets,
+    alias: &'a str,
+    arn: &'a str,
+    session: &'a str,
+    expires: String,
+    blocks: Vec<Block>,
+}
+
+struct Block {
+    id: &'static str,
+    title: &'static str,
+    text: String,
+    /// A file name: offer the text as a download (a `data:` URL, so nothing is fetched again).
+    download: Option<String>,
+    data_url: String,
 }
 
 async fn credentials(
     state: web::Data<AppState>,
     req: HttpRequest,
     role: web::Path<String>,
-    form: web::Form<CsrfForm>,
-) -> Result<HttpResponse, ApiError> {
-    let Some(s) = session::current(&state, &req).await? else {
-        return Ok(HttpResponse::SeeOther()
-            .insert_header((LOCATION, "/"))
-            .finish());
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let (s, form) = match authorized(&state, &req, &body).await? {
+        Ok(x) => x,
+        Err(resp) => return Ok(resp),
     };
-    if !session::csrf_ok(&s, &form.csrf) {
-        return Ok(page::error(
-            StatusCode::FORBIDDEN,
-            "csrf",
-            "This form has expired; reload the page and try again.",
-        ));
-    }
-    let (creds, plan) = issue::credentials(
+    let issued = issue::credentials(
         &state,
         &issue::Request {
             identity: &s.identity,
@@ -171,45 +317,190 @@ async fn credentials(
             action: Action::Credentials,
         },
     )
-    .await?;
-    let exports = format!(
-        "export AWS_ACCESS_KEY_ID={}\nexport AWS_SECRET_ACCESS_KEY={}\nexport AWS_SESSION_TOKEN={}",
-        creds.access_key_id,
+    .await;
+    let (creds, plan) = match issued {
+        Ok(x) => x,
+        Err(e) => return Ok(failure(e)),
+    };
+    let alias = plan.grant().role().alias.as_str();
+    let (id, secret, token) = (
+        creds.access_key_id.as_str(),
         creds.secret_access_key.expose(),
-        creds.session_token.expose()
+        creds.session_token.expose(),
     );
-    let body = format!(
-        r#"<p>Role <b>{role}</b> as session <code>{session}</code>, valid until {exp}.</p><pre id="exports">{exports}</pre><p><a href="/">Back to your roles</a></p>"#,
-        role = escape(plan.grant().role().arn.as_str()),
-        session = escape(plan.session_name()),
-        exp = escape(&rfc3339(creds.expiration)),
-        exports = escape(&exports),
-    );
-    let mut resp = page::render(StatusCode::OK, "Temporary AWS credentials", &body);
-    resp.headers_mut().insert(
-        CACHE_CONTROL,
-        actix_web::http::header::HeaderValue::from_static("no-store"),
-    );
-    Ok(resp)
+    let expires = rfc3339(creds.expiration);
+    // The credential_process shape, fields in the order the AWS docs show them.
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Process<'a> {
+        version: u8,
+        access_key_id: &'a str,
+        secret_access_key: &'a str,
+        session_token: &'a str,
+        expiration: &'a str,
+    }
+    let json = serde_json::to_string_pretty(&Process {
+        version: 1,
+        access_key_id: id,
+        secret_access_key: secret,
+        session_token: token,
+        expiration: &expires,
+    })
+    .map_err(|_| ApiError::internal())?;
+    let block = |id, title, text: String, download: Option<String>| Block {
+        id,
+        title,
+        data_url: match download {
+            Some(_) => format!(
+                "data:application/json;base64,{}",
+                base64::engine::general_purpose::STANDARD.encode(text.as_bytes())
+            ),
+            None => String::new(),
+        },
+        text,
+        download,
+    };
+    let blocks = vec![
+        block(
+            "sh",
+            "Shell (bash, zsh)",
+            format!(
+                "export AWS_ACCESS_KEY_ID={id}\nexport AWS_SECRET_ACCESS_KEY={secret}\nexport AWS_SESSION_TOKEN={token}"
+            ),
+            None,
+        ),
+        block(
+            "ps",
+            "PowerShell",
+            format!(
+                "$Env:AWS_ACCESS_KEY_ID=\"{id}\"\n$Env:AWS_SECRET_ACCESS_KEY=\"{secret}\"\n$Env:AWS_SESSION_TOKEN=\"{token}\""
+            ),
+            None,
+        ),
+        block(
+            "profile",
+            "~/.aws/credentials",
+            format!(
+                "[{alias}]\naws_access_key_id = {id}\naws_secret_access_key = {secret}\naws_session_token = {token}"
+            ),
+            None,
+        ),
+        block(
+            "json",
+            "JSON (credential_process)",
+            json,
+            Some(format!("rolegate-{alias}.json")),
+        ),
+    ];
+    let page = CredentialsPage {
+        title: "Temporary AWS credentials",
+        assets: &ASSETS,
+        alias,
+        arn: plan.grant().role().arn.as_str(),
+        session: plan.session_name(),
+        expires,
+        blocks,
+    };
+    Ok(page::send(StatusCode::OK, &page, &[]))
 }
 
+/// Stars or unstars a role, then back to the picker (with its search).
+async fn favourite(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    role: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let (s, form) = match authorized(&state, &req, &body).await? {
+        Ok(x) => x,
+        Err(resp) => return Ok(resp),
+    };
+    // Only roles the user may see can be starred: the store never holds arbitrary input.
+    let ctx = RequestContext {
+        identity: &s.identity,
+        client: ClientKind::Browser,
+        source_ip: client_ip(&req, &state.config.server.trusted_proxies),
+        now: state.clock.now(),
+    };
+    if !state.mapper.roles(&ctx).iter().any(|r| r.alias == *role) {
+        return Ok(page::error(
+            StatusCode::FORBIDDEN,
+            "role_not_granted",
+            "That role is not granted to you.",
+        ));
+    }
+    favourites::toggle(&state, &s.identity, &role).await?;
+    let mut back = url::form_urlencoded::Serializer::new(String::new());
+    if !form.q.is_empty() {
+        back.append_pair("q", &form.q);
+    }
+    if let Some(d) = &form.destination {
+        back.append_pair("destination", d);
+    }
+    let back = back.finish();
+    let location = if back.is_empty() {
+        "/".to_string()
+    } else {
+        format!("/?{back}")
+    };
+    Ok(HttpResponse::SeeOther()
+        .insert_header((LOCATION, location))
+        .finish())
+}
+
+/// Ends the broker session. The IdP's own session lives on, so the page offers to end that
+/// too (an explicit link: signing out of Okta also ends the user's other apps).
 async fn logout(
     state: web::Data<AppState>,
     req: HttpRequest,
-    form: web::Form<CsrfForm>,
-) -> Result<HttpResponse, ApiError> {
-    if let Some(s) = session::current(&state, &req).await?
-        && !session::csrf_ok(&s, &form.csrf)
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let current = session::current(&state, &req).await?;
+    if let Some(s) = &current
+        && !ActionForm::parse(&body).is_ok_and(|f| session::csrf_ok(s, &f.csrf))
     {
-        return Ok(page::error(
-            StatusCode::FORBIDDEN,
-            "csrf",
-            "This form has expired; reload the page and try again.",
-        ));
+        return Ok(page::csrf_failed());
     }
     let gone = session::end(&state, &req).await?;
-    Ok(HttpResponse::SeeOther()
-        .insert_header((LOCATION, "/"))
-        .cookie(gone)
-        .finish())
+    let mut links = vec![Link {
+        href: "/".into(),
+        label: "Sign in again".into(),
+    }];
+    if let Some(s) = &current
+        && let Some(url) = idp_logout_url(&state, s)
+    {
+        links.push(Link {
+            href: url,
+            label: format!(
+                "Also sign out of {}",
+                display_name(&state, s.identity.idp.as_str())
+            ),
+        });
+    }
+    let mut resp = page::message(
+        StatusCode::OK,
+        "Signed out",
+        "You are signed out of rolegate. Credentials already issued stay valid until they expire.",
+        links,
+    );
+    resp.add_cookie(&gone).map_err(|_| ApiError::internal())?;
+    Ok(resp)
+}
+
+/// The IdP's sign-out: `logout_url` from config, else the OIDC `end_session_endpoint`
+/// (RP-Initiated Logout 1.0 §2: `client_id` names us, the IdP asks the user to confirm).
+fn idp_logout_url(state: &AppState, s: &Session) -> Option<String> {
+    let id = s.identity.idp.as_str();
+    let cfg = state.config.idps.iter().find(|i| i.id.as_str() == id)?;
+    if let Some(u) = &cfg.logout_url {
+        return Some(u.to_string());
+    }
+    let IdpKind::Oidc(oidc) = &cfg.kind else {
+        return None;
+    };
+    let idp = state.idps.oidc().iter().find(|i| i.id.as_str() == id)?;
+    let mut url = idp.endpoints()?.end_session?;
+    url.query_pairs_mut()
+        .append_pair("client_id", &oidc.client_id);
+    Some(url.to_string())
 }

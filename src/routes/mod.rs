@@ -2,12 +2,14 @@
 //! protocol logic of their own.
 
 pub mod api;
+pub mod assets;
 pub mod browser;
 pub mod caller;
 pub mod dev_idp;
 pub mod health;
 pub mod oidc_login;
 pub mod page;
+pub mod picker;
 pub mod saml;
 pub mod wellknown;
 
@@ -33,6 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, cors_origins: &[String], dev_idp:
             }),
     )
     .configure(health::configure)
+    .configure(assets::configure)
     .configure(wellknown::configure)
     .configure(saml::configure)
     .configure(oidc_login::configure)
@@ -44,6 +47,24 @@ pub fn configure(cfg: &mut web::ServiceConfig, cors_origins: &[String], dev_idp:
     );
     if dev_idp {
         cfg.configure(dev_idp::configure);
+    }
+}
+
+/// Headers every response gets unless its handler set its own (pages set a CSP that allows
+/// their `/assets`; everything else — JSON, redirects, metrics — gets one that allows nothing).
+pub fn security_headers(https: bool) -> actix_web::middleware::DefaultHeaders {
+    let h = actix_web::middleware::DefaultHeaders::new()
+        .add((
+            "content-security-policy",
+            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+        ))
+        .add(("x-frame-options", "DENY"))
+        .add(("referrer-policy", "no-referrer"))
+        .add(("x-content-type-options", "nosniff"));
+    if https {
+        h.add(("strict-transport-security", "max-age=31536000"))
+    } else {
+        h
     }
 }
 

@@ -2,7 +2,7 @@
 //! (OIDC Core §3.1, RFC 7636). The ID token from the token endpoint goes through the same
 //! verifier as bearer tokens, with the nonce this login chose.
 
-use super::page;
+use super::page::{self, PageError};
 use super::saml::safe_return_to;
 use crate::error::ApiError;
 use crate::idp::oidc::OidcIdp;
@@ -63,7 +63,7 @@ pub async fn start(
     state: &AppState,
     idp: &Arc<OidcIdp>,
     return_to: Option<&str>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, PageError> {
     let return_to = match safe_return_to(return_to) {
         Ok(r) => r,
         Err(m) => return Ok(page::error(StatusCode::BAD_REQUEST, "bad_return_to", m)),
@@ -125,7 +125,7 @@ async fn callback(
     state: web::Data<AppState>,
     req: HttpRequest,
     q: web::Query<Callback>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, PageError> {
     let Some(state_value) = q.state.as_deref().filter(|s| s.len() <= 64) else {
         return Ok(refuse(
             "invalid_state",
@@ -150,7 +150,7 @@ async fn callback(
         ));
     }
     let Ok(pending) = serde_json::from_slice::<Pending>(&bytes) else {
-        return Err(ApiError::internal());
+        return Err(ApiError::internal().into());
     };
     if let Some(e) = &q.error {
         tracing::warn!(idp = %pending.idp, error = %e.chars().take(64).collect::<String>(), "IdP returned an error");

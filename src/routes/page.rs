@@ -1,63 +1,143 @@
-//! Minimal server-rendered HTML for the browser surfaces: every value is escaped, no inline
-//! script, and errors show a short reason class plus the request id (the detail is only in
-//! the log, DESIGN § HTTP).
+//! Server-rendered HTML for the browser surfaces (askama templates in `templates/`, escaping on
+//! by default). Every page carries the same security headers: a CSP that allows script and
+//! style only from this origin (`/assets/…`, never inline), no framing, no referrer. Errors
+//! show a short reason class plus the request id; the detail is only in the log (DESIGN § HTTP).
 
+use super::assets::{ASSETS, Assets};
+use crate::error::ApiError;
 use crate::telemetry::current_request_id;
-use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
 
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+/// A link or button on a page: `href` is built by the caller, escaped by the template.
+pub struct Link {
+    pub href: String,
+    pub label: String,
 }
 
-/// `body` is trusted HTML built by the caller from escaped values.
-pub fn render(status: StatusCode, title: &str, body: &str) -> HttpResponse {
-    let html = format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · rolegate</title>
-<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem;color:#1b1f24}}
-code,pre{{background:#f3f4f6;padding:.1rem .3rem;border-radius:4px}}pre{{padding:1rem;overflow-x:auto}}
-button{{font:inherit;padding:.3rem .8rem}}.muted{{color:#57606a}}li{{margin:.4rem 0}}</style>
-</head><body><h1>{title}</h1>
-{body}
-</body></html>"#,
-        title = escape(title),
-    );
-    HttpResponse::build(status)
-        .insert_header((CONTENT_TYPE, "text/html; charset=utf-8"))
-        .insert_header((CACHE_CONTROL, "no-store"))
-        .insert_header((
-            "content-security-policy",
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ))
-        .insert_header(("referrer-policy", "no-referrer"))
-        .insert_header(("x-content-type-options", "nosniff"))
-        .body(html)
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage<'a> {
+    title: &'a str,
+    assets: &'a Assets,
+    message: &'a str,
+    code: Option<&'a str>,
+    request_id: String,
+    links: Vec<Link>,
+}
+
+/// Sends a rendered page with the security headers; `form_targets` are origins outside this
+/// site that a form POST may redirect to (see [`csp`]).
+pub fn send(status: StatusCode, page: &impl Template, form_targets: &[String]) -> HttpResponse {
+    match page.render() {
+        Ok(html) => HttpResponse::build(status)
+            .insert_header((CONTENT_TYPE, "text/html; charset=utf-8"))
+            .insert_header((CACHE_CONTROL, "no-store"))
+            .insert_header(("content-security-policy", csp(form_targets)))
+            .body(html),
+        Err(e) => {
+            tracing::error!(error = %e, "page template failed");
+            HttpResponse::InternalServerError()
+                .insert_header((CONTENT_TYPE, "text/plain; charset=utf-8"))
+                .body(format!(
+                    "internal error; request id {}",
+                    current_request_id()
+                ))
+        }
+    }
+}
+
+/// Script and style only from `/assets` on this origin, nothing inline, no other fetches;
+/// forms only to this site — and to `form_targets`: a form whose POST answers with a redirect
+/// elsewhere (the Console button → the AWS federation endpoint) needs that origin in
+/// `form-action`, which browsers also apply to the redirect.
+pub fn csp(form_targets: &[String]) -> String {
+    let mut form_action = String::from("'self'");
+    for t in form_targets {
+        form_action.push(' ');
+        form_action.push_str(t);
+    }
+    format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+         connect-src 'self'; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
+    )
+}
+
+/// A page with one message and links onward.
+pub fn message(status: StatusCode, title: &str, message: &str, links: Vec<Link>) -> HttpResponse {
+    send(
+        status,
+        &MessagePage {
+            title,
+            assets: &ASSETS,
+            message,
+            code: None,
+            request_id: String::new(),
+            links,
+        },
+        &[],
+    )
 }
 
 /// A failure page: the reason class (a stable code) and the request id to quote to support.
 pub fn error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
-    render(
+    send(
         status,
-        "Sign-in failed",
-        &format!(
-            r#"<p>{}</p><p class="muted">Reason: <code>{}</code> · Request ID: <code>{}</code></p><p><a href="/">Start again</a></p>"#,
-            escape(message),
-            escape(code),
-            escape(&current_request_id()),
-        ),
+        &MessagePage {
+            title: "Something went wrong",
+            assets: &ASSETS,
+            message,
+            code: Some(code),
+            request_id: current_request_id(),
+            links: vec![Link {
+                href: "/".into(),
+                label: "Start again".into(),
+            }],
+        },
+        &[],
+    )
+}
+
+/// What browser routes return instead of [`ApiError`]: the same status and reason code, as a
+/// page a person can read (and quote the request id from), never the API's JSON.
+#[derive(Debug)]
+pub struct PageError(pub ApiError);
+
+impl From<ApiError> for PageError {
+    fn from(e: ApiError) -> Self {
+        PageError(e)
+    }
+}
+
+impl From<crate::store::StoreError> for PageError {
+    fn from(e: crate::store::StoreError) -> Self {
+        PageError(e.into())
+    }
+}
+
+impl std::fmt::Display for PageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.0.code, self.0.description)
+    }
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        self.0.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        error(self.0.status, self.0.code, &self.0.description)
+    }
+}
+
+/// The form's CSRF token did not match the session's.
+pub fn csrf_failed() -> HttpResponse {
+    error(
+        StatusCode::FORBIDDEN,
+        "csrf",
+        "This form has expired or did not come from this site; reload the page and try again.",
     )
 }

@@ -1,6 +1,6 @@
 //! SAML service-provider endpoints: SP metadata, SP-initiated login, and the ACS.
 
-use super::page;
+use super::page::{self, PageError};
 use crate::error::ApiError;
 use crate::idp::saml::authn_request::{self, AuthnParams};
 use crate::idp::saml::verify::{self as sv, Expect, Sp, Trust};
@@ -105,7 +105,7 @@ async fn login(
     req: HttpRequest,
     path: web::Path<String>,
     q: web::Query<LoginQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, PageError> {
     // Each start writes a pending request to the store: bounded per client IP.
     let per_minute = state.config.limits.logins_per_minute_per_ip;
     if per_minute > 0 {
@@ -186,7 +186,7 @@ async fn acs(
     state: web::Data<AppState>,
     req: HttpRequest,
     form: web::Form<AcsForm>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, PageError> {
     match verify_post(&state, &req, &form).await {
         Ok((identity, return_to)) => {
             tracing::info!(target: "rolegate::audit", event = "saml_sign_in",
@@ -215,7 +215,7 @@ async fn acs(
             ))
         }
         // Store down and the like: fail closed with the API error mapping (503).
-        Err(AcsError::Api(e)) => Err(e),
+        Err(AcsError::Api(e)) => Err(e.into()),
     }
 }
 

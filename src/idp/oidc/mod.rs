@@ -38,6 +38,8 @@ pub struct OidcIdp {
 pub struct Endpoints {
     pub authorization: url::Url,
     pub token: url::Url,
+    /// RP-Initiated Logout 1.0 §2.1, when the IdP offers it.
+    pub end_session: Option<url::Url>,
 }
 
 impl OidcIdp {
@@ -119,6 +121,7 @@ impl OidcIdp {
             *self.endpoints.write().expect("endpoints lock") = Some(Endpoints {
                 authorization,
                 token,
+                end_session: endpoint("end_session_endpoint"),
             });
         }
         KeySet::from_jwks_json(&fetch(http, jwks_uri).await?)

@@ -1,0 +1,252 @@
+//! The role picker's view: the roles a user may use, grouped by AWS account (favourites first),
+//! filtered by a search query, each with the session lengths its grant allows. Pure — no
+//! store, no request — so the benchmark measures exactly what the page costs to build.
+//!
+//! The page is one form with a single CSRF token: each role's buttons name the role in their
+//! `formaction` and their row in `row=<n>`, which picks that row's `d<n>` duration. Per-row
+//! forms would repeat the token 200 times for a 200-role user and blow the page-weight budget.
+
+use super::assets::{ASSETS, Assets};
+use crate::policy::{Action, RoleSummary};
+use askama::Template;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Session lengths offered, bounded by each role's grant. STS's floor is 15 minutes.
+const CHOICES: [(u64, &str); 7] = [
+    (900, "15 min"),
+    (1800, "30 min"),
+    (3600, "1 h"),
+    (7200, "2 h"),
+    (14_400, "4 h"),
+    (28_800, "8 h"),
+    (43_200, "12 h"),
+];
+const DEFAULT_SECONDS: u64 = 3600;
+
+#[derive(Template)]
+#[template(path = "picker.html")]
+pub struct PickerPage<'a> {
+    pub title: &'a str,
+    pub assets: &'a Assets,
+    pub who: &'a str,
+    pub idp: &'a str,
+    pub csrf: &'a str,
+    pub query: &'a str,
+    pub destination: Option<&'a str>,
+    pub groups: Vec<Group>,
+    pub shown: usize,
+    pub total: usize,
+}
+
+pub struct Group {
+    pub title: String,
+    pub account: String,
+    pub favourites: bool,
+    pub rows: Vec<Row>,
+}
+
+pub struct Row {
+    /// Unique on the page: names this row's duration field.
+    pub key: usize,
+    pub alias: String,
+    /// The alias as a URL path segment.
+    pub href: String,
+    pub context: String,
+    pub console: bool,
+    pub credentials: bool,
+    pub favourite: bool,
+    pub durations: Vec<Choice>,
+}
+
+pub struct Choice {
+    pub seconds: u64,
+    pub label: String,
+    pub selected: bool,
+}
+
+pub struct Input<'a> {
+    pub who: &'a str,
+    pub idp: &'a str,
+    pub csrf: &'a str,
+    pub query: &'a str,
+    pub destination: Option<&'a str>,
+    pub roles: &'a [RoleSummary],
+    pub favourites: &'a BTreeSet<String>,
+}
+
+/// The session lengths a role offers: the standard steps up to its maximum, plus the maximum
+/// itself when it falls between steps.
+pub fn durations(max_seconds: u64) -> Vec<Choice> {
+    let mut out: Vec<Choice> = CHOICES
+        .iter()
+        .filter(|(s, _)| *s <= max_seconds)
+        .map(|(s, l)| Choice {
+            seconds: *s,
+            label: (*l).to_string(),
+            selected: false,
+        })
+        .collect();
+    if out.last().is_none_or(|c| c.seconds < max_seconds) && max_seconds >= 900 {
+        out.push(Choice {
+            seconds: max_seconds,
+            label: humanize(max_seconds),
+            selected: false,
+        });
+    }
+    let default = DEFAULT_SECONDS.min(max_seconds);
+    if let Some(c) = out.iter_mut().rev().find(|c| c.seconds <= default) {
+        c.selected = true;
+    } else if let Some(c) = out.first_mut() {
+        c.selected = true;
+    }
+    out
+}
+
+fn humanize(s: u64) -> String {
+    match (s / 3600, (s % 3600) / 60) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    }
+}
+
+fn account_title(r: &RoleSummary) -> String {
+    r.account_name.clone().unwrap_or_else(|| r.account.clone())
+}
+
+/// What a query matches against: every whitespace-separated term must occur (ASCII case
+/// folded) in the alias, the role name, the account name or the account number.
+fn matches(terms: &[String], r: &RoleSummary) -> bool {
+    if terms.is_empty() {
+        return true;
+    }
+    let hay = format!(
+        "{} {} {} {}",
+        r.alias,
+        role_name(&r.arn),
+        r.account_name.as_deref().unwrap_or(""),
+        r.account
+    )
+    .to_ascii_lowercase();
+    terms.iter().all(|t| hay.contains(t.as_str()))
+}
+
+fn role_name(arn: &str) -> &str {
+    arn.split_once(":role/").map_or(arn, |(_, n)| n)
+}
+
+fn path_segment(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+pub fn build<'a>(input: &Input<'a>) -> PickerPage<'a> {
+    let terms: Vec<String> = input
+        .query
+        .split_whitespace()
+        .map(|t| t.to_ascii_lowercase())
+        .collect();
+    let mut key = 0;
+    let mut row = |r: &RoleSummary, context: String| {
+        key += 1;
+        Row {
+            key,
+            alias: r.alias.clone(),
+            href: path_segment(&r.alias),
+            context,
+            console: r.actions.contains(&Action::Console),
+            credentials: r.actions.contains(&Action::Credentials),
+            favourite: input.favourites.contains(&r.alias),
+            durations: durations(r.max_duration_seconds),
+        }
+    };
+    let shown: Vec<&RoleSummary> = input.roles.iter().filter(|r| matches(&terms, r)).collect();
+
+    let mut groups = Vec::new();
+    let favs: Vec<Row> = shown
+        .iter()
+        .filter(|r| input.favourites.contains(&r.alias))
+        .map(|r| row(r, format!("{} · {}", role_name(&r.arn), account_title(r))))
+        .collect();
+    if !favs.is_empty() {
+        groups.push(Group {
+            title: "Favourites".into(),
+            account: String::new(),
+            favourites: true,
+            rows: favs,
+        });
+    }
+    // Named accounts by name, then unnamed ones by number; roles by alias within each.
+    let mut by_account: BTreeMap<(bool, String, String), Vec<&RoleSummary>> = BTreeMap::new();
+    for r in &shown {
+        by_account
+            .entry((
+                r.account_name.is_none(),
+                account_title(r).to_lowercase(),
+                r.account.clone(),
+            ))
+            .or_default()
+            .push(r);
+    }
+    for ((_, _, account), mut roles) in by_account {
+        roles.sort_by(|a, b| a.alias.cmp(&b.alias));
+        let title = account_title(roles[0]);
+        let rows = roles
+            .iter()
+            .map(|r| row(r, role_name(&r.arn).to_string()))
+            .collect();
+        groups.push(Group {
+            account: if title == account {
+                String::new()
+            } else {
+                account
+            },
+            title,
+            favourites: false,
+            rows,
+        });
+    }
+    PickerPage {
+        title: "Your AWS roles",
+        assets: &ASSETS,
+        who: input.who,
+        idp: input.idp,
+        csrf: input.csrf,
+        query: input.query,
+        destination: input.destination,
+        groups,
+        shown: shown.len(),
+        total: input.roles.len(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_stop_at_the_grant_and_include_it() {
+        let secs = |m| durations(m).iter().map(|c| c.seconds).collect::<Vec<_>>();
+        assert_eq!(secs(3600), [900, 1800, 3600]);
+        assert_eq!(secs(5400), [900, 1800, 3600, 5400]);
+        assert_eq!(secs(43_200).len(), 7);
+        assert_eq!(durations(5400)[3].label, "1 h 30 min");
+        let selected = |m| {
+            durations(m)
+                .into_iter()
+                .find(|c| c.selected)
+                .unwrap()
+                .seconds
+        };
+        assert_eq!(selected(43_200), 3600);
+        assert_eq!(selected(1800), 1800);
+        assert_eq!(selected(900), 900);
+    }
+
+    #[test]
+    fn path_segments_are_encoded() {
+        assert_eq!(path_segment("a b&c%"), "a%20b%26c%25");
+        assert_eq!(path_segment("prod-admin"), "prod-admin");
+    }
+}

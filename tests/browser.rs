@@ -1,0 +1,299 @@
+//! The employee's daily journey in a real browser: headless Debian Chromium, driven by
+//! playwright-core (tests/support/browser/journey.mjs), signs in through a real SAML IdP
+//! (samlify) and through a real OIDC provider (oidc-provider), searches the picker, stars a
+//! role, takes 15-minute credentials (copied and downloaded; checked here against moto), opens
+//! the console (the federation double checks the session with moto and names the role), signs
+//! out, and finds that Back and a replayed POST give nothing. Screenshots of the picker at
+//! desktop and phone width land in `target/test-artifacts/browser/`.
+
+mod common;
+
+use common::app::{TestApp, caller_identity_arn};
+use common::federation::Federation;
+use common::peers::{Moto, OidcIdp, SamlIdp, free_port, repo_root, require_peer};
+use std::path::PathBuf;
+use std::process::Command;
+
+const ROLES: &str = r#"
+[[role]]
+arn = "arn:aws:iam::111122223333:role/ReadOnly"
+alias = "prod-readonly"
+account_name = "prod"
+max_duration = "4h"
+
+[[role]]
+arn = "arn:aws:iam::111122223333:role/Admin"
+alias = "prod-admin"
+account_name = "prod"
+max_duration = "1h"
+
+[[role]]
+arn = "arn:aws:iam::444455556666:role/DevReadOnly"
+alias = "dev-readonly"
+account_name = "dev"
+max_duration = "12h"
+
+[[role]]
+arn = "arn:aws:iam::444455556666:role/DevAdmin"
+alias = "dev-admin"
+account_name = "dev"
+max_duration = "2h"
+
+[[role]]
+arn = "arn:aws:iam::777788889999:role/PowerUser"
+alias = "sandbox-poweruser"
+
+[[role]]
+arn = "arn:aws:iam::111122223333:role/Finance"
+alias = "finance-readonly"
+account_name = "prod"
+"#;
+
+fn chromium() -> Option<PathBuf> {
+    let exe = PathBuf::from(std::env::var("CHROMIUM").unwrap_or("/usr/bin/chromium".into()));
+    let driver = repo_root().join("tests/support/browser/node_modules/playwright-core");
+    let found = exe.exists() && driver.is_dir();
+    require_peer(
+        "headless Chromium (apt: chromium) + playwright-core (tests/support/browser)",
+        found,
+    )
+    .then_some(exe)
+}
+
+fn artifacts() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("target dir")
+        .join("test-artifacts/browser")
+}
+
+struct Stack {
+    app: TestApp,
+    moto: Moto,
+    _saml: SamlIdp,
+    _oidc: OidcIdp,
+    _federation: Federation,
+}
+
+async fn stack() -> Option<Stack> {
+    chromium()?;
+    let moto = Moto::start()?;
+    // The browser must reach the broker at its public URL: a fixed loopback port.
+    let port = free_port();
+    let public = format!("http://127.0.0.1:{port}");
+    let saml = SamlIdp::start(
+        &format!("{public}/saml/metadata"),
+        &format!("{public}/saml/acs"),
+    )?;
+    let oidc = OidcIdp::start_with_redirect_uris(&[&format!("{public}/oidc/callback")])?;
+    let federation = Federation::start(moto.url.clone()).await;
+    let toml = format!(
+        r#"
+[server]
+listen = "127.0.0.1:{port}"
+public_url = "{public}"
+
+[aws]
+role_chaining = "false"
+access_key_id_file = "aws-key-id"
+secret_access_key_file = "aws-secret"
+
+[aws.partitions.aws]
+sts_endpoint = "{moto}"
+federation_url = "{federation}"
+
+[[idp]]
+id = "corp"
+kind = "saml"
+display_name = "Corporate SSO"
+metadata_url = "{metadata}"
+trust_email = true
+logout_url = "{saml_url}/logout"
+
+[[idp]]
+id = "web"
+kind = "oidc"
+display_name = "Example OIDC"
+issuer = "{issuer}"
+client_id = "rolegate"
+client_secret_file = "client-secret"
+
+{ROLES}
+
+[[map]]
+idp = "corp"
+groups = ["eng"]
+roles = ["prod-readonly", "dev-readonly", "dev-admin", "sandbox-poweruser"]
+
+[[map]]
+idp = "corp"
+groups = ["sre"]
+roles = ["prod-admin"]
+
+[[map]]
+idp = "web"
+groups = ["eng"]
+roles = ["prod-readonly", "dev-readonly"]
+"#,
+        moto = moto.url,
+        federation = federation.url,
+        metadata = saml.metadata_url(),
+        saml_url = saml.url,
+        issuer = oidc.issuer,
+    );
+    let app = TestApp::spawn_with_files(
+        &toml,
+        &[("client-secret", common::peers::OIDC_CLIENT_SECRET)],
+        None,
+        true,
+    )
+    .await;
+    assert_eq!(app.url, public);
+    Some(Stack {
+        app,
+        moto,
+        _saml: saml,
+        _oidc: oidc,
+        _federation: federation,
+    })
+}
+
+/// Runs the journey; returns its JSON lines (each step's facts).
+fn journey(
+    app: &TestApp,
+    scenario: &str,
+    idp_label: &str,
+    password: &str,
+    search: &str,
+) -> Vec<serde_json::Value> {
+    let out = Command::new("node")
+        .current_dir(repo_root().join("tests/support/browser"))
+        .args([
+            "journey.mjs",
+            "--broker",
+            &app.url,
+            "--scenario",
+            scenario,
+            "--idp-label",
+            idp_label,
+            "--user",
+            "alice",
+            "--password",
+            password,
+            "--search",
+            search,
+            "--artifacts",
+            artifacts().to_str().unwrap(),
+        ])
+        .output()
+        .expect("run node journey.mjs");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "browser journey `{scenario}` failed ({}); screenshots in {}\n--- steps ---\n{stdout}\n--- stderr ---\n{}",
+        out.status,
+        artifacts().display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn step<'a>(lines: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value {
+    lines
+        .iter()
+        .find(|l| l["step"] == name)
+        .unwrap_or_else(|| panic!("no step {name} in {lines:?}"))
+}
+
+async fn assert_real_credentials(lines: &[serde_json::Value], moto: &Moto) {
+    let creds = lines
+        .iter()
+        .find_map(|l| l.get("credentials"))
+        .expect("the journey downloaded credentials");
+    let arn = caller_identity_arn(&moto.url, creds).await;
+    assert!(arn.contains(":assumed-role/"), "{arn}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saml_sign_in_search_credentials_console_and_sign_out_in_chromium() {
+    let Some(s) = stack().await else { return };
+    let app = &s.app;
+    let lines = tokio::task::block_in_place(|| {
+        journey(app, "saml", "Corporate SSO", "alice-pw", "readonly")
+    });
+
+    // alice (eng, sre) sees her five roles, grouped by account name, the ungranted one absent.
+    let picker = step(&lines, "picker");
+    assert_eq!(
+        picker["headings"],
+        serde_json::json!(["dev 444455556666", "prod 111122223333", "777788889999"])
+    );
+    let rows: Vec<&str> = picker["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "dev-admin",
+            "dev-readonly",
+            "prod-admin",
+            "prod-readonly",
+            "sandbox-poweruser"
+        ]
+    );
+    assert_eq!(picker["count"], "5 of 5 roles");
+    assert_eq!(step(&lines, "search")["count"], "2 of 5 roles");
+    assert_eq!(
+        step(&lines, "favourite")["favourites"],
+        serde_json::json!(["dev-readonly"])
+    );
+    // dev-readonly allows 12 h: every standard step is offered.
+    assert_eq!(
+        step(&lines, "credentials")["options"],
+        serde_json::json!([900, 1800, 3600, 7200, 14400, 28800, 43200])
+    );
+    assert_real_credentials(&lines, &s.moto).await;
+    assert!(
+        step(&lines, "console")["assumed"]
+            .as_str()
+            .unwrap()
+            .contains(":assumed-role/DevAdmin/"),
+        "{lines:?}"
+    );
+    assert!(
+        step(&lines, "logout")["idp_logout"]
+            .as_str()
+            .unwrap()
+            .ends_with("/logout")
+    );
+    assert_eq!(step(&lines, "replay")["status"], 303);
+    for shot in ["saml-picker-desktop.png", "saml-picker-phone.png"] {
+        assert!(artifacts().join(shot).is_file(), "screenshot {shot}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oidc_sign_in_and_idp_logout_in_chromium() {
+    let Some(s) = stack().await else { return };
+    let app = &s.app;
+    // oidc-provider's dev interaction takes any password.
+    let lines = tokio::task::block_in_place(|| journey(app, "oidc", "Example OIDC", "x", "prod"));
+    let rows = &step(&lines, "picker")["rows"];
+    assert_eq!(rows, &serde_json::json!(["dev-readonly", "prod-readonly"]));
+    assert_real_credentials(&lines, &s.moto).await;
+    let logout = step(&lines, "logout")["idp_logout"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        logout.contains("client_id=rolegate"),
+        "RP-Initiated Logout link: {logout}"
+    );
+    step(&lines, "idp-logout");
+}

@@ -1,0 +1,545 @@
+//! The role picker over plain HTTP, as a browser without JavaScript sees it: roles grouped by
+//! account, the server-side search, favourites remembered per user in the store, durations
+//! bounded by the grant, deep links into the console carried through sign-in, sign-out with an
+//! IdP logout link, and the security headers on every kind of response. (tests/browser.rs
+//! drives the same pages in Chromium.)
+
+mod common;
+
+use common::app::{TestApp, peers};
+use common::federation::Federation;
+use common::saml_forge::{Knobs, SamlForge};
+use reqwest::redirect::Policy;
+
+const PUBLIC: &str = "https://rolegate.example.test";
+
+const ROLES: &str = r#"
+[[role]]
+arn = "arn:aws:iam::111122223333:role/ReadOnly"
+alias = "prod-readonly"
+account_name = "prod"
+max_duration = "4h"
+
+[[role]]
+arn = "arn:aws:iam::111122223333:role/Admin"
+alias = "prod-admin"
+account_name = "prod"
+max_duration = "1h"
+
+[[role]]
+arn = "arn:aws:iam::444455556666:role/DevReadOnly"
+alias = "dev-readonly"
+account_name = "dev"
+max_duration = "90m"
+
+[[role]]
+arn = "arn:aws:iam::777788889999:role/PowerUser"
+alias = "sandbox-poweruser"
+"#;
+
+struct Env {
+    app: TestApp,
+    forge: SamlForge,
+    _federation: Federation,
+}
+
+async fn env() -> Option<Env> {
+    let p = peers()?;
+    let forge = SamlForge::new();
+    let federation = Federation::start(p.moto.url.clone()).await;
+    let toml = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+public_url = "{PUBLIC}"
+
+[aws]
+role_chaining = "false"
+access_key_id_file = "aws-key-id"
+secret_access_key_file = "aws-secret"
+
+[aws.partitions.aws]
+sts_endpoint = "{moto}"
+federation_url = "{federation}"
+
+[[idp]]
+id = "corp"
+kind = "saml"
+display_name = "Corporate SSO"
+metadata_file = "corp-metadata.xml"
+allow_idp_initiated = true
+logout_url = "https://idp.forge.test/logout"
+
+{ROLES}
+
+[[map]]
+idp = "corp"
+groups = ["eng"]
+roles = ["prod-readonly", "dev-readonly", "sandbox-poweruser"]
+
+[[map]]
+idp = "corp"
+groups = ["sre"]
+roles = ["prod-admin"]
+"#,
+        moto = p.moto.url,
+        federation = federation.url,
+    );
+    let md = forge.metadata("https://idp.forge.test/sso");
+    let app = TestApp::spawn_with_files(&toml, &[("corp-metadata.xml", &md)], None, true).await;
+    Some(Env {
+        app,
+        forge,
+        _federation: federation,
+    })
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// An IdP-initiated sign-in for `user` with `groups`; returns the Cookie header value.
+async fn sign_in(e: &Env, user: &str, groups: &[&str]) -> String {
+    let response = e.forge.response_b64(&Knobs {
+        name_id: format!("{user}@example.com"),
+        groups: groups.iter().map(|g| g.to_string()).collect(),
+        ..Knobs::default()
+    });
+    let r = client()
+        .post(format!("{}/saml/acs", e.app.url))
+        .form(&[("SAMLResponse", response.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("__Host-rolegate_session="))
+        .expect("session cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+async fn get(e: &Env, path: &str, cookie: Option<&str>) -> reqwest::Response {
+    let mut r = client().get(format!("{}{path}", e.app.url));
+    if let Some(c) = cookie {
+        r = r.header("cookie", c);
+    }
+    r.send().await.unwrap()
+}
+
+async fn post(e: &Env, path: &str, cookie: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    client()
+        .post(format!("{}{path}", e.app.url))
+        .header("cookie", cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn hidden(body: &str, name: &str) -> String {
+    body.split(&format!(r#"name="{name}" value=""#))
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_else(|| panic!("no hidden {name} in {body}"))
+        .to_string()
+}
+
+/// The role names in page order (favourites first, then account by account).
+fn rows(page: &str) -> Vec<String> {
+    page.split(r#"<span class="name">"#)
+        .skip(1)
+        .map(|s| s.split('<').next().unwrap().to_string())
+        .collect()
+}
+
+/// The `row` key of `alias`'s first row (its buttons carry it; its select is `d<key>`).
+fn row_key(page: &str, alias: &str) -> String {
+    let at = page
+        .find(&format!(r#"formaction="/credentials/{alias}""#))
+        .unwrap_or_else(|| panic!("no credentials button for {alias}"));
+    let before = &page[..at];
+    let v = before.rsplit(r#"name="row" value=""#).next().unwrap();
+    v.split('"').next().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_are_grouped_by_account_and_searchable_without_javascript() {
+    let Some(e) = env().await else { return };
+    let alice = sign_in(&e, "alice", &["eng", "sre"]).await;
+    let home = get(&e, "/", Some(&alice)).await;
+    assert_eq!(home.status(), 200);
+    let page = home.text().await.unwrap();
+    assert_eq!(
+        rows(&page),
+        [
+            "dev-readonly",
+            "prod-admin",
+            "prod-readonly",
+            "sandbox-poweruser"
+        ]
+    );
+    assert!(page.contains(r#"<h2>dev <span class="muted">444455556666</span></h2>"#));
+    assert!(
+        page.contains("<h2>777788889999</h2>"),
+        "no name: the number"
+    );
+    assert!(page.contains("4 of 4 roles"));
+    assert!(page.contains("alice@example.com"));
+    // One form, one CSRF token for the whole page.
+    assert_eq!(
+        page.matches(r#"name="csrf""#).count(),
+        2,
+        "roles + sign-out"
+    );
+
+    // ?q= filters on the server: every term must match alias, role, account name or number.
+    let page = get(&e, "/?q=PROD+read", Some(&alice))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(rows(&page), ["prod-readonly"]);
+    assert!(page.contains("1 of 4 roles"));
+    assert!(
+        page.contains(r#"value="PROD read""#),
+        "the query stays in the box"
+    );
+    let page = get(&e, "/?q=444455556666", Some(&alice))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(rows(&page), ["dev-readonly"]);
+    let page = get(&e, "/?q=%3Cscript%3E", Some(&alice))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(rows(&page).is_empty());
+    assert!(page.contains("&#60;script&#62;") && !page.contains("<script>"));
+
+    // bob (eng only) never sees prod-admin; forcing it is refused with a page.
+    let bob = sign_in(&e, "bob", &["eng"]).await;
+    let page = get(&e, "/", Some(&bob)).await.text().await.unwrap();
+    assert!(!page.contains("prod-admin"));
+    let csrf = hidden(&page, "csrf");
+    for action in ["credentials", "console", "favourites"] {
+        let r = post(
+            &e,
+            &format!("/{action}/prod-admin"),
+            &bob,
+            &[("csrf", &csrf)],
+        )
+        .await;
+        assert_eq!(r.status(), 403, "{action}");
+        let body = r.text().await.unwrap();
+        assert!(body.contains("Request ID"), "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn durations_are_bounded_by_the_grant_and_the_clicked_rows_choice_wins() {
+    let Some(e) = env().await else { return };
+    let alice = sign_in(&e, "alice", &["eng", "sre"]).await;
+    let page = get(&e, "/", Some(&alice)).await.text().await.unwrap();
+    let csrf = hidden(&page, "csrf");
+    // dev-readonly's grant is 90 minutes: the standard steps below it, then 90 min itself.
+    let key = row_key(&page, "dev-readonly");
+    let select = page
+        .split(&format!(r#"name="d{key}""#))
+        .nth(1)
+        .unwrap()
+        .split("</select>")
+        .next()
+        .unwrap();
+    assert_eq!(
+        select.matches("<option").count(),
+        4,
+        "15 min, 30 min, 1 h, 1 h 30 min: {select}"
+    );
+    assert!(
+        select.contains(r#"<option value="3600" selected>"#),
+        "{select}"
+    );
+    assert!(select.contains(r#"<option value="5400">1 h 30 min</option>"#));
+
+    // The whole form comes along (every row's duration); the clicked row's field counts.
+    let other = row_key(&page, "prod-readonly");
+    let (d_key, d_other) = (format!("d{key}"), format!("d{other}"));
+    let form = [
+        ("csrf", csrf.as_str()),
+        (d_other.as_str(), "14400"),
+        (d_key.as_str(), "1800"),
+        ("row", key.as_str()),
+    ];
+    let r = post(&e, "/credentials/dev-readonly", &alice, &form).await;
+    assert_eq!(r.status(), 200);
+    let body = r.text().await.unwrap();
+    let expires = body
+        .split(r#"<time datetime=""#)
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let expires = chrono::DateTime::parse_from_rfc3339(expires).unwrap();
+    let left = expires.timestamp() - common::forge::now();
+    assert!((1700..=1800).contains(&left), "30 minutes, got {left}s");
+    assert!(body.contains(r#"download="rolegate-dev-readonly.json""#));
+    assert!(body.contains("aws_session_token = "));
+    assert!(body.contains("$Env:AWS_ACCESS_KEY_ID="));
+
+    // Longer than the grant (a forged form): refused, naming the limit; nothing issued.
+    let form = [
+        ("csrf", csrf.as_str()),
+        (d_key.as_str(), "7200"),
+        ("row", key.as_str()),
+    ];
+    let r = post(&e, "/credentials/dev-readonly", &alice, &form).await;
+    assert_eq!(r.status(), 400);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("5400"), "names the grant's maximum: {body}");
+    let r = post(
+        &e,
+        "/credentials/dev-readonly",
+        &alice,
+        &[("csrf", &csrf), ("duration_seconds", "soon")],
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn favourites_are_remembered_per_user_and_need_csrf() {
+    let Some(e) = env().await else { return };
+    let alice = sign_in(&e, "alice", &["eng", "sre"]).await;
+    let page = get(&e, "/?q=dev", Some(&alice)).await.text().await.unwrap();
+    let csrf = hidden(&page, "csrf");
+    let r = post(
+        &e,
+        "/favourites/sandbox-poweruser",
+        &alice,
+        &[("csrf", &csrf), ("q", "dev")],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        r.headers()["location"],
+        "/?q=dev",
+        "back to the same search"
+    );
+    let page = get(&e, "/", Some(&alice)).await.text().await.unwrap();
+    assert!(page.contains(r#"<section class="account favourites">"#));
+    assert_eq!(rows(&page)[0], "sandbox-poweruser", "favourites come first");
+    assert!(page.contains(r#"aria-pressed="true" aria-label="Favourite sandbox-poweruser""#));
+
+    // A new session (another browser) sees the same favourites; bob sees none of them.
+    let again = sign_in(&e, "alice", &["eng", "sre"]).await;
+    let page = get(&e, "/", Some(&again)).await.text().await.unwrap();
+    assert_eq!(rows(&page)[0], "sandbox-poweruser");
+    let bob = sign_in(&e, "bob", &["eng"]).await;
+    let bob_page = get(&e, "/", Some(&bob)).await.text().await.unwrap();
+    assert!(!bob_page.contains(r#"class="account favourites""#));
+
+    // Without the token nothing changes; with it, a second click removes the star.
+    let r = post(
+        &e,
+        "/favourites/sandbox-poweruser",
+        &alice,
+        &[("csrf", "nope")],
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        rows(&get(&e, "/", Some(&alice)).await.text().await.unwrap())[0],
+        "sandbox-poweruser"
+    );
+    let r = post(
+        &e,
+        "/favourites/sandbox-poweruser",
+        &alice,
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let page = get(&e, "/", Some(&alice)).await.text().await.unwrap();
+    assert!(!page.contains(r#"class="account favourites""#));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_deep_link_survives_sign_in_and_stays_on_the_console_host() {
+    let Some(e) = env().await else { return };
+    // Signed out: the IdP links come back to the same deep link after sign-in.
+    let page = get(&e, "/?destination=/s3/buckets", None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("/login/corp?return_to=%2F%3Fdestination%3D%2Fs3%2Fbuckets"),
+        "{page}"
+    );
+    assert!(page.contains("<code>/s3/buckets</code>"));
+
+    let alice = sign_in(&e, "alice", &["eng"]).await;
+    let page = get(&e, "/?destination=/s3/buckets", Some(&alice))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(hidden(&page, "destination"), "/s3/buckets");
+    let csrf = hidden(&page, "csrf");
+    let r = post(
+        &e,
+        "/console/prod-readonly",
+        &alice,
+        &[("csrf", &csrf), ("destination", "/s3/buckets")],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let login = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let q: std::collections::HashMap<_, _> = login.query_pairs().into_owned().collect();
+    assert_eq!(
+        q["Destination"],
+        "https://console.aws.amazon.com/s3/buckets"
+    );
+    assert_eq!(q["Issuer"], format!("{PUBLIC}/"));
+
+    // Anywhere else is refused before anything is issued, as a page.
+    for bad in [
+        "https://evil.example/",
+        "//evil.example/x",
+        "javascript:alert(1)",
+    ] {
+        let r = post(
+            &e,
+            "/console/prod-readonly",
+            &alice,
+            &[("csrf", &csrf), ("destination", bad)],
+        )
+        .await;
+        assert_eq!(r.status(), 400, "{bad}");
+        assert!(r.text().await.unwrap().contains("invalid_destination"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_out_ends_the_session_and_offers_the_idps_logout() {
+    let Some(e) = env().await else { return };
+    let alice = sign_in(&e, "alice", &["eng"]).await;
+    let page = get(&e, "/", Some(&alice)).await.text().await.unwrap();
+    let csrf = hidden(&page, "csrf");
+
+    // A wrong token signs nobody out (logout CSRF).
+    let r = post(&e, "/logout", &alice, &[("csrf", "0")]).await;
+    assert_eq!(r.status(), 403);
+    assert!(
+        get(&e, "/", Some(&alice))
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("Sign out")
+    );
+
+    let r = post(&e, "/logout", &alice, &[("csrf", &csrf)]).await;
+    assert_eq!(r.status(), 200);
+    let cleared = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cleared.starts_with("__Host-rolegate_session=;"),
+        "{cleared}"
+    );
+    let body = r.text().await.unwrap();
+    assert!(body.contains("Signed out"));
+    assert!(
+        body.contains(r#"href="https://idp.forge.test/logout">Also sign out of Corporate SSO"#),
+        "{body}"
+    );
+    // The old cookie and its CSRF token are worth nothing now.
+    let r = post(&e, "/credentials/prod-readonly", &alice, &[("csrf", &csrf)]).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/");
+    assert!(
+        get(&e, "/", Some(&alice))
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("/login/corp")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_response_carries_the_security_headers() {
+    let Some(e) = env().await else { return };
+    let alice = sign_in(&e, "alice", &["eng"]).await;
+    let page = get(&e, "/", Some(&alice)).await;
+    let h = page.headers().clone();
+    let csp = h["content-security-policy"].to_str().unwrap();
+    for part in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "frame-ancestors 'none'",
+        "form-action 'self' http://127.0.0.1:",
+    ] {
+        assert!(csp.contains(part), "{part} in {csp}");
+    }
+    assert!(!csp.contains("unsafe-inline"));
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["cache-control"], "no-store");
+    assert_eq!(
+        h["strict-transport-security"], "max-age=31536000",
+        "the public URL is https"
+    );
+    let body = page.text().await.unwrap();
+    assert!(
+        !body.contains("<script>") && !body.contains("style="),
+        "nothing inline"
+    );
+
+    // JSON, redirects and 404s get the deny-all policy too.
+    for path in ["/healthz", "/api/v1/roles", "/login/corp", "/nope"] {
+        let r = get(&e, path, None).await;
+        let csp = r.headers()["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert_eq!(r.headers()["referrer-policy"], "no-referrer", "{path}");
+    }
+
+    // The assets: cached for a year under their content hash, revalidated otherwise.
+    let js = body
+        .split(r#"<script src=""#)
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&#61;", "=");
+    let r = get(&e, &js, None).await;
+    assert_eq!(r.status(), 200, "{js}");
+    assert_eq!(
+        r.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    let r = get(&e, "/assets/rolegate.js?v=old", None).await;
+    assert_eq!(r.headers()["cache-control"], "no-cache");
+    assert_eq!(get(&e, "/assets/../Cargo.toml", None).await.status(), 404);
+}
