@@ -9,14 +9,14 @@
   var count = document.getElementById('count');
   var form = document.getElementById('roles');
   if (q && count && form) {
-    var rows = Array.prototype.map.call(document.querySelectorAll('li.role'), function (li) {
+    var rows = Array.prototype.map.call(document.querySelectorAll('.roles > li'), function (li) {
       var section = li.closest('section');
       var head = section.querySelector('h2');
       return {
         li: li,
         section: section,
         fav: section.classList.contains('favourites'),
-        text: (li.querySelector('.name').textContent + ' ' + li.querySelector('small').textContent +
+        text: (li.querySelector('b').textContent + ' ' + li.querySelector('small').textContent +
                ' ' + (section.classList.contains('favourites') ? '' : head.textContent)).toLowerCase()
       };
     });
@@ -31,7 +31,7 @@
         if (hit && !r.fav) { shown++; }
       });
       document.querySelectorAll('section.account').forEach(function (s) {
-        s.hidden = !s.querySelector('li.role:not([hidden])');
+        s.hidden = !s.querySelector('.roles > li:not([hidden])');
       });
       count.textContent = shown + ' of ' + total + ' roles';
       if (hiddenQ) { hiddenQ.value = q.value.trim(); }

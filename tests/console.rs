@@ -199,7 +199,7 @@ roles = ["prod-readonly"]
     );
     let page = home.text().await.unwrap();
     assert!(
-        page.contains(r#"formaction="/console/prod-readonly""#),
+        page.contains("formaction=/console/prod-readonly?r="),
         "{page}"
     );
     let csrf = page

@@ -156,20 +156,21 @@ fn hidden(body: &str, name: &str) -> String {
 
 /// The role names in page order (favourites first, then account by account).
 fn rows(page: &str) -> Vec<String> {
-    page.split(r#"<span class="name">"#)
+    page.split("<li><b>")
         .skip(1)
         .map(|s| s.split('<').next().unwrap().to_string())
         .collect()
 }
 
-/// The `row` key of `alias`'s first row (its buttons carry it; its select is `d<key>`).
+/// The row key of `alias`'s first row (its buttons carry `?r=<key>`; its select is `d<key>`).
 fn row_key(page: &str, alias: &str) -> String {
-    let at = page
-        .find(&format!(r#"formaction="/credentials/{alias}""#))
-        .unwrap_or_else(|| panic!("no credentials button for {alias}"));
-    let before = &page[..at];
-    let v = before.rsplit(r#"name="row" value=""#).next().unwrap();
-    v.split('"').next().unwrap().to_string()
+    page.split(&format!("formaction=/credentials/{alias}?r="))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no credentials button for {alias}"))
+        .split('>')
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -233,7 +234,7 @@ async fn roles_are_grouped_by_account_and_searchable_without_javascript() {
     let page = get(&e, "/", Some(&bob)).await.text().await.unwrap();
     assert!(!page.contains("prod-admin"));
     let csrf = hidden(&page, "csrf");
-    for action in ["credentials", "console", "favourites"] {
+    for action in ["credentials", "console", "fav"] {
         let r = post(
             &e,
             &format!("/{action}/prod-admin"),
@@ -256,7 +257,7 @@ async fn durations_are_bounded_by_the_grant_and_the_clicked_rows_choice_wins() {
     // dev-readonly's grant is 90 minutes: the standard steps below it, then 90 min itself.
     let key = row_key(&page, "dev-readonly");
     let select = page
-        .split(&format!(r#"name="d{key}""#))
+        .split(&format!("name=m{key} "))
         .nth(1)
         .unwrap()
         .split("</select>")
@@ -265,24 +266,24 @@ async fn durations_are_bounded_by_the_grant_and_the_clicked_rows_choice_wins() {
     assert_eq!(
         select.matches("<option").count(),
         4,
-        "15 min, 30 min, 1 h, 1 h 30 min: {select}"
+        "15m, 30m, 1h, 1h30m: {select}"
     );
     assert!(
-        select.contains(r#"<option value="3600" selected>"#),
+        select.contains("<option value=60 selected>1h"),
         "{select}"
     );
-    assert!(select.contains(r#"<option value="5400">1 h 30 min</option>"#));
+    assert!(select.contains("<option value=90>1h30m"));
 
     // The whole form comes along (every row's duration); the clicked row's field counts.
     let other = row_key(&page, "prod-readonly");
-    let (d_key, d_other) = (format!("d{key}"), format!("d{other}"));
+    let (d_key, d_other) = (format!("m{key}"), format!("m{other}"));
     let form = [
         ("csrf", csrf.as_str()),
-        (d_other.as_str(), "14400"),
-        (d_key.as_str(), "1800"),
-        ("row", key.as_str()),
+        (d_other.as_str(), "240"),
+        (d_key.as_str(), "30"),
     ];
-    let r = post(&e, "/credentials/dev-readonly", &alice, &form).await;
+    let clicked = format!("/credentials/dev-readonly?r={key}");
+    let r = post(&e, &clicked, &alice, &form).await;
     assert_eq!(r.status(), 200);
     let body = r.text().await.unwrap();
     let expires = body
@@ -300,12 +301,8 @@ async fn durations_are_bounded_by_the_grant_and_the_clicked_rows_choice_wins() {
     assert!(body.contains("$Env:AWS_ACCESS_KEY_ID="));
 
     // Longer than the grant (a forged form): refused, naming the limit; nothing issued.
-    let form = [
-        ("csrf", csrf.as_str()),
-        (d_key.as_str(), "7200"),
-        ("row", key.as_str()),
-    ];
-    let r = post(&e, "/credentials/dev-readonly", &alice, &form).await;
+    let form = [("csrf", csrf.as_str()), (d_key.as_str(), "120")];
+    let r = post(&e, &clicked, &alice, &form).await;
     assert_eq!(r.status(), 400);
     let body = r.text().await.unwrap();
     assert!(body.contains("5400"), "names the grant's maximum: {body}");
@@ -327,7 +324,7 @@ async fn favourites_are_remembered_per_user_and_need_csrf() {
     let csrf = hidden(&page, "csrf");
     let r = post(
         &e,
-        "/favourites/sandbox-poweruser",
+        "/fav/sandbox-poweruser",
         &alice,
         &[("csrf", &csrf), ("q", "dev")],
     )
@@ -341,7 +338,7 @@ async fn favourites_are_remembered_per_user_and_need_csrf() {
     let page = get(&e, "/", Some(&alice)).await.text().await.unwrap();
     assert!(page.contains(r#"<section class="account favourites">"#));
     assert_eq!(rows(&page)[0], "sandbox-poweruser", "favourites come first");
-    assert!(page.contains(r#"aria-pressed="true" aria-label="Favourite sandbox-poweruser""#));
+    assert!(page.contains(r#"aria-pressed=true aria-label="Favourite sandbox-poweruser""#));
 
     // A new session (another browser) sees the same favourites; bob sees none of them.
     let again = sign_in(&e, "alice", &["eng", "sre"]).await;
@@ -352,25 +349,13 @@ async fn favourites_are_remembered_per_user_and_need_csrf() {
     assert!(!bob_page.contains(r#"class="account favourites""#));
 
     // Without the token nothing changes; with it, a second click removes the star.
-    let r = post(
-        &e,
-        "/favourites/sandbox-poweruser",
-        &alice,
-        &[("csrf", "nope")],
-    )
-    .await;
+    let r = post(&e, "/fav/sandbox-poweruser", &alice, &[("csrf", "nope")]).await;
     assert_eq!(r.status(), 403);
     assert_eq!(
         rows(&get(&e, "/", Some(&alice)).await.text().await.unwrap())[0],
         "sandbox-poweruser"
     );
-    let r = post(
-        &e,
-        "/favourites/sandbox-poweruser",
-        &alice,
-        &[("csrf", &csrf)],
-    )
-    .await;
+    let r = post(&e, "/fav/sandbox-poweruser", &alice, &[("csrf", &csrf)]).await;
     assert_eq!(r.status(), 303);
     let page = get(&e, "/", Some(&alice)).await.text().await.unwrap();
     assert!(!page.contains(r#"class="account favourites""#));

@@ -39,7 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(console)),
         )
         .service(
-            web::resource("/favourites/{role}")
+            web::resource("/fav/{role}")
                 .app_data(form())
                 .route(web::post().to(favourite)),
         )
@@ -168,8 +168,8 @@ fn signin(state: &AppState, req: &HttpRequest, destination: Option<&str>) -> Htt
     )
 }
 
-/// What the picker's form sends: `row` names the clicked role's row, whose duration field is
-/// `d<row>`; API-style clients may send `duration_seconds` directly.
+/// What the picker's form sends: the clicked button's `formaction` carries `?r=<row>`, whose
+/// session length in minutes is `m<row>`; other clients may send `duration_seconds` directly.
 #[derive(Default)]
 struct ActionForm {
     csrf: String,
@@ -179,9 +179,11 @@ struct ActionForm {
 }
 
 impl ActionForm {
-    fn parse(body: &[u8]) -> Result<ActionForm, ApiError> {
+    fn parse(body: &[u8], query: &str) -> Result<ActionForm, ApiError> {
         let mut f = ActionForm::default();
-        let mut row = None;
+        let row = url::form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "r")
+            .map(|(_, v)| v.into_owned());
         let mut durations = Vec::new();
         for (k, v) in url::form_urlencoded::parse(body) {
             match k.as_ref() {
@@ -189,8 +191,7 @@ impl ActionForm {
                 "duration_seconds" => f.duration_seconds = Some(seconds(&v)?),
                 "destination" if !v.is_empty() => f.destination = Some(v.into_owned()),
                 "q" => f.q = v.into_owned(),
-                "row" => row = Some(v.into_owned()),
-                k if k.starts_with('d') && k[1..].bytes().all(|b| b.is_ascii_digit()) => {
+                k if k.starts_with('m') && k[1..].bytes().all(|b| b.is_ascii_digit()) => {
                     durations.push((k[1..].to_string(), v.into_owned()))
                 }
                 _ => {}
@@ -200,7 +201,8 @@ impl ActionForm {
             && let Some(row) = row
             && let Some((_, v)) = durations.iter().find(|(r, _)| *r == row)
         {
-            f.duration_seconds = Some(seconds(v)?);
+            let minutes = seconds(v)?;
+            f.duration_seconds = Some(minutes.saturating_mul(60));
         }
         Ok(f)
     }
@@ -227,7 +229,7 @@ async fn authorized(
             .insert_header((LOCATION, "/"))
             .finish()));
     };
-    let form = match ActionForm::parse(body) {
+    let form = match ActionForm::parse(body, req.query_string()) {
         Ok(f) => f,
         Err(e) => return Ok(Err(page::error(e.status, e.code, &e.description))),
     };
@@ -457,7 +459,7 @@ async fn logout(
 ) -> Result<HttpResponse, PageError> {
     let current = session::current(&state, &req).await?;
     if let Some(s) = &current
-        && !ActionForm::parse(&body).is_ok_and(|f| session::csrf_ok(s, &f.csrf))
+        && !ActionForm::parse(&body, "").is_ok_and(|f| session::csrf_ok(s, &f.csrf))
     {
         return Ok(page::csrf_failed());
     }

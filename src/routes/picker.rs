@@ -2,9 +2,10 @@
 //! filtered by a search query, each with the session lengths its grant allows. Pure — no
 //! store, no request — so the benchmark measures exactly what the page costs to build.
 //!
-//! The page is one form with a single CSRF token: each role's buttons name the role in their
-//! `formaction` and their row in `row=<n>`, which picks that row's `d<n>` duration. Per-row
-//! forms would repeat the token 200 times for a 200-role user and blow the page-weight budget.
+//! The page is one form with a single CSRF token: each role's buttons name the role and their
+//! row in their `formaction` (`/console/<alias>?r=<n>`), and `r` picks that row's `m<n>`
+//! session length in minutes. Per-row forms would repeat the token 200 times for a 200-role user and blow the
+//! page-weight budget (100 KB, issue 6).
 
 use super::assets::{ASSETS, Assets};
 use crate::policy::{Action, RoleSummary};
@@ -13,13 +14,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Session lengths offered, bounded by each role's grant. STS's floor is 15 minutes.
 const CHOICES: [(u64, &str); 7] = [
-    (900, "15 min"),
-    (1800, "30 min"),
-    (3600, "1 h"),
-    (7200, "2 h"),
-    (14_400, "4 h"),
-    (28_800, "8 h"),
-    (43_200, "12 h"),
+    (900, "15m"),
+    (1800, "30m"),
+    (3600, "1h"),
+    (7200, "2h"),
+    (14_400, "4h"),
+    (28_800, "8h"),
+    (43_200, "12h"),
 ];
 const DEFAULT_SECONDS: u64 = 3600;
 
@@ -60,6 +61,8 @@ pub struct Row {
 
 pub struct Choice {
     pub seconds: u64,
+    /// What the form sends (`m<row>`): minutes are shorter than seconds, 200 times over.
+    pub minutes: u64,
     pub label: String,
     pub selected: bool,
 }
@@ -82,14 +85,18 @@ pub fn durations(max_seconds: u64) -> Vec<Choice> {
         .filter(|(s, _)| *s <= max_seconds)
         .map(|(s, l)| Choice {
             seconds: *s,
+            minutes: s / 60,
             label: (*l).to_string(),
             selected: false,
         })
         .collect();
-    if out.last().is_none_or(|c| c.seconds < max_seconds) && max_seconds >= 900 {
+    // The grant's own maximum, to the minute (what the form can express).
+    let max = max_seconds / 60 * 60;
+    if out.last().is_none_or(|c| c.seconds < max) && max >= 900 {
         out.push(Choice {
-            seconds: max_seconds,
-            label: humanize(max_seconds),
+            seconds: max,
+            minutes: max / 60,
+            label: humanize(max),
             selected: false,
         });
     }
@@ -104,9 +111,9 @@ pub fn durations(max_seconds: u64) -> Vec<Choice> {
 
 fn humanize(s: u64) -> String {
     match (s / 3600, (s % 3600) / 60) {
-        (0, m) => format!("{m} min"),
-        (h, 0) => format!("{h} h"),
-        (h, m) => format!("{h} h {m} min"),
+        (0, m) => format!("{m}m"),
+        (h, 0) => format!("{h}h"),
+        (h, m) => format!("{h}h{m}m"),
     }
 }
 
@@ -231,7 +238,7 @@ mod tests {
         assert_eq!(secs(3600), [900, 1800, 3600]);
         assert_eq!(secs(5400), [900, 1800, 3600, 5400]);
         assert_eq!(secs(43_200).len(), 7);
-        assert_eq!(durations(5400)[3].label, "1 h 30 min");
+        assert_eq!(durations(5400)[3].label, "1h30m");
         let selected = |m| {
             durations(m)
                 .into_iter()

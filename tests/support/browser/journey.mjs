@@ -88,7 +88,7 @@ try {
   // --- the picker: grouping, screenshots, phone layout -------------------------------------
   step = 'picker';
   const headings = await page.locator('section.account h2').allTextContents();
-  const rows = await page.locator('li.role .name').allTextContents();
+  const rows = await page.locator('.roles > li > b').allTextContents();
   const count = await page.locator('#count').textContent();
   await page.screenshot({ path: join(args.artifacts, `${args.scenario}-picker-desktop.png`), fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
@@ -104,12 +104,12 @@ try {
   await page.keyboard.press('/');
   expect(await page.evaluate(() => document.activeElement.id === 'q'), '"/" to focus the search box');
   await page.keyboard.type(args.search);
-  const visible = await page.locator('li.role:visible .name').allTextContents();
+  const visible = await page.locator('.roles > li:visible > b').allTextContents();
   const countAfter = await page.locator('#count').textContent();
   expect(visible.length > 0 && visible.every((r) => r.includes(args.search)), `only ${args.search} roles, got ${visible}`);
   expect(visible.length < rows.length, 'the filter to hide some roles');
   await page.keyboard.press('Escape');
-  const restored = await page.locator('li.role:visible').count();
+  const restored = await page.locator('.roles > li:visible').count();
   expect(restored === rows.length, 'Escape to clear the filter');
   say({ visible, count: countAfter });
 
@@ -118,7 +118,7 @@ try {
   const favRole = visible[0];
   await page.getByRole('button', { name: `Favourite ${favRole}` }).first().click();
   await page.waitForLoadState();
-  const favs = await page.locator('section.favourites li.role .name').allTextContents();
+  const favs = await page.locator('section.favourites .roles > li > b').allTextContents();
   expect(favs.length === 1 && favs[0] === favRole, `favourites to hold ${favRole}, got ${favs}`);
   const pressed = await page.getByRole('button', { name: `Favourite ${favRole}` }).first().getAttribute('aria-pressed');
   expect(pressed === 'true', 'the star to be pressed');
@@ -126,9 +126,9 @@ try {
 
   // --- credentials: duration choice, copy, download -----------------------------------------
   step = 'credentials';
-  const row = page.locator('section.account:not(.favourites) li.role', { has: page.locator(`.name:text-is("${favRole}")`) });
+  const row = page.locator('section.account:not(.favourites) .roles > li', { has: page.locator(`b:text-is("${favRole}")`) });
   const options = await row.locator('select option').evaluateAll((os) => os.map((o) => Number(o.value)));
-  await row.locator('select').selectOption('900');
+  await row.locator('select').selectOption({ label: '15m' });
   await row.getByRole('button', { name: 'Credentials' }).click();
   await page.waitForURL(/\/credentials\//);
   const expires = Date.parse(await page.locator('time').getAttribute('datetime'));
@@ -160,8 +160,8 @@ try {
 
   // --- console -------------------------------------------------------------------------------
   step = 'console';
-  const consoleRole = await page.locator('section.account:not(.favourites) li.role', { has: page.getByRole('button', { name: 'Console' }) }).first();
-  const consoleName = await consoleRole.locator('.name').textContent();
+  const consoleRole = await page.locator('section.account:not(.favourites) .roles > li', { has: page.getByRole('button', { name: 'Console' }) }).first();
+  const consoleName = await consoleRole.locator('b').textContent();
   await consoleRole.getByRole('button', { name: 'Console' }).click();
   await page.waitForSelector('#role');
   const assumed = await page.locator('#role').textContent();
