@@ -128,6 +128,45 @@ pub async fn end(state: &AppState, req: &HttpRequest) -> Result<Cookie<'static>,
     Ok(gone)
 }
 
+/// Spends the session's CSRF token for a console or credentials POST (DESIGN § Security:
+/// single-use for those): atomically, so of two identical POSTs (a replay, a double click) only
+/// one gets through. The next page the user loads carries the new token.
+pub async fn spend_csrf(
+    state: &AppState,
+    req: &HttpRequest,
+    session: &Session,
+    presented: &str,
+) -> Result<bool, ApiError> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let Some(c) = req.cookie(cookie_name(state)) else {
+        return Ok(false);
+    };
+    if !csrf_ok(session, presented) {
+        return Ok(false);
+    }
+    let left = LIFETIME.as_secs() as i64 - (state.clock.unix() - session.created);
+    let spent = AtomicBool::new(false);
+    let next = random_token();
+    let presented = presented.to_string();
+    state
+        .store
+        .update(
+            &store_key(c.value()),
+            Duration::from_secs(left.max(1) as u64),
+            &|old| {
+                let mut s: Session = serde_json::from_slice(old?).ok()?;
+                let matches = csrf_ok(&s, &presented);
+                spent.store(matches, Ordering::SeqCst);
+                if matches {
+                    s.csrf = next.clone();
+                }
+                serde_json::to_vec(&s).ok()
+            },
+        )
+        .await?;
+    Ok(spent.load(Ordering::SeqCst))
+}
+
 pub fn csrf_ok(session: &Session, presented: &str) -> bool {
     use subtle::ConstantTimeEq;
     session.csrf.len() == presented.len()

@@ -268,10 +268,7 @@ async fn durations_are_bounded_by_the_grant_and_the_clicked_rows_choice_wins() {
         4,
         "15m, 30m, 1h, 1h30m: {select}"
     );
-    assert!(
-        select.contains("<option value=60 selected>1h"),
-        "{select}"
-    );
+    assert!(select.contains("<option value=60 selected>1h"), "{select}");
     assert!(select.contains("<option value=90>1h30m"));
 
     // The whole form comes along (every row's duration); the clicked row's field counts.
@@ -301,11 +298,15 @@ async fn durations_are_bounded_by_the_grant_and_the_clicked_rows_choice_wins() {
     assert!(body.contains("$Env:AWS_ACCESS_KEY_ID="));
 
     // Longer than the grant (a forged form): refused, naming the limit; nothing issued.
+    let page = get(&e, "/", Some(&alice)).await.text().await.unwrap();
+    let csrf = hidden(&page, "csrf");
     let form = [("csrf", csrf.as_str()), (d_key.as_str(), "120")];
     let r = post(&e, &clicked, &alice, &form).await;
     assert_eq!(r.status(), 400);
     let body = r.text().await.unwrap();
     assert!(body.contains("5400"), "names the grant's maximum: {body}");
+    let page = get(&e, "/", Some(&alice)).await.text().await.unwrap();
+    let csrf = hidden(&page, "csrf");
     let r = post(
         &e,
         "/credentials/dev-readonly",
@@ -400,12 +401,24 @@ async fn a_console_deep_link_survives_sign_in_and_stays_on_the_console_host() {
     );
     assert_eq!(q["Issuer"], format!("{PUBLIC}/"));
 
+    // Each console or credentials POST spends the page's token: the same form again is refused.
+    let r = post(
+        &e,
+        "/console/prod-readonly",
+        &alice,
+        &[("csrf", &csrf), ("destination", "/s3/buckets")],
+    )
+    .await;
+    assert_eq!(r.status(), 403, "a replayed console POST");
+
     // Anywhere else is refused before anything is issued, as a page.
     for bad in [
         "https://evil.example/",
         "//evil.example/x",
         "javascript:alert(1)",
     ] {
+        let page = get(&e, "/", Some(&alice)).await.text().await.unwrap();
+        let csrf = hidden(&page, "csrf");
         let r = post(
             &e,
             "/console/prod-readonly",

@@ -235,6 +235,30 @@ async fn sign_in_pick_a_role_and_hold_credentials_verified_by_sts() {
     assert_eq!(again.status(), 403);
     assert_eq!(reason(again).await, "in_response_to");
 
+    // The token was spent by that POST: the same form again (a replay, a double click) issues
+    // nothing; the reloaded page carries a fresh token.
+    let replay = client()
+        .post(format!("{}/credentials/prod-readonly", app.url))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 403);
+    assert!(replay.text().await.unwrap().contains("csrf"));
+    let page = client()
+        .get(format!("{}/", app.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let fresh = hidden(&page, "csrf");
+    assert_ne!(fresh, csrf);
+    let csrf = fresh;
+
     // CSRF: missing or wrong token does nothing.
     for token in ["", "0000"] {
         let r = client()
@@ -255,8 +279,23 @@ async fn sign_in_pick_a_role_and_hold_credentials_verified_by_sts() {
         .await
         .unwrap();
     assert_eq!(forced.status(), 403);
+    assert_eq!(
+        reason(forced).await,
+        "access_denied",
+        "refused by the policy"
+    );
 
     // Logout ends the session server-side.
+    let page = client()
+        .get(format!("{}/", app.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&page, "csrf");
     let out = client()
         .post(format!("{}/logout", app.url))
         .header("cookie", &cookie)

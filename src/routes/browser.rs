@@ -217,11 +217,20 @@ fn seconds(v: &str) -> Result<u64, ApiError> {
     })
 }
 
+/// Whether a POST spends the page's CSRF token: console and credentials do (a replayed or
+/// double-submitted form issues nothing more); starring a role does not.
+#[derive(Clone, Copy, PartialEq)]
+enum Csrf {
+    SingleUse,
+    Reusable,
+}
+
 /// The live session and a matching CSRF token, or the response to send instead.
 async fn authorized(
     state: &AppState,
     req: &HttpRequest,
     body: &[u8],
+    csrf: Csrf,
 ) -> Result<Result<(Session, ActionForm), HttpResponse>, ApiError> {
     let Some(s) = session::current(state, req).await? else {
         // Signed out (or expired): a replayed or back-button POST lands on the sign-in page.
@@ -233,7 +242,11 @@ async fn authorized(
         Ok(f) => f,
         Err(e) => return Ok(Err(page::error(e.status, e.code, &e.description))),
     };
-    if !session::csrf_ok(&s, &form.csrf) {
+    let ok = match csrf {
+        Csrf::SingleUse => session::spend_csrf(state, req, &s, &form.csrf).await?,
+        Csrf::Reusable => session::csrf_ok(&s, &form.csrf),
+    };
+    if !ok {
         return Ok(Err(page::csrf_failed()));
     }
     Ok(Ok((s, form)))
@@ -250,7 +263,7 @@ async fn console(
     role: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let (s, form) = match authorized(&state, &req, &body).await? {
+    let (s, form) = match authorized(&state, &req, &body, Csrf::SingleUse).await? {
         Ok(x) => x,
         Err(resp) => return Ok(resp),
     };
@@ -304,7 +317,7 @@ async fn credentials(
     role: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let (s, form) = match authorized(&state, &req, &body).await? {
+    let (s, form) = match authorized(&state, &req, &body, Csrf::SingleUse).await? {
         Ok(x) => x,
         Err(resp) => return Ok(resp),
     };
@@ -413,7 +426,7 @@ async fn favourite(
     role: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let (s, form) = match authorized(&state, &req, &body).await? {
+    let (s, form) = match authorized(&state, &req, &body, Csrf::Reusable).await? {
         Ok(x) => x,
         Err(resp) => return Ok(resp),
     };
@@ -427,7 +440,7 @@ async fn favourite(
     if !state.mapper.roles(&ctx).iter().any(|r| r.alias == *role) {
         return Ok(page::error(
             StatusCode::FORBIDDEN,
-            "role_not_granted",
+            "access_denied",
             "That role is not granted to you.",
         ));
     }
