@@ -42,6 +42,7 @@ pub mod favourites;
 pub mod idp;
 pub mod issue;
 pub mod metrics;
+pub mod oauth;
 pub mod policy;
 pub mod routes;
 pub mod secret;

@@ -22,6 +22,9 @@ pub struct Metrics {
     pub policy_stale: IntGauge,
     pub saml_metadata_refreshes: IntCounterVec,
     pub saml_rejections: IntCounterVec,
+    /// CLI sign-in: device_started, device_approved, device_denied, token_<grant>,
+    /// refresh_reuse (a family revoked), revoked.
+    pub oauth_events: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -67,6 +70,12 @@ impl Metrics {
                 "saml_metadata_refreshes_total",
                 "SAML IdP metadata loads by IdP and result (ok, error, new_cert)",
                 &["idp", "result"],
+            ),
+            oauth_events: counter(
+                &r,
+                "oauth_events_total",
+                "CLI sign-in events (device flow, token grants, refresh reuse, revocation)",
+                &["event"],
             ),
             saml_rejections: counter(
                 &r,

@@ -8,8 +8,8 @@ mod common;
 
 use common::app::{TestApp, peers};
 use common::federation::Federation;
-use common::saml_forge::{Knobs, SamlForge};
-use reqwest::redirect::Policy;
+use common::saml_forge::SamlForge;
+use common::web::{self, hidden, saml_sign_in};
 
 const PUBLIC: &str = "https://rolegate.example.test";
 
@@ -94,64 +94,16 @@ roles = ["prod-admin"]
     })
 }
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// An IdP-initiated sign-in for `user` with `groups`; returns the Cookie header value.
 async fn sign_in(e: &Env, user: &str, groups: &[&str]) -> String {
-    let response = e.forge.response_b64(&Knobs {
-        name_id: format!("{user}@example.com"),
-        groups: groups.iter().map(|g| g.to_string()).collect(),
-        ..Knobs::default()
-    });
-    let r = client()
-        .post(format!("{}/saml/acs", e.app.url))
-        .form(&[("SAMLResponse", response.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    r.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("__Host-rolegate_session="))
-        .expect("session cookie")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string()
+    saml_sign_in(&e.app.url, &e.forge, user, groups).await
 }
 
 async fn get(e: &Env, path: &str, cookie: Option<&str>) -> reqwest::Response {
-    let mut r = client().get(format!("{}{path}", e.app.url));
-    if let Some(c) = cookie {
-        r = r.header("cookie", c);
-    }
-    r.send().await.unwrap()
+    web::get(&e.app.url, path, cookie).await
 }
 
 async fn post(e: &Env, path: &str, cookie: &str, form: &[(&str, &str)]) -> reqwest::Response {
-    client()
-        .post(format!("{}{path}", e.app.url))
-        .header("cookie", cookie)
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-}
-
-fn hidden(body: &str, name: &str) -> String {
-    body.split(&format!(r#"name="{name}" value=""#))
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap_or_else(|| panic!("no hidden {name} in {body}"))
-        .to_string()
+    web::post(&e.app.url, path, cookie, form).await
 }
 
 /// The role names in page order (favourites first, then account by account).

@@ -48,6 +48,7 @@ pub struct Config {
     pub roles: Vec<RoleConfig>,
     pub maps: Vec<MapRule>,
     pub limits: Limits,
+    pub cli: CliConfig,
     /// Policy documents, listed one by one (never a glob: a deleted file must be an error).
     pub policy_files: Vec<PathBuf>,
     /// Bearer token for admin routes; None disables them.
@@ -293,6 +294,19 @@ pub struct MapRule {
     pub max_duration: Option<Duration>,
     pub tags: BTreeMap<String, String>,
     pub transitive_tag_keys: Vec<String>,
+}
+
+/// The CLI's sign-in (`rolegate login`): OAuth 2.0 device and loopback flows to broker tokens.
+#[derive(Debug, Clone)]
+pub struct CliConfig {
+    /// RFC 8628 device authorization; off leaves only the loopback (browser on this machine) flow.
+    pub device_flow: bool,
+    /// How long a broker access token lives (refreshed silently by the CLI).
+    pub token_lifetime: Duration,
+    /// Absolute lifetime of a sign-in (refresh family): after it, the IdP again.
+    pub session_lifetime: Duration,
+    /// Wrong user codes a signed-in user may try per minute on `/device`.
+    pub user_code_attempts_per_minute: u32,
 }
 
 #[derive(Debug, Clone)]

@@ -26,9 +26,21 @@ pub struct RawConfig {
     #[serde(default)]
     pub limits: RawLimits,
     #[serde(default)]
+    pub cli: RawCli,
+    #[serde(default)]
     pub policy: RawPolicy,
     #[serde(default)]
     pub admin: RawAdmin,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCli {
+    pub device_flow: Option<bool>,
+    pub token_lifetime: Option<String>,
+    pub session_lifetime: Option<String>,
+    #[serde(default, deserialize_with = "number")]
+    pub user_code_attempts_per_minute: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]

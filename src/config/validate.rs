@@ -78,6 +78,7 @@ pub fn validate(raw: RawConfig, dev: bool, base: &Path) -> R<Config> {
         requests_per_minute_per_ip: raw.limits.requests_per_minute_per_ip.unwrap_or(0),
         logins_per_minute_per_ip: raw.limits.logins_per_minute_per_ip.unwrap_or(30),
     };
+    let cli = cli(raw.cli)?;
     let mut policy_files = Vec::new();
     for (i, f) in raw.policy.files.iter().enumerate() {
         let shown = f.display().to_string();
@@ -120,7 +121,34 @@ pub fn validate(raw: RawConfig, dev: bool, base: &Path) -> R<Config> {
         roles,
         maps,
         limits,
+        cli,
         dev,
+    })
+}
+
+fn cli(r: RawCli) -> R<CliConfig> {
+    let token_lifetime = match r.token_lifetime {
+        Some(s) => parse_duration("cli.token_lifetime", &s)?,
+        None => Duration::from_secs(3600),
+    };
+    let session_lifetime = match r.session_lifetime {
+        Some(s) => parse_duration("cli.session_lifetime", &s)?,
+        None => Duration::from_secs(12 * 3600),
+    };
+    if !(Duration::from_secs(300)..=Duration::from_secs(24 * 3600)).contains(&token_lifetime) {
+        return err("cli.token_lifetime", "must be between 5m and 24h");
+    }
+    if session_lifetime < token_lifetime || session_lifetime > Duration::from_secs(30 * 86_400) {
+        return err(
+            "cli.session_lifetime",
+            "must be at least cli.token_lifetime and at most 30 days",
+        );
+    }
+    Ok(CliConfig {
+        device_flow: r.device_flow.unwrap_or(true),
+        token_lifetime,
+        session_lifetime,
+        user_code_attempts_per_minute: r.user_code_attempts_per_minute.unwrap_or(10),
     })
 }
 

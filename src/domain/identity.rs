@@ -25,6 +25,14 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// How pages name the user: the username, else a verified email, else the subject.
+    pub fn display_name(&self) -> &str {
+        self.username
+            .as_deref()
+            .or(self.email.as_deref().filter(|_| self.email_verified))
+            .unwrap_or(&self.subject)
+    }
+
     /// An identity with nothing but its key; every attribute empty.
     pub fn new(idp: IdpId, subject: impl Into<String>) -> Identity {
         Identity {

@@ -2,7 +2,6 @@
 
 use super::caller::{Admin, Caller};
 use crate::clock::rfc3339;
-use crate::domain::ClientKind;
 use crate::error::ApiError;
 use crate::policy::explain::{IdentityFile, explain};
 use crate::policy::{Action, RequestContext};
@@ -55,7 +54,7 @@ async fn credentials(
         &state,
         &crate::issue::Request {
             identity: &caller.identity,
-            client: ClientKind::Api,
+            client: caller.client,
             ip: caller.ip,
             role: &body.role,
             duration_seconds: body.duration_seconds,
@@ -95,7 +94,7 @@ async fn console_url(
         &state,
         &crate::issue::Request {
             identity: &caller.identity,
-            client: ClientKind::Api,
+            client: caller.client,
             ip: caller.ip,
             role: &body.role,
             duration_seconds: body.duration_seconds,

@@ -95,7 +95,11 @@ async fn home(
     let query = query.into_inner();
     let destination = query.destination.as_deref().filter(|d| !d.is_empty());
     let Some(s) = session::current(&state, &req).await? else {
-        return Ok(signin(&state, &req, destination));
+        let here = match req.query_string() {
+            "" => "/".to_string(),
+            q => format!("/?{q}"),
+        };
+        return Ok(signin(&state, &here, destination));
     };
     let ctx = RequestContext {
         identity: &s.identity,
@@ -105,16 +109,7 @@ async fn home(
     };
     let roles = state.mapper.roles(&ctx);
     let favourites = favourites::list(&state, &s.identity).await?;
-    let who = s
-        .identity
-        .username
-        .as_deref()
-        .or(s
-            .identity
-            .email
-            .as_deref()
-            .filter(|_| s.identity.email_verified))
-        .unwrap_or(&s.identity.subject);
+    let who = s.identity.display_name();
     let page = picker::build(&picker::Input {
         who,
         idp: display_name(&state, s.identity.idp.as_str()),
@@ -131,12 +126,8 @@ async fn home(
     ))
 }
 
-/// The IdP chooser; each link comes back to this page (with its query) after sign-in.
-fn signin(state: &AppState, req: &HttpRequest, destination: Option<&str>) -> HttpResponse {
-    let here = match req.query_string() {
-        "" => "/".to_string(),
-        q => format!("/?{q}"),
-    };
+/// The IdP chooser; each link comes back to `here` (a local path with its query) after sign-in.
+pub(crate) fn signin(state: &AppState, here: &str, destination: Option<&str>) -> HttpResponse {
     let return_to: String = url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
     let saml = state.saml.idps.iter().map(|i| i.id.as_str());
     let oidc = state

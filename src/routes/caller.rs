@@ -1,4 +1,5 @@
-//! The authenticated caller of an API route: a verified IdP token (`Authorization: Bearer`).
+//! The authenticated caller of an API route (`Authorization: Bearer`): a verified IdP ID token
+//! (apps), or a broker access token from `rolegate login` (the CLI, [`crate::oauth::tokens`]).
 
 use crate::domain::{ClientKind, Identity};
 use crate::error::ApiError;
@@ -14,13 +15,16 @@ use std::pin::Pin;
 pub struct Caller {
     pub identity: Identity,
     pub ip: Option<IpAddr>,
+    /// `Cli` for broker tokens, `Api` for IdP tokens: policies may tell them apart
+    /// (`rolegate:client`).
+    pub client: ClientKind,
 }
 
 impl Caller {
     pub fn context(&self, state: &AppState) -> RequestContext<'_> {
         RequestContext {
             identity: &self.identity,
-            client: ClientKind::Api,
+            client: self.client,
             source_ip: self.ip,
             now: state.clock.now(),
         }
@@ -61,8 +65,31 @@ impl FromRequest for Caller {
                     .rate_limit("ratelimit:ip", &ip.to_string(), limit)
                     .await?;
             }
+            if token.starts_with(crate::oauth::tokens::ACCESS_PREFIX) {
+                return match crate::oauth::tokens::authenticate(&state, &token).await? {
+                    Some(identity) => Ok(Caller {
+                        identity,
+                        ip,
+                        client: ClientKind::Cli,
+                    }),
+                    None => {
+                        state
+                            .metrics
+                            .verify_failures
+                            .with_label_values(&["broker_token"])
+                            .inc();
+                        Err(ApiError::invalid_token(
+                            "unknown, expired or revoked broker token; run `rolegate login`",
+                        ))
+                    }
+                };
+            }
             match state.idps.verify_bearer(&token, state.clock.as_ref()).await {
-                Ok(identity) => Ok(Caller { identity, ip }),
+                Ok(identity) => Ok(Caller {
+                    identity,
+                    ip,
+                    client: ClientKind::Api,
+                }),
                 Err(e) => {
                     state
                         .metrics

@@ -7,6 +7,7 @@ pub mod browser;
 pub mod caller;
 pub mod dev_idp;
 pub mod health;
+pub mod oauth2;
 pub mod oidc_login;
 pub mod page;
 pub mod picker;
@@ -40,6 +41,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, cors_origins: &[String], dev_idp:
     .configure(saml::configure)
     .configure(oidc_login::configure)
     .configure(browser::configure)
+    .configure(oauth2::configure)
     .service(
         web::scope("/api/v1")
             .wrap(cors(cors_origins))

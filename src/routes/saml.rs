@@ -71,14 +71,22 @@ struct LoginQuery {
 /// control characters (DESIGN § Security checklist).
 pub fn safe_return_to(r: Option<&str>) -> Result<String, &'static str> {
     let r = r.unwrap_or("/");
+    // Encoded slashes matter only in the path (a server that decodes `/%2F%2Fevil` may answer
+    // `//evil`); the query may carry URLs of its own (the CLI's loopback `redirect_uri`).
+    let path = r
+        .split(['?', '#'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let ok = r.starts_with('/')
         && !r.starts_with("//")
         && !r.starts_with("/\\")
         && !r.contains(['\\', '\r', '\n', '\t'])
         && !r.chars().any(char::is_control)
-        && !r.to_ascii_lowercase().contains("%2f%2f")
-        && !r.to_ascii_lowercase().starts_with("/%5c")
-        && r.len() <= 1024;
+        && !path.contains("%2f%2f")
+        && !path.contains("%5c")
+        && !path.starts_with("/%2f")
+        && r.len() <= 2048;
     if ok {
         Ok(r.to_string())
     } else {

@@ -7,3 +7,4 @@ pub mod federation;
 pub mod forge;
 pub mod peers;
 pub mod saml_forge;
+pub mod web;

@@ -1,0 +1,41 @@
+//! OAuth 2.0 for the `rolegate` CLI: how an engineer's terminal gets a broker token without
+//! ever holding an IdP password or an AWS key.
+//!
+//! Two ways in, both ending with a browser session that approved the request:
+//! - [`device`]: RFC 8628 device authorization — the CLI shows a short user code, the user
+//!   confirms it on `/device` in any browser (a laptop for an SSH session);
+//! - [`code`]: the loopback flow of RFC 8252 §7.3 — the CLI listens on `127.0.0.1:<port>`, the
+//!   browser on the same machine comes back there with a single-use code bound to a PKCE S256
+//!   challenge (RFC 7636).
+//!
+//! Both yield [`tokens`]: an opaque access token the API accepts as `Authorization: Bearer`,
+//! and a refresh token that rotates on every use; a rotated token presented again (after a
+//! short grace for concurrent retries) revokes its whole family. A family ends at the
+//! absolute `[cli] session_lifetime`, after which the user signs in at the IdP again.
+//!
+//! Everything is stored hashed (SHA-256 of the token) with a TTL; nothing here trusts the CLI.
+
+pub mod code;
+pub mod device;
+pub mod tokens;
+
+use sha2::{Digest, Sha256};
+
+/// The built-in public client (no secret: a CLI cannot keep one). DESIGN § HTTP.
+pub const CLI_CLIENT_ID: &str = "rolegate-cli";
+
+/// 256 random bits, URL-safe, with a prefix that says what the token is (and lets secret
+/// scanners find leaked ones).
+pub(crate) fn random_token(prefix: &str) -> String {
+    use base64::Engine;
+    let bytes: [u8; 32] = rand::random();
+    format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
+}
+
+/// What the store keys a token under: a store dump never yields a usable token.
+pub(crate) fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}

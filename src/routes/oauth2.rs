@@ -1,0 +1,540 @@
+//! The CLI's OAuth 2.0 surface (the protocol logic is in [`crate::oauth`]):
+//!
+//! - `POST /oauth2/device_authorization` — RFC 8628 §3.1–3.2;
+//! - `GET /device`, `POST /device` — the page where a signed-in user enters or confirms the
+//!   user code, sees where and when the request came from (§5.4), and approves or denies;
+//! - `GET /oauth2/authorize`, `POST /oauth2/authorize` — the loopback authorization request
+//!   (RFC 6749 §4.1.1 + RFC 7636 S256 + RFC 8252 §7.3), confirmed with an explicit POST;
+//! - `POST /oauth2/token` — device_code, authorization_code and refresh_token grants;
+//! - `POST /oauth2/revoke` — RFC 7009.
+//!
+//! Token-endpoint errors are RFC 6749 §5.2 JSON (`error`, `error_description`); the pages answer
+//! errors as pages. Nothing here ever redirects to a URI that failed validation.
+
+use super::assets::{ASSETS, Assets};
+use super::browser::signin;
+use super::page::{self, Link, PageError};
+use crate::clock::rfc3339;
+use crate::error::ApiError;
+use crate::oauth::{CLI_CLIENT_ID, code, device, tokens};
+use crate::session;
+use crate::state::{AppState, client_ip};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CACHE_CONTROL, LOCATION, PRAGMA};
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::time::{Duration, UNIX_EPOCH};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/oauth2/device_authorization",
+        web::post().to(device_authorization),
+    )
+    .route("/oauth2/token", web::post().to(token))
+    .route("/oauth2/revoke", web::post().to(revoke))
+    .route("/oauth2/authorize", web::get().to(authorize))
+    .route("/oauth2/authorize", web::post().to(authorize_decision))
+    .route("/device", web::get().to(device_page))
+    .route("/device", web::post().to(device_decision));
+}
+
+/// RFC 6749 §5.1: token responses are never cached.
+fn no_store(mut b: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
+    b.insert_header((CACHE_CONTROL, "no-store"))
+        .insert_header((PRAGMA, "no-cache"));
+    b
+}
+
+fn check_client(client_id: Option<&str>) -> Result<(), ApiError> {
+    match client_id {
+        Some(CLI_CLIENT_ID) => Ok(()),
+        _ => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            format!("unknown client; the rolegate CLI is `{CLI_CLIENT_ID}`"),
+        )),
+    }
+}
+
+fn count(state: &AppState, event: &str) {
+    state.metrics.oauth_events.with_label_values(&[event]).inc();
+}
+
+// --- device authorization (RFC 8628 §3.1–3.2) --------------------------------------------------
+
+#[derive(Deserialize)]
+struct DeviceAuthorizationForm {
+    client_id: Option<String>,
+    #[allow(dead_code)]
+    scope: Option<String>,
+}
+
+async fn device_authorization(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<DeviceAuthorizationForm>,
+) -> Result<HttpResponse, ApiError> {
+    check_client(form.client_id.as_deref())?;
+    if !state.config.cli.device_flow {
+        return Err(ApiError::bad_request(
+            "unauthorized_client",
+            "the device flow is disabled on this broker ([cli] device_flow = false); run `rolegate login` without --device on a machine with a browser",
+        ));
+    }
+    let ip = client_ip(&req, &state.config.server.trusted_proxies);
+    // Each request stores a record: bound how many one address can make.
+    let per_minute = state.config.limits.logins_per_minute_per_ip;
+    if let (Some(ip), true) = (ip, per_minute > 0) {
+        state
+            .rate_limit("ratelimit:device", &ip.to_string(), per_minute)
+            .await?;
+    }
+    let (device_code, r) = device::start(&state, CLI_CLIENT_ID, ip.map(|i| i.to_string())).await?;
+    count(&state, "device_started");
+    let user_code = device::display(&r.user_code);
+    let verification_uri = state
+        .public_url
+        .join("device")
+        .map_err(|_| ApiError::internal())?;
+    let mut complete = verification_uri.clone();
+    complete
+        .query_pairs_mut()
+        .append_pair("user_code", &user_code);
+    Ok(no_store(HttpResponse::Ok()).json(serde_json::json!({
+        "device_code": device_code,
+        "user_code": user_code,
+        "verification_uri": verification_uri.as_str(),
+        "verification_uri_complete": complete.as_str(),
+        "expires_in": device::EXPIRES_IN.as_secs(),
+        "interval": r.interval,
+    })))
+}
+
+// --- token endpoint ----------------------------------------------------------------------------
+
+const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+async fn token(
+    state: web::Data<AppState>,
+    form: web::Form<HashMap<String, String>>,
+) -> Result<HttpResponse, ApiError> {
+    let f = |k: &str| form.get(k).map(String::as_str);
+    check_client(f("client_id"))?;
+    let required = |k: &'static str| {
+        f(k).filter(|v| !v.is_empty())
+            .ok_or_else(|| ApiError::bad_request("invalid_request", format!("`{k}` is required")))
+    };
+    let grant = required("grant_type")?;
+    let issued = match grant {
+        DEVICE_GRANT => {
+            if !state.config.cli.device_flow {
+                return Err(ApiError::bad_request(
+                    "unauthorized_client",
+                    "the device flow is disabled on this broker",
+                ));
+            }
+            let poll = device::poll(&state, required("device_code")?, CLI_CLIENT_ID).await?;
+            // RFC 8628 §3.5 error codes.
+            let (code, description) = match poll {
+                device::Poll::Approved(identity) => {
+                    count(&state, "token_device_code");
+                    let issued = tokens::sign_in(&state, *identity).await?;
+                    return Ok(no_store(HttpResponse::Ok()).json(issued));
+                }
+                device::Poll::Pending => (
+                    "authorization_pending",
+                    "waiting for the user to approve the code",
+                ),
+                device::Poll::SlowDown => (
+                    "slow_down",
+                    "polling faster than the interval; wait 5 seconds more between polls",
+                ),
+                device::Poll::Denied => ("access_denied", "the user denied the request"),
+                device::Poll::Expired => (
+                    "expired_token",
+                    "the device code expired before it was approved; run `rolegate login --device` again",
+                ),
+                device::Poll::Unknown => ("invalid_grant", "unknown or already used device code"),
+            };
+            return Err(ApiError::bad_request(code, description));
+        }
+        "authorization_code" => {
+            let identity = code::redeem(
+                &state,
+                required("code")?,
+                CLI_CLIENT_ID,
+                required("redirect_uri")?,
+                required("code_verifier")?,
+            )
+            .await?;
+            count(&state, "token_authorization_code");
+            tokens::sign_in(&state, identity).await?
+        }
+        "refresh_token" => {
+            let issued = tokens::refresh(&state, required("refresh_token")?).await?;
+            count(&state, "token_refresh_token");
+            issued
+        }
+        other => {
+            return Err(ApiError::bad_request(
+                "unsupported_grant_type",
+                format!("`{other}`: use authorization_code, refresh_token or {DEVICE_GRANT}"),
+            ));
+        }
+    };
+    Ok(no_store(HttpResponse::Ok()).json(issued))
+}
+
+/// RFC 7009 §2.2: 200 whether or not the token was known (no oracle for token guessing).
+async fn revoke(
+    state: web::Data<AppState>,
+    form: web::Form<HashMap<String, String>>,
+) -> Result<HttpResponse, ApiError> {
+    check_client(form.get("client_id").map(String::as_str))?;
+    let token = form
+        .get("token")
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::bad_request("invalid_request", "`token` is required"))?;
+    tokens::revoke(&state, token).await?;
+    count(&state, "revoked");
+    Ok(no_store(HttpResponse::Ok()).finish())
+}
+
+// --- loopback authorization request -----------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "authorize.html")]
+struct AuthorizePage<'a> {
+    title: &'a str,
+    assets: &'a Assets,
+    who: &'a str,
+    csrf: &'a str,
+    lifetime: String,
+    redirect_uri: &'a str,
+    params: Vec<(&'static str, String)>,
+}
+
+/// A checked authorization request. Until `redirect_uri` is known to be a loopback address
+/// and the client is ours, errors are pages, never redirects (RFC 6749 §4.1.2.1).
+struct AuthorizeRequest {
+    redirect_uri: url::Url,
+    code_challenge: String,
+    state: Option<String>,
+}
+
+/// The error is (reason code, message) for the page.
+fn check_authorize(
+    q: &HashMap<String, String>,
+) -> Result<AuthorizeRequest, (&'static str, &'static str)> {
+    let bad = |code, m| Err((code, m));
+    if q.get("client_id").map(String::as_str) != Some(CLI_CLIENT_ID) {
+        return bad(
+            "invalid_client",
+            "This sign-in link is not from the rolegate CLI.",
+        );
+    }
+    let redirect_uri = match q.get("redirect_uri").map(|u| code::loopback_redirect(u)) {
+        Some(Ok(u)) => u,
+        Some(Err(m)) => return bad("invalid_redirect_uri", m),
+        None => return bad("invalid_redirect_uri", "redirect_uri is required"),
+    };
+    if q.get("response_type").map(String::as_str) != Some("code") {
+        return bad("unsupported_response_type", "response_type must be `code`");
+    }
+    // PKCE is mandatory and only S256: `plain` would hand the verifier to anyone who sees the
+    // authorization request.
+    if q.get("code_challenge_method").map(String::as_str) != Some("S256") {
+        return bad("invalid_request", "code_challenge_method must be S256");
+    }
+    let code_challenge = match q.get("code_challenge") {
+        Some(c) if code::valid_challenge(c) => c.clone(),
+        _ => {
+            return bad(
+                "invalid_request",
+                "code_challenge must be 43 base64url characters",
+            );
+        }
+    };
+    Ok(AuthorizeRequest {
+        redirect_uri,
+        code_challenge,
+        state: q.get("state").filter(|s| s.len() <= 512).cloned(),
+    })
+}
+
+fn human(d: Duration) -> String {
+    let h = d.as_secs() / 3600;
+    if h >= 48 && h.is_multiple_of(24) {
+        format!("{} days", h / 24)
+    } else if h >= 1 {
+        format!("{h} h")
+    } else {
+        format!("{} min", d.as_secs() / 60)
+    }
+}
+
+async fn authorize(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, PageError> {
+    let r = match check_authorize(&query) {
+        Ok(r) => r,
+        Err((code, m)) => return Ok(page::error(StatusCode::BAD_REQUEST, code, m)),
+    };
+    let Some(s) = session::current(&state, &req).await? else {
+        // Sign in first, then come back here with the same request.
+        let here = format!("/oauth2/authorize?{}", req.query_string());
+        return Ok(signin(&state, &here, None));
+    };
+    let mut params = vec![
+        ("client_id", CLI_CLIENT_ID.to_string()),
+        ("redirect_uri", r.redirect_uri.to_string()),
+        ("code_challenge", r.code_challenge),
+        ("code_challenge_method", "S256".to_string()),
+        ("response_type", "code".to_string()),
+    ];
+    if let Some(st) = r.state {
+        params.push(("state", st));
+    }
+    let who = s.identity.display_name();
+    let page = AuthorizePage {
+        title: "Sign in the rolegate CLI?",
+        assets: &ASSETS,
+        who,
+        csrf: &s.csrf,
+        lifetime: human(state.config.cli.session_lifetime),
+        redirect_uri: r.redirect_uri.as_str(),
+        params,
+    };
+    Ok(page::send(StatusCode::OK, &page, &[]))
+}
+
+async fn authorize_decision(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<HashMap<String, String>>,
+) -> Result<HttpResponse, PageError> {
+    let r = match check_authorize(&form) {
+        Ok(r) => r,
+        Err((code, m)) => return Ok(page::error(StatusCode::BAD_REQUEST, code, m)),
+    };
+    let Some(s) = session::current(&state, &req).await? else {
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((LOCATION, "/"))
+            .finish());
+    };
+    let csrf = form.get("csrf").map(String::as_str).unwrap_or_default();
+    if !session::csrf_ok(&s, csrf) {
+        return Ok(page::csrf_failed());
+    }
+    let mut back = r.redirect_uri.clone();
+    {
+        let mut q = back.query_pairs_mut();
+        if form.get("decision").map(String::as_str) == Some("allow") {
+            let code = code::issue(
+                &state,
+                &code::Grant {
+                    identity: s.identity.clone(),
+                    client_id: CLI_CLIENT_ID.into(),
+                    redirect_uri: r.redirect_uri.to_string(),
+                    code_challenge: r.code_challenge.clone(),
+                },
+            )
+            .await?;
+            q.append_pair("code", &code);
+        } else {
+            q.append_pair("error", "access_denied");
+        }
+        if let Some(st) = &r.state {
+            q.append_pair("state", st);
+        }
+    }
+    Ok(HttpResponse::SeeOther()
+        .insert_header((LOCATION, back.as_str()))
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .finish())
+}
+
+// --- /device: the user's side of the device flow ----------------------------------------------
+
+#[derive(Template)]
+#[template(path = "device.html")]
+struct DevicePage<'a> {
+    title: &'a str,
+    assets: &'a Assets,
+    who: &'a str,
+    csrf: &'a str,
+    request: Option<Shown>,
+    problem: Option<&'a str>,
+}
+
+struct Shown {
+    code: String,
+    ip: String,
+    at: String,
+    ago: String,
+}
+
+#[derive(Deserialize)]
+struct DeviceQuery {
+    user_code: Option<String>,
+}
+
+/// Looks up a typed user code, counting misses against the user's guess budget.
+async fn lookup(
+    state: &AppState,
+    s: &session::Session,
+    typed: &str,
+) -> Result<Result<(String, device::DeviceRequest), &'static str>, ApiError> {
+    let budget = state.config.cli.user_code_attempts_per_minute;
+    let who = format!("{}:{}", s.identity.idp.as_str(), s.identity.subject);
+    let found = match device::normalize(typed) {
+        Some(code) => device::find(state, &code).await?,
+        None => None,
+    };
+    match found {
+        Some(f) => Ok(Ok(f)),
+        None => {
+            // Only misses count: a guesser burns the budget, a user with the right code never.
+            if budget > 0 {
+                state
+                    .rate_limit("ratelimit:user_code", &who, budget)
+                    .await?;
+            }
+            Ok(Err(
+                "That code is not valid or has expired. Check it against your terminal, or run `rolegate login --device` again.",
+            ))
+        }
+    }
+}
+
+async fn device_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<DeviceQuery>,
+) -> Result<HttpResponse, PageError> {
+    if !state.config.cli.device_flow {
+        return Ok(page::error(
+            StatusCode::NOT_FOUND,
+            "device_flow_disabled",
+            "Device sign-in is disabled on this broker.",
+        ));
+    }
+    let Some(s) = session::current(&state, &req).await? else {
+        let here = match req.query_string() {
+            "" => "/device".to_string(),
+            q => format!("/device?{q}"),
+        };
+        return Ok(signin(&state, &here, None));
+    };
+    let mut problem = None;
+    let mut request = None;
+    if let Some(typed) = query.user_code.as_deref().filter(|c| !c.trim().is_empty()) {
+        match lookup(&state, &s, typed).await? {
+            Ok((_, r)) => {
+                let now = state.clock.unix();
+                request = Some(Shown {
+                    code: device::display(&r.user_code),
+                    ip: r.ip.unwrap_or_else(|| "unknown".into()),
+                    at: rfc3339(UNIX_EPOCH + Duration::from_secs(r.created.max(0) as u64)),
+                    ago: match now - r.created {
+                        s if s < 60 => format!("{s} seconds ago"),
+                        s => format!("{} minutes ago", s / 60),
+                    },
+                });
+            }
+            Err(m) => problem = Some(m),
+        }
+    }
+    let page = DevicePage {
+        title: "Sign in a rolegate command line",
+        assets: &ASSETS,
+        who: s.identity.display_name(),
+        csrf: &s.csrf,
+        request,
+        problem,
+    };
+    let status = if problem.is_some() {
+        StatusCode::NOT_FOUND
+    } else {
+        StatusCode::OK
+    };
+    Ok(page::send(status, &page, &[]))
+}
+
+async fn device_decision(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<HashMap<String, String>>,
+) -> Result<HttpResponse, PageError> {
+    if !state.config.cli.device_flow {
+        return Ok(page::error(
+            StatusCode::NOT_FOUND,
+            "device_flow_disabled",
+            "Device sign-in is disabled on this broker.",
+        ));
+    }
+    let Some(s) = session::current(&state, &req).await? else {
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((LOCATION, "/device"))
+            .finish());
+    };
+    let csrf = form.get("csrf").map(String::as_str).unwrap_or_default();
+    if !session::csrf_ok(&s, csrf) {
+        return Ok(page::csrf_failed());
+    }
+    let typed = form
+        .get("user_code")
+        .map(String::as_str)
+        .unwrap_or_default();
+    let (hash, _) = match lookup(&state, &s, typed).await? {
+        Ok(found) => found,
+        Err(m) => return Ok(page::error(StatusCode::NOT_FOUND, "unknown_user_code", m)),
+    };
+    let approve = form.get("decision").map(String::as_str) == Some("approve");
+    let decided = device::decide(&state, &hash, approve.then(|| s.identity.clone())).await?;
+    if !decided {
+        return Ok(page::error(
+            StatusCode::CONFLICT,
+            "already_decided",
+            "This request was already approved or denied, or it expired.",
+        ));
+    }
+    count(
+        &state,
+        if approve {
+            "device_approved"
+        } else {
+            "device_denied"
+        },
+    );
+    tracing::info!(
+        idp = s.identity.idp.as_str(),
+        subject = %s.identity.subject,
+        approved = approve,
+        "device sign-in decided"
+    );
+    let (title, message) = if approve {
+        (
+            "Command line signed in",
+            "Done: return to your terminal. You can close this page.",
+        )
+    } else {
+        (
+            "Request denied",
+            "The command line was not signed in. If you did not start this request, tell your security team.",
+        )
+    };
+    Ok(page::message(
+        StatusCode::OK,
+        title,
+        message,
+        vec![Link {
+            href: "/".into(),
+            label: "Your AWS roles".into(),
+        }],
+    ))
+}
