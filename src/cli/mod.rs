@@ -1,5 +1,6 @@
 //! The `rolegate` command line. Each subcommand is a thin shell over the library.
 
+pub mod client;
 mod config_check;
 mod policy;
 mod serve;
@@ -45,6 +46,88 @@ enum Command {
         #[command(subcommand)]
         command: VerifyCommand,
     },
+    /// Sign in to a broker: opens the browser (loopback), or shows a code with --device.
+    Login {
+        #[command(flatten)]
+        broker: BrokerArg,
+        /// Sign in from another device's browser (for SSH sessions, containers…).
+        #[arg(long)]
+        device: bool,
+    },
+    /// Revoke the sign-in at the broker and delete local tokens and cached credentials.
+    Logout {
+        #[command(flatten)]
+        broker: BrokerArg,
+    },
+    /// List the roles you may use.
+    Roles {
+        #[command(flatten)]
+        broker: BrokerArg,
+        #[arg(long)]
+        json: bool,
+    },
+    /// credential_process JSON for a role (cached; renewed 15 minutes before expiry).
+    Credentials(RoleArgs),
+    /// Open the AWS console as a role (or print the sign-in URL).
+    Console {
+        #[command(flatten)]
+        role: RoleArgs,
+        /// A console path or URL to land on, e.g. /s3/buckets.
+        #[arg(long)]
+        destination: Option<String>,
+        /// Print the URL instead of opening a browser.
+        #[arg(long)]
+        print: bool,
+    },
+    /// Print shell commands that export a role's credentials.
+    Env {
+        #[command(flatten)]
+        role: RoleArgs,
+        #[arg(long, default_value = "sh", value_parser = ["sh", "fish", "powershell"])]
+        format: String,
+    },
+    /// Run a command with a role's credentials in its environment only.
+    Exec {
+        #[command(flatten)]
+        role: RoleArgs,
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Write a credential_process profile per role into ~/.aws/config (dry run unless --write).
+    Setup {
+        #[command(flatten)]
+        broker: BrokerArg,
+        #[arg(long)]
+        write: bool,
+        /// Profile names are <prefix><role>.
+        #[arg(long, default_value = "rolegate-")]
+        prefix: String,
+    },
+}
+
+#[derive(clap::Args)]
+struct BrokerArg {
+    /// The broker's URL (else ROLEGATE_BROKER, else the broker of the last login).
+    #[arg(long)]
+    broker: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct RoleArgs {
+    #[command(flatten)]
+    broker: BrokerArg,
+    /// A role alias (or ARN) from `rolegate roles`.
+    #[arg(long)]
+    role: String,
+    /// Session length, e.g. 1h or 90m (default: the broker's).
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<u64>,
+}
+
+fn parse_duration(s: &str) -> Result<u64, String> {
+    humantime::parse_duration(s)
+        .map(|d| d.as_secs())
+        .map_err(|e| format!("`{s}`: {e} (try 1h, 90m, 3600s)"))
 }
 
 #[derive(Subcommand)]
@@ -95,5 +178,54 @@ pub fn run() -> ExitCode {
         Command::Verify {
             command: VerifyCommand::Jwt(args),
         } => verify::jwt(args),
+        client_command => client::exit(run_client(client_command)),
+    }
+}
+
+fn run_client(command: Command) -> client::Result<ExitCode> {
+    use client::{broker::resolve, commands, credentials, login, setup};
+    let ok = |_| ExitCode::SUCCESS;
+    match command {
+        Command::Login { broker, device } => {
+            login::run(&resolve(broker.broker.as_deref())?, device).map(ok)
+        }
+        Command::Logout { broker } => commands::logout(&resolve(broker.broker.as_deref())?).map(ok),
+        Command::Roles { broker, json } => {
+            commands::roles(&resolve(broker.broker.as_deref())?, json).map(ok)
+        }
+        Command::Credentials(r) => {
+            credentials::run(&resolve(r.broker.broker.as_deref())?, &r.role, r.duration).map(ok)
+        }
+        Command::Console {
+            role: r,
+            destination,
+            print,
+        } => commands::console(
+            &resolve(r.broker.broker.as_deref())?,
+            &r.role,
+            r.duration,
+            destination.as_deref(),
+            print,
+        )
+        .map(ok),
+        Command::Env { role: r, format } => commands::env(
+            &resolve(r.broker.broker.as_deref())?,
+            &r.role,
+            r.duration,
+            &format,
+        )
+        .map(ok),
+        Command::Exec { role: r, command } => commands::exec(
+            &resolve(r.broker.broker.as_deref())?,
+            &r.role,
+            r.duration,
+            &command,
+        ),
+        Command::Setup {
+            broker,
+            write,
+            prefix,
+        } => setup::run(&resolve(broker.broker.as_deref())?, write, &prefix).map(ok),
+        _ => unreachable!("server commands are handled by run()"),
     }
 }

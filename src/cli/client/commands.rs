@@ -1,0 +1,207 @@
+//! `rolegate roles`, `console`, `env`, `exec`, `logout`.
+
+use super::broker::{self, Answer};
+use super::files::{config_dir, lock};
+use super::{Result, block_on, credentials, fail, profile};
+use serde_json::{Value, json};
+use std::process::ExitCode;
+use url::Url;
+
+/// Calls the API with a live broker token (refreshed under the lock when needed).
+pub(crate) fn call(
+    broker: &Url,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> Result<Value> {
+    let _lock = lock(&profile::cache(broker)?)?;
+    block_on(async {
+        let mut token = profile::access_token(broker, false).await?;
+        for attempt in 0..2 {
+            match broker::api(broker, &token, method.clone(), path, body.as_ref()).await? {
+                Answer::Ok(v) => return Ok(v),
+                Answer::Refused(r) if r.status == 401 && attempt == 0 => {
+                    token = profile::access_token(broker, true).await?;
+                }
+                Answer::Refused(r) => return Err(fail(r.description)),
+            }
+        }
+        Err(profile::not_signed_in(broker))
+    })
+}
+
+pub fn roles(broker: &Url, as_json: bool) -> Result<()> {
+    let v = call(broker, reqwest::Method::GET, "/api/v1/roles", None)?;
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    let roles = v["roles"].as_array().cloned().unwrap_or_default();
+    if roles.is_empty() {
+        eprintln!("No AWS role is granted to you on {broker}.");
+        return Ok(());
+    }
+    let rows: Vec<[String; 4]> = roles
+        .iter()
+        .map(|r| {
+            let account = match r["account_name"].as_str() {
+                Some(n) => format!("{n} ({})", r["account"].as_str().unwrap_or("")),
+                None => r["account"].as_str().unwrap_or("").to_string(),
+            };
+            let actions: Vec<&str> = r["actions"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let max = r["max_duration_seconds"].as_u64().unwrap_or(0);
+            [
+                r["alias"].as_str().unwrap_or("").to_string(),
+                account,
+                actions.join(","),
+                format!("{}h{:02}m", max / 3600, (max % 3600) / 60),
+            ]
+        })
+        .collect();
+    let header = ["ROLE", "ACCOUNT", "ACTIONS", "MAX"];
+    let width = |i: usize| {
+        rows.iter()
+            .map(|r| r[i].len())
+            .chain([header[i].len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let w = [width(0), width(1), width(2)];
+    println!(
+        "{:w0$}  {:w1$}  {:w2$}  {}",
+        header[0],
+        header[1],
+        header[2],
+        header[3],
+        w0 = w[0],
+        w1 = w[1],
+        w2 = w[2]
+    );
+    for r in rows {
+        println!(
+            "{:w0$}  {:w1$}  {:w2$}  {}",
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2]
+        );
+    }
+    Ok(())
+}
+
+pub fn console(
+    broker: &Url,
+    role: &str,
+    duration: Option<u64>,
+    destination: Option<&str>,
+    print: bool,
+) -> Result<()> {
+    let body = json!({"role": role, "duration_seconds": duration, "destination": destination});
+    let v = call(
+        broker,
+        reqwest::Method::POST,
+        "/api/v1/console-url",
+        Some(body),
+    )?;
+    let url = v["url"]
+        .as_str()
+        .ok_or_else(|| fail("the broker's answer has no url"))?;
+    if print {
+        println!("{url}");
+    } else {
+        eprintln!("Opening the AWS console as {role} (the link works once, for 15 minutes).");
+        super::login::open(url);
+    }
+    Ok(())
+}
+
+/// Single-quoted for POSIX shells and fish: the values are base64-ish, but never trust that.
+fn quote(v: &str) -> String {
+    format!("'{}'", v.replace('\'', "'\\''"))
+}
+
+pub fn env(broker: &Url, role: &str, duration: Option<u64>, format: &str) -> Result<()> {
+    let v = credentials::get(broker, role, duration)?;
+    let vars = vars(&v);
+    for (k, val) in vars {
+        match format {
+            "sh" => println!("export {k}={}", quote(&val)),
+            "fish" => println!("set -gx {k} {};", quote(&val)),
+            "powershell" => println!("$Env:{k} = '{}'", val.replace('\'', "''")),
+            other => {
+                return Err(fail(format!(
+                    "unknown --format {other}: use sh, fish or powershell"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn vars(v: &Value) -> Vec<(&'static str, String)> {
+    let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+    vec![
+        ("AWS_ACCESS_KEY_ID", s("AccessKeyId")),
+        ("AWS_SECRET_ACCESS_KEY", s("SecretAccessKey")),
+        ("AWS_SESSION_TOKEN", s("SessionToken")),
+        ("AWS_CREDENTIAL_EXPIRATION", s("Expiration")),
+    ]
+}
+
+/// Runs `cmd` with the role's credentials in its environment only; exits with its status.
+pub fn exec(broker: &Url, role: &str, duration: Option<u64>, cmd: &[String]) -> Result<ExitCode> {
+    let (program, args) = cmd
+        .split_first()
+        .ok_or_else(|| fail("nothing to run: rolegate exec --role R -- command args…"))?;
+    let v = credentials::get(broker, role, duration)?;
+    let mut child = std::process::Command::new(program);
+    child.args(args).envs(vars(&v));
+    // A profile named in the environment would win over these variables in some SDKs.
+    for k in ["AWS_PROFILE", "AWS_DEFAULT_PROFILE"] {
+        child.env_remove(k);
+    }
+    let status = child
+        .status()
+        .map_err(|e| fail(format!("cannot run {program}: {e}")))?;
+    Ok(ExitCode::from(
+        status.code().unwrap_or(1).clamp(0, 255) as u8
+    ))
+}
+
+/// Revokes the sign-in at the broker (RFC 7009) and deletes the tokens and cached credentials.
+pub fn logout(broker: &Url) -> Result<()> {
+    let cache = profile::cache(broker)?;
+    let _lock = lock(&cache)?;
+    if let Some(p) = profile::load(broker).unwrap_or(None) {
+        let form = [
+            ("client_id", crate::oauth::CLI_CLIENT_ID),
+            ("token", p.refresh_token.as_str()),
+            ("token_type_hint", "refresh_token"),
+        ];
+        match block_on(broker::post_form(broker, "/oauth2/revoke", &form)) {
+            Ok(Answer::Ok(_)) => {}
+            Ok(Answer::Refused(r)) => {
+                eprintln!("rolegate: the broker did not revoke the sign-in: {r}")
+            }
+            Err(e) => eprintln!("rolegate: {}; the local tokens are deleted anyway", e.0),
+        }
+    }
+    profile::delete(broker)?;
+    for e in std::fs::read_dir(&cache).into_iter().flatten().flatten() {
+        if e.file_name().to_string_lossy().starts_with("creds-") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+    let current = config_dir()?.join("current-broker");
+    if std::fs::read_to_string(&current).is_ok_and(|c| c.trim() == broker.as_str()) {
+        let _ = std::fs::remove_file(current);
+    }
+    eprintln!("Signed out of {broker}.");
+    Ok(())
+}

@@ -1,0 +1,283 @@
+//! `rolegate login`: the loopback flow (RFC 8252 §7.3: a browser on this machine comes back
+//! to `http://127.0.0.1:<port>/callback` with a code, redeemed with the PKCE verifier) or,
+//! with `--device`, the device flow (RFC 8628: a code to confirm in any browser, shown as text
+//! and as a QR code, while the CLI polls).
+
+use super::broker::{self, Answer};
+use super::files::lock;
+use super::profile;
+use super::{Result, block_on, fail};
+use crate::oauth::CLI_CLIENT_ID;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::io::{IsTerminal, Read, Write};
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+use url::Url;
+
+/// How long `login` waits for the browser (or the device approval) before giving up.
+const WAIT: Duration = Duration::from_secs(300);
+
+pub fn run(broker: &Url, device: bool) -> Result<()> {
+    let tokens = if device {
+        device_flow(broker)?
+    } else {
+        loopback_flow(broker)?
+    };
+    let _lock = lock(&profile::cache(broker)?)?;
+    let saved = profile::save(broker, &tokens)?;
+    broker::remember(broker)?;
+    // Old credentials belonged to the previous sign-in (maybe another user): drop them.
+    if let Ok(dir) = profile::cache(broker) {
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if e.file_name().to_string_lossy().starts_with("creds-") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    let roles = block_on(broker::api(
+        broker,
+        &saved.access_token,
+        reqwest::Method::GET,
+        "/api/v1/roles",
+        None,
+    ))?;
+    let n = match roles {
+        Answer::Ok(v) => v["roles"].as_array().map_or(0, Vec::len),
+        Answer::Refused(_) => 0,
+    };
+    let hours = (saved.refresh_expires_at - profile::now()) / 3600;
+    eprintln!(
+        "Signed in to {broker} for {hours} h. {n} role{} available: `rolegate roles`, then `rolegate setup` to add them to ~/.aws/config.",
+        if n == 1 { "" } else { "s" }
+    );
+    Ok(())
+}
+
+fn random_b64(bytes: usize) -> String {
+    let v: Vec<u8> = (0..bytes).map(|_| rand::random::<u8>()).collect();
+    URL_SAFE_NO_PAD.encode(v)
+}
+
+/// `$BROWSER` (with `%s` for the URL, or the URL appended), else xdg-open / open. Failing to
+/// open one is not an error: the URL is printed too.
+pub fn open(url: &str) {
+    let cmd = match std::env::var("BROWSER").ok().filter(|b| !b.is_empty()) {
+        Some(b) => {
+            let b = b.split(':').next().unwrap_or_default().to_string();
+            // Single-quoted: the URL's `&`s must reach the browser, not the shell.
+            let quoted = format!("'{}'", url.replace('\'', "%27"));
+            if b.contains("%s") {
+                b.replace("%s", &quoted)
+            } else {
+                format!("{b} {quoted}")
+            }
+        }
+        None if cfg!(target_os = "macos") => format!("open '{url}'"),
+        None => format!("xdg-open '{}' >/dev/null 2>&1", url.replace('\'', "%27")),
+    };
+    let _ = std::process::Command::new("sh")
+        .args(["-c", &cmd])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+}
+
+fn loopback_flow(broker: &Url) -> Result<Value> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| fail(format!("cannot listen on 127.0.0.1 for the browser: {e}")))?;
+    let port = listener.local_addr()?.port();
+    let redirect_uri = format!("http://127.0.0.1:{port}/callback");
+    let verifier = random_b64(32);
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let state = random_b64(16);
+    let mut url = broker.join("/oauth2/authorize")?;
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", CLI_CLIENT_ID)
+        .append_pair("redirect_uri", &redirect_uri)
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("state", &state);
+    eprintln!("Opening your browser to sign in. If it does not open, visit:\n\n  {url}\n");
+    open(url.as_str());
+    let code = wait_for_callback(&listener, &state)?;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", CLI_CLIENT_ID),
+        ("code", code.as_str()),
+        ("redirect_uri", redirect_uri.as_str()),
+        ("code_verifier", verifier.as_str()),
+    ];
+    match block_on(broker::post_form(broker, "/oauth2/token", &form))? {
+        Answer::Ok(t) => Ok(t),
+        Answer::Refused(r) => Err(fail(format!("the broker refused the sign-in: {r}"))),
+    }
+}
+
+/// Serves the one redirect the browser makes to us; other requests (favicon) get a 404.
+fn wait_for_callback(listener: &TcpListener, state: &str) -> Result<String> {
+    listener.set_nonblocking(true)?;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if Instant::now() > deadline {
+            return Err(fail(
+                "no answer from the browser within 5 minutes; run `rolegate login` again (or `--device`)",
+            ));
+        }
+        let (mut stream, _) = match listener.accept() {
+            Ok(s) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        stream.set_nonblocking(false)?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        let mut buf = vec![0u8; 8192];
+        let mut len = 0;
+        while len < buf.len() {
+            match stream.read(&mut buf[len..]) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => len += n,
+            }
+            if buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+        }
+        let head = String::from_utf8_lossy(&buf[..len]);
+        let target = head.split_whitespace().nth(1).unwrap_or("");
+        let Ok(u) = Url::parse(&format!("http://127.0.0.1{target}")) else {
+            continue;
+        };
+        if u.path() != "/callback" {
+            let _ = stream.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+            continue;
+        }
+        let q: std::collections::HashMap<_, _> = u.query_pairs().into_owned().collect();
+        let (status, message, result) = if q.get("state").map(String::as_str) != Some(state) {
+            (
+                "400 Bad Request",
+                "This sign-in did not come from the rolegate login waiting here.",
+                None,
+            )
+        } else if let Some(code) = q.get("code") {
+            (
+                "200 OK",
+                "Signed in. You can close this tab and return to the terminal.",
+                Some(Ok(code.clone())),
+            )
+        } else {
+            let e = q.get("error").cloned().unwrap_or_else(|| "no code".into());
+            (
+                "200 OK",
+                "Sign-in cancelled. You can close this tab.",
+                Some(Err(fail(format!("the sign-in was not completed ({e})")))),
+            )
+        };
+        let body = format!(
+            "<!doctype html><meta charset=utf-8><title>rolegate</title><p style=\"font:16px system-ui;margin:3rem\">{message}</p>"
+        );
+        let _ = stream.write_all(
+            format!(
+                "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        );
+        if let Some(r) = result {
+            return r;
+        }
+    }
+}
+
+fn qr(url: &str) -> Option<String> {
+    use qrcode::render::unicode::Dense1x2;
+    let code = qrcode::QrCode::new(url.as_bytes()).ok()?;
+    Some(
+        code.render::<Dense1x2>()
+            .dark_color(Dense1x2::Light)
+            .light_color(Dense1x2::Dark)
+            .quiet_zone(true)
+            .build(),
+    )
+}
+
+fn device_flow(broker: &Url) -> Result<Value> {
+    let start = block_on(broker::post_form(
+        broker,
+        "/oauth2/device_authorization",
+        &[("client_id", CLI_CLIENT_ID)],
+    ))?;
+    let d = match start {
+        Answer::Ok(d) => d,
+        Answer::Refused(r) => return Err(fail(format!("the broker refused: {r}"))),
+    };
+    let s = |k: &str| d[k].as_str().unwrap_or_default().to_string();
+    let (device_code, user_code) = (s("device_code"), s("user_code"));
+    let complete = s("verification_uri_complete");
+    let mut interval = d["interval"].as_u64().unwrap_or(5).max(1);
+    let expires = Instant::now() + Duration::from_secs(d["expires_in"].as_u64().unwrap_or(600));
+    eprintln!(
+        "To sign in, open this page in a browser and check that it shows the code {user_code}:\n\n  {complete}\n"
+    );
+    if let Some(q) = qr(&complete) {
+        eprintln!("{q}");
+    }
+    let tty = std::io::stderr().is_terminal();
+    if !tty {
+        eprintln!("Waiting for approval…");
+    }
+    let spinner = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+    let mut frame = 0;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    loop {
+        let next_poll = Instant::now() + Duration::from_secs(interval);
+        while Instant::now() < next_poll {
+            if tty {
+                let left = expires.saturating_duration_since(Instant::now()).as_secs();
+                eprint!(
+                    "\r{} Waiting for approval… {}:{:02} left ",
+                    spinner[frame % spinner.len()],
+                    left / 60,
+                    left % 60
+                );
+                frame += 1;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let form = [
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("client_id", CLI_CLIENT_ID),
+            ("device_code", device_code.as_str()),
+        ];
+        match rt.block_on(broker::post_form(broker, "/oauth2/token", &form))? {
+            Answer::Ok(t) => {
+                if tty {
+                    eprintln!("\r✓ Approved.                          ");
+                }
+                return Ok(t);
+            }
+            Answer::Refused(r) => match r.error.as_str() {
+                "authorization_pending" => {}
+                // RFC 8628 §3.5: from now on, 5 seconds more between polls.
+                "slow_down" => interval += 5,
+                "access_denied" => return Err(fail("the request was denied in the browser")),
+                "expired_token" => {
+                    return Err(fail(
+                        "the code expired before it was approved; run `rolegate login --device` again",
+                    ));
+                }
+                _ => return Err(fail(format!("the broker refused the sign-in: {r}"))),
+            },
+        }
+    }
+}

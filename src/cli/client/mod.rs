@@ -1,0 +1,57 @@
+//! The engineer's side: `rolegate login`, `credentials` (the AWS CLI's and SDKs'
+//! `credential_process`), `roles`, `console`, `env`, `exec`, `logout`, `setup`.
+//!
+//! State on disk, all mode 0600 in 0700 directories:
+//! - `$XDG_CONFIG_HOME/rolegate/brokers/<broker>.json` — the broker tokens of one sign-in
+//!   ([`profile`]); `current-broker` names the broker of the last `login`;
+//! - `$XDG_CACHE_HOME/rolegate/<broker>/` — credentials per role and duration
+//!   ([`credentials`]) and `.lock`, the one file lock under which a process refreshes the broker
+//!   token and fetches credentials, so 20 SDK processes asking at once cause one STS call.
+//!
+//! Messages go to stderr, never stdout: stdout belongs to `credential_process`.
+
+pub mod broker;
+pub mod commands;
+pub mod credentials;
+pub mod files;
+pub mod login;
+pub mod profile;
+pub mod setup;
+
+use std::process::ExitCode;
+
+/// An error for the person at the terminal: what went wrong and what to do about it.
+#[derive(Debug)]
+pub struct CliError(pub String);
+
+impl<T: std::fmt::Display> From<T> for CliError {
+    fn from(e: T) -> Self {
+        CliError(e.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, CliError>;
+
+pub fn fail(msg: impl Into<String>) -> CliError {
+    CliError(msg.into())
+}
+
+/// Runs a client command: errors to stderr with exit status 1.
+pub fn exit(r: Result<ExitCode>) -> ExitCode {
+    match r {
+        Ok(code) => code,
+        Err(CliError(m)) => {
+            eprintln!("rolegate: {m}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// A small runtime for the network calls; the warm-cache path never builds one.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(f)
+}
