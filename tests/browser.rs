@@ -297,3 +297,100 @@ async fn oidc_sign_in_and_idp_logout_in_chromium() {
     );
     step(&lines, "idp-logout");
 }
+
+/// `rolegate login --device` in a child process; a person (Chromium) opens the printed URL,
+/// signs in at the SAML IdP and approves; the CLI, polling, gets its tokens and then
+/// credentials that moto accepts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_device_login_is_approved_in_chromium() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let Some(s) = stack().await else { return };
+    let home = tempfile::tempdir().unwrap();
+    let cli = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rolegate"));
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path().join("config"))
+            .env("XDG_CACHE_HOME", home.path().join("cache"))
+            .args(args)
+            .args(["--broker", &s.app.url])
+            .stdin(Stdio::null());
+        c
+    };
+    let mut login = cli(&["login", "--device"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = login.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut printed = Vec::new();
+    let url = loop {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(15))
+            .unwrap_or_else(|_| panic!("no verification URL from the CLI: {printed:?}"));
+        if let Some(u) = line
+            .split_whitespace()
+            .find(|w| w.contains("/device?user_code="))
+        {
+            break u.to_string();
+        }
+        printed.push(line);
+    };
+    assert!(url.starts_with(&s.app.url), "{url}");
+    let code_in_terminal = url.rsplit('=').next().unwrap().to_string();
+
+    let out = tokio::task::block_in_place(|| {
+        Command::new("node")
+            .current_dir(repo_root().join("tests/support/browser"))
+            .args([
+                "device.mjs",
+                "--url",
+                &url,
+                "--user",
+                "alice",
+                "--password",
+                "alice-pw",
+            ])
+            .args(["--idp-label", "Corporate SSO", "--artifacts"])
+            .arg(artifacts())
+            .output()
+            .unwrap()
+    });
+    assert!(
+        out.status.success(),
+        "approval in Chromium failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        seen["code"], code_in_terminal,
+        "the page showed the terminal's code"
+    );
+    assert_eq!(seen["from"], "127.0.0.1", "and where the request came from");
+
+    let status = tokio::task::block_in_place(|| login.wait().unwrap());
+    assert!(status.success(), "rolegate login --device: {status}");
+    let rest: Vec<String> = rx.try_iter().collect();
+    assert!(rest.iter().any(|l| l.contains("Signed in to")), "{rest:?}");
+    let creds = tokio::task::block_in_place(|| {
+        cli(&["credentials", "--role", "prod-readonly"])
+            .output()
+            .unwrap()
+    });
+    assert!(
+        creds.status.success(),
+        "{}",
+        String::from_utf8_lossy(&creds.stderr)
+    );
+    let creds: serde_json::Value = serde_json::from_slice(&creds.stdout).unwrap();
+    let arn = caller_identity_arn(&s.moto.url, &creds).await;
+    assert!(arn.contains(":assumed-role/ReadOnly/"), "{arn}");
+}

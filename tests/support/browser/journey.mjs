@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { chromium } from 'playwright-core';
+import { launch } from './chromium.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -35,15 +35,7 @@ function expect(cond, what) {
   if (!cond) throw new Error(`${step}: expected ${what}`);
 }
 
-// Flags from env/machines/rust.md: without the background-networking ones Chromium keeps
-// trying to reach Google's hosts, which this machine's closed network refuses.
-const browser = await chromium.launch({
-  executablePath: args.chromium,
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--disable-dev-shm-usage'],
-});
+const browser = await launch(args.chromium);
 
 try {
   const context = await browser.newContext({
