@@ -8,46 +8,11 @@
 
 mod common;
 
-use common::app::{TestApp, caller_identity_arn};
+use common::app::{ACCOUNT_ROLES, TestApp, broker_head, caller_identity_arn};
 use common::federation::Federation;
 use common::peers::{Moto, OidcIdp, SamlIdp, free_port, repo_root, require_peer};
 use std::path::PathBuf;
 use std::process::Command;
-
-const ROLES: &str = r#"
-[[role]]
-arn = "arn:aws:iam::111122223333:role/ReadOnly"
-alias = "prod-readonly"
-account_name = "prod"
-max_duration = "4h"
-
-[[role]]
-arn = "arn:aws:iam::111122223333:role/Admin"
-alias = "prod-admin"
-account_name = "prod"
-max_duration = "1h"
-
-[[role]]
-arn = "arn:aws:iam::444455556666:role/DevReadOnly"
-alias = "dev-readonly"
-account_name = "dev"
-max_duration = "12h"
-
-[[role]]
-arn = "arn:aws:iam::444455556666:role/DevAdmin"
-alias = "dev-admin"
-account_name = "dev"
-max_duration = "2h"
-
-[[role]]
-arn = "arn:aws:iam::777788889999:role/PowerUser"
-alias = "sandbox-poweruser"
-
-[[role]]
-arn = "arn:aws:iam::111122223333:role/Finance"
-alias = "finance-readonly"
-account_name = "prod"
-"#;
 
 fn chromium() -> Option<PathBuf> {
     let exe = PathBuf::from(std::env::var("CHROMIUM").unwrap_or("/usr/bin/chromium".into()));
@@ -88,20 +53,7 @@ async fn stack() -> Option<Stack> {
     let oidc = OidcIdp::start_with_redirect_uris(&[&format!("{public}/oidc/callback")])?;
     let federation = Federation::start(moto.url.clone()).await;
     let toml = format!(
-        r#"
-[server]
-listen = "127.0.0.1:{port}"
-public_url = "{public}"
-
-[aws]
-role_chaining = "false"
-access_key_id_file = "aws-key-id"
-secret_access_key_file = "aws-secret"
-
-[aws.partitions.aws]
-sts_endpoint = "{moto}"
-federation_url = "{federation}"
-
+        r#"{head}
 [[idp]]
 id = "corp"
 kind = "saml"
@@ -118,7 +70,7 @@ issuer = "{issuer}"
 client_id = "rolegate"
 client_secret_file = "client-secret"
 
-{ROLES}
+{ACCOUNT_ROLES}
 
 [[map]]
 idp = "corp"
@@ -135,8 +87,12 @@ idp = "web"
 groups = ["eng"]
 roles = ["prod-readonly", "dev-readonly"]
 "#,
-        moto = moto.url,
-        federation = federation.url,
+        head = broker_head(
+            &format!("127.0.0.1:{port}"),
+            &public,
+            &moto.url,
+            Some(&federation.url)
+        ),
         metadata = saml.metadata_url(),
         saml_url = saml.url,
         issuer = oidc.issuer,
@@ -253,10 +209,10 @@ async fn saml_sign_in_search_credentials_console_and_sign_out_in_chromium() {
         step(&lines, "favourite")["favourites"],
         serde_json::json!(["dev-readonly"])
     );
-    // dev-readonly allows 12 h: every standard step is offered (values in minutes).
+    // dev-readonly allows 90 min: the standard steps below it, then 90 min (values in minutes).
     assert_eq!(
         step(&lines, "credentials")["options"],
-        serde_json::json!([15, 30, 60, 120, 240, 480, 720])
+        serde_json::json!([15, 30, 60, 90])
     );
     assert_real_credentials(&lines, &s.moto).await;
     assert!(

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::app::{TestApp, peers};
+use common::app::{TestApp, broker_head, peers};
 use common::federation::Federation;
 use common::peers::repo_root;
 use common::saml_forge::SamlForge;
@@ -31,20 +31,7 @@ async fn env() -> Option<Env> {
     let forge = SamlForge::new();
     let federation = Federation::start(p.moto.url.clone()).await;
     let toml = format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-public_url = "{PUBLIC}"
-
-[aws]
-role_chaining = "false"
-access_key_id_file = "aws-key-id"
-secret_access_key_file = "aws-secret"
-
-[aws.partitions.aws]
-sts_endpoint = "{moto}"
-federation_url = "{federation}"
-
+        r#"{head}
 [[idp]]
 id = "corp"
 kind = "saml"
@@ -58,8 +45,7 @@ idp = "corp"
 groups = ["eng"]
 roles = ["prod-readonly", "admin"]
 "#,
-        moto = p.moto.url,
-        federation = federation.url,
+        head = broker_head("127.0.0.1:0", PUBLIC, &p.moto.url, Some(&federation.url)),
         roles = common::app::ROLES,
     );
     let md = forge.metadata("https://idp.forge.test/sso");
@@ -111,6 +97,21 @@ impl Env {
         let out = tokio::task::block_in_place(|| c.output().unwrap());
         assert_success(&out, "rolegate login");
         assert!(stderr(&out).contains("Signed in to"), "{}", stderr(&out));
+    }
+
+    /// Changes the saved sign-in the way time or another machine would.
+    fn edit_profile(&self, f: impl FnOnce(&mut serde_json::Value)) {
+        let brokers = self.home.path().join("config/rolegate/brokers");
+        let file = std::fs::read_dir(&brokers)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let mut profile: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        f(&mut profile);
+        std::fs::write(&file, serde_json::to_vec(&profile).unwrap()).unwrap();
     }
 
     async fn credential_posts(&self) -> u64 {
@@ -274,17 +275,7 @@ async fn twenty_concurrent_processes_cause_one_refresh_and_one_sts_call() {
     let p = peers().unwrap();
     e.login("cli-crowd").await;
     // Make the access token look expired, so every process wants a refresh too.
-    let brokers = e.home.path().join("config/rolegate/brokers");
-    let file = std::fs::read_dir(&brokers)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let mut profile: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
-    profile["access_expires_at"] = 0.into();
-    std::fs::write(&file, serde_json::to_vec(&profile).unwrap()).unwrap();
+    e.edit_profile(|p| p["access_expires_at"] = 0.into());
 
     let sts_before = p
         .moto
@@ -366,27 +357,21 @@ async fn bad_cache_files_revoked_sign_ins_and_a_dead_broker_fail_clearly() {
     assert!(v["SessionToken"].is_string());
 
     // Revoked elsewhere (logout on another machine): the next refresh says sign in again.
-    let brokers = e.home.path().join("config/rolegate/brokers");
-    let file = std::fs::read_dir(&brokers)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let mut profile: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let mut refresh_token = String::new();
+    e.edit_profile(|p| {
+        refresh_token = p["refresh_token"].as_str().unwrap().to_string();
+        p["access_expires_at"] = 0.into();
+    });
     let r = common::web::client()
         .post(format!("{}/oauth2/revoke", e.app.url))
         .form(&[
             ("client_id", "rolegate-cli"),
-            ("token", profile["refresh_token"].as_str().unwrap()),
+            ("token", refresh_token.as_str()),
         ])
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    profile["access_expires_at"] = 0.into();
-    std::fs::write(&file, serde_json::to_vec(&profile).unwrap()).unwrap();
     let out = run(&mut e.cli(&["credentials", "--role", "admin"]));
     assert_eq!(out.status.code(), Some(1));
     assert!(

@@ -8,7 +8,7 @@
 mod common;
 
 use base64::Engine;
-use common::app::{TestApp, caller_identity_arn, peers};
+use common::app::{TestApp, broker_head, caller_identity_arn, peers};
 use common::saml_forge::SamlForge;
 use common::web::{self, client, hidden, saml_sign_in};
 use rolegate::clock::OffsetClock;
@@ -33,19 +33,7 @@ async fn env(cli_extra: &str) -> Option<Env> {
     let forge = SamlForge::new();
     let clock = Arc::new(OffsetClock::default());
     let toml = format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-public_url = "{PUBLIC}"
-
-[aws]
-role_chaining = "false"
-access_key_id_file = "aws-key-id"
-secret_access_key_file = "aws-secret"
-
-[aws.partitions.aws]
-sts_endpoint = "{moto}"
-
+        r#"{head}
 [cli]
 session_lifetime = "12h"
 user_code_attempts_per_minute = 3
@@ -64,7 +52,7 @@ idp = "corp"
 groups = ["eng"]
 roles = ["prod-readonly"]
 "#,
-        moto = p.moto.url,
+        head = broker_head("127.0.0.1:0", PUBLIC, &p.moto.url, None),
         roles = common::app::ROLES,
     );
     let md = forge.metadata("https://idp.forge.test/sso");

@@ -6,36 +6,12 @@
 
 mod common;
 
-use common::app::{TestApp, peers};
+use common::app::{ACCOUNT_ROLES, TestApp, broker_head, peers};
 use common::federation::Federation;
 use common::saml_forge::SamlForge;
 use common::web::{self, hidden, saml_sign_in};
 
 const PUBLIC: &str = "https://rolegate.example.test";
-
-const ROLES: &str = r#"
-[[role]]
-arn = "arn:aws:iam::111122223333:role/ReadOnly"
-alias = "prod-readonly"
-account_name = "prod"
-max_duration = "4h"
-
-[[role]]
-arn = "arn:aws:iam::111122223333:role/Admin"
-alias = "prod-admin"
-account_name = "prod"
-max_duration = "1h"
-
-[[role]]
-arn = "arn:aws:iam::444455556666:role/DevReadOnly"
-alias = "dev-readonly"
-account_name = "dev"
-max_duration = "90m"
-
-[[role]]
-arn = "arn:aws:iam::777788889999:role/PowerUser"
-alias = "sandbox-poweruser"
-"#;
 
 struct Env {
     app: TestApp,
@@ -48,20 +24,7 @@ async fn env() -> Option<Env> {
     let forge = SamlForge::new();
     let federation = Federation::start(p.moto.url.clone()).await;
     let toml = format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-public_url = "{PUBLIC}"
-
-[aws]
-role_chaining = "false"
-access_key_id_file = "aws-key-id"
-secret_access_key_file = "aws-secret"
-
-[aws.partitions.aws]
-sts_endpoint = "{moto}"
-federation_url = "{federation}"
-
+        r#"{head}
 [[idp]]
 id = "corp"
 kind = "saml"
@@ -70,7 +33,7 @@ metadata_file = "corp-metadata.xml"
 allow_idp_initiated = true
 logout_url = "https://idp.forge.test/logout"
 
-{ROLES}
+{ACCOUNT_ROLES}
 
 [[map]]
 idp = "corp"
@@ -82,8 +45,7 @@ idp = "corp"
 groups = ["sre"]
 roles = ["prod-admin"]
 "#,
-        moto = p.moto.url,
-        federation = federation.url,
+        head = broker_head("127.0.0.1:0", PUBLIC, &p.moto.url, Some(&federation.url)),
     );
     let md = forge.metadata("https://idp.forge.test/sso");
     let app = TestApp::spawn_with_files(&toml, &[("corp-metadata.xml", &md)], None, true).await;

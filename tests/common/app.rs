@@ -74,6 +74,65 @@ sts_endpoint = "{moto}"
     )
 }
 
+/// `[server]` and `[aws]` for a broker at `public_url` listening on `listen`, with moto as STS
+/// and, when given, the console federation double; IdPs, roles and rules follow.
+pub fn broker_head(listen: &str, public_url: &str, moto: &str, federation: Option<&str>) -> String {
+    let federation = federation
+        .map(|f| format!("federation_url = \"{f}\"\n"))
+        .unwrap_or_default();
+    format!(
+        r#"
+[server]
+listen = "{listen}"
+public_url = "{public_url}"
+
+[aws]
+role_chaining = "false"
+access_key_id_file = "aws-key-id"
+secret_access_key_file = "aws-secret"
+
+[aws.partitions.aws]
+sts_endpoint = "{moto}"
+{federation}"#
+    )
+}
+
+/// Roles in three accounts (two named), for the picker's grouping.
+pub const ACCOUNT_ROLES: &str = r#"
+[[role]]
+arn = "arn:aws:iam::111122223333:role/ReadOnly"
+alias = "prod-readonly"
+account_name = "prod"
+max_duration = "4h"
+
+[[role]]
+arn = "arn:aws:iam::111122223333:role/Admin"
+alias = "prod-admin"
+account_name = "prod"
+max_duration = "1h"
+
+[[role]]
+arn = "arn:aws:iam::444455556666:role/DevReadOnly"
+alias = "dev-readonly"
+account_name = "dev"
+max_duration = "90m"
+
+[[role]]
+arn = "arn:aws:iam::444455556666:role/DevAdmin"
+alias = "dev-admin"
+account_name = "dev"
+max_duration = "2h"
+
+[[role]]
+arn = "arn:aws:iam::777788889999:role/PowerUser"
+alias = "sandbox-poweruser"
+
+[[role]]
+arn = "arn:aws:iam::111122223333:role/Finance"
+alias = "finance-readonly"
+account_name = "prod"
+"#;
+
 /// The standard test config: the oidc-provider IdP as `web`, moto as STS.
 pub fn base_config(p: &Peers, idp_extra: &str) -> String {
     format!(
