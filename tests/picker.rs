@@ -64,6 +64,11 @@ async fn get(e: &Env, path: &str, cookie: Option<&str>) -> reqwest::Response {
     web::get(&e.app.url, path, cookie).await
 }
 
+/// The page at `path` for the session `cookie`, as HTML.
+async fn html(e: &Env, path: &str, cookie: &str) -> String {
+    get(e, path, Some(cookie)).await.text().await.unwrap()
+}
+
 async fn post(e: &Env, path: &str, cookie: &str, form: &[(&str, &str)]) -> reqwest::Response {
     web::post(&e.app.url, path, cookie, form).await
 }
@@ -118,34 +123,22 @@ async fn roles_are_grouped_by_account_and_searchable_without_javascript() {
     );
 
     // ?q= filters on the server: every term must match alias, role, account name or number.
-    let page = get(&e, "/?q=PROD+read", Some(&alice))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = html(&e, "/?q=PROD+read", &alice).await;
     assert_eq!(rows(&page), ["prod-readonly"]);
     assert!(page.contains("1 of 4 roles"));
     assert!(
         page.contains(r#"value="PROD read""#),
         "the query stays in the box"
     );
-    let page = get(&e, "/?q=444455556666", Some(&alice))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = html(&e, "/?q=444455556666", &alice).await;
     assert_eq!(rows(&page), ["dev-readonly"]);
-    let page = get(&e, "/?q=%3Cscript%3E", Some(&alice))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = html(&e, "/?q=%3Cscript%3E", &alice).await;
     assert!(rows(&page).is_empty());
     assert!(page.contains("&#60;script&#62;") && !page.contains("<script>"));
 
     // bob (eng only) never sees prod-admin; forcing it is refused with a page.
     let bob = sign_in(&e, "bob", &["eng"]).await;
-    let page = get(&e, "/", Some(&bob)).await.text().await.unwrap();
+    let page = html(&e, "/", &bob).await;
     assert!(!page.contains("prod-admin"));
     let csrf = hidden(&page, "csrf");
     for action in ["credentials", "console", "fav"] {
@@ -166,7 +159,7 @@ async fn roles_are_grouped_by_account_and_searchable_without_javascript() {
 async fn durations_are_bounded_by_the_grant_and_the_clicked_rows_choice_wins() {
     let Some(e) = env().await else { return };
     let alice = sign_in(&e, "alice", &["eng", "sre"]).await;
-    let page = get(&e, "/", Some(&alice)).await.text().await.unwrap();
+    let page = html(&e, "/", &alice).await;
     let csrf = hidden(&page, "csrf");
     // dev-readonly's grant is 90 minutes: the standard steps below it, then 90 min itself.
     let key = row_key(&page, "dev-readonly");
@@ -212,14 +205,14 @@ async fn durations_are_bounded_by_the_grant_and_the_clicked_rows_choice_wins() {
     assert!(body.contains("$Env:AWS_ACCESS_KEY_ID="));
 
     // Longer than the grant (a forged form): refused, naming the limit; nothing issued.
-    let page = get(&e, "/", Some(&alice)).await.text().await.unwrap();
+    let page = html(&e, "/", &alice).await;
     let csrf = hidden(&page, "csrf");
     let form = [("csrf", csrf.as_str()), (d_key.as_str(), "120")];
     let r = post(&e, &clicked, &alice, &form).await;
     assert_eq!(r.status(), 400);
     let body = r.text().await.unwrap();
     assert!(body.contains("5400"), "names the grant's maximum: {body}");
-    let page = get(&e, "/", Some(&alice)).await.text().await.unwrap();
+    let page = html(&e, "/", &alice).await;
     let csrf = hidden(&page, "csrf");
     let r = post(
         &e,
@@ -235,7 +228,7 @@ async fn durations_are_bounded_by_the_grant_and_the_clicked_rows_choice_wins() {
 async fn favourites_are_remembered_per_user_and_need_csrf() {
     let Some(e) = env().await else { return };
     let alice = sign_in(&e, "alice", &["eng", "sre"]).await;
-    let page = get(&e, "/?q=dev", Some(&alice)).await.text().await.unwrap();
+    let page = html(&e, "/?q=dev", &alice).await;
     let csrf = hidden(&page, "csrf");
     let r = post(
         &e,
@@ -250,29 +243,26 @@ async fn favourites_are_remembered_per_user_and_need_csrf() {
         "/?q=dev",
         "back to the same search"
     );
-    let page = get(&e, "/", Some(&alice)).await.text().await.unwrap();
+    let page = html(&e, "/", &alice).await;
     assert!(page.contains(r#"<section class="account favourites">"#));
     assert_eq!(rows(&page)[0], "sandbox-poweruser", "favourites come first");
     assert!(page.contains(r#"aria-pressed=true aria-label="Favourite sandbox-poweruser""#));
 
     // A new session (another browser) sees the same favourites; bob sees none of them.
     let again = sign_in(&e, "alice", &["eng", "sre"]).await;
-    let page = get(&e, "/", Some(&again)).await.text().await.unwrap();
+    let page = html(&e, "/", &again).await;
     assert_eq!(rows(&page)[0], "sandbox-poweruser");
     let bob = sign_in(&e, "bob", &["eng"]).await;
-    let bob_page = get(&e, "/", Some(&bob)).await.text().await.unwrap();
+    let bob_page = html(&e, "/", &bob).await;
     assert!(!bob_page.contains(r#"class="account favourites""#));
 
     // Without the token nothing changes; with it, a second click removes the star.
     let r = post(&e, "/fav/sandbox-poweruser", &alice, &[("csrf", "nope")]).await;
     assert_eq!(r.status(), 403);
-    assert_eq!(
-        rows(&get(&e, "/", Some(&alice)).await.text().await.unwrap())[0],
-        "sandbox-poweruser"
-    );
+    assert_eq!(rows(&html(&e, "/", &alice).await)[0], "sandbox-poweruser");
     let r = post(&e, "/fav/sandbox-poweruser", &alice, &[("csrf", &csrf)]).await;
     assert_eq!(r.status(), 303);
-    let page = get(&e, "/", Some(&alice)).await.text().await.unwrap();
+    let page = html(&e, "/", &alice).await;
     assert!(!page.contains(r#"class="account favourites""#));
 }
 
@@ -292,11 +282,7 @@ async fn a_console_deep_link_survives_sign_in_and_stays_on_the_console_host() {
     assert!(page.contains("<code>/s3/buckets</code>"));
 
     let alice = sign_in(&e, "alice", &["eng"]).await;
-    let page = get(&e, "/?destination=/s3/buckets", Some(&alice))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = html(&e, "/?destination=/s3/buckets", &alice).await;
     assert_eq!(hidden(&page, "destination"), "/s3/buckets");
     let csrf = hidden(&page, "csrf");
     let r = post(
@@ -331,7 +317,7 @@ async fn a_console_deep_link_survives_sign_in_and_stays_on_the_console_host() {
         "//evil.example/x",
         "javascript:alert(1)",
     ] {
-        let page = get(&e, "/", Some(&alice)).await.text().await.unwrap();
+        let page = html(&e, "/", &alice).await;
         let csrf = hidden(&page, "csrf");
         let r = post(
             &e,
@@ -349,20 +335,13 @@ async fn a_console_deep_link_survives_sign_in_and_stays_on_the_console_host() {
 async fn sign_out_ends_the_session_and_offers_the_idps_logout() {
     let Some(e) = env().await else { return };
     let alice = sign_in(&e, "alice", &["eng"]).await;
-    let page = get(&e, "/", Some(&alice)).await.text().await.unwrap();
+    let page = html(&e, "/", &alice).await;
     let csrf = hidden(&page, "csrf");
 
     // A wrong token signs nobody out (logout CSRF).
     let r = post(&e, "/logout", &alice, &[("csrf", "0")]).await;
     assert_eq!(r.status(), 403);
-    assert!(
-        get(&e, "/", Some(&alice))
-            .await
-            .text()
-            .await
-            .unwrap()
-            .contains("Sign out")
-    );
+    assert!(html(&e, "/", &alice).await.contains("Sign out"));
 
     let r = post(&e, "/logout", &alice, &[("csrf", &csrf)]).await;
     assert_eq!(r.status(), 200);
@@ -381,14 +360,7 @@ async fn sign_out_ends_the_session_and_offers_the_idps_logout() {
     let r = post(&e, "/credentials/prod-readonly", &alice, &[("csrf", &csrf)]).await;
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], "/");
-    assert!(
-        get(&e, "/", Some(&alice))
-            .await
-            .text()
-            .await
-            .unwrap()
-            .contains("/login/corp")
-    );
+    assert!(html(&e, "/", &alice).await.contains("/login/corp"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
