@@ -46,6 +46,9 @@ enum Command {
         #[command(subcommand)]
         command: VerifyCommand,
     },
+    /// Exit 0 if GET <url> answers 2xx within 2 s: the container healthcheck (the runtime
+    /// image has no shell or curl).
+    Probe { url: String },
     /// Sign in to a broker: opens the browser (loopback), or shows a code with --device.
     Login {
         #[command(flatten)]
@@ -178,7 +181,30 @@ pub fn run() -> ExitCode {
         Command::Verify {
             command: VerifyCommand::Jwt(args),
         } => verify::jwt(args),
+        Command::Probe { url } => probe(&url),
         client_command => client::exit(run_client(client_command)),
+    }
+}
+
+fn probe(url: &str) -> ExitCode {
+    let result = client::block_on(async {
+        reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(2))
+            .build()?
+            .get(url)
+            .send()
+            .await
+    });
+    match result {
+        Ok(r) if r.status().is_success() => ExitCode::SUCCESS,
+        Ok(r) => {
+            eprintln!("rolegate probe: {url} answered {}", r.status());
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("rolegate probe: {url}: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 

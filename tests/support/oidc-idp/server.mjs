@@ -19,6 +19,9 @@ const { values } = parseArgs({
     port: { type: 'string' },
     'redirect-uri': { type: 'string', multiple: true, default: [] },
     'exit-with-stdin': { type: 'boolean', default: false },
+    // deploy/compose shares one network namespace between the IdP and the brokers, and the
+    // published port must reach the IdP: there it listens on 0.0.0.0. Tests keep loopback.
+    host: { type: 'string', default: '127.0.0.1' },
   },
 });
 const port = Number(values.port);
@@ -82,7 +85,7 @@ const provider = new Provider(issuer, {
 // Keep the output to the single READY line on stdout; oidc-provider's own warnings go to stderr.
 provider.on('server_error', (_ctx, err) => console.error('oidc-provider server_error:', err));
 
-const server = provider.listen(port, '127.0.0.1', () => {
+const server = provider.listen(port, values.host, () => {
   process.stdout.write(`READY ${issuer}\n`);
 });
 server.on('error', (err) => {
