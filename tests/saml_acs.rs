@@ -10,8 +10,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::app::{Peers, ROLES, TestApp, caller_identity_arn, peers};
 use common::saml_forge::{Knobs, SamlForge};
+use common::web::{Started, saml_post_acs, saml_start_login};
 use reqwest::redirect::Policy;
-use std::io::Read;
 
 const PUBLIC: &str = "https://rolegate.example.test";
 
@@ -82,50 +82,8 @@ fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
         })
 }
 
-struct Started {
-    relay: String,
-    request_id: String,
-    pending_cookie: String,
-}
-
 async fn start_login(app: &TestApp) -> Started {
-    let r = client()
-        .get(format!("{}/login/corp?return_to=/", app.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 302);
-    let pending_cookie = set_cookie(&r, "rolegate_saml_pending").expect("pending-login cookie");
-    let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
-    assert!(location.as_str().starts_with("https://idp.forge.test/sso?"));
-    let q: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
-    let relay = q["RelayState"].clone();
-    assert_eq!(
-        relay, pending_cookie,
-        "the cookie binds this browser to the RelayState"
-    );
-    // HTTP-Redirect binding (SAML bindings 3.4.4.1): DEFLATE, then base64.
-    let deflated = STANDARD.decode(&q["SAMLRequest"]).unwrap();
-    let mut xml = String::new();
-    flate2::read::DeflateDecoder::new(&deflated[..])
-        .read_to_string(&mut xml)
-        .unwrap();
-    let request_id = xml
-        .split(" ID=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap();
-    assert!(
-        xml.contains("https://rolegate.example.test/saml/acs"),
-        "{xml}"
-    );
-    Started {
-        relay,
-        request_id: request_id.to_string(),
-        pending_cookie,
-    }
+    saml_start_login(&app.url).await
 }
 
 async fn post_acs(
@@ -134,15 +92,7 @@ async fn post_acs(
     relay: Option<&str>,
     cookie: Option<&str>,
 ) -> reqwest::Response {
-    let mut form = vec![("SAMLResponse", response_b64.to_string())];
-    if let Some(r) = relay {
-        form.push(("RelayState", r.to_string()));
-    }
-    let mut req = client().post(format!("{}/saml/acs", app.url)).form(&form);
-    if let Some(c) = cookie {
-        req = req.header("cookie", format!("rolegate_saml_pending={c}"));
-    }
-    req.send().await.unwrap()
+    saml_post_acs(&app.url, response_b64, relay, cookie).await
 }
 
 /// The rejection class shown on the error page.

@@ -70,3 +70,77 @@ pub async fn post(
         .await
         .unwrap()
 }
+
+/// An SP-initiated login as `GET /login/corp` starts it: the RelayState, the AuthnRequest's ID
+/// and the pending-login cookie that binds them to this browser.
+pub struct Started {
+    pub relay: String,
+    pub request_id: String,
+    pub pending_cookie: String,
+}
+
+pub async fn saml_start_login(base: &str) -> Started {
+    use base64::Engine;
+    use std::io::Read;
+    let r = client()
+        .get(format!("{base}/login/corp?return_to=/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    let pending_cookie = cookie_pair(&r, "rolegate_saml_pending")
+        .expect("pending-login cookie")
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_string();
+    let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    assert!(location.as_str().starts_with("https://idp.forge.test/sso?"));
+    let q: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
+    let relay = q["RelayState"].clone();
+    assert_eq!(
+        relay, pending_cookie,
+        "the cookie binds this browser to the RelayState"
+    );
+    // HTTP-Redirect binding (SAML bindings 3.4.4.1): DEFLATE, then base64.
+    let deflated = base64::engine::general_purpose::STANDARD
+        .decode(&q["SAMLRequest"])
+        .unwrap();
+    let mut xml = String::new();
+    flate2::read::DeflateDecoder::new(&deflated[..])
+        .read_to_string(&mut xml)
+        .unwrap();
+    let request_id = xml
+        .split(" ID=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    assert!(
+        xml.contains("https://rolegate.example.test/saml/acs"),
+        "{xml}"
+    );
+    Started {
+        relay,
+        request_id: request_id.to_string(),
+        pending_cookie,
+    }
+}
+
+pub async fn saml_post_acs(
+    base: &str,
+    response_b64: &str,
+    relay: Option<&str>,
+    cookie: Option<&str>,
+) -> reqwest::Response {
+    let mut form = vec![("SAMLResponse", response_b64.to_string())];
+    if let Some(r) = relay {
+        form.push(("RelayState", r.to_string()));
+    }
+    let mut req = client().post(format!("{base}/saml/acs")).form(&form);
+    if let Some(c) = cookie {
+        req = req.header("cookie", format!("rolegate_saml_pending={c}"));
+    }
+    req.send().await.unwrap()
+}
