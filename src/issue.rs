@@ -8,7 +8,6 @@ use crate::domain::{ClientKind, Identity};
 use crate::error::ApiError;
 use crate::policy::{Action, RequestContext};
 use crate::state::AppState;
-use crate::telemetry::{IssuedEvent, audit_issued};
 use std::net::IpAddr;
 
 pub struct Request<'a> {
@@ -31,7 +30,21 @@ pub async fn credentials(
         source_ip: r.ip,
         now: state.clock.now(),
     };
-    let grant = state.mapper.authorize(&ctx, r.role, r.action)?;
+    let grant = match state.mapper.authorize(&ctx, r.role, r.action) {
+        Ok(g) => g,
+        Err(denied) => {
+            state.audit.denied(&crate::audit::Denied {
+                idp: r.identity.idp.as_str(),
+                subject: &r.identity.subject,
+                role: r.role,
+                action: action_name(r.action),
+                client: client_name(r.client),
+                client_ip: &ip_string(r.ip),
+                reason: &denied.to_string(),
+            });
+            return Err(denied.into());
+        }
+    };
     let plan = limits::plan(
         grant,
         r.identity,
@@ -54,20 +67,18 @@ pub async fn credentials(
         .credentials_issued
         .with_label_values(&[role.alias.as_str()])
         .inc();
-    audit_issued(&IssuedEvent {
+    state.audit.issued(&crate::audit::Issued {
         idp: r.identity.idp.as_str(),
         subject: &r.identity.subject,
         role: role.arn.as_str(),
         session_name: plan.session_name(),
         source_identity: plan.source_identity(),
         duration_secs: plan.duration().as_secs(),
-        client_ip: &r.ip.map_or_else(|| "-".into(), |i| i.to_string()),
+        client: client_name(r.client),
+        client_ip: &ip_string(r.ip),
         matched: plan.grant().matched(),
         mode: state.issuer.mode(),
-        action: match r.action {
-            Action::Console => "console",
-            Action::Credentials => "credentials",
-        },
+        action: action_name(r.action),
     });
     Ok((creds, plan))
 }
@@ -117,4 +128,23 @@ pub async fn console(
     )
     .await?;
     Ok(link)
+}
+
+fn action_name(a: Action) -> &'static str {
+    match a {
+        Action::Console => "console",
+        Action::Credentials => "credentials",
+    }
+}
+
+fn client_name(c: ClientKind) -> &'static str {
+    match c {
+        ClientKind::Browser => "browser",
+        ClientKind::Cli => "cli",
+        ClientKind::Api => "api",
+    }
+}
+
+fn ip_string(ip: Option<IpAddr>) -> String {
+    ip.map_or_else(|| "-".into(), |i| i.to_string())
 }

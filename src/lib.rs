@@ -32,6 +32,7 @@
 //! [`secret`] (values that never print).
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod aws;
 pub mod cli;
 pub mod clock;

@@ -47,6 +47,7 @@ impl Application {
             None => url::Url::parse(&format!("http://{addr}")).map_err(|e| e.to_string())?,
         };
         let metrics = Arc::new(Metrics::new());
+        let audit = Arc::new(crate::audit::Audit::open(&config.audit)?);
         let http = reqwest::Client::builder()
             .user_agent(concat!("rolegate/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(3))
@@ -99,6 +100,7 @@ impl Application {
             issuer: Arc::new(issuer),
             issuer_key,
             metrics: metrics.clone(),
+            audit,
             clock,
         });
         let server = {

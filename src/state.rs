@@ -29,6 +29,7 @@ pub struct AppState {
     /// The broker's own issuer key (web_identity mode, and always in --dev).
     pub issuer_key: Option<Arc<SigningKey>>,
     pub metrics: Arc<Metrics>,
+    pub audit: Arc<crate::audit::Audit>,
     pub clock: Arc<dyn Clock>,
     /// Outbound HTTP (discovery, JWKS, SAML metadata).
     pub http: reqwest::Client,

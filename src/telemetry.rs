@@ -3,7 +3,7 @@
 //! Every request gets a random id: it is a field of the request's tracing span (so every log
 //! line written while serving it carries it), the `x-request-id` response header, and the
 //! `request_id` of every error body — the one string a user quotes and an operator greps.
-//! Audit events go to the `rolegate::audit` target, one per issued credential.
+//! The audit stream is `crate::audit`.
 
 use crate::config::LogFormat;
 use crate::metrics::Metrics;
@@ -78,37 +78,4 @@ pub async fn request_context(
     }
     span.in_scope(|| tracing::info!(status, route = %route, elapsed_ms = elapsed.as_secs_f64() * 1e3, "served"));
     Ok(res)
-}
-
-/// One audit line per issued credential. Never the credentials themselves.
-pub struct IssuedEvent<'a> {
-    pub idp: &'a str,
-    pub subject: &'a str,
-    pub role: &'a str,
-    pub session_name: &'a str,
-    pub source_identity: &'a str,
-    pub duration_secs: u64,
-    pub client_ip: &'a str,
-    pub matched: &'a str,
-    pub mode: &'a str,
-    /// `credentials` or `console`.
-    pub action: &'a str,
-}
-
-pub fn audit_issued(e: &IssuedEvent<'_>) {
-    tracing::info!(
-        target: "rolegate::audit",
-        event = "credentials_issued",
-        idp = e.idp,
-        subject = e.subject,
-        role = e.role,
-        session_name = e.session_name,
-        source_identity = e.source_identity,
-        duration_secs = e.duration_secs,
-        client_ip = e.client_ip,
-        matched = e.matched,
-        mode = e.mode,
-        action = e.action,
-        "issued credentials"
-    );
 }

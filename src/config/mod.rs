@@ -49,6 +49,7 @@ pub struct Config {
     pub maps: Vec<MapRule>,
     pub limits: Limits,
     pub cli: CliConfig,
+    pub audit: AuditOutput,
     /// Policy documents, listed one by one (never a glob: a deleted file must be an error).
     pub policy_files: Vec<PathBuf>,
     /// Bearer token for admin routes; None disables them.
@@ -66,6 +67,14 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
     pub log_format: LogFormat,
     pub shutdown_timeout: Duration,
+}
+
+/// Where the audit stream goes (`[audit] output`; see `crate::audit`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditOutput {
+    Log,
+    Stdout,
+    File(PathBuf),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -28,9 +28,19 @@ pub struct RawConfig {
     #[serde(default)]
     pub cli: RawCli,
     #[serde(default)]
+    pub audit: RawAudit,
+    #[serde(default)]
     pub policy: RawPolicy,
     #[serde(default)]
     pub admin: RawAdmin,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudit {
+    /// "log" (default), "stdout" or "file".
+    pub output: Option<String>,
+    pub file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]

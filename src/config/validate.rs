@@ -79,6 +79,21 @@ pub fn validate(raw: RawConfig, dev: bool, base: &Path) -> R<Config> {
         logins_per_minute_per_ip: raw.limits.logins_per_minute_per_ip.unwrap_or(30),
     };
     let cli = cli(raw.cli)?;
+    let audit = match (raw.audit.output.as_deref().unwrap_or("log"), raw.audit.file) {
+        ("log", None) => AuditOutput::Log,
+        ("stdout", None) => AuditOutput::Stdout,
+        ("file", Some(f)) => AuditOutput::File(base.join(f)),
+        ("file", None) => return err("audit.file", "required with output = \"file\""),
+        ("log" | "stdout", Some(_)) => {
+            return err("audit.file", "only with output = \"file\"");
+        }
+        (o, _) => {
+            return err(
+                "audit.output",
+                format!("`{o}`: use \"log\", \"stdout\" or \"file\""),
+            );
+        }
+    };
     let mut policy_files = Vec::new();
     for (i, f) in raw.policy.files.iter().enumerate() {
         let shown = f.display().to_string();
@@ -122,6 +137,7 @@ pub fn validate(raw: RawConfig, dev: bool, base: &Path) -> R<Config> {
         maps,
         limits,
         cli,
+        audit,
         dev,
     })
 }

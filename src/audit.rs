@@ -1,0 +1,129 @@
+//! The audit stream: one JSON object per decision that gave or refused AWS access — every
+//! issuance (credentials or console) and every refusal by the policy — with the request id,
+//! never a secret.
+//!
+//! Where it goes (`[audit] output`): `log` (default) writes it as a `rolegate::audit` event in
+//! the log stream; `stdout` or `file` write bare JSON lines there instead, so a log shipper
+//! can route the audit trail apart from diagnostics and `RUST_LOG` can never filter it away.
+//! A file is opened for append at start (a start-up error if it cannot be); each line is one
+//! `write` call, so concurrent events never interleave.
+
+use crate::config::AuditOutput;
+use crate::telemetry::current_request_id;
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::io::Write;
+use std::sync::Mutex;
+
+pub enum Audit {
+    Log,
+    Lines(Mutex<Box<dyn Write + Send>>),
+}
+
+impl Audit {
+    pub fn open(output: &AuditOutput) -> Result<Audit, String> {
+        Ok(match output {
+            AuditOutput::Log => Audit::Log,
+            AuditOutput::Stdout => Audit::Lines(Mutex::new(Box::new(std::io::stdout()))),
+            AuditOutput::File(path) => {
+                use std::os::unix::fs::OpenOptionsExt;
+                let f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .mode(0o640)
+                    .open(path)
+                    .map_err(|e| format!("cannot open the audit file {}: {e}", path.display()))?;
+                Audit::Lines(Mutex::new(Box::new(f)))
+            }
+        })
+    }
+
+    pub fn issued(&self, e: &Issued<'_>) {
+        match self {
+            Audit::Log => tracing::info!(
+                target: "rolegate::audit",
+                event = "credentials_issued",
+                idp = e.idp,
+                subject = e.subject,
+                role = e.role,
+                session_name = e.session_name,
+                source_identity = e.source_identity,
+                duration_secs = e.duration_secs,
+                client = e.client,
+                client_ip = e.client_ip,
+                matched = e.matched,
+                mode = e.mode,
+                action = e.action,
+                "issued credentials"
+            ),
+            Audit::Lines(out) => line(out, "credentials_issued", e),
+        }
+    }
+
+    pub fn denied(&self, e: &Denied<'_>) {
+        match self {
+            Audit::Log => tracing::info!(
+                target: "rolegate::audit",
+                event = "access_denied",
+                idp = e.idp,
+                subject = e.subject,
+                role = e.role,
+                action = e.action,
+                client = e.client,
+                client_ip = e.client_ip,
+                reason = e.reason,
+                "refused by the policy"
+            ),
+            Audit::Lines(out) => line(out, "access_denied", e),
+        }
+    }
+}
+
+/// One issuance (credentials or a console sign-in). Never the credentials themselves.
+#[derive(Serialize)]
+pub struct Issued<'a> {
+    pub idp: &'a str,
+    pub subject: &'a str,
+    pub role: &'a str,
+    pub session_name: &'a str,
+    pub source_identity: &'a str,
+    pub duration_secs: u64,
+    pub client: &'a str,
+    pub client_ip: &'a str,
+    /// The statement that allowed it.
+    pub matched: &'a str,
+    pub mode: &'a str,
+    /// `credentials` or `console`.
+    pub action: &'a str,
+}
+
+/// A request the policy refused.
+#[derive(Serialize)]
+pub struct Denied<'a> {
+    pub idp: &'a str,
+    pub subject: &'a str,
+    /// As requested (an alias or ARN, possibly unknown).
+    pub role: &'a str,
+    pub action: &'a str,
+    pub client: &'a str,
+    pub client_ip: &'a str,
+    pub reason: &'a str,
+}
+
+fn line(out: &Mutex<Box<dyn Write + Send>>, event: &str, fields: &impl Serialize) {
+    let mut l = json!({
+        "ts": crate::clock::rfc3339(std::time::SystemTime::now()),
+        "event": event,
+        "request_id": current_request_id(),
+    });
+    if let (Some(obj), Ok(Value::Object(f))) = (l.as_object_mut(), serde_json::to_value(fields)) {
+        obj.extend(f);
+    }
+    let mut bytes = l.to_string().into_bytes();
+    bytes.push(b'\n');
+    let mut out = out.lock().unwrap_or_else(|p| p.into_inner());
+    if let Err(e) = out.write_all(&bytes).and_then(|_| out.flush()) {
+        // Losing an audit line is an incident: say so loudly in the log.
+        tracing::error!(error = %e, event, "could not write the audit line");
+    }
+}

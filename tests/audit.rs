@@ -1,0 +1,126 @@
+//! The audit stream as a file of JSON lines (`[audit] output = "file"`): one line per issuance
+//! and one per policy refusal, each with the request id the client saw, never a secret; and
+//! the config errors that keep a broker from starting with a half-configured audit.
+
+mod common;
+
+use common::app::{TestApp, broker_head, peers};
+use common::saml_forge::SamlForge;
+use common::web::{self, hidden, saml_sign_in};
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issuances_and_refusals_are_json_lines_with_request_ids() {
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+    let toml = format!(
+        r#"{head}
+[audit]
+output = "file"
+file = "audit.jsonl"
+
+[[idp]]
+id = "corp"
+kind = "saml"
+metadata_file = "corp-metadata.xml"
+allow_idp_initiated = true
+
+{roles}
+
+[[map]]
+idp = "corp"
+groups = ["eng"]
+roles = ["prod-readonly"]
+"#,
+        head = broker_head(
+            "127.0.0.1:0",
+            "https://rolegate.example.test",
+            &p.moto.url,
+            None
+        ),
+        roles = common::app::ROLES,
+    );
+    let md = forge.metadata("https://idp.forge.test/sso");
+    let app = TestApp::spawn_with_files(&toml, &[("corp-metadata.xml", &md)], None, true).await;
+    let alice = saml_sign_in(&app.url, &forge, "alice", &["eng"]).await;
+    let page = web::get(&app.url, "/", Some(&alice))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let issued = web::post(
+        &app.url,
+        "/credentials/prod-readonly",
+        &alice,
+        &[("csrf", &hidden(&page, "csrf"))],
+    )
+    .await;
+    assert_eq!(issued.status(), 200);
+    let issued_id = issued.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let body = issued.text().await.unwrap();
+    let page = web::get(&app.url, "/", Some(&alice))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let refused = web::post(
+        &app.url,
+        "/credentials/admin",
+        &alice,
+        &[("csrf", &hidden(&page, "csrf"))],
+    )
+    .await;
+    assert_eq!(refused.status(), 403);
+    let refused_id = refused.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+
+    let text = std::fs::read_to_string(app.dir.path().join("audit.jsonl")).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines[0]["event"], "credentials_issued");
+    assert_eq!(lines[0]["request_id"], issued_id);
+    assert_eq!(lines[0]["role"], "arn:aws:iam::123456789012:role/ReadOnly");
+    assert_eq!(lines[0]["client"], "browser");
+    assert_eq!(lines[0]["subject"], "alice@example.com");
+    assert_eq!(lines[1]["event"], "access_denied");
+    assert_eq!(lines[1]["request_id"], refused_id);
+    assert_eq!(lines[1]["role"], "admin");
+    // The credentials shown to the user appear nowhere in the audit trail.
+    let secret = body
+        .split("export AWS_SECRET_ACCESS_KEY=")
+        .nth(1)
+        .unwrap()
+        .split(['\n', '<'])
+        .next()
+        .unwrap();
+    assert!(!text.contains(secret));
+}
+
+#[test]
+fn a_half_configured_audit_is_a_config_error() {
+    let dir = tempfile::tempdir().unwrap();
+    for (audit, want) in [
+        ("output = \"file\"", "audit.file"),
+        ("output = \"syslog\"", "audit.output"),
+        ("output = \"stdout\"\nfile = \"x\"", "audit.file"),
+    ] {
+        let path = dir.path().join("rolegate.toml");
+        std::fs::write(&path, format!("[audit]\n{audit}\n")).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"))
+            .args(["config", "check", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{audit}: {err}");
+        assert!(err.contains(want), "{audit}: {err}");
+    }
+}
