@@ -16,6 +16,7 @@ pub struct Metrics {
     pub sts_duration: HistogramVec,
     pub key_refreshes: IntCounterVec,
     pub store_errors: IntCounterVec,
+    pub store_duration: HistogramVec,
     pub idps_ready: IntGauge,
     pub policy_reloads: IntCounterVec,
     /// 1 while the last policy reload failed and the previous policy is still serving.
@@ -76,6 +77,12 @@ impl Metrics {
                 "oauth_events_total",
                 "CLI sign-in events (device flow, token grants, refresh reuse, revocation)",
                 &["event"],
+            ),
+            store_duration: histogram(
+                &r,
+                "store_duration_seconds",
+                "Store operation latency by backend and operation",
+                &["backend", "op"],
             ),
             saml_rejections: counter(
                 &r,

@@ -59,6 +59,8 @@ impl Application {
                 Arc::new(RedisStore::connect(url).map_err(|e| e.to_string())?)
             }
         };
+        let store: Arc<dyn Store> =
+            Arc::new(crate::store::metered::Metered::new(store, metrics.clone()));
         let idps = Arc::new(IdpRegistry::build(&config, &public_url, &http)?);
         let saml = Arc::new(
             crate::idp::saml::service::SamlService::load(&config, &public_url, &http, clock.unix())

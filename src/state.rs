@@ -41,13 +41,7 @@ impl AppState {
         let n = self
             .store
             .incr(&key(kind, id), Duration::from_secs(60))
-            .await
-            .inspect_err(|_| {
-                self.metrics
-                    .store_errors
-                    .with_label_values(&[self.store.backend()])
-                    .inc();
-            })?;
+            .await?;
         if n > u64::from(per_minute) {
             return Err(ApiError::new(
                 actix_web::http::StatusCode::TOO_MANY_REQUESTS,

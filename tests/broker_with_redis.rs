@@ -112,10 +112,12 @@ async fn redis_stopped_mid_test_fails_closed_then_recovers() {
             .await
             .contains("assumed-role/ReadOnly/")
     );
+    let metrics = app.metrics().await;
+    assert!(metrics.contains("rolegate_store_errors_total{backend=\"redis\"}"));
+    // Every store operation is timed, by operation.
     assert!(
-        app.metrics()
-            .await
-            .contains("rolegate_store_errors_total{backend=\"redis\"}")
+        metrics.contains("rolegate_store_duration_seconds_count{backend=\"redis\",op=\"incr\"}"),
+        "{metrics}"
     );
 }
 

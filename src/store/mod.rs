@@ -6,6 +6,7 @@
 //! because skipping a replay or single-use check would be a false accept.
 
 pub mod memory;
+pub mod metered;
 pub mod redis;
 
 use async_trait::async_trait;
