@@ -67,10 +67,17 @@ impl Application {
                 .await?,
         );
         let issuer_key = match &config.issuer {
-            Some(i) => match &i.signing_key_file {
-                Some(p) => Some(Arc::new(SigningKey::from_pem_file(p)?)),
-                None => Some(Arc::new(SigningKey::generate()?)),
-            },
+            Some(i) => {
+                let key = match &i.signing_key_file {
+                    Some(p) => SigningKey::from_pem_file(p)?,
+                    None => SigningKey::generate()?,
+                };
+                let mut previous = Vec::new();
+                for p in &i.previous_signing_key_files {
+                    previous.push(SigningKey::from_pem_file(p)?);
+                }
+                Some(Arc::new(key.publishing(previous)))
+            }
             None if config.dev => Some(Arc::new(SigningKey::generate()?)),
             None => None,
         };
@@ -79,6 +86,7 @@ impl Application {
             issuer_cfg = Some(crate::config::IssuerConfig {
                 url: public_url.clone(),
                 signing_key_file: None,
+                previous_signing_key_files: Vec::new(),
                 audience: "rolegate-dev".into(),
             });
         }

@@ -163,3 +163,84 @@ async fn assume_role_mode_publishes_no_issuer_keys() {
         .unwrap();
     assert_eq!(res.status(), 404);
 }
+
+/// Key rotation with overlap: the new key signs, the rotated-out one stays in the JWKS (listed
+/// second) so tokens it signed — and relying parties' cached copies — keep verifying until
+/// the operator removes it; a key file that does not exist stops the start with its key path.
+#[tokio::test]
+async fn a_rotated_out_key_stays_published_while_the_new_one_signs() {
+    let Some(p) = peers() else { return };
+    let (old, new) = (
+        SigningKey::generate().unwrap(),
+        SigningKey::generate().unwrap(),
+    );
+    let toml = config(p).replacen(
+        "signing_key_file = \"issuer.pem\"",
+        "signing_key_file = \"issuer.pem\"\nprevious_signing_key_files = [\"issuer-old.pem\"]",
+        1,
+    );
+    let app = TestApp::spawn_with_files(
+        &toml,
+        &[
+            ("issuer.pem", &new.to_pem()),
+            ("issuer-old.pem", &old.to_pem()),
+        ],
+        None,
+        true,
+    )
+    .await;
+    let jwks: Value = app
+        .http
+        .get(format!("{}/.well-known/jwks.json", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids, [new.kid(), old.kid()]);
+    assert!(!jwks.to_string().contains("\"d\""), "never a private key");
+
+    // A token the old key signed still verifies against what is published.
+    let keys = KeySet::from_jwks_json(jwks.to_string().as_bytes()).unwrap();
+    let old_token = old
+        .sign(&json!({"sub": "x", "exp": 4_000_000_000u64}))
+        .unwrap();
+    let header = verify::parse_header(&old_token).unwrap();
+    assert!(keys.find(header.kid.as_deref(), header.alg).is_some());
+
+    // New STS calls are signed by the new key only.
+    let mut c = forge::claims(&p.idp.issuer);
+    c["preferred_username"] = json!("rotation-test");
+    let res = app
+        .credentials(&forge::rs256(&c), json!({"role": "prod-readonly"}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let sent = p.moto.last_web_identity("rotation-test").await;
+    let header = verify::parse_header(sent["token"].as_str().unwrap()).unwrap();
+    assert_eq!(header.kid.as_deref(), Some(new.kid()));
+
+    // A previous-key file that is gone is a config error naming the key.
+    let dir = tempfile::tempdir().unwrap();
+    for (name, content) in [
+        ("issuer.pem", new.to_pem()),
+        ("aws-key-id", "testing".into()),
+        ("aws-secret", "testing".into()),
+        ("rolegate.toml", toml.clone()),
+    ] {
+        std::fs::write(dir.path().join(name), content).unwrap();
+    }
+    let err = rolegate::config::Config::load_with_env(
+        Some(&dir.path().join("rolegate.toml")),
+        false,
+        std::iter::empty(),
+    )
+    .unwrap_err();
+    assert_eq!(err.path, "issuer.previous_signing_key_files[0]");
+}

@@ -134,6 +134,8 @@ pub struct IssuerConfig {
     pub url: Url,
     /// None only in `--dev`, where a key is generated at start.
     pub signing_key_file: Option<PathBuf>,
+    /// Rotated-out keys, published in the JWKS until removed (rotation with overlap).
+    pub previous_signing_key_files: Vec<PathBuf>,
     pub audience: String,
 }
 

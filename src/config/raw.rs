@@ -123,6 +123,9 @@ pub struct RawPartition {
 pub struct RawIssuer {
     pub url: String,
     pub signing_key_file: Option<PathBuf>,
+    /// Keys rotated out: still published in the JWKS, never used to sign.
+    #[serde(default)]
+    pub previous_signing_key_files: Vec<PathBuf>,
     pub audience: String,
 }
 

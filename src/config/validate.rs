@@ -392,9 +392,21 @@ fn issuer(r: RawIssuer, dev: bool, base: &Path) -> R<IssuerConfig> {
         None if !dev => return err("issuer.signing_key_file", "required outside --dev"),
         _ => {}
     }
+    let mut previous_signing_key_files = Vec::new();
+    for (i, f) in r.previous_signing_key_files.into_iter().enumerate() {
+        let p = base.join(f);
+        if !p.is_file() {
+            return err(
+                format!("issuer.previous_signing_key_files[{i}]"),
+                format!("{} does not exist", p.display()),
+            );
+        }
+        previous_signing_key_files.push(p);
+    }
     Ok(IssuerConfig {
         url,
         signing_key_file,
+        previous_signing_key_files,
         audience: r.audience,
     })
 }

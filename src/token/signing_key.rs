@@ -16,6 +16,9 @@ pub struct SigningKey {
     encoding: EncodingKey,
     public_jwk: Value,
     pkcs8_der: crate::secret::Secret<Vec<u8>>,
+    /// Public halves of rotated-out keys, still in the JWKS so tokens they signed verify
+    /// until they expire (and relying parties' cached JWKS catch up).
+    previous: Vec<Value>,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -66,6 +69,7 @@ impl SigningKey {
             encoding: EncodingKey::from_ec_der(der),
             public_jwk,
             pkcs8_der: crate::secret::Secret::new(der.to_vec()),
+            previous: Vec::new(),
         })
     }
 
@@ -77,8 +81,21 @@ impl SigningKey {
         &self.public_jwk
     }
 
+    /// Publishes `previous` keys' public halves next to this one (this one still signs).
+    pub fn publishing(mut self, previous: Vec<SigningKey>) -> Self {
+        self.previous = previous
+            .into_iter()
+            .filter(|k| k.kid != self.kid)
+            .map(|k| k.public_jwk)
+            .collect();
+        self
+    }
+
+    /// The current key first, then the rotated-out ones.
     pub fn jwks(&self) -> Value {
-        json!({ "keys": [self.public_jwk] })
+        let mut keys = vec![self.public_jwk.clone()];
+        keys.extend(self.previous.iter().cloned());
+        json!({ "keys": keys })
     }
 
     /// PKCS#8 PEM of the private key (for writing a generated dev key to disk).
