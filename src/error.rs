@@ -163,6 +163,11 @@ impl From<IssueError> for ApiError {
                 "sts_throttled",
                 "AWS STS is throttling the broker; try again in a few seconds",
             ),
+            Unavailable => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "sts_unavailable",
+                "AWS STS did not answer in time; try again shortly",
+            ),
             Upstream => ApiError::new(
                 StatusCode::BAD_GATEWAY,
                 "upstream_error",

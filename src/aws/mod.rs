@@ -32,6 +32,9 @@ pub enum IssueError {
     PackedPolicyTooLarge,
     #[error("STS throttled the broker")]
     Throttled,
+    /// No answer in time, or no connection, after the SDK's bounded retries.
+    #[error("STS did not answer")]
+    Unavailable,
     #[error("STS failed")]
     Upstream,
     #[error("internal error preparing the STS call")]

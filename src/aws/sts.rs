@@ -184,6 +184,11 @@ impl StsIssuer {
 }
 
 fn map_sdk_error<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> IssueError {
+    // Timeouts and connection failures (after the retries the SDK already made) are an outage
+    // the client may retry, not a bad answer.
+    if matches!(e, SdkError::TimeoutError(_) | SdkError::DispatchFailure(_)) {
+        return IssueError::Unavailable;
+    }
     match e.code() {
         Some("AccessDenied") => IssueError::AccessDenied,
         Some("PackedPolicyTooLarge") => IssueError::PackedPolicyTooLarge,

@@ -50,6 +50,10 @@ arn = "arn:aws:iam::123456789012:role/sts-throttled-role"
 alias = "throttled"
 
 [[role]]
+arn = "arn:aws:iam::123456789012:role/sts-slow-role"
+alias = "slow"
+
+[[role]]
 arn = "arn:aws:iam::123456789012:role/sts-toolong-role"
 alias = "toolong"
 max_duration = "12h"

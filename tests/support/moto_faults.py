@@ -10,6 +10,7 @@ middleware that answers with the real STS error documents for roles whose *name*
     sts-denied     -> HTTP 403 Sender/AccessDenied
     sts-throttled  -> HTTP 400 Sender/Throttling ("Rate exceeded")
     sts-toolong    -> HTTP 400 Sender/ValidationError (DurationSeconds > MaxSessionDuration)
+    sts-slow       -> answers only after 20 s (longer than any timeout rolegate allows STS)
 
 for AssumeRole and AssumeRoleWithWebIdentity. Everything else goes to moto unchanged.
 
@@ -31,6 +32,7 @@ import logging
 import os
 import sys
 import threading
+import time
 import uuid
 from urllib.parse import parse_qs
 
@@ -133,7 +135,11 @@ class FaultMiddleware:
                     "token": (params.get("WebIdentityToken") or [""])[0],
                     "params": {k: v[0] for k, v in params.items() if k != "WebIdentityToken"},
                 }
-        fault = fault_for(action, (params.get("RoleArn") or [""])[0]) if action in FAULTED_ACTIONS else None
+        role_arn = (params.get("RoleArn") or [""])[0]
+        if action in FAULTED_ACTIONS and role_arn.rsplit("/", 1)[-1].startswith("sts-slow"):
+            # A hung STS (threaded server: only this request waits). Then moto answers normally.
+            time.sleep(20)
+        fault = fault_for(action, role_arn) if action in FAULTED_ACTIONS else None
         if fault is None:
             return self.app(environ, start_response)
 
