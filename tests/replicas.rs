@@ -18,7 +18,7 @@ struct Pair {
     a: TestApp,
     b: TestApp,
     forge: SamlForge,
-    _redis: Redis,
+    redis: Redis,
 }
 
 async fn pair() -> Option<Pair> {
@@ -55,12 +55,7 @@ roles = ["prod-readonly"]
     let files = [("corp-metadata.xml", md.as_str())];
     let a = TestApp::spawn_with_files(&toml, &files, None, true).await;
     let b = TestApp::spawn_with_files(&toml, &files, None, true).await;
-    Some(Pair {
-        a,
-        b,
-        forge,
-        _redis: redis,
-    })
+    Some(Pair { a, b, forge, redis })
 }
 
 fn session_of(r: &reqwest::Response) -> String {
@@ -267,4 +262,45 @@ async fn the_login_rate_limit_is_one_budget_across_replicas() {
         statuses.push(r.status().as_u16());
     }
     assert_eq!(statuses, [302, 302, 302, 302, 429, 429]);
+}
+
+/// Redis restarted without persistence forgets which assertions were consumed. The broker
+/// answers 503 while it is down, refuses an assertion issued before the store's memory began
+/// (it may have been used: no replay window reopens), and signs fresh ones in again without a
+/// restart of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restart_reopens_no_replay_window() {
+    let Some(mut x) = pair().await else { return };
+    let used = x.forge.response_b64(&Knobs::default());
+    let r = saml_post_acs(&x.a.url, &used, None, None).await;
+    assert_eq!(r.status(), 303);
+
+    x.redis.stop();
+    let down = saml_post_acs(
+        &x.b.url,
+        &x.forge.response_b64(&Knobs::default()),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(down.status(), 503, "fails closed while the store is down");
+    // Cross a second boundary so the new store epoch is clearly after the assertion's instant.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    x.redis.restart();
+    for app in [&x.a, &x.b] {
+        app.wait_ready(std::time::Duration::from_secs(10)).await;
+    }
+
+    let replay = saml_post_acs(&x.b.url, &used, None, None).await;
+    assert_eq!(replay.status(), 403, "the consumed assertion stays refused");
+    let body = replay.text().await.unwrap();
+    assert!(body.contains("before_store_epoch"), "{body}");
+    let fresh = saml_post_acs(
+        &x.a.url,
+        &x.forge.response_b64(&Knobs::default()),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(fresh.status(), 303, "new sign-ins work again");
 }

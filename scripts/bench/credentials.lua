@@ -7,6 +7,14 @@ if token == nil or token == "" then
    error("ROLEGATE_TOKEN is not set")
 end
 local role = os.getenv("ROLEGATE_ROLE") or "dev-readonly"
+-- ROLEGATE_DELAY_MS: pause this long between a connection's requests (scripts/bench/soak.sh
+-- paces the load at a fraction of measured capacity with it).
+local pause = tonumber(os.getenv("ROLEGATE_DELAY_MS") or "0")
+if pause > 0 then
+   function delay()
+      return pause
+   end
+end
 
 wrk.method = "POST"
 wrk.body = '{"role":"' .. role .. '"}'

@@ -309,6 +309,17 @@ async fn verify_post(
         clock_skew: idp.cfg.clock_skew,
     };
     let verified = sv::verify(&xml, &sp, &trust, expect, state.clock.as_ref())?;
+    // A store that lost its memory (Redis restarted without persistence; a new process on the
+    // memory store) no longer knows what it consumed before: an assertion issued before its
+    // memory began may already have been used, so it is refused (DESIGN § State: a restart
+    // never reopens a replay window). One second of slack for second-precision timestamps.
+    let epoch = state.store.epoch().await.map_err(ApiError::from)?;
+    let epoch = epoch
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    if verified.assertion.issue_instant.timestamp() < epoch - 1 {
+        return Err(SamlError::BeforeStoreEpoch.into());
+    }
     // Replay cache (SAML profiles 4.1.4.5): written only after full verification, so junk
     // cannot burn IDs; kept until the assertion could no longer be accepted anyway.
     let ttl = (verified.replay_until - state.clock.unix()).max(1) as u64;

@@ -38,6 +38,9 @@ pub enum SamlError {
     Unsolicited,
     #[error("SAML assertion was already used")]
     Replay,
+    /// Issued before the replay cache's memory began (a store restart): it may have been used.
+    #[error("SAML assertion was issued before the broker's replay cache restarted; sign in again")]
+    BeforeStoreEpoch,
     #[error("the identity provider reported a failed sign-in (Status)")]
     Status,
     #[error("SAML assertion has no AuthnStatement")]
@@ -66,6 +69,7 @@ impl SamlError {
             SamlError::InResponseTo => "in_response_to",
             SamlError::Unsolicited => "unsolicited",
             SamlError::Replay => "replay",
+            SamlError::BeforeStoreEpoch => "before_store_epoch",
             SamlError::Status => "status",
             SamlError::NoAuthnStatement => "no_authn_statement",
             SamlError::Encryption(_) => "encryption",
