@@ -5,7 +5,7 @@
 mod common;
 
 use common::app::{TestApp, broker_head, peers};
-use common::saml_forge::SamlForge;
+use common::saml_forge::{SamlForge, corp_idp};
 use common::web::{self, hidden, saml_sign_in};
 use serde_json::Value;
 
@@ -19,18 +19,7 @@ async fn issuances_and_refusals_are_json_lines_with_request_ids() {
 output = "file"
 file = "audit.jsonl"
 
-[[idp]]
-id = "corp"
-kind = "saml"
-metadata_file = "corp-metadata.xml"
-allow_idp_initiated = true
-
-{roles}
-
-[[map]]
-idp = "corp"
-groups = ["eng"]
-roles = ["prod-readonly"]
+{idp}
 "#,
         head = broker_head(
             "127.0.0.1:0",
@@ -38,10 +27,10 @@ roles = ["prod-readonly"]
             &p.moto.url,
             None
         ),
-        roles = common::app::ROLES,
+        idp = corp_idp(common::app::ROLES, &["prod-readonly"]),
     );
-    let md = forge.metadata("https://idp.forge.test/sso");
-    let app = TestApp::spawn_with_files(&toml, &[("corp-metadata.xml", &md)], None, true).await;
+    let (md_name, md) = forge.metadata_file();
+    let app = TestApp::spawn_with_files(&toml, &[(md_name, &md)], None, true).await;
     let alice = saml_sign_in(&app.url, &forge, "alice", &["eng"]).await;
     let page = web::get(&app.url, "/", Some(&alice))
         .await

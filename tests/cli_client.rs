@@ -11,7 +11,7 @@ mod common;
 use common::app::{TestApp, broker_head, peers};
 use common::federation::Federation;
 use common::peers::repo_root;
-use common::saml_forge::SamlForge;
+use common::saml_forge::{SamlForge, corp_idp};
 use common::web::saml_sign_in;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -32,24 +32,13 @@ async fn env() -> Option<Env> {
     let federation = Federation::start(p.moto.url.clone()).await;
     let toml = format!(
         r#"{head}
-[[idp]]
-id = "corp"
-kind = "saml"
-metadata_file = "corp-metadata.xml"
-allow_idp_initiated = true
-
-{roles}
-
-[[map]]
-idp = "corp"
-groups = ["eng"]
-roles = ["prod-readonly", "admin"]
+{idp}
 "#,
         head = broker_head("127.0.0.1:0", PUBLIC, &p.moto.url, Some(&federation.url)),
-        roles = common::app::ROLES,
+        idp = corp_idp(common::app::ROLES, &["prod-readonly", "admin"]),
     );
-    let md = forge.metadata("https://idp.forge.test/sso");
-    let app = TestApp::spawn_with_files(&toml, &[("corp-metadata.xml", &md)], None, true).await;
+    let (md_name, md) = forge.metadata_file();
+    let app = TestApp::spawn_with_files(&toml, &[(md_name, &md)], None, true).await;
     Some(Env {
         app,
         forge,

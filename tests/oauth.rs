@@ -9,7 +9,7 @@ mod common;
 
 use base64::Engine;
 use common::app::{TestApp, broker_head, caller_identity_arn, peers};
-use common::saml_forge::SamlForge;
+use common::saml_forge::{SamlForge, corp_idp};
 use common::web::{self, client, hidden, saml_sign_in};
 use rolegate::clock::OffsetClock;
 use serde_json::Value;
@@ -39,30 +39,13 @@ session_lifetime = "12h"
 user_code_attempts_per_minute = 3
 {cli_extra}
 
-[[idp]]
-id = "corp"
-kind = "saml"
-metadata_file = "corp-metadata.xml"
-allow_idp_initiated = true
-
-{roles}
-
-[[map]]
-idp = "corp"
-groups = ["eng"]
-roles = ["prod-readonly"]
+{idp}
 "#,
         head = broker_head("127.0.0.1:0", PUBLIC, &p.moto.url, None),
-        roles = common::app::ROLES,
+        idp = corp_idp(common::app::ROLES, &["prod-readonly"]),
     );
-    let md = forge.metadata("https://idp.forge.test/sso");
-    let app = TestApp::spawn_with_files(
-        &toml,
-        &[("corp-metadata.xml", &md)],
-        Some(clock.clone()),
-        true,
-    )
-    .await;
+    let (md_name, md) = forge.metadata_file();
+    let app = TestApp::spawn_with_files(&toml, &[(md_name, &md)], Some(clock.clone()), true).await;
     Some(Env { app, forge, clock })
 }
 

@@ -8,7 +8,7 @@ mod common;
 
 use common::app::{TestApp, broker_head, peers};
 use common::peers::Redis;
-use common::saml_forge::{Knobs, SamlForge};
+use common::saml_forge::{Knobs, SamlForge, corp_idp};
 use common::web::{self, client, hidden, saml_post_acs, saml_start_login};
 use serde_json::Value;
 
@@ -34,25 +34,14 @@ redis_url = "{redis}"
 [limits]
 logins_per_minute_per_ip = 4
 
-[[idp]]
-id = "corp"
-kind = "saml"
-metadata_file = "corp-metadata.xml"
-allow_idp_initiated = true
-
-{roles}
-
-[[map]]
-idp = "corp"
-groups = ["eng"]
-roles = ["prod-readonly"]
+{idp}
 "#,
         head = broker_head("127.0.0.1:0", PUBLIC, &p.moto.url, None),
         redis = redis.url,
-        roles = common::app::ROLES,
+        idp = corp_idp(common::app::ROLES, &["prod-readonly"]),
     );
-    let md = forge.metadata("https://idp.forge.test/sso");
-    let files = [("corp-metadata.xml", md.as_str())];
+    let (md_name, md) = forge.metadata_file();
+    let files = [(md_name, md.as_str())];
     let a = TestApp::spawn_with_files(&toml, &files, None, true).await;
     let b = TestApp::spawn_with_files(&toml, &files, None, true).await;
     Some(Pair { a, b, forge, redis })

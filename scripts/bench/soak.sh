@@ -143,7 +143,7 @@ summary=$(jq -n --argjson rows "$rows" --argjson cap "$cap" --argjson target "$t
     redis_vs_memory: {memory_rps: $mem, redis_rps: $red, redis_cost_ratio: (($mem / $red) * 100 | round / 100)},
     errors: ([$rows[] | .non_2xx + .socket_errors] | add),
     p99_min_ms: ([$rows[].p99_ms] | min), p99_max_ms: ([$rows[].p99_ms] | max),
-    rss_growth_mb: {a: ($rows[-1].rss_a_mb - $rows[0].rss_a_mb), b: ($rows[-1].rss_b_mb - $rows[0].rss_b_mb)},
+    rss_growth_mb: {a: (($rows[-1].rss_a_mb - $rows[0].rss_a_mb) * 10 | round / 10), b: (($rows[-1].rss_b_mb - $rows[0].rss_b_mb) * 10 | round / 10)},
     load_before: $before, load_after: $after, minutes: $rows}')
 echo "$summary" >"$OUT_DIR/soak.json"
 echo >&2

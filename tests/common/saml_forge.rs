@@ -103,6 +103,14 @@ impl SamlForge {
         )
     }
 
+    /// The IdP metadata as the file [`corp_idp`] names, for `TestApp::spawn_with_files`.
+    pub fn metadata_file(&self) -> (&'static str, String) {
+        (
+            "corp-metadata.xml",
+            self.metadata("https://idp.forge.test/sso"),
+        )
+    }
+
     /// A Response with a signed Assertion, base64 as a browser posts it.
     pub fn response_b64(&self, k: &Knobs) -> String {
         STANDARD.encode(self.response_xml(k))
@@ -144,4 +152,28 @@ impl SamlForge {
         Crypto::sign_xml(&template, &self.key.private_key_to_der().unwrap())
             .expect("xmlsec signs the template")
     }
+}
+
+/// The `[[idp]]` "corp" of a forge (metadata in `corp-metadata.xml`, see
+/// [`SamlForge::metadata_file`]; IdP-initiated sign-in allowed so tests can post Responses
+/// directly), then `roles`, then one rule granting group `eng` the aliases in `eng_roles`.
+pub fn corp_idp(roles: &str, eng_roles: &[&str]) -> String {
+    let granted: Vec<String> = eng_roles.iter().map(|r| format!("\"{r}\"")).collect();
+    format!(
+        r#"
+[[idp]]
+id = "corp"
+kind = "saml"
+metadata_file = "corp-metadata.xml"
+allow_idp_initiated = true
+
+{roles}
+
+[[map]]
+idp = "corp"
+groups = ["eng"]
+roles = [{}]
+"#,
+        granted.join(", ")
+    )
 }
