@@ -54,6 +54,10 @@ arn = "arn:aws:iam::123456789012:role/sts-slow-role"
 alias = "slow"
 
 [[role]]
+arn = "arn:aws:iam::123456789012:role/sts-lag-role"
+alias = "lag"
+
+[[role]]
 arn = "arn:aws:iam::123456789012:role/sts-toolong-role"
 alias = "toolong"
 max_duration = "12h"

@@ -11,6 +11,7 @@ middleware that answers with the real STS error documents for roles whose *name*
     sts-throttled  -> HTTP 400 Sender/Throttling ("Rate exceeded")
     sts-toolong    -> HTTP 400 Sender/ValidationError (DurationSeconds > MaxSessionDuration)
     sts-slow       -> answers only after 20 s (longer than any timeout rolegate allows STS)
+    sts-lag        -> answers normally after 2 s (a request still in flight at shutdown)
 
 for AssumeRole and AssumeRoleWithWebIdentity. Everything else goes to moto unchanged.
 
@@ -139,6 +140,8 @@ class FaultMiddleware:
         if action in FAULTED_ACTIONS and role_arn.rsplit("/", 1)[-1].startswith("sts-slow"):
             # A hung STS (threaded server: only this request waits). Then moto answers normally.
             time.sleep(20)
+        if action in FAULTED_ACTIONS and role_arn.rsplit("/", 1)[-1].startswith("sts-lag"):
+            time.sleep(2)
         fault = fault_for(action, role_arn) if action in FAULTED_ACTIONS else None
         if fault is None:
             return self.app(environ, start_response)
