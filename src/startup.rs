@@ -55,8 +55,8 @@ impl Application {
             .map_err(|e| format!("HTTP client: {e}"))?;
         let store: Arc<dyn Store> = match &config.store {
             StoreConfig::Memory => Arc::new(MemoryStore::default()),
-            StoreConfig::Redis { url } => {
-                Arc::new(RedisStore::connect(url).map_err(|e| e.to_string())?)
+            StoreConfig::Redis { url, sentinel } => {
+                Arc::new(RedisStore::connect(url, sentinel.as_ref()).map_err(|e| e.to_string())?)
             }
         };
         let store: Arc<dyn Store> =

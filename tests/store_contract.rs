@@ -139,7 +139,7 @@ async fn memory_store_honours_the_contract() {
 #[tokio::test]
 async fn redis_store_honours_the_contract() {
     let Some(redis) = Redis::start() else { return };
-    let store = RedisStore::connect(&Secret::new(redis.url.clone())).unwrap();
+    let store = RedisStore::connect(&Secret::new(redis.url.clone()), None).unwrap();
     contract(Arc::new(store)).await;
 }
 
@@ -148,7 +148,7 @@ async fn redis_outage_fails_fast_and_recovers_without_a_restart() {
     let Some(mut redis) = Redis::start() else {
         return;
     };
-    let store = RedisStore::connect(&Secret::new(redis.url.clone())).unwrap();
+    let store = RedisStore::connect(&Secret::new(redis.url.clone()), None).unwrap();
     assert!(store.insert_once(&k("before"), ms(60_000)).await.unwrap());
     let epoch_before = store.epoch().await.unwrap();
 
@@ -193,6 +193,6 @@ async fn redis_outage_fails_fast_and_recovers_without_a_restart() {
 
 #[tokio::test]
 async fn redis_store_refuses_a_bad_url_without_echoing_it() {
-    let err = RedisStore::connect(&Secret::new("redis://:hunter2@[bad".into())).unwrap_err();
+    let err = RedisStore::connect(&Secret::new("redis://:hunter2@[bad".into()), None).unwrap_err();
     assert!(!err.to_string().contains("hunter2"), "{err}");
 }

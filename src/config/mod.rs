@@ -84,9 +84,20 @@ pub enum LogFormat {
 }
 
 #[derive(Debug, Clone)]
+pub struct SentinelConfig {
+    pub addrs: Vec<String>,
+    pub master: String,
+}
+
+#[derive(Debug, Clone)]
 pub enum StoreConfig {
     Memory,
-    Redis { url: Secret<String> },
+    Redis {
+        url: Secret<String>,
+        /// Redis Sentinel: the master's address comes from these sentinels (`host:port`) and
+        /// follows failovers; the host in `url` is then ignored (its password and db are used).
+        sentinel: Option<SentinelConfig>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

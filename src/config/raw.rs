@@ -90,6 +90,10 @@ pub struct RawStore {
     /// The URL may hold a password: these keep it out of the file.
     pub redis_url_file: Option<PathBuf>,
     pub redis_url_env: Option<String>,
+    /// Redis Sentinel addresses (`host:port`); with `sentinel_master`.
+    #[serde(default)]
+    pub sentinels: Vec<String>,
+    pub sentinel_master: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

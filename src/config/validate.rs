@@ -242,7 +242,30 @@ fn store(r: RawStore, base: &Path) -> R<StoreConfig> {
             if !matches!(scheme, "redis" | "rediss" | "redis+unix" | "unix") {
                 return err("store.redis_url", "must be a redis:// or rediss:// URL");
             }
-            Ok(StoreConfig::Redis { url })
+            let sentinel = match (r.sentinels.is_empty(), r.sentinel_master) {
+                (true, None) => None,
+                (false, Some(master)) if !master.is_empty() => {
+                    for (i, a) in r.sentinels.iter().enumerate() {
+                        let ok = a
+                            .rsplit_once(':')
+                            .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+                        if !ok {
+                            return err(format!("store.sentinels[{i}]"), "use host:port");
+                        }
+                    }
+                    Some(SentinelConfig {
+                        addrs: r.sentinels,
+                        master,
+                    })
+                }
+                _ => {
+                    return err(
+                        "store.sentinel_master",
+                        "Sentinel needs both `sentinels` (host:port list) and `sentinel_master` (the monitored name)",
+                    );
+                }
+            };
+            Ok(StoreConfig::Redis { url, sentinel })
         }
         o => err(
             "store.backend",

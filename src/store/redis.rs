@@ -4,16 +4,26 @@
 //! Every multi-step operation is a single command or a Lua script, so it is atomic on the
 //! server: `take` is `GETDEL`, `insert_once` is `SET NX PX`, `update` is a compare-and-set
 //! script retried on conflict. Short timeouts turn a dead Redis into a fast 503, not a hang.
+//!
+//! With Redis Sentinel, a watcher asks the sentinels for the master's address every second
+//! and, when a failover moved it, swaps in a connection to the new master: requests fail
+//! closed (503) for the seconds the failover takes, then go to the new master without a
+//! broker restart.
 
 use super::{MAX_CAS_ATTEMPTS, Store, StoreError, UpdateFn};
+use crate::config::SentinelConfig;
 use crate::secret::Secret;
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
+use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// None until Sentinel named a master.
+type Current = Arc<RwLock<Option<ConnectionManager>>>;
+
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Current,
     cas: Script,
     incr: Script,
     epoch: Script,
@@ -44,23 +54,108 @@ local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n";
 
+fn manager(url: &str) -> Result<ConnectionManager, StoreError> {
+    let client = redis::Client::open(url)
+        .map_err(|e| StoreError::Unavailable(format!("invalid redis URL: {:?}", e.kind())))?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_millis(500)))
+        .set_response_timeout(Some(Duration::from_millis(1000)))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_millis(200));
+    ConnectionManager::new_lazy_with_config(client, config).map_err(unavailable)
+}
+
+/// The master's `host:port` according to the first sentinel that answers.
+async fn ask_sentinels(s: &SentinelConfig) -> Option<(String, u16)> {
+    for addr in &s.addrs {
+        let Ok(client) = redis::Client::open(format!("redis://{addr}")) else {
+            continue;
+        };
+        let ask = async {
+            let mut c = client.get_multiplexed_async_connection().await?;
+            redis::cmd("SENTINEL")
+                .arg("get-master-addr-by-name")
+                .arg(&s.master)
+                .query_async::<Option<(String, u16)>>(&mut c)
+                .await
+        };
+        if let Ok(Ok(Some(master))) = tokio::time::timeout(Duration::from_millis(500), ask).await {
+            return Some(master);
+        }
+    }
+    None
+}
+
+/// Follows the master across failovers until the store is dropped.
+async fn watch_sentinels(
+    current: Weak<RwLock<Option<ConnectionManager>>>,
+    url: url::Url,
+    s: SentinelConfig,
+) {
+    let mut master: Option<(String, u16)> = None;
+    loop {
+        let Some(slot) = current.upgrade() else {
+            return;
+        };
+        match ask_sentinels(&s).await {
+            Some(m) if master.as_ref() != Some(&m) => {
+                let mut u = url.clone();
+                let moved = u.set_host(Some(&m.0)).is_ok() && u.set_port(Some(m.1)).is_ok();
+                match (moved, manager(u.as_str())) {
+                    (true, Ok(conn)) => {
+                        tracing::info!(master = %format!("{}:{}", m.0, m.1), name = %s.master, "redis master (from Sentinel)");
+                        *slot.write().expect("redis lock") = Some(conn);
+                        master = Some(m);
+                    }
+                    _ => {
+                        tracing::error!(name = %s.master, "Sentinel named a master that cannot be used")
+                    }
+                }
+            }
+            Some(_) => {}
+            None => {
+                tracing::warn!(name = %s.master, "no sentinel answered; keeping the last master")
+            }
+        }
+        drop(slot);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
 impl RedisStore {
-    /// Connects lazily: the broker starts (and reports not-ready) while Redis is down.
-    pub fn connect(url: &Secret<String>) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url.expose().as_str())
-            .map_err(|e| StoreError::Unavailable(format!("invalid redis URL: {:?}", e.kind())))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_millis(500)))
-            .set_response_timeout(Some(Duration::from_millis(1000)))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(200));
-        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(unavailable)?;
+    /// Connects lazily: the broker starts (and reports not-ready) while Redis is down. With
+    /// Sentinel, needs a Tokio runtime: the watcher task starts here.
+    pub fn connect(
+        url: &Secret<String>,
+        sentinel: Option<&SentinelConfig>,
+    ) -> Result<Self, StoreError> {
+        let conn: Current = match sentinel {
+            None => Arc::new(RwLock::new(Some(manager(url.expose())?))),
+            Some(s) => {
+                let parsed = url::Url::parse(url.expose())
+                    .map_err(|_| StoreError::Unavailable("invalid redis URL".into()))?;
+                let slot: Current = Arc::new(RwLock::new(None));
+                tokio::spawn(watch_sentinels(Arc::downgrade(&slot), parsed, s.clone()));
+                slot
+            }
+        };
         Ok(RedisStore {
             conn,
             cas: Script::new(CAS_LUA),
             incr: Script::new(INCR_LUA),
             epoch: Script::new(EPOCH_LUA),
         })
+    }
+}
+
+impl RedisStore {
+    /// The connection to the current master (a cheap clone of the multiplexed handle).
+    fn conn(&self) -> Result<ConnectionManager, StoreError> {
+        self.conn
+            .read()
+            .expect("redis lock")
+            .clone()
+            .ok_or_else(|| StoreError::Unavailable("no redis master known yet (Sentinel)".into()))
     }
 }
 
@@ -75,7 +170,7 @@ fn ms(ttl: Duration) -> u64 {
 #[async_trait]
 impl Store for RedisStore {
     async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
-        let mut c = self.conn.clone();
+        let mut c = self.conn()?;
         let opts = redis::SetOptions::default().with_expiration(redis::SetExpiry::PX(ms(ttl)));
         c.set_options::<_, _, ()>(key, value, opts)
             .await
@@ -83,17 +178,17 @@ impl Store for RedisStore {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut c = self.conn.clone();
+        let mut c = self.conn()?;
         c.get(key).await.map_err(unavailable)
     }
 
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut c = self.conn.clone();
+        let mut c = self.conn()?;
         c.get_del(key).await.map_err(unavailable)
     }
 
     async fn insert_once(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
-        let mut c = self.conn.clone();
+        let mut c = self.conn()?;
         let opts = redis::SetOptions::default()
             .conditional_set(redis::ExistenceCheck::NX)
             .with_expiration(redis::SetExpiry::PX(ms(ttl)));
@@ -110,7 +205,7 @@ impl Store for RedisStore {
         for _ in 0..MAX_CAS_ATTEMPTS {
             let current = self.get(key).await?;
             let next = f(current.as_deref());
-            let mut c = self.conn.clone();
+            let mut c = self.conn()?;
             let mut inv = self.cas.key(key);
             inv.arg(if current.is_some() { "1" } else { "0" })
                 .arg(current.as_deref().unwrap_or_default())
@@ -126,7 +221,7 @@ impl Store for RedisStore {
     }
 
     async fn incr(&self, key: &str, ttl: Duration) -> Result<u64, StoreError> {
-        let mut c = self.conn.clone();
+        let mut c = self.conn()?;
         self.incr
             .key(key)
             .arg(ms(ttl))
@@ -136,7 +231,7 @@ impl Store for RedisStore {
     }
 
     async fn delete(&self, key: &str) -> Result<bool, StoreError> {
-        let mut c = self.conn.clone();
+        let mut c = self.conn()?;
         let n: u64 = c.del(key).await.map_err(unavailable)?;
         Ok(n > 0)
     }
@@ -146,7 +241,7 @@ impl Store for RedisStore {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_millis() as u64;
-        let mut c = self.conn.clone();
+        let mut c = self.conn()?;
         let ms: u64 = self
             .epoch
             .key(super::key("store", "epoch"))
@@ -158,7 +253,7 @@ impl Store for RedisStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        let mut c = self.conn.clone();
+        let mut c = self.conn()?;
         redis::cmd("PING")
             .query_async::<String>(&mut c)
             .await

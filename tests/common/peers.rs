@@ -253,7 +253,45 @@ impl Redis {
         })
     }
 
+    /// A redis-server on a free port with `args` (e.g. `--replicaof 127.0.0.1 6379`, or a
+    /// sentinel config file and `--sentinel`) instead of the throwaway defaults.
+    pub fn start_with(args: &[String]) -> Option<Redis> {
+        let found = command_works(Path::new("redis-server"), &["--version"]);
+        if !require_peer("redis-server", found) {
+            return None;
+        }
+        let (proc, port, url) = start_on_free_port("redis-server", |port| {
+            let mut all = args.to_vec();
+            all.extend(["--port".to_string(), port.to_string()]);
+            let mut proc = Self::spawn_args(port, &all);
+            let ready = Self::wait_ready(&mut proc, port);
+            (proc, ready)
+        });
+        Some(Redis {
+            port,
+            url,
+            proc: Some(proc),
+        })
+    }
+
     fn spawn(port: u16) -> Proc {
+        let args: Vec<String> = [
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        Self::spawn_args(port, &args)
+    }
+
+    fn spawn_args(port: u16, args: &[String]) -> Proc {
         // redis-server cannot watch its stdin, so a tiny sh supervisor does: it stops redis at EOF
         // on the lifeline (our process gone or Drop) and exits only once redis has exited.
         let mut cmd = Command::new("sh");
@@ -264,15 +302,8 @@ impl Redis {
                (cat <&3 >/dev/null; kill "$r" 2>/dev/null) &
                exec 3<&-; wait "$r""#,
             "sh",
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
         ]);
+        cmd.args(args);
         Proc::spawn(format!("redis:{port}"), cmd)
     }
 
