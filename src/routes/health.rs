@@ -17,8 +17,15 @@ async fn healthz() -> HttpResponse {
 }
 
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let store = match tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await {
-        Ok(Ok(())) => "ok".to_string(),
+    // `epoch` also pins the store's epoch as soon as a fresh (restarted, empty) Redis is seen,
+    // rather than at the first sign-in after it: assertions issued between the restart and
+    // that sign-in are not refused as `before_store_epoch`.
+    let check = async {
+        state.store.ping().await?;
+        state.store.epoch().await
+    };
+    let store = match tokio::time::timeout(Duration::from_secs(2), check).await {
+        Ok(Ok(_)) => "ok".to_string(),
         Ok(Err(_)) | Err(_) => "unavailable".to_string(),
     };
     let idps: serde_json::Map<String, serde_json::Value> = state
