@@ -132,12 +132,8 @@ roles = ["prod-readonly"]
         "__Host-rolegate_session={}",
         set_cookie(&done, "__Host-rolegate_session").unwrap()
     );
-    let page = client()
-        .get(format!("{}/", app.url))
-        .header("cookie", &session)
-        .send()
+    let page = common::web::get(&app.url, "/", Some(&session))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();

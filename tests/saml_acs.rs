@@ -196,12 +196,8 @@ async fn sign_in_pick_a_role_and_hold_credentials_verified_by_sts() {
         .unwrap();
     assert_eq!(replay.status(), 403);
     assert!(replay.text().await.unwrap().contains("csrf"));
-    let page = client()
-        .get(format!("{}/", app.url))
-        .header("cookie", &cookie)
-        .send()
+    let page = common::web::get(&app.url, "/", Some(&cookie))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -236,12 +232,8 @@ async fn sign_in_pick_a_role_and_hold_credentials_verified_by_sts() {
     );
 
     // Logout ends the session server-side.
-    let page = client()
-        .get(format!("{}/", app.url))
-        .header("cookie", &cookie)
-        .send()
+    let page = common::web::get(&app.url, "/", Some(&cookie))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();

@@ -133,12 +133,8 @@ roles = ["prod-readonly"]
     let (status, session) = sign_in(&app, "alice", "alice-pw").await;
     assert_eq!(status, 303);
     let cookie = format!("__Host-rolegate_session={}", session.expect("session"));
-    let page = client()
-        .get(format!("{}/", app.url))
-        .header("cookie", &cookie)
-        .send()
+    let page = common::web::get(&app.url, "/", Some(&cookie))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -171,12 +167,8 @@ roles = ["prod-readonly"]
     let (status, session) = sign_in(&app, "bob", "bob-pw").await;
     assert_eq!(status, 303);
     let cookie = format!("__Host-rolegate_session={}", session.unwrap());
-    let page = client()
-        .get(format!("{}/", app.url))
-        .header("cookie", &cookie)
-        .send()
+    let page = common::web::get(&app.url, "/", Some(&cookie))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
