@@ -256,7 +256,8 @@ async fn reload_applies_changes_and_a_broken_or_deleted_file_keeps_the_last_good
     let r = wait_for(&app, "stale after deletion", |r| {
         r["checks"]["policy"]["error"]
             .as_str()
-            .is_some_and(|e| e.contains("cannot read"))
+            // The main config lists it, so its check names the key: policy.files[1].
+            .is_some_and(|e| e.contains("deny.json") && e.contains("does not exist"))
     })
     .await;
     assert_eq!(r["status"], "ready", "serving the last good policy: {r}");
@@ -279,6 +280,58 @@ async fn reload_applies_changes_and_a_broken_or_deleted_file_keeps_the_last_good
         metrics.contains(r#"rolegate_policy_reloads_total{result="error",trigger="file_change"}"#),
         "{metrics}"
     );
+}
+
+/// The main config file reloads too: a `[[map]]` added to rolegate.toml grants without a
+/// restart; a rolegate.toml that no longer validates changes nothing and says why.
+#[tokio::test]
+async fn the_main_config_reloads_its_roles_and_rules_and_a_bad_one_keeps_the_last_good() {
+    let Some(p) = peers() else { return };
+    let app = spawn(p, NO_DENY).await;
+    let t = token(p, "alice");
+    let sandbox = || app.credentials(&t, json!({"role": "sandbox"}));
+    assert_eq!(sandbox().await.status(), 403, "not granted yet");
+    let path = app.dir.path().join("rolegate.toml");
+    let original = std::fs::read_to_string(&path).unwrap();
+    let granted =
+        format!("{original}\n[[map]]\nidp = \"web\"\ngroups = [\"eng\"]\nroles = [\"sandbox\"]\n");
+    std::fs::write(&path, &granted).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sandbox().await.status() != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "the new [[map]] never took effect"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Broken (an unknown key): the grant stays, readiness names the key.
+    std::fs::write(&path, format!("{granted}\n[server2]\nx = 1\n")).unwrap();
+    let r = wait_for(&app, "stale after a bad config", |r| {
+        r["checks"]["policy"]["status"] == "stale"
+    })
+    .await;
+    assert!(
+        r["checks"]["policy"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("server2"),
+        "{r}"
+    );
+    assert_eq!(
+        sandbox().await.status(),
+        200,
+        "the last good config still applies"
+    );
+    // Fixed by removing the rule: access goes away again.
+    std::fs::write(&path, &original).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sandbox().await.status() != 403 {
+        assert!(
+            Instant::now() < deadline,
+            "the removed [[map]] still grants"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]

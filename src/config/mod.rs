@@ -50,6 +50,8 @@ pub struct Config {
     pub limits: Limits,
     pub cli: CliConfig,
     pub audit: AuditOutput,
+    /// The file this came from (None for the embedded dev config): reloads re-read it.
+    pub source: Option<PathBuf>,
     /// Policy documents, listed one by one (never a glob: a deleted file must be an error).
     pub policy_files: Vec<PathBuf>,
     /// Bearer token for admin routes; None disables them.
@@ -375,7 +377,9 @@ impl Config {
         load::apply_env_overrides(&mut table, env)?;
         let raw = load::deserialize(table)?;
         let base = path.and_then(Path::parent).unwrap_or(Path::new("."));
-        validate::validate(raw, dev, base)
+        let mut config = validate::validate(raw, dev, base)?;
+        config.source = path.map(Path::to_path_buf);
+        Ok(config)
     }
 
     pub fn role(&self, alias_or_arn: &str) -> Option<&RoleConfig> {

@@ -138,6 +138,7 @@ pub fn validate(raw: RawConfig, dev: bool, base: &Path) -> R<Config> {
         limits,
         cli,
         audit,
+        source: None,
         dev,
     })
 }

@@ -14,11 +14,21 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
 pub struct PolicyMapper {
+    /// The main config file, when there is one: a reload re-reads its `[[role]]`, `[[map]]` and
+    /// `[policy] files` too (the rest of it needs a restart), with the process environment's
+    /// overrides applied as at start.
+    source: Option<(PathBuf, bool)>,
+    inputs: RwLock<Inputs>,
+    current: RwLock<Arc<Engine>>,
+    status: Mutex<PolicyStatus>,
+}
+
+/// What the policy is built from.
+#[derive(Clone)]
+struct Inputs {
     files: Vec<PathBuf>,
     rules: Vec<MapRule>,
     roles: Vec<RoleConfig>,
-    current: RwLock<Arc<Engine>>,
-    status: Mutex<PolicyStatus>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -58,16 +68,27 @@ impl PolicyMapper {
             error: None,
         };
         Ok(PolicyMapper {
-            files: config.policy_files.clone(),
-            rules: config.maps.clone(),
-            roles: config.roles.clone(),
+            source: config.source.clone().map(|p| (p, config.dev)),
+            inputs: RwLock::new(Inputs {
+                files: config.policy_files.clone(),
+                rules: config.maps.clone(),
+                roles: config.roles.clone(),
+            }),
             current: RwLock::new(Arc::new(Engine::new(statements, config.roles.clone()))),
             status: Mutex::new(status),
         })
     }
 
-    pub fn files(&self) -> &[PathBuf] {
-        &self.files
+    /// Every file the policy comes from, the main config file included: the watcher polls them.
+    pub fn files(&self) -> Vec<PathBuf> {
+        let mut files = self
+            .inputs
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .files
+            .clone();
+        files.extend(self.source.as_ref().map(|(p, _)| p.clone()));
+        files
     }
 
     pub fn engine(&self) -> Arc<Engine> {
@@ -86,16 +107,38 @@ impl PolicyMapper {
 
     /// Re-reads every file. On success the new policy is live; on failure the old one stays.
     pub fn reload(&self) -> Result<usize, String> {
-        let result = load_statements(&self.files, &self.rules, &self.roles);
+        // The main file first: if it no longer validates, nothing changes.
+        let inputs = match &self.source {
+            Some((path, dev)) => match Config::load(Some(path), *dev) {
+                Ok(c) => Inputs {
+                    files: c.policy_files,
+                    rules: c.maps,
+                    roles: c.roles,
+                },
+                Err(e) => {
+                    let e = e.to_string();
+                    self.status.lock().unwrap_or_else(|p| p.into_inner()).error = Some(e.clone());
+                    return Err(e);
+                }
+            },
+            None => self
+                .inputs
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        };
+        let result = load_statements(&inputs.files, &inputs.rules, &inputs.roles);
         let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
         match result {
             Ok(statements) => {
                 let n = statements.len();
-                let engine = Arc::new(Engine::new(statements, self.roles.clone()));
+                let engine = Arc::new(Engine::new(statements, inputs.roles.clone()));
                 *self.current.write().unwrap_or_else(|p| p.into_inner()) = engine;
+                let files = inputs.files.len();
+                *self.inputs.write().unwrap_or_else(|p| p.into_inner()) = inputs;
                 *status = PolicyStatus {
                     statements: n,
-                    files: self.files.len(),
+                    files,
                     loaded_at: crate::clock::rfc3339(SystemTime::now()),
                     error: None,
                 };

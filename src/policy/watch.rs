@@ -1,5 +1,6 @@
-//! Reloads the policy on SIGHUP and when a listed file changes (polled: no inotify needed, and
-//! it works on network and ConfigMap volumes). A failed reload is an alarm — error log, the
+//! Reloads the policy on SIGHUP and when a listed file — a policy document or the main config
+//! file, whose `[[role]]`, `[[map]]` and `[policy] files` are re-read — changes (polled: no
+//! inotify needed, and it works on network and ConfigMap volumes). A failed reload is an alarm — error log, the
 //! `policy_stale` gauge and /readyz detail — while the last good policy keeps serving.
 
 use super::loader::PolicyMapper;
@@ -45,7 +46,7 @@ pub fn reload(mapper: &PolicyMapper, metrics: &Metrics, trigger: &str) {
 }
 
 pub async fn watch(mapper: Arc<PolicyMapper>, metrics: Arc<Metrics>) {
-    let mut last = fingerprint(mapper.files());
+    let mut last = fingerprint(&mapper.files());
     #[cfg(unix)]
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     loop {
@@ -60,11 +61,11 @@ pub async fn watch(mapper: Arc<PolicyMapper>, metrics: Arc<Metrics>) {
         let hangup = std::future::pending::<Option<()>>();
         tokio::select! {
             _ = hangup => {
-                last = fingerprint(mapper.files());
+                last = fingerprint(&mapper.files());
                 reload(&mapper, &metrics, "sighup");
             }
             _ = tokio::time::sleep(POLL_INTERVAL) => {
-                let now = fingerprint(mapper.files());
+                let now = fingerprint(&mapper.files());
                 if now != last {
                     last = now;
                     reload(&mapper, &metrics, "file_change");
