@@ -58,6 +58,14 @@ impl Application {
             StoreConfig::Redis { url, sentinel } => {
                 Arc::new(RedisStore::connect(url, sentinel.as_ref()).map_err(|e| e.to_string())?)
             }
+            StoreConfig::RedisCluster { nodes } => {
+                let seeds: Vec<String> = nodes
+                    .expose()
+                    .split(',')
+                    .map(|n| n.trim().to_string())
+                    .collect();
+                Arc::new(RedisStore::connect_cluster(&seeds).map_err(|e| e.to_string())?)
+            }
         };
         let store: Arc<dyn Store> =
             Arc::new(crate::store::metered::Metered::new(store, metrics.clone()));

@@ -143,6 +143,77 @@ async fn redis_store_honours_the_contract() {
     contract(Arc::new(store)).await;
 }
 
+/// A three-master Redis Cluster (real redis-server processes, `redis-cli --cluster create`):
+/// keys spread over the slots of different nodes, and the contract — atomic take, insert_once
+/// and compare-and-set under concurrency — holds as on one server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cluster_store_honours_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut nodes = Vec::new();
+    for i in 0..3 {
+        let conf = dir.path().join(format!("nodes-{i}.conf"));
+        let Some(r) = Redis::start_with(&[
+            "--cluster-enabled".into(),
+            "yes".into(),
+            "--cluster-config-file".into(),
+            conf.display().to_string(),
+            "--save".into(),
+            String::new(),
+            "--appendonly".into(),
+            "no".into(),
+            "--dir".into(),
+            dir.path().display().to_string(),
+        ]) else {
+            return;
+        };
+        nodes.push(r);
+    }
+    let addrs: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("127.0.0.1:{}", n.port))
+        .collect();
+    let out = std::process::Command::new("redis-cli")
+        .args(["--cluster", "create"])
+        .args(&addrs)
+        .args(["--cluster-replicas", "0", "--cluster-yes"])
+        .output()
+        .expect("redis-cli --cluster create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    for n in &nodes {
+        loop {
+            let info = std::process::Command::new("redis-cli")
+                .args(["-p", &n.port.to_string(), "cluster", "info"])
+                .output()
+                .unwrap();
+            if String::from_utf8_lossy(&info.stdout).contains("cluster_state:ok") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "cluster never became ok");
+            tokio::time::sleep(ms(100)).await;
+        }
+    }
+    let seeds: Vec<String> = addrs.iter().map(|a| format!("redis://{a}")).collect();
+    let store = RedisStore::connect_cluster(&seeds).unwrap();
+    contract(Arc::new(store)).await;
+    // The keys really live on more than one node.
+    let used = nodes
+        .iter()
+        .filter(|n| {
+            let out = std::process::Command::new("redis-cli")
+                .args(["-p", &n.port.to_string(), "dbsize"])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).trim() != "0"
+        })
+        .count();
+    assert!(used >= 2, "keys on {used} node(s) only");
+}
+
 #[tokio::test]
 async fn redis_outage_fails_fast_and_recovers_without_a_restart() {
     let Some(mut redis) = Redis::start() else {
@@ -195,4 +266,30 @@ async fn redis_outage_fails_fast_and_recovers_without_a_restart() {
 async fn redis_store_refuses_a_bad_url_without_echoing_it() {
     let err = RedisStore::connect(&Secret::new("redis://:hunter2@[bad".into()), None).unwrap_err();
     assert!(!err.to_string().contains("hunter2"), "{err}");
+}
+
+#[test]
+fn store_settings_that_cannot_work_are_config_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for (store, want) in [
+        ("backend = \"redis_cluster\"", "store.redis_url"),
+        (
+            "backend = \"redis_cluster\"\nredis_url = \"http://a:1,redis://b:2\"",
+            "store.redis_url",
+        ),
+        (
+            "backend = \"redis\"\nredis_url = \"redis://x/0\"\nsentinels = [\"s:26379\"]",
+            "store.sentinel_master",
+        ),
+        (
+            "backend = \"redis\"\nredis_url = \"redis://x/0\"\nsentinels = [\"nope\"]\nsentinel_master = \"m\"",
+            "store.sentinels[0]",
+        ),
+    ] {
+        let path = dir.path().join("rolegate.toml");
+        std::fs::write(&path, format!("[store]\n{store}\n")).unwrap();
+        let err = rolegate::config::Config::load_with_env(Some(&path), false, std::iter::empty())
+            .unwrap_err();
+        assert_eq!(err.path, want, "{store}: {err}");
+    }
 }

@@ -24,6 +24,7 @@ pub fn run(path: &Path) -> ExitCode {
                 match c.store {
                     crate::config::StoreConfig::Memory => "memory",
                     crate::config::StoreConfig::Redis { .. } => "redis",
+                    crate::config::StoreConfig::RedisCluster { .. } => "redis cluster",
                 }
             );
             ExitCode::SUCCESS

@@ -100,6 +100,10 @@ pub enum StoreConfig {
         /// follows failovers; the host in `url` is then ignored (its password and db are used).
         sentinel: Option<SentinelConfig>,
     },
+    /// Redis Cluster: seed node URLs, comma-separated in one secret (they may hold a password).
+    RedisCluster {
+        nodes: Secret<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -226,6 +226,31 @@ fn server(r: RawServer) -> R<ServerConfig> {
 fn store(r: RawStore, base: &Path) -> R<StoreConfig> {
     match r.backend.as_deref().unwrap_or("memory") {
         "memory" => Ok(StoreConfig::Memory),
+        "redis_cluster" => {
+            let Some(nodes) = secret_from(
+                "store.redis_url",
+                r.redis_url,
+                r.redis_url_file.map(|p| base.join(p)),
+                r.redis_url_env,
+            )?
+            else {
+                return err(
+                    "store.redis_url",
+                    "backend = \"redis_cluster\" needs the seed nodes as comma-separated redis:// URLs in redis_url, redis_url_file or redis_url_env",
+                );
+            };
+            let bad = nodes
+                .expose()
+                .split(',')
+                .any(|n| !matches!(n.trim().split("://").next(), Some("redis" | "rediss")));
+            if bad || !r.sentinels.is_empty() {
+                return err(
+                    "store.redis_url",
+                    "cluster seed nodes must be redis:// or rediss:// URLs (and Sentinel does not apply to a cluster)",
+                );
+            }
+            Ok(StoreConfig::RedisCluster { nodes })
+        }
         "redis" => {
             let url = secret_from(
                 "store.redis_url",
@@ -270,7 +295,7 @@ fn store(r: RawStore, base: &Path) -> R<StoreConfig> {
         }
         o => err(
             "store.backend",
-            format!("`{o}`: use \"memory\" or \"redis\""),
+            format!("`{o}`: use \"memory\", \"redis\" or \"redis_cluster\""),
         ),
     }
 }

@@ -22,8 +22,59 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// None until Sentinel named a master.
 type Current = Arc<RwLock<Option<ConnectionManager>>>;
 
+/// A connection to whatever the deployment runs: one server (or Sentinel's master), or a
+/// Redis Cluster whose client routes each key to its slot. Every operation touches one key,
+/// so the scripts run unchanged on a cluster.
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl redis::aio::ConnectionLike for Conn {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+enum Backend {
+    Single(Current),
+    Cluster(Box<Cluster>),
+}
+
+/// Connected on first use (the broker starts, not ready, while the cluster is down).
+struct Cluster {
+    client: redis::cluster::ClusterClient,
+    conn: tokio::sync::OnceCell<redis::cluster_async::ClusterConnection>,
+}
+
 pub struct RedisStore {
-    conn: Current,
+    conn: Backend,
     cas: Script,
     incr: Script,
     epoch: Script,
@@ -129,33 +180,75 @@ impl RedisStore {
         url: &Secret<String>,
         sentinel: Option<&SentinelConfig>,
     ) -> Result<Self, StoreError> {
-        let conn: Current = match sentinel {
-            None => Arc::new(RwLock::new(Some(manager(url.expose())?))),
+        let conn = match sentinel {
+            None => Backend::Single(Arc::new(RwLock::new(Some(manager(url.expose())?)))),
             Some(s) => {
                 let parsed = url::Url::parse(url.expose())
                     .map_err(|_| StoreError::Unavailable("invalid redis URL".into()))?;
                 let slot: Current = Arc::new(RwLock::new(None));
                 tokio::spawn(watch_sentinels(Arc::downgrade(&slot), parsed, s.clone()));
-                slot
+                Backend::Single(slot)
             }
         };
-        Ok(RedisStore {
+        Ok(Self::with(conn))
+    }
+
+    /// Redis Cluster: `nodes` are seed URLs (`redis://[:password@]host:port`); the client
+    /// learns the slot map from them and follows MOVED/ASK redirections and failovers.
+    pub fn connect_cluster(nodes: &[String]) -> Result<Self, StoreError> {
+        let client = redis::cluster::ClusterClient::builder(nodes.to_vec())
+            .connection_timeout(Duration::from_millis(500))
+            .response_timeout(Duration::from_millis(1000))
+            .retries(2)
+            .build()
+            .map_err(|e| {
+                StoreError::Unavailable(format!("invalid cluster nodes: {:?}", e.kind()))
+            })?;
+        Ok(Self::with(Backend::Cluster(Box::new(Cluster {
+            client,
+            conn: tokio::sync::OnceCell::new(),
+        }))))
+    }
+
+    fn with(conn: Backend) -> Self {
+        RedisStore {
             conn,
             cas: Script::new(CAS_LUA),
             incr: Script::new(INCR_LUA),
             epoch: Script::new(EPOCH_LUA),
-        })
+        }
     }
 }
 
 impl RedisStore {
     /// The connection to the current master (a cheap clone of the multiplexed handle).
-    fn conn(&self) -> Result<ConnectionManager, StoreError> {
-        self.conn
-            .read()
-            .expect("redis lock")
-            .clone()
-            .ok_or_else(|| StoreError::Unavailable("no redis master known yet (Sentinel)".into()))
+    async fn conn(&self) -> Result<Conn, StoreError> {
+        match &self.conn {
+            Backend::Single(current) => current
+                .read()
+                .expect("redis lock")
+                .clone()
+                .map(Conn::Single)
+                .ok_or_else(|| {
+                    StoreError::Unavailable("no redis master known yet (Sentinel)".into())
+                }),
+            Backend::Cluster(cluster) => cluster
+                .conn
+                .get_or_try_init(|| async {
+                    tokio::time::timeout(
+                        Duration::from_secs(2),
+                        cluster.client.get_async_connection(),
+                    )
+                    .await
+                    .map_err(|_| {
+                        StoreError::Unavailable("redis cluster: connect timed out".into())
+                    })?
+                    .map_err(unavailable)
+                })
+                .await
+                .cloned()
+                .map(Conn::Cluster),
+        }
     }
 }
 
@@ -170,7 +263,7 @@ fn ms(ttl: Duration) -> u64 {
 #[async_trait]
 impl Store for RedisStore {
     async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
-        let mut c = self.conn()?;
+        let mut c = self.conn().await?;
         let opts = redis::SetOptions::default().with_expiration(redis::SetExpiry::PX(ms(ttl)));
         c.set_options::<_, _, ()>(key, value, opts)
             .await
@@ -178,17 +271,17 @@ impl Store for RedisStore {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut c = self.conn()?;
+        let mut c = self.conn().await?;
         c.get(key).await.map_err(unavailable)
     }
 
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut c = self.conn()?;
+        let mut c = self.conn().await?;
         c.get_del(key).await.map_err(unavailable)
     }
 
     async fn insert_once(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
-        let mut c = self.conn()?;
+        let mut c = self.conn().await?;
         let opts = redis::SetOptions::default()
             .conditional_set(redis::ExistenceCheck::NX)
             .with_expiration(redis::SetExpiry::PX(ms(ttl)));
@@ -205,7 +298,7 @@ impl Store for RedisStore {
         for _ in 0..MAX_CAS_ATTEMPTS {
             let current = self.get(key).await?;
             let next = f(current.as_deref());
-            let mut c = self.conn()?;
+            let mut c = self.conn().await?;
             let mut inv = self.cas.key(key);
             inv.arg(if current.is_some() { "1" } else { "0" })
                 .arg(current.as_deref().unwrap_or_default())
@@ -221,7 +314,7 @@ impl Store for RedisStore {
     }
 
     async fn incr(&self, key: &str, ttl: Duration) -> Result<u64, StoreError> {
-        let mut c = self.conn()?;
+        let mut c = self.conn().await?;
         self.incr
             .key(key)
             .arg(ms(ttl))
@@ -231,7 +324,7 @@ impl Store for RedisStore {
     }
 
     async fn delete(&self, key: &str) -> Result<bool, StoreError> {
-        let mut c = self.conn()?;
+        let mut c = self.conn().await?;
         let n: u64 = c.del(key).await.map_err(unavailable)?;
         Ok(n > 0)
     }
@@ -241,7 +334,7 @@ impl Store for RedisStore {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_millis() as u64;
-        let mut c = self.conn()?;
+        let mut c = self.conn().await?;
         let ms: u64 = self
             .epoch
             .key(super::key("store", "epoch"))
@@ -253,7 +346,7 @@ impl Store for RedisStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        let mut c = self.conn()?;
+        let mut c = self.conn().await?;
         redis::cmd("PING")
             .query_async::<String>(&mut c)
             .await
