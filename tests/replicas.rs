@@ -17,7 +17,7 @@ const PUBLIC: &str = "https://rolegate.example.test";
 struct Pair {
     a: TestApp,
     b: TestApp,
-    forge: SamlForge,
+    forge: std::sync::Arc<SamlForge>,
     redis: Redis,
 }
 
@@ -44,7 +44,12 @@ logins_per_minute_per_ip = 4
     let files = [(md_name, md.as_str())];
     let a = TestApp::spawn_with_files(&toml, &files, None, true).await;
     let b = TestApp::spawn_with_files(&toml, &files, None, true).await;
-    Some(Pair { a, b, forge, redis })
+    Some(Pair {
+        a,
+        b,
+        forge: std::sync::Arc::new(forge),
+        redis,
+    })
 }
 
 fn session_of(r: &reqwest::Response) -> String {
@@ -264,7 +269,42 @@ async fn a_redis_restart_reopens_no_replay_window() {
     let r = saml_post_acs(&x.a.url, &used, None, None).await;
     assert_eq!(r.status(), 303);
 
-    x.redis.stop();
+    // Sign-ins keep arriving at both replicas through the outage; a third of the posts replay
+    // an assertion that was accepted earlier.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = tokio::spawn({
+        let (forge, stop) = (x.forge.clone(), stop.clone());
+        let urls = [x.a.url.clone(), x.b.url.clone()];
+        let mut accepted = vec![used.clone()];
+        async move {
+            let mut seen: Vec<(&str, u16)> = Vec::new();
+            let mut i = 0usize;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let url = &urls[i % 2];
+                if i % 3 == 2 {
+                    let old = &accepted[i % accepted.len()];
+                    let r = saml_post_acs(url, old, None, None).await;
+                    seen.push(("replay", r.status().as_u16()));
+                } else {
+                    let fresh = forge.response_b64(&Knobs::default());
+                    let status = saml_post_acs(url, &fresh, None, None)
+                        .await
+                        .status()
+                        .as_u16();
+                    if status == 303 {
+                        accepted.push(fresh);
+                    }
+                    seen.push(("fresh", status));
+                }
+                i += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            seen
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    tokio::task::block_in_place(|| x.redis.stop());
     let down = saml_post_acs(
         &x.b.url,
         &x.forge.response_b64(&Knobs::default()),
@@ -275,10 +315,35 @@ async fn a_redis_restart_reopens_no_replay_window() {
     assert_eq!(down.status(), 503, "fails closed while the store is down");
     // Cross a second boundary so the new store epoch is clearly after the assertion's instant.
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    x.redis.restart();
+    tokio::task::block_in_place(|| x.redis.restart());
     for app in [&x.a, &x.b] {
         app.wait_ready(std::time::Duration::from_secs(10)).await;
     }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen = load.await.unwrap();
+    let fresh: Vec<u16> = seen
+        .iter()
+        .filter(|(k, _)| *k == "fresh")
+        .map(|(_, s)| *s)
+        .collect();
+    let replays: Vec<u16> = seen
+        .iter()
+        .filter(|(k, _)| *k == "replay")
+        .map(|(_, s)| *s)
+        .collect();
+    assert!(
+        fresh.iter().all(|s| *s == 303 || *s == 503),
+        "only success or fail-closed: {seen:?}"
+    );
+    assert!(
+        fresh.contains(&503) && fresh.last() == Some(&303),
+        "down, then recovered: {seen:?}"
+    );
+    assert!(
+        !replays.is_empty() && !replays.contains(&303),
+        "no replay ever accepted: {seen:?}"
+    );
 
     let replay = saml_post_acs(&x.b.url, &used, None, None).await;
     assert_eq!(replay.status(), 403, "the consumed assertion stays refused");
