@@ -224,80 +224,72 @@ fn server(r: RawServer) -> R<ServerConfig> {
 }
 
 fn store(r: RawStore, base: &Path) -> R<StoreConfig> {
-    match r.backend.as_deref().unwrap_or("memory") {
-        "memory" => Ok(StoreConfig::Memory),
-        "redis_cluster" => {
-            let Some(nodes) = secret_from(
-                "store.redis_url",
-                r.redis_url,
-                r.redis_url_file.map(|p| base.join(p)),
-                r.redis_url_env,
-            )?
-            else {
-                return err(
-                    "store.redis_url",
-                    "backend = \"redis_cluster\" needs the seed nodes as comma-separated redis:// URLs in redis_url, redis_url_file or redis_url_env",
-                );
-            };
-            let bad = nodes
-                .expose()
-                .split(',')
-                .any(|n| !matches!(n.trim().split("://").next(), Some("redis" | "rediss")));
-            if bad || !r.sentinels.is_empty() {
-                return err(
-                    "store.redis_url",
-                    "cluster seed nodes must be redis:// or rediss:// URLs (and Sentinel does not apply to a cluster)",
-                );
-            }
-            Ok(StoreConfig::RedisCluster { nodes })
-        }
-        "redis" => {
-            let url = secret_from(
-                "store.redis_url",
-                r.redis_url,
-                r.redis_url_file.map(|p| base.join(p)),
-                r.redis_url_env,
-            )?;
-            let Some(url) = url else {
-                return err(
-                    "store.redis_url",
-                    "backend = \"redis\" needs redis_url, redis_url_file or redis_url_env",
-                );
-            };
-            let scheme = url.expose().split("://").next().unwrap_or_default();
-            if !matches!(scheme, "redis" | "rediss" | "redis+unix" | "unix") {
-                return err("store.redis_url", "must be a redis:// or rediss:// URL");
-            }
-            let sentinel = match (r.sentinels.is_empty(), r.sentinel_master) {
-                (true, None) => None,
-                (false, Some(master)) if !master.is_empty() => {
-                    for (i, a) in r.sentinels.iter().enumerate() {
-                        let ok = a
-                            .rsplit_once(':')
-                            .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
-                        if !ok {
-                            return err(format!("store.sentinels[{i}]"), "use host:port");
-                        }
-                    }
-                    Some(SentinelConfig {
-                        addrs: r.sentinels,
-                        master,
-                    })
-                }
-                _ => {
-                    return err(
-                        "store.sentinel_master",
-                        "Sentinel needs both `sentinels` (host:port list) and `sentinel_master` (the monitored name)",
-                    );
-                }
-            };
-            Ok(StoreConfig::Redis { url, sentinel })
-        }
-        o => err(
-            "store.backend",
-            format!("`{o}`: use \"memory\", \"redis\" or \"redis_cluster\""),
-        ),
+    let backend = r.backend.as_deref().unwrap_or("memory");
+    if backend == "memory" {
+        return Ok(StoreConfig::Memory);
     }
+    if !matches!(backend, "redis" | "redis_cluster") {
+        return err(
+            "store.backend",
+            format!("`{backend}`: use \"memory\", \"redis\" or \"redis_cluster\""),
+        );
+    }
+    // Both Redis backends take their URL(s) as a secret: they may carry a password.
+    let Some(url) = secret_from(
+        "store.redis_url",
+        r.redis_url,
+        r.redis_url_file.map(|p| base.join(p)),
+        r.redis_url_env,
+    )?
+    else {
+        return err(
+            "store.redis_url",
+            format!(
+                "backend = \"{backend}\" needs redis_url, redis_url_file or redis_url_env (a cluster: its seed nodes, comma-separated)"
+            ),
+        );
+    };
+    if backend == "redis_cluster" {
+        let bad = url
+            .expose()
+            .split(',')
+            .any(|n| !matches!(n.trim().split("://").next(), Some("redis" | "rediss")));
+        if bad || !r.sentinels.is_empty() {
+            return err(
+                "store.redis_url",
+                "cluster seed nodes must be redis:// or rediss:// URLs (and Sentinel does not apply to a cluster)",
+            );
+        }
+        return Ok(StoreConfig::RedisCluster { nodes: url });
+    }
+    let scheme = url.expose().split("://").next().unwrap_or_default();
+    if !matches!(scheme, "redis" | "rediss" | "redis+unix" | "unix") {
+        return err("store.redis_url", "must be a redis:// or rediss:// URL");
+    }
+    let sentinel = match (r.sentinels.is_empty(), r.sentinel_master) {
+        (true, None) => None,
+        (false, Some(master)) if !master.is_empty() => {
+            for (i, a) in r.sentinels.iter().enumerate() {
+                let ok = a
+                    .rsplit_once(':')
+                    .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+                if !ok {
+                    return err(format!("store.sentinels[{i}]"), "use host:port");
+                }
+            }
+            Some(SentinelConfig {
+                addrs: r.sentinels,
+                master,
+            })
+        }
+        _ => {
+            return err(
+                "store.sentinel_master",
+                "Sentinel needs both `sentinels` (host:port list) and `sentinel_master` (the monitored name)",
+            );
+        }
+    };
+    Ok(StoreConfig::Redis { url, sentinel })
 }
 
 fn aws(r: RawAws, dev: bool, base: &Path) -> R<AwsConfig> {

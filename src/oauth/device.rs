@@ -140,14 +140,15 @@ pub async fn decide(
     approve: Option<Identity>,
 ) -> Result<bool, ApiError> {
     let now = state.clock.unix();
-    let decided = Mutex::new(false);
+    // The user code of the request this call decided, if it did.
+    let decided: Mutex<Option<String>> = Mutex::new(None);
     let k = key("oauth_device", hash);
     state
         .store
         .update(&k, EXPIRES_IN + TOMBSTONE, &|old| {
             let mut r: DeviceRequest = serde_json::from_slice(old?).ok()?;
             let open = matches!(r.decision, Decision::Pending) && r.expires > now;
-            *decided.lock().expect("lock") = open;
+            *decided.lock().expect("lock") = open.then(|| r.user_code.clone());
             if open {
                 r.decision = match &approve {
                     Some(identity) => Decision::Approved {
@@ -159,19 +160,15 @@ pub async fn decide(
             serde_json::to_vec(&r).ok()
         })
         .await?;
-    let decided = *decided.lock().expect("lock");
-    if decided {
+    let decided = decided.lock().expect("lock").take();
+    if let Some(user_code) = &decided {
         // The code has done its job: it cannot be looked up (or guessed) again.
-        if let Some(bytes) = state.store.get(&k).await?
-            && let Ok(r) = serde_json::from_slice::<DeviceRequest>(&bytes)
-        {
-            state
-                .store
-                .delete(&key("oauth_user_code", &r.user_code))
-                .await?;
-        }
+        state
+            .store
+            .delete(&key("oauth_user_code", user_code))
+            .await?;
     }
-    Ok(decided)
+    Ok(decided.is_some())
 }
 
 /// What a poll of the token endpoint learns (RFC 8628 §3.5).

@@ -10,15 +10,22 @@ use std::sync::LazyLock;
 const CSS: &str = include_str!("../../assets/rolegate.css");
 const JS: &str = include_str!("../../assets/rolegate.js");
 
-/// The versioned URLs the templates link to.
+/// The versioned URLs the templates link to, and the versions themselves (hashed once).
 pub struct Assets {
     pub css: String,
     pub js: String,
+    css_version: String,
+    js_version: String,
 }
 
-pub static ASSETS: LazyLock<Assets> = LazyLock::new(|| Assets {
-    css: format!("/assets/rolegate.css?v={}", version(CSS)),
-    js: format!("/assets/rolegate.js?v={}", version(JS)),
+pub static ASSETS: LazyLock<Assets> = LazyLock::new(|| {
+    let (css_version, js_version) = (version(CSS), version(JS));
+    Assets {
+        css: format!("/assets/rolegate.css?v={css_version}"),
+        js: format!("/assets/rolegate.js?v={js_version}"),
+        css_version,
+        js_version,
+    }
 });
 
 fn version(body: &str) -> String {
@@ -30,16 +37,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 async fn asset(name: web::Path<String>, req: HttpRequest) -> HttpResponse {
-    let (body, mime) = match name.as_str() {
-        "rolegate.css" => (CSS, "text/css; charset=utf-8"),
-        "rolegate.js" => (JS, "text/javascript; charset=utf-8"),
+    let (body, mime, version) = match name.as_str() {
+        "rolegate.css" => (CSS, "text/css; charset=utf-8", &ASSETS.css_version),
+        "rolegate.js" => (JS, "text/javascript; charset=utf-8", &ASSETS.js_version),
         _ => return HttpResponse::NotFound().finish(),
     };
     // Only the current version is immutable; any other `v` (an old page) revalidates.
-    let current = req
-        .query_string()
-        .strip_prefix("v=")
-        .is_some_and(|v| v == version(body));
+    let current = req.query_string().strip_prefix("v=") == Some(version.as_str());
     let cache = if current {
         "public, max-age=31536000, immutable"
     } else {

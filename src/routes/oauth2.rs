@@ -378,6 +378,17 @@ struct Shown {
     ago: String,
 }
 
+/// The `/device` pages when `[cli] device_flow = false`.
+fn device_flow_off(state: &AppState) -> Option<HttpResponse> {
+    (!state.config.cli.device_flow).then(|| {
+        page::error(
+            StatusCode::NOT_FOUND,
+            "device_flow_disabled",
+            "Device sign-in is disabled on this broker.",
+        )
+    })
+}
+
 #[derive(Deserialize)]
 struct DeviceQuery {
     user_code: Option<String>,
@@ -416,12 +427,8 @@ async fn device_page(
     req: HttpRequest,
     query: web::Query<DeviceQuery>,
 ) -> Result<HttpResponse, PageError> {
-    if !state.config.cli.device_flow {
-        return Ok(page::error(
-            StatusCode::NOT_FOUND,
-            "device_flow_disabled",
-            "Device sign-in is disabled on this broker.",
-        ));
+    if let Some(off) = device_flow_off(&state) {
+        return Ok(off);
     }
     let Some(s) = session::current(&state, &req).await? else {
         let here = match req.query_string() {
@@ -470,12 +477,8 @@ async fn device_decision(
     req: HttpRequest,
     form: web::Form<HashMap<String, String>>,
 ) -> Result<HttpResponse, PageError> {
-    if !state.config.cli.device_flow {
-        return Ok(page::error(
-            StatusCode::NOT_FOUND,
-            "device_flow_disabled",
-            "Device sign-in is disabled on this broker.",
-        ));
+    if let Some(off) = device_flow_off(&state) {
+        return Ok(off);
     }
     let Some(s) = session::current(&state, &req).await? else {
         return Ok(HttpResponse::SeeOther()

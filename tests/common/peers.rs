@@ -237,20 +237,15 @@ impl Redis {
     /// A throwaway redis-server (no RDB, no AOF) on a free port, or None when it is not installed
     /// outside CI.
     pub fn start() -> Option<Redis> {
-        let found = command_works(Path::new("redis-server"), &["--version"]);
-        if !require_peer("redis-server", found) {
-            return None;
-        }
-        let (proc, port, url) = start_on_free_port("redis-server", |port| {
-            let mut proc = Self::spawn(port);
-            let ready = Self::wait_ready(&mut proc, port);
-            (proc, ready)
-        });
-        Some(Redis {
-            port,
-            url,
-            proc: Some(proc),
-        })
+        Self::start_with(&Self::throwaway())
+    }
+
+    /// Loopback only, nothing persisted.
+    fn throwaway() -> Vec<String> {
+        ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     }
 
     /// A redis-server on a free port with `args` (e.g. `--replicaof 127.0.0.1 6379`, or a
@@ -275,19 +270,8 @@ impl Redis {
     }
 
     fn spawn(port: u16) -> Proc {
-        let args: Vec<String> = [
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let mut args = Self::throwaway();
+        args.extend(["--port".to_string(), port.to_string()]);
         Self::spawn_args(port, &args)
     }
 

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use std::process::ExitCode;
 use url::Url;
 
-/// Calls the API with a live broker token (refreshed under the lock when needed).
+/// Calls the API under the broker's lock (the token may need a refresh, which rotates it).
 pub(crate) fn call(
     broker: &Url,
     method: reqwest::Method,
@@ -15,19 +15,8 @@ pub(crate) fn call(
     body: Option<Value>,
 ) -> Result<Value> {
     let _lock = lock(&profile::cache(broker)?)?;
-    block_on(async {
-        let mut token = profile::access_token(broker, false).await?;
-        for attempt in 0..2 {
-            match broker::api(broker, &token, method.clone(), path, body.as_ref()).await? {
-                Answer::Ok(v) => return Ok(v),
-                Answer::Refused(r) if r.status == 401 && attempt == 0 => {
-                    token = profile::access_token(broker, true).await?;
-                }
-                Answer::Refused(r) => return Err(fail(r.description)),
-            }
-        }
-        Err(profile::not_signed_in(broker))
-    })
+    block_on(profile::call_api(broker, method, path, body.as_ref()))?
+        .map_err(|r| fail(r.description))
 }
 
 pub fn roles(broker: &Url, as_json: bool) -> Result<()> {

@@ -4,7 +4,6 @@
 //! 15 and 10 minutes before they expire, so a shorter margin would make every SDK call spawn
 //! rolegate again. A warm cache costs one file read, no lock, no network: the fast path.
 
-use super::broker::{self, Answer};
 use super::files::{lock, read_private, write_private};
 use super::profile::{self, now};
 use super::{Result, block_on, fail};
@@ -75,31 +74,14 @@ pub fn get(broker: &Url, role: &str, duration: Option<u64>) -> Result<Value> {
 
 async fn fetch(broker: &Url, role: &str, duration: Option<u64>) -> Result<Value> {
     let body = json!({ "role": role, "duration_seconds": duration });
-    let mut token = profile::access_token(broker, false).await?;
-    for attempt in 0..2 {
-        match broker::api(
-            broker,
-            &token,
-            reqwest::Method::POST,
-            "/api/v1/credentials",
-            Some(&body),
-        )
-        .await?
-        {
-            Answer::Ok(v) => return Ok(v),
-            // Revoked or expired early (a broker restart without Redis): refresh once.
-            Answer::Refused(r) if r.status == 401 && attempt == 0 => {
-                token = profile::access_token(broker, true).await?;
-            }
-            Answer::Refused(r) => {
-                return Err(fail(format!(
-                    "no credentials for `{role}`: {}",
-                    r.description
-                )));
-            }
-        }
-    }
-    Err(profile::not_signed_in(broker))
+    profile::call_api(
+        broker,
+        reqwest::Method::POST,
+        "/api/v1/credentials",
+        Some(&body),
+    )
+    .await?
+    .map_err(|r| fail(format!("no credentials for `{role}`: {}", r.description)))
 }
 
 /// Prints credential_process JSON (Version 1) on stdout.

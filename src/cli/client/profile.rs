@@ -118,3 +118,24 @@ pub async fn access_token(broker: &Url, force: bool) -> Result<String> {
         Answer::Refused(r) => Err(fail(format!("the broker refused to refresh: {r}"))),
     }
 }
+
+/// An API call with a live broker token; if the broker answers 401 anyway (revoked, or a
+/// broker restart without Redis), one forced refresh and a retry. The caller holds the lock.
+pub async fn call_api(
+    broker: &Url,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&Value>,
+) -> Result<std::result::Result<Value, broker::Refused>> {
+    let mut token = access_token(broker, false).await?;
+    for attempt in 0..2 {
+        match broker::api(broker, &token, method.clone(), path, body).await? {
+            Answer::Ok(v) => return Ok(Ok(v)),
+            Answer::Refused(r) if r.status == 401 && attempt == 0 => {
+                token = access_token(broker, true).await?;
+            }
+            Answer::Refused(r) => return Ok(Err(r)),
+        }
+    }
+    Err(not_signed_in(broker))
+}
