@@ -427,3 +427,36 @@ async fn every_response_carries_the_security_headers() {
     assert_eq!(r.headers()["cache-control"], "no-cache");
     assert_eq!(get(&e, "/assets/../Cargo.toml", None).await.status(), 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversize_and_malformed_forms_change_nothing() {
+    let Some(e) = env().await else { return };
+    let alice = sign_in(&e, "alice", &["eng"]).await;
+    let csrf = hidden(&html(&e, "/", &alice).await, "csrf");
+    // Over the 64 KiB form limit: refused before parsing, and the token is not spent.
+    let padding = "x".repeat(70 * 1024);
+    let r = post(
+        &e,
+        "/credentials/prod-readonly",
+        &alice,
+        &[("csrf", &csrf), ("pad", &padding)],
+    )
+    .await;
+    assert!(r.status().is_client_error(), "{}", r.status());
+    let r = post(
+        &e,
+        "/fav/prod-readonly",
+        &alice,
+        &[("csrf", &csrf), ("m1", "not-a-number")],
+    )
+    .await;
+    assert_eq!(r.status(), 303, "unused junk fields are ignored");
+    let r = post(
+        &e,
+        "/credentials/prod-readonly?r=1",
+        &alice,
+        &[("csrf", &csrf), ("m1", "sixty")],
+    )
+    .await;
+    assert_eq!(r.status(), 400, "a session length that is not a number");
+}
