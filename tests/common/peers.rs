@@ -279,6 +279,12 @@ impl Redis {
         // redis-server cannot watch its stdin, so a tiny sh supervisor does: it stops redis at EOF
         // on the lifeline (our process gone or Drop) and exits only once redis has exited.
         let mut cmd = Command::new("sh");
+        // Even with `--save ""` a replica writes the RDB of its full sync into its working
+        // directory: keep that out of the repository (a dump.rdb was once committed that way).
+        let dir =
+            std::env::temp_dir().join(format!("rolegate-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("redis working directory");
+        cmd.current_dir(&dir);
         cmd.args([
             "-c",
             // fd 3: a background job's stdin would otherwise be /dev/null (POSIX, no job control).
