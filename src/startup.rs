@@ -39,7 +39,7 @@ impl Application {
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         if config.dev && !addr.ip().is_loopback() {
             return Err(format!(
-                "--dev listens on loopback only, not {addr}: its IdP accepts any password"
+                "--dev listens on loopback only, not {addr}: its IdP checks no password"
             ));
         }
         let public_url = match &config.server.public_url {

@@ -9,6 +9,7 @@
 mod common;
 
 use common::app::{ACCOUNT_ROLES, TestApp, broker_head, caller_identity_arn};
+use common::dev_broker;
 use common::federation::Federation;
 use common::peers::{Moto, OidcIdp, SamlIdp, free_port, repo_root, require_peer};
 use std::path::PathBuf;
@@ -122,31 +123,28 @@ fn journey(
     password: &str,
     search: &str,
 ) -> Vec<serde_json::Value> {
+    #[rustfmt::skip]
+    let args = [
+        "--broker", &app.url, "--scenario", scenario, "--idp-label", idp_label,
+        "--user", "alice", "--password", password, "--search", search,
+    ];
+    run_script("journey.mjs", &args)
+}
+
+/// Runs a script of tests/support/browser with `args` and `--artifacts`; returns its JSON lines.
+fn run_script(script: &str, args: &[&str]) -> Vec<serde_json::Value> {
     let out = Command::new("node")
         .current_dir(repo_root().join("tests/support/browser"))
-        .args([
-            "journey.mjs",
-            "--broker",
-            &app.url,
-            "--scenario",
-            scenario,
-            "--idp-label",
-            idp_label,
-            "--user",
-            "alice",
-            "--password",
-            password,
-            "--search",
-            search,
-            "--artifacts",
-            artifacts().to_str().unwrap(),
-        ])
+        .arg(script)
+        .args(args)
+        .arg("--artifacts")
+        .arg(artifacts())
         .output()
-        .expect("run node journey.mjs");
+        .unwrap_or_else(|e| panic!("run node {script}: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         out.status.success(),
-        "browser journey `{scenario}` failed ({}); screenshots in {}\n--- steps ---\n{stdout}\n--- stderr ---\n{}",
+        "browser script {script} {args:?} failed ({}); screenshots in {}\n--- steps ---\n{stdout}\n--- stderr ---\n{}",
         out.status,
         artifacts().display(),
         String::from_utf8_lossy(&out.stderr)
@@ -334,7 +332,9 @@ async fn cli_device_login_is_approved_in_chromium() {
 
     let status = tokio::task::block_in_place(|| login.wait().unwrap());
     assert!(status.success(), "rolegate login --device: {status}");
-    let rest: Vec<String> = rx.try_iter().collect();
+    // iter(), not try_iter(): the reader thread may not have forwarded the last lines yet; it
+    // ends (dropping the sender) at EOF, which follows the exit.
+    let rest: Vec<String> = rx.iter().collect();
     assert!(rest.iter().any(|l| l.contains("Signed in to")), "{rest:?}");
     let creds = tokio::task::block_in_place(|| {
         cli(&["credentials", "--role", "prod-readonly"])
@@ -349,4 +349,29 @@ async fn cli_device_login_is_approved_in_chromium() {
     let creds: serde_json::Value = serde_json::from_slice(&creds.stdout).unwrap();
     let arn = caller_identity_arn(&s.moto.url, &creds).await;
     assert!(arn.contains(":assumed-role/ReadOnly/"), "{arn}");
+}
+
+/// The README's first command in a real browser: `rolegate serve --dev` (the binary, its
+/// embedded config) → "Development IdP" → a user button → the picker → credentials that the
+/// STS emulator accepts. The page a new user sees first is tested as they would see it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_dev_sign_in_to_credentials_in_chromium() {
+    if chromium().is_none() {
+        return;
+    }
+    let Some(moto) = Moto::start() else { return };
+    let broker = dev_broker::start(&moto, "127.0.0.1:0");
+    dev_broker::wait_ready(&common::web::client(), &broker).await;
+    let lines = tokio::task::block_in_place(|| run_script("dev.mjs", &["--broker", &broker.url]));
+    let users = step(&lines, "dev-idp")["users"].to_string();
+    assert!(
+        users.contains("Alice Example") && users.contains("Carol Example"),
+        "{users}"
+    );
+    assert_eq!(
+        step(&lines, "picker")["rows"],
+        serde_json::json!(["dev-admin", "dev-readonly"])
+    );
+    step(&lines, "done");
+    assert_real_credentials(&lines, &moto).await;
 }

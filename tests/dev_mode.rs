@@ -1,92 +1,17 @@
 //! The README's first command, as a user runs it: the real binary with `serve --dev` against a
 //! local STS emulator, driven by the exact curl steps its banner prints. Also: logs carry
-//! request ids and an audit event, never a secret; SIGTERM shuts down cleanly.
+//! request ids and an audit event, never a secret; SIGTERM shuts down cleanly; a browser signs in
+//! through the built-in dev IdP (and its code flow refuses what a real OP would).
 
 mod common;
 
 use common::app::caller_identity_arn;
+use common::dev_broker::{start, start_with, wait_ready};
 use common::peers::Moto;
+use common::web;
 use serde_json::Value;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-struct Broker {
-    child: std::process::Child,
-    url: String,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(moto: &Moto, listen: &str) -> Broker {
-    start_with(moto, listen, &[])
-}
-
-fn start_with(moto: &Moto, listen: &str, env: &[(&str, String)]) -> Broker {
-    let dir = tempfile::tempdir().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_rolegate"))
-        .args(["serve", "--dev"])
-        .envs(env.iter().map(|(k, v)| (k.to_string(), v.clone())))
-        .env("ROLEGATE_SERVER__LISTEN", listen)
-        .env("ROLEGATE_SERVER__LOG_FORMAT", "json")
-        .env("ROLEGATE_AWS__PARTITIONS__AWS__STS_ENDPOINT", &moto.url)
-        .env("RUST_LOG", "info")
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .stdout(std::fs::File::create(dir.path().join("stdout")).unwrap())
-        .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap())
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut b = Broker {
-        child,
-        url: String::new(),
-        dir,
-    };
-    // Port 0: the kernel picks a free port (no race with other tests); the banner says which.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while b.url.is_empty() {
-        let out = b.read("stdout");
-        if let Some(rest) = out.split("listening on ").nth(1) {
-            b.url = rest
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_string();
-        }
-        assert!(Instant::now() < deadline, "no banner\n{}", b.read("stderr"));
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    b
-}
-
-impl Broker {
-    fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default()
-    }
-}
-
-async fn wait_ready(http: &reqwest::Client, b: &Broker) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if let Ok(r) = http.get(format!("{}/readyz", b.url)).send().await
-            && r.status() == 200
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!(
-        "dev broker not ready\nstdout:\n{}\nstderr:\n{}",
-        b.read("stdout"),
-        b.read("stderr")
-    );
-}
 
 #[tokio::test]
 async fn serve_dev_works_as_its_banner_says_and_never_logs_secrets() {
@@ -203,6 +128,273 @@ async fn serve_dev_works_as_its_banner_says_and_never_logs_secrets() {
         "{}",
         audit[0]
     );
+}
+
+fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The authorize URL's query as pairs, to post back like the page's hidden fields do.
+fn query_pairs(url: &str) -> Vec<(String, String)> {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+/// What `GET /` on `scripts/dev` leads to: the dev IdP's sign-in page, then the role picker,
+/// through the broker's ordinary OIDC code flow (PKCE, nonce, single-use state).
+#[tokio::test]
+async fn serve_dev_signs_a_browser_in_through_the_dev_idp() {
+    let Some(moto) = Moto::start() else { return };
+    let broker = start(&moto, "127.0.0.1:0");
+    let http = web::client();
+    wait_ready(&http, &broker).await;
+    let base = broker.url.as_str();
+    assert!(
+        broker.read("stdout").contains(&format!("open {base}/")),
+        "the banner points at the browser"
+    );
+
+    let home = web::get(base, "/", None).await.text().await.unwrap();
+    assert!(home.contains(r#"href="/login/dev""#), "{home}");
+    let start = web::get(base, "/login/dev", None).await;
+    assert_eq!(start.status(), 302);
+    let pending = web::cookie_pair(&start, "rolegate_oidc_pending").unwrap();
+    let authorize = location(&start);
+    assert!(
+        authorize.starts_with(&format!("{base}/dev-idp/authorize?")),
+        "{authorize}"
+    );
+
+    let page = http.get(&authorize).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    let page = page.text().await.unwrap();
+    assert!(page.contains("Sign in as Alice Example"), "{page}");
+    assert!(page.contains("groups: eng, sre"), "{page}");
+
+    let mut form = query_pairs(&authorize);
+    form.push(("username".into(), "alice".into()));
+    let chosen = http
+        .post(format!("{base}/dev-idp/authorize"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(chosen.status(), 303);
+    let callback = location(&chosen);
+    assert!(
+        callback.starts_with(&format!("{base}/oidc/callback?code=rgdc_")),
+        "{callback}"
+    );
+
+    let done = http
+        .get(&callback)
+        .header("cookie", &pending)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 303, "{}", done.text().await.unwrap());
+    assert_eq!(location(&done), "/");
+    let session = web::cookie_pair(&done, "rolegate_session").unwrap();
+    let picker = web::get(base, "/", Some(&session))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(picker.contains("signed in via Development IdP"), "{picker}");
+    assert!(
+        picker.contains("dev-readonly") && picker.contains("dev-admin"),
+        "{picker}"
+    );
+
+    // The callback is single use: the same code and state again change nothing.
+    let again = http
+        .get(&callback)
+        .header("cookie", &pending)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 403);
+    assert!(web::cookie_pair(&again, "rolegate_session").is_none());
+
+    // Cancel: the broker is told access_denied and signs nobody in.
+    let start = web::get(base, "/login/dev", None).await;
+    let pending = web::cookie_pair(&start, "rolegate_oidc_pending").unwrap();
+    let mut form = query_pairs(&location(&start));
+    form.push(("decision".into(), "deny".into()));
+    let cancelled = http
+        .post(format!("{base}/dev-idp/authorize"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert!(location(&cancelled).contains("error=access_denied"));
+    let refused = http
+        .get(location(&cancelled))
+        .header("cookie", &pending)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(web::cookie_pair(&refused, "rolegate_session").is_none());
+}
+
+/// The dev IdP is still an OpenID Provider that a client could misuse: every authorization
+/// request it cannot vouch for is a page (never a redirect), and its codes are single use,
+/// bound to the redirect URI and to the PKCE challenge.
+#[tokio::test]
+async fn the_dev_idp_refuses_bad_authorization_requests_and_code_misuse() {
+    let Some(moto) = Moto::start() else { return };
+    let broker = start(&moto, "127.0.0.1:0");
+    let http = web::client();
+    wait_ready(&http, &broker).await;
+    let base = broker.url.as_str();
+    let callback = format!("{base}/oidc/callback");
+    // challenge = BASE64URL(SHA-256(verifier)) (RFC 7636 §4.2).
+    let verifier = "dBjftJeZ4CVP-mJ92K1zmOfvBxaVTLvFwSYV5r4pUx4";
+    let challenge = "_Q1CcZJhL91W_Z6-UOFLj-5i4GCaBuxBQ4m1GwgqPkw";
+    let good = |k: &str, v: &str| {
+        let mut p: Vec<(String, String)> = [
+            ("response_type", "code"),
+            ("client_id", "rolegate-dev"),
+            ("redirect_uri", callback.as_str()),
+            ("state", "s1"),
+            ("nonce", "n1"),
+            ("code_challenge", challenge),
+            ("code_challenge_method", "S256"),
+        ]
+        .iter()
+        .filter(|(name, _)| *name != k)
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        if !v.is_empty() {
+            p.push((k.to_string(), v.to_string()));
+        }
+        p
+    };
+    for (field, value, says) in [
+        ("redirect_uri", "https://evil.example/cb", "redirect_uri"),
+        ("redirect_uri", "", "redirect_uri"),
+        ("client_id", "someone-else", "client_id"),
+        ("response_type", "token", "response_type"),
+        ("code_challenge_method", "plain", "PKCE"),
+        ("code_challenge", "", "PKCE"),
+        ("state", "", "state"),
+    ] {
+        let params = good(field, value);
+        let url =
+            url::Url::parse_with_params(&format!("{base}/dev-idp/authorize"), &params).unwrap();
+        let r = http.get(url).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{field}={value}");
+        assert!(r.headers().get("location").is_none(), "{field}={value}");
+        assert!(r.text().await.unwrap().contains(says), "{field}={value}");
+        let mut form = params.clone();
+        form.push(("username".into(), "alice".into()));
+        let r = http
+            .post(format!("{base}/dev-idp/authorize"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "POST {field}={value}");
+        assert!(
+            r.headers().get("location").is_none(),
+            "POST {field}={value}"
+        );
+    }
+    let mut unknown = good("", "");
+    unknown.push(("username".into(), "mallory".into()));
+    let r = http
+        .post(format!("{base}/dev-idp/authorize"))
+        .form(&unknown)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().get("location").is_none());
+
+    let code = || async {
+        let mut form = good("", "");
+        form.push(("username".into(), "bob".into()));
+        let r = http
+            .post(format!("{base}/dev-idp/authorize"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        let to = url::Url::parse(&location(&r)).unwrap();
+        let q: std::collections::HashMap<String, String> = to.query_pairs().into_owned().collect();
+        assert_eq!(q["state"], "s1");
+        q["code"].clone()
+    };
+    let redeem = |code: String, verifier: &'static str, redirect: String| {
+        let http = http.clone();
+        let base = base.to_string();
+        async move {
+            let r = http
+                .post(format!("{base}/dev-idp/token"))
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("client_id", "rolegate-dev"),
+                    ("code", code.as_str()),
+                    ("redirect_uri", redirect.as_str()),
+                    ("code_verifier", verifier),
+                ])
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let wrong_verifier = "x".repeat(43).leak();
+
+    // The good path, then the same code again.
+    let c = code().await;
+    let (status, body) = redeem(c.clone(), verifier, callback.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let claims = body["id_token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, claims).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["preferred_username"], "bob");
+    assert_eq!(claims["nonce"], "n1");
+    let (status, body) = redeem(c, verifier, callback.clone()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+
+    // A wrong verifier is refused and burns the code.
+    let c = code().await;
+    let (status, _) = redeem(c.clone(), wrong_verifier, callback.clone()).await;
+    assert_eq!(status, 400);
+    let (status, _) = redeem(c, verifier, callback.clone()).await;
+    assert_eq!(status, 400, "a burnt code stays burnt");
+
+    // Another redirect_uri than the authorization request's.
+    let c = code().await;
+    let (status, body) = redeem(c, verifier, format!("{base}/elsewhere")).await;
+    assert_eq!(status, 400);
+    assert!(body.to_string().contains("redirect_uri"), "{body}");
 }
 
 #[tokio::test]

@@ -27,7 +27,7 @@ enum Command {
     Serve {
         #[arg(long, env = "ROLEGATE_CONFIG")]
         config: Option<PathBuf>,
-        /// Try rolegate: memory store, built-in dev IdP (any password), generated keys, loopback only.
+        /// Try rolegate: memory store, built-in dev IdP (no password), generated keys, loopback only.
         #[arg(long)]
         dev: bool,
     },

@@ -43,14 +43,19 @@ fn print_banner(app: &Application, dev: bool) {
         .collect();
     println!(
         r#"
-Development mode: memory store, built-in dev IdP (users alice, bob, carol; any password), loopback only.
+Development mode: memory store, built-in dev IdP (users alice, bob, carol; no password), loopback only.
 
-  1. Get an ID token from the dev IdP:
+  In a browser: open {url}/ and sign in as alice (groups eng, sre: both roles), bob (eng) or
+  carol (sales: no role). Credentials come from the local STS emulator; Console needs real AWS.
+
+  From a terminal, as the AWS CLI would (credential_process):
+     cargo run -q -- login --broker {url}
+     cargo run -q -- credentials --broker {url} --role dev-readonly
+
+  Or by hand with curl (roles: {roles}):
      TOKEN=$(curl -s -d grant_type=password -d username=alice -d password=x {url}/dev-idp/token \
        | python3 -c 'import json,sys; print(json.load(sys.stdin)["id_token"])')
-  2. See which roles alice may use:
      curl -s -H "Authorization: Bearer $TOKEN" {url}/api/v1/roles
-  3. Exchange the token for AWS credentials (roles: {roles}):
      curl -s -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \
        -d '{{"role":"dev-readonly","duration_seconds":3600}}' {url}/api/v1/credentials
 "#,

@@ -1,16 +1,30 @@
 //! The built-in development IdP (`serve --dev` only): static users from config/dev/users.toml,
-//! any password. It is a real (if tiny) OpenID Provider — discovery, JWKS, ES256-signed ID
-//! tokens — and the broker verifies its tokens with the normal OIDC code over HTTP, so trying
-//! rolegate exercises the path production uses.
+//! no password. It is a real (if tiny) OpenID Provider — discovery, JWKS, ES256-signed ID
+//! tokens, the authorization-code flow with PKCE for browsers and a password grant for curl —
+//! and the broker signs browsers in and verifies tokens through it with the same OIDC code
+//! production uses, so trying rolegate exercises the real path.
 
 use crate::config::{DevUser, OidcIdpConfig};
 use crate::token::SigningKey;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::time::Duration;
 
 pub const CLIENT_ID: &str = "rolegate-dev";
 pub const PATH: &str = "/dev-idp";
 const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+/// How long an authorization code waits for the token request (the broker redeems it at once).
+pub const CODE_LIFETIME: Duration = Duration::from_secs(60);
+
+/// What an authorization code stands for until the token endpoint takes it (single use).
+#[derive(Serialize, Deserialize)]
+pub struct CodeGrant {
+    pub username: String,
+    pub redirect_uri: String,
+    pub nonce: Option<String>,
+    /// RFC 7636 S256 `code_challenge` (checked with `oauth::code::pkce_s256_matches`).
+    pub challenge: String,
+}
 
 pub struct DevIdp {
     pub issuer: String,
@@ -39,9 +53,12 @@ impl DevIdp {
         json!({
             "issuer": self.issuer,
             "jwks_uri": format!("{}/jwks.json", self.issuer),
+            "authorization_endpoint": format!("{}/authorize", self.issuer),
             "token_endpoint": format!("{}/token", self.issuer),
-            "response_types_supported": ["id_token"],
-            "grant_types_supported": ["password"],
+            "response_types_supported": ["code"],
+            "grant_types_supported": ["authorization_code", "password"],
+            "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported": ["none"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["ES256"],
         })
@@ -53,6 +70,10 @@ impl DevIdp {
 
     pub fn usernames(&self) -> impl Iterator<Item = &str> {
         self.users.iter().map(|u| u.username.as_str())
+    }
+
+    pub fn users(&self) -> &[DevUser] {
+        &self.users
     }
 
     /// An ID token for `username`, or None for an unknown user.

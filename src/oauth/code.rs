@@ -47,6 +47,19 @@ pub fn valid_challenge(c: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// RFC 7636 §4.1 and §4.6: a well-formed verifier (43..128 unreserved characters) whose
+/// BASE64URL(SHA-256) equals the S256 challenge, compared in constant time.
+pub fn pkce_s256_matches(verifier: &str, challenge: &str) -> bool {
+    let well_formed = (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(Sha256::digest(verifier.as_bytes()));
+    use subtle::ConstantTimeEq;
+    well_formed && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()))
+}
+
 pub async fn issue(state: &AppState, grant: &Grant) -> Result<String, ApiError> {
     let code = random_token("rgac_");
     let value = serde_json::to_vec(grant).map_err(|_| ApiError::internal())?;
@@ -81,15 +94,7 @@ pub async fn redeem(
     if grant.redirect_uri != redirect_uri {
         return Err(bad("redirect_uri differs from the authorization request"));
     }
-    // RFC 7636 §4.1: 43..128 unreserved characters.
-    let verifier_ok = (43..=128).contains(&verifier.len())
-        && verifier
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
-    let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(Sha256::digest(verifier.as_bytes()));
-    use subtle::ConstantTimeEq;
-    if !verifier_ok || !bool::from(computed.as_bytes().ct_eq(grant.code_challenge.as_bytes())) {
+    if !pkce_s256_matches(verifier, &grant.code_challenge) {
         return Err(bad(
             "code_verifier does not match the code_challenge (PKCE)",
         ));
