@@ -218,6 +218,42 @@ async fn serve_dev_signs_a_browser_in_through_the_dev_idp() {
         "{picker}"
     );
 
+    // The banner's CLI lines with this browser session at the loopback flow's Allow button
+    // (tests/support/cli_browser.py stands in for the person), then credentials moto accepts.
+    let home = tempfile::tempdir().unwrap();
+    let cli = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rolegate"));
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path().join("config"))
+            .env("XDG_CACHE_HOME", home.path().join("cache"))
+            .args(args)
+            .args(["--broker", base]);
+        c
+    };
+    let script = common::peers::repo_root().join("tests/support/cli_browser.py");
+    let login = cli(&["login"])
+        .env("BROWSER", format!("python3 {} %s", script.display()))
+        .env("CLI_BROWSER_COOKIE", &session)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&login.stderr);
+    assert!(login.status.success(), "rolegate login: {said}");
+    let out = cli(&["credentials", "--role", "dev-readonly"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let creds: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        caller_identity_arn(&moto.url, &creds).await,
+        "arn:aws:sts::123456789012:assumed-role/DevReadOnly/alice"
+    );
+
     // The callback is single use: the same code and state again change nothing.
     let again = http
         .get(&callback)
