@@ -4,8 +4,9 @@
 //!
 //! The cookie is `__Host-` prefixed, Secure, HttpOnly, SameSite=Lax (DESIGN § Security
 //! checklist); only `serve --dev` on plain-http loopback drops the prefix and Secure, because
-//! browsers refuse both without TLS. Sessions have an absolute lifetime: after it the user
-//! signs in at the IdP again, so group changes and deprovisioning take effect.
+//! browsers refuse both without TLS. Sessions have an absolute lifetime (`[session] lifetime`,
+//! 12 h by default): after it the user signs in at the IdP again, so group changes and
+//! deprovisioning take effect; and an idle timeout (`idle_timeout`, 1 h).
 
 use crate::domain::Identity;
 use crate::error::ApiError;
@@ -17,9 +18,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
-pub const LIFETIME: Duration = Duration::from_secs(12 * 3600);
-/// A session unused for this long ends (a forgotten browser tab stops being a live key).
-pub const IDLE: Duration = Duration::from_secs(3600);
 const SECURE_NAME: &str = "__Host-rolegate_session";
 const DEV_NAME: &str = "rolegate_session";
 
@@ -65,9 +63,10 @@ pub async fn create(state: &AppState, identity: Identity) -> Result<Cookie<'stat
         seen: now,
     };
     let value = serde_json::to_vec(&session).map_err(|_| ApiError::internal())?;
+    let lifetime = state.config.session.lifetime;
     state
         .store
-        .put(&store_key(&token), &value, LIFETIME)
+        .put(&store_key(&token), &value, lifetime)
         .await?;
     Ok(Cookie::build(cookie_name(state), token)
         .path("/")
@@ -75,7 +74,7 @@ pub async fn create(state: &AppState, identity: Identity) -> Result<Cookie<'stat
         .secure(!plain_http(state))
         .same_site(SameSite::Lax)
         .max_age(actix_web::cookie::time::Duration::seconds(
-            LIFETIME.as_secs() as i64,
+            lifetime.as_secs() as i64,
         ))
         .finish())
 }
@@ -98,7 +97,9 @@ pub async fn current(state: &AppState, req: &HttpRequest) -> Result<Option<Sessi
     };
     let now = state.clock.unix();
     let age = now - session.created;
-    if now - session.seen > IDLE.as_secs() as i64 || age >= LIFETIME.as_secs() as i64 {
+    let lifetime = state.config.session.lifetime.as_secs() as i64;
+    let idle = state.config.session.idle_timeout.as_secs() as i64;
+    if now - session.seen > idle || age >= lifetime {
         state.store.delete(&key).await?;
         return Ok(None);
     }
@@ -107,7 +108,7 @@ pub async fn current(state: &AppState, req: &HttpRequest) -> Result<Option<Sessi
     if now - session.seen > 60 {
         session.seen = now;
         let value = serde_json::to_vec(&session).map_err(|_| ApiError::internal())?;
-        let left = Duration::from_secs((LIFETIME.as_secs() as i64 - age).max(1) as u64);
+        let left = Duration::from_secs((lifetime - age).max(1) as u64);
         state.store.put(&key, &value, left).await?;
     }
     Ok(Some(session))
@@ -144,7 +145,8 @@ pub async fn spend_csrf(
     if !csrf_ok(session, presented) {
         return Ok(false);
     }
-    let left = LIFETIME.as_secs() as i64 - (state.clock.unix() - session.created);
+    let left =
+        state.config.session.lifetime.as_secs() as i64 - (state.clock.unix() - session.created);
     let spent = AtomicBool::new(false);
     let next = random_token();
     let presented = presented.to_string();

@@ -115,6 +115,18 @@ fn each_error_names_the_key_to_fix() {
             format!("{GOOD}\n[[role]]\narn = \"arn:aws:iam::111122223333:role/ReadOnly\"\n"),
             "role[1]",
         ),
+        (
+            format!("{GOOD}\n[session]\nlifetime = \"30d\"\n"),
+            "session.lifetime",
+        ),
+        (
+            format!("{GOOD}\n[session]\nlifetime = \"1h\"\nidle_timeout = \"2h\"\n"),
+            "session.idle_timeout",
+        ),
+        (
+            format!("{GOOD}\n[session]\nidle_timeout = \"forever\"\n"),
+            "session.idle_timeout",
+        ),
         ("\n[server\n".to_string(), "rolegate.toml:2:8"),
         (
             format!(

@@ -523,6 +523,7 @@ async fn login_starts_are_rate_limited_per_client_ip() {
 async fn session_app(
     p: &'static common::app::Peers,
     forge: &SamlForge,
+    session: &str,
 ) -> (
     TestApp,
     std::sync::Arc<rolegate::clock::OffsetClock>,
@@ -530,7 +531,7 @@ async fn session_app(
 ) {
     let clock = std::sync::Arc::new(rolegate::clock::OffsetClock::default());
     let app = TestApp::spawn_with_files(
-        &config(p, "allow_idp_initiated = true"),
+        &format!("{session}\n{}", config(p, "allow_idp_initiated = true")),
         &[(
             "corp-metadata.xml",
             &forge.metadata("https://idp.forge.test/sso"),
@@ -564,7 +565,7 @@ async fn sessions_end_after_an_idle_hour_and_after_twelve_hours_in_any_case() {
     let Some(p) = peers() else { return };
     let forge = SamlForge::new();
 
-    let (app, clock, cookie) = session_app(p, &forge).await;
+    let (app, clock, cookie) = session_app(p, &forge, "").await;
     assert!(signed_in(&app, &cookie).await);
     clock.advance(Duration::from_secs(50 * 60));
     assert!(signed_in(&app, &cookie).await, "used within the idle hour");
@@ -575,10 +576,41 @@ async fn sessions_end_after_an_idle_hour_and_after_twelve_hours_in_any_case() {
     );
 
     // Used every 50 minutes, it still ends 12 hours after sign-in (15 x 50 min = 12.5 h).
-    let (app, clock, cookie) = session_app(p, &forge).await;
+    let (app, clock, cookie) = session_app(p, &forge, "").await;
     for _ in 0..15 {
         clock.advance(Duration::from_secs(50 * 60));
         let _ = signed_in(&app, &cookie).await;
     }
     assert!(!signed_in(&app, &cookie).await, "absolute lifetime");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_session_timeouts_apply() {
+    use std::time::Duration;
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+    let short = "[session]\nlifetime = \"30m\"\nidle_timeout = \"10m\"\n";
+
+    let (app, clock, cookie) = session_app(p, &forge, short).await;
+    clock.advance(Duration::from_secs(9 * 60));
+    assert!(
+        signed_in(&app, &cookie).await,
+        "used within the idle 10 minutes"
+    );
+    clock.advance(Duration::from_secs(11 * 60));
+    assert!(
+        !signed_in(&app, &cookie).await,
+        "idle for more than 10 minutes"
+    );
+
+    let (app, clock, cookie) = session_app(p, &forge, short).await;
+    for _ in 0..3 {
+        clock.advance(Duration::from_secs(9 * 60));
+        assert!(signed_in(&app, &cookie).await, "busy, within 30 minutes");
+    }
+    clock.advance(Duration::from_secs(4 * 60));
+    assert!(
+        !signed_in(&app, &cookie).await,
+        "30-minute absolute lifetime"
+    );
 }

@@ -48,6 +48,7 @@ pub struct Config {
     pub roles: Vec<RoleConfig>,
     pub maps: Vec<MapRule>,
     pub limits: Limits,
+    pub session: SessionConfig,
     pub cli: CliConfig,
     pub audit: AuditOutput,
     /// The file this came from (None for the embedded dev config): reloads re-read it.
@@ -322,6 +323,15 @@ pub struct MapRule {
     pub max_duration: Option<Duration>,
     pub tags: BTreeMap<String, String>,
     pub transitive_tag_keys: Vec<String>,
+}
+
+/// Browser sessions (`[session]`, see `crate::session`).
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Absolute: after it the user signs in at the IdP again, however busy the session was.
+    pub lifetime: Duration,
+    /// A session unused this long ends (a forgotten tab stops being a live key).
+    pub idle_timeout: Duration,
 }
 
 /// The CLI's sign-in (`rolegate login`): OAuth 2.0 device and loopback flows to broker tokens.

@@ -26,6 +26,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub limits: RawLimits,
     #[serde(default)]
+    pub session: RawSession,
+    #[serde(default)]
     pub cli: RawCli,
     #[serde(default)]
     pub audit: RawAudit,
@@ -41,6 +43,13 @@ pub struct RawAudit {
     /// "log" (default), "stdout" or "file".
     pub output: Option<String>,
     pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSession {
+    pub lifetime: Option<String>,
+    pub idle_timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -78,6 +78,7 @@ pub fn validate(raw: RawConfig, dev: bool, base: &Path) -> R<Config> {
         requests_per_minute_per_ip: raw.limits.requests_per_minute_per_ip.unwrap_or(0),
         logins_per_minute_per_ip: raw.limits.logins_per_minute_per_ip.unwrap_or(30),
     };
+    let session = session(raw.session)?;
     let cli = cli(raw.cli)?;
     let audit = match (raw.audit.output.as_deref().unwrap_or("log"), raw.audit.file) {
         ("log", None) => AuditOutput::Log,
@@ -136,10 +137,37 @@ pub fn validate(raw: RawConfig, dev: bool, base: &Path) -> R<Config> {
         roles,
         maps,
         limits,
+        session,
         cli,
         audit,
         source: None,
         dev,
+    })
+}
+
+fn session(r: RawSession) -> R<SessionConfig> {
+    let lifetime = match r.lifetime {
+        Some(s) => parse_duration("session.lifetime", &s)?,
+        None => Duration::from_secs(12 * 3600),
+    };
+    let idle_timeout = match r.idle_timeout {
+        Some(s) => parse_duration("session.idle_timeout", &s)?,
+        None => Duration::from_secs(3600),
+    };
+    // A week bounds how long a deprovisioned user's browser can keep its access.
+    if !(Duration::from_secs(300)..=Duration::from_secs(7 * 86_400)).contains(&lifetime) {
+        return err("session.lifetime", "must be between 5m and 7 days");
+    }
+    // Idle is checked against a last-use mark written at most once a minute.
+    if idle_timeout < Duration::from_secs(120) || idle_timeout > lifetime {
+        return err(
+            "session.idle_timeout",
+            "must be at least 2m and at most session.lifetime",
+        );
+    }
+    Ok(SessionConfig {
+        lifetime,
+        idle_timeout,
     })
 }
 
