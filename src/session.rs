@@ -96,10 +96,9 @@ pub async fn current(state: &AppState, req: &HttpRequest) -> Result<Option<Sessi
         return Ok(None);
     };
     let now = state.clock.unix();
-    let age = now - session.created;
-    let lifetime = state.config.session.lifetime.as_secs() as i64;
-    let idle = state.config.session.idle_timeout.as_secs() as i64;
-    if now - session.seen > idle || age >= lifetime {
+    let limits = &state.config.session;
+    let idle = now - session.seen > limits.idle_timeout.as_secs() as i64;
+    if idle || now - session.created >= limits.lifetime.as_secs() as i64 {
         state.store.delete(&key).await?;
         return Ok(None);
     }
@@ -108,10 +107,20 @@ pub async fn current(state: &AppState, req: &HttpRequest) -> Result<Option<Sessi
     if now - session.seen > 60 {
         session.seen = now;
         let value = serde_json::to_vec(&session).map_err(|_| ApiError::internal())?;
-        let left = Duration::from_secs((lifetime - age).max(1) as u64);
-        state.store.put(&key, &value, left).await?;
+        state
+            .store
+            .put(&key, &value, time_left(state, &session, now))
+            .await?;
     }
     Ok(Some(session))
+}
+
+/// What is left of the session's absolute lifetime: the TTL of every rewrite of its entry, so
+/// that recording use or spending a CSRF token never extends it. At least a second, because a
+/// zero TTL would mean "keep forever" to a store.
+fn time_left(state: &AppState, session: &Session, now: i64) -> Duration {
+    let left = state.config.session.lifetime.as_secs() as i64 - (now - session.created);
+    Duration::from_secs(left.max(1) as u64)
 }
 
 /// Ends the session and returns a cookie that clears it.
@@ -145,26 +154,21 @@ pub async fn spend_csrf(
     if !csrf_ok(session, presented) {
         return Ok(false);
     }
-    let left =
-        state.config.session.lifetime.as_secs() as i64 - (state.clock.unix() - session.created);
+    let left = time_left(state, session, state.clock.unix());
     let spent = AtomicBool::new(false);
     let next = random_token();
     let presented = presented.to_string();
     state
         .store
-        .update(
-            &store_key(c.value()),
-            Duration::from_secs(left.max(1) as u64),
-            &|old| {
-                let mut s: Session = serde_json::from_slice(old?).ok()?;
-                let matches = csrf_ok(&s, &presented);
-                spent.store(matches, Ordering::SeqCst);
-                if matches {
-                    s.csrf = next.clone();
-                }
-                serde_json::to_vec(&s).ok()
-            },
-        )
+        .update(&store_key(c.value()), left, &|old| {
+            let mut s: Session = serde_json::from_slice(old?).ok()?;
+            let matches = csrf_ok(&s, &presented);
+            spent.store(matches, Ordering::SeqCst);
+            if matches {
+                s.csrf = next.clone();
+            }
+            serde_json::to_vec(&s).ok()
+        })
         .await?;
     Ok(spent.load(Ordering::SeqCst))
 }

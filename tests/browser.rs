@@ -9,6 +9,7 @@
 mod common;
 
 use common::app::{ACCOUNT_ROLES, TestApp, broker_head, caller_identity_arn};
+use common::cli;
 use common::dev_broker;
 use common::federation::Federation;
 use common::peers::{Moto, OidcIdp, SamlIdp, free_port, repo_root, require_peer};
@@ -262,13 +263,8 @@ async fn cli_device_login_is_approved_in_chromium() {
     let Some(s) = stack().await else { return };
     let home = tempfile::tempdir().unwrap();
     let cli = |args: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_rolegate"));
-        c.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", home.path())
-            .env("XDG_CONFIG_HOME", home.path().join("config"))
-            .env("XDG_CACHE_HOME", home.path().join("cache"))
-            .args(args)
+        let mut c = cli::rolegate(home.path());
+        c.args(args)
             .args(["--broker", &s.app.url])
             .stdin(Stdio::null());
         c

@@ -9,8 +9,8 @@
 mod common;
 
 use common::app::{TestApp, broker_head, peers};
+use common::cli::{self, assert_success};
 use common::federation::Federation;
-use common::peers::repo_root;
 use common::saml_forge::{SamlForge, corp_idp};
 use common::web::saml_sign_in;
 use std::os::unix::fs::PermissionsExt;
@@ -59,12 +59,8 @@ impl Env {
 
     fn isolate(&self, c: &mut Command) {
         let h = self.home.path();
-        c.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", h)
-            .env("XDG_CONFIG_HOME", h.join("config"))
-            .env("XDG_CACHE_HOME", h.join("cache"))
-            .env("AWS_CONFIG_FILE", h.join("aws-config"))
+        cli::isolate(c, h);
+        c.env("AWS_CONFIG_FILE", h.join("aws-config"))
             .env("AWS_SHARED_CREDENTIALS_FILE", h.join("aws-credentials"))
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_DEFAULT_REGION", "us-east-1")
@@ -79,11 +75,8 @@ impl Env {
 
     async fn login(&self, user: &str) {
         let cookie = saml_sign_in(&self.app.url, &self.forge, user, &["eng"]).await;
-        let script = repo_root().join("tests/support/cli_browser.py");
-        let mut c = self.cli(&["login"]);
-        c.env("BROWSER", format!("python3 {} %s", script.display()))
-            .env("CLI_BROWSER_COOKIE", cookie);
-        let out = tokio::task::block_in_place(|| c.output().unwrap());
+        let login = self.cli(&["login"]);
+        let out = tokio::task::block_in_place(|| cli::login_through_session(login, &cookie));
         assert_success(&out, "rolegate login");
         assert!(stderr(&out).contains("Signed in to"), "{}", stderr(&out));
     }
@@ -121,16 +114,6 @@ fn stdout(o: &Output) -> String {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
-}
-
-fn assert_success(o: &Output, what: &str) {
-    assert!(
-        o.status.success(),
-        "{what} failed ({}):\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        o.status,
-        stdout(o),
-        stderr(o)
-    );
 }
 
 fn mode(p: &Path) -> u32 {

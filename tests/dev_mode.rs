@@ -6,6 +6,7 @@
 mod common;
 
 use common::app::caller_identity_arn;
+use common::cli::{self, assert_success};
 use common::dev_broker::{start, start_with, wait_ready};
 use common::peers::Moto;
 use common::web;
@@ -222,32 +223,16 @@ async fn serve_dev_signs_a_browser_in_through_the_dev_idp() {
     // (tests/support/cli_browser.py stands in for the person), then credentials moto accepts.
     let home = tempfile::tempdir().unwrap();
     let cli = |args: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_rolegate"));
-        c.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", home.path())
-            .env("XDG_CONFIG_HOME", home.path().join("config"))
-            .env("XDG_CACHE_HOME", home.path().join("cache"))
-            .args(args)
-            .args(["--broker", base]);
+        let mut c = cli::rolegate(home.path());
+        c.args(args).args(["--broker", base]);
         c
     };
-    let script = common::peers::repo_root().join("tests/support/cli_browser.py");
-    let login = cli(&["login"])
-        .env("BROWSER", format!("python3 {} %s", script.display()))
-        .env("CLI_BROWSER_COOKIE", &session)
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&login.stderr);
-    assert!(login.status.success(), "rolegate login: {said}");
+    let login = cli::login_through_session(cli(&["login"]), &session);
+    assert_success(&login, "rolegate login");
     let out = cli(&["credentials", "--role", "dev-readonly"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out, "rolegate credentials");
     let creds: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         caller_identity_arn(&moto.url, &creds).await,
