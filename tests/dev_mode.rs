@@ -195,7 +195,7 @@ async fn serve_dev_signs_a_browser_in_through_the_dev_idp() {
     assert_eq!(chosen.status(), 303);
     let callback = location(&chosen);
     assert!(
-        callback.starts_with(&format!("{base}/oidc/callback?code=rgdc_")),
+        callback.starts_with(&format!("{base}/oidc/callback/dev?code=rgdc_")),
         "{callback}"
     );
 
@@ -281,7 +281,7 @@ async fn the_dev_idp_refuses_bad_authorization_requests_and_code_misuse() {
     let http = web::client();
     wait_ready(&http, &broker).await;
     let base = broker.url.as_str();
-    let callback = format!("{base}/oidc/callback");
+    let callback = format!("{base}/oidc/callback/dev");
     // challenge = BASE64URL(SHA-256(verifier)) (RFC 7636 §4.2).
     let verifier = "dBjftJeZ4CVP-mJ92K1zmOfvBxaVTLvFwSYV5r4pUx4";
     let challenge = "_Q1CcZJhL91W_Z6-UOFLj-5i4GCaBuxBQ4m1GwgqPkw";
