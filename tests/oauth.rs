@@ -576,3 +576,30 @@ async fn sign_ins_end_at_their_absolute_lifetime_and_on_revocation() {
     assert_eq!(refreshed, 14, "14 × 50 min < 12 h < 15 × 50 min");
     assert_eq!(roles_with(&e, s(&current, "access_token")).await, 401);
 }
+
+/// Issue 16 item 12: a browser session approving `rolegate login` late in its life must not
+/// start a fresh `[cli] session_lifetime`: the family is anchored at the IdP's authentication,
+/// so an identity lives at most one lifetime after the IdP last vouched for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_cli_sign_in_approved_late_gets_no_fresh_lifetime() {
+    let Some(e) = env("").await else { return };
+    let alice = saml_sign_in(&e.app.url, &e.forge, "alice", &["eng"]).await;
+    // Keep the browser session alive (idle timeout 1 h) for 11 hours.
+    for _ in 0..13 {
+        e.clock.advance(Duration::from_secs(50 * 60));
+        assert_eq!(web::get(&e.app.url, "/", Some(&alice)).await.status(), 200);
+    }
+    e.clock.advance(Duration::from_secs(10 * 60));
+    // 11 h after the IdP authenticated alice, she approves a CLI sign-in.
+    let (status, t) = redeem(&e, &code_for(&e, &alice).await, VERIFIER, REDIRECT).await;
+    assert_eq!(status, 200, "{t}");
+    let left = t["refresh_expires_in"].as_u64().unwrap();
+    assert!(
+        left <= 3600,
+        "the family ends 12 h after the IdP's authentication, not 12 h after approval: {left}s"
+    );
+    e.clock.advance(Duration::from_secs(left + 1));
+    let (status, next) = refresh(&e, s(&t, "refresh_token")).await;
+    assert_eq!(status, 400, "{next}");
+    assert_eq!(roles_with(&e, s(&t, "access_token")).await, 401);
+}

@@ -400,3 +400,63 @@ async fn leaked_state_without_cookie_does_not_burn_the_victims_login() {
     let r = deliver(&app, &redirect, Some(&victim.cookie)).await;
     assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
 }
+
+/// Issue 16 item 12: a session is anchored at the IdP's `auth_time`, so an IdP authentication
+/// older than the session lifetime opens no session (the broker asks for `max_age`, so an IdP
+/// honouring it re-authenticates instead).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oidc_authentication_older_than_the_session_lifetime_opens_no_session() {
+    let Some(moto) = Moto::start() else { return };
+    let Some(idp) = OidcIdp::start_with_redirect_uris(&[&format!("{PUBLIC}/oidc/callback/web")])
+    else {
+        return;
+    };
+    let clock = std::sync::Arc::new(rolegate::clock::OffsetClock::default());
+    let toml = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+public_url = "{PUBLIC}"
+
+[session]
+lifetime = "5m"
+idle_timeout = "2m"
+
+[aws]
+role_chaining = "false"
+access_key_id_file = "aws-key-id"
+secret_access_key_file = "aws-secret"
+
+[aws.partitions.aws]
+sts_endpoint = "{moto}"
+
+[[idp]]
+id = "web"
+kind = "oidc"
+issuer = "{issuer}"
+client_id = "rolegate"
+client_secret_file = "client-secret"
+
+{ROLES}
+"#,
+        moto = moto.url,
+        issuer = idp.issuer,
+    );
+    let app = TestApp::spawn_with_files(
+        &toml,
+        &[("client-secret", OIDC_CLIENT_SECRET)],
+        Some(clock.clone()),
+        true,
+    )
+    .await;
+    let s = start(&app).await;
+    assert_eq!(query(&s.authorize)["max_age"], "300");
+    let redirect = idp.authorize(&s.authorize, "alice");
+    // Six minutes later by the broker's clock: the IdP authenticated alice before the 5-minute
+    // session lifetime began.
+    clock.advance(std::time::Duration::from_secs(6 * 60));
+    let r = deliver(&app, &redirect, Some(&s.cookie)).await;
+    assert_eq!(r.status(), 403);
+    assert!(set_cookie(&r, "__Host-rolegate_session").is_none());
+    assert_eq!(reason(r).await, "stale_authentication");
+}

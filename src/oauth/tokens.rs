@@ -65,8 +65,12 @@ fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ApiError> {
 /// A new sign-in: a new family and its first pair.
 pub async fn sign_in(state: &AppState, identity: Identity) -> Result<Issued, ApiError> {
     let family = hex::encode(rand::random::<[u8; 16]>());
+    let now = state.clock.unix();
     let record = Family {
-        created: state.clock.unix(),
+        // Anchored at the IdP's authentication (a browser session keeps it as auth_time), not
+        // at the approval: a CLI sign-in approved late in a browser session must not get a
+        // fresh lifetime of its own.
+        created: identity.auth_time.filter(|t| *t <= now).unwrap_or(now),
         revoked: false,
         subject: identity.subject.clone(),
     };
@@ -95,9 +99,17 @@ async fn pair(
     family: &str,
     created: i64,
 ) -> Result<Issued, ApiError> {
-    let left = left(state, created).ok_or_else(|| {
-        invalid_grant("this sign-in has reached its lifetime; run `rolegate login` again")
-    })?;
+    let now = state.clock.unix();
+    // Never past the IdP's own end for the sign-in (SAML SessionNotOnOrAfter).
+    let left = left(state, created)
+        .map(|l| match identity.idp_session_end {
+            Some(end) => l.min(u64::try_from(end - now).unwrap_or(0)),
+            None => l,
+        })
+        .filter(|l| *l > 0)
+        .ok_or_else(|| {
+            invalid_grant("this sign-in has reached its lifetime; run `rolegate login` again")
+        })?;
     let access_ttl = state.config.cli.token_lifetime.as_secs().min(left);
     let access_token = random_token(ACCESS_PREFIX);
     let refresh_token = random_token(REFRESH_PREFIX);

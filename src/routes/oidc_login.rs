@@ -94,7 +94,13 @@ pub async fn start(
         .append_pair("state", &state_value)
         .append_pair("nonce", &nonce)
         .append_pair("code_challenge", &challenge)
-        .append_pair("code_challenge_method", "S256");
+        .append_pair("code_challenge_method", "S256")
+        // OIDC Core §3.1.2.1: an IdP session older than a broker session may live makes the
+        // IdP authenticate again, so the session anchored at `auth_time` is not born dead.
+        .append_pair(
+            "max_age",
+            &state.config.session.lifetime.as_secs().to_string(),
+        );
     let pending = Pending {
         idp: idp.id.to_string(),
         nonce,

@@ -271,6 +271,7 @@ fn identity(
         groups,
         mfa: amr_mfa || acr_mfa,
         auth_time: claims.get("auth_time").and_then(Value::as_i64),
+        idp_session_end: None,
         aud,
         azp,
         claims,
