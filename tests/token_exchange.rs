@@ -324,6 +324,18 @@ async fn forged_and_malformed_tokens_are_refused_with_a_challenge() {
             },
             "signature is invalid",
         ),
+        (
+            // RFC 7519 §4: a claim named twice, signed by the IdP; parsers that keep the last
+            // would read `eng`, others `nobody`.
+            "duplicate groups claim",
+            forge::rs256_raw_payload(&format!(
+                r#"{{"iss":"{iss}","aud":"rolegate","sub":"dup","groups":["nobody"],"groups":["eng"],"iat":{},"exp":{}}}"#,
+                now - 10,
+                now + 600
+            )),
+            // The unverified peek at `iss` refuses it already, as the verifier would.
+            "malformed token",
+        ),
     ];
     for (name, token, says) in cases {
         let res = app

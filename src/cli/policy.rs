@@ -60,7 +60,7 @@ pub fn explain(a: ExplainArgs) -> ExitCode {
         .map_err(|e| e.to_string())
         .and_then(|t| {
             // Strict: a second `groups` key must not silently replace the first.
-            let v = crate::policy::strict_json::parse(&t).map_err(|e| e.to_string())?;
+            let v = crate::strict_json::parse(&t).map_err(|e| e.to_string())?;
             serde_json::from_value(v).map_err(|e| e.to_string())
         }) {
         Ok(f) => f,

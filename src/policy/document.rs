@@ -92,7 +92,7 @@ pub fn parse_document(file: &str, text: &str) -> Result<Vec<Statement>, ParseErr
     }
     // Duplicate keys are refused: serde_json would keep the last `Statement` or `Condition`
     // and silently drop a Deny written in the first.
-    let doc = super::strict_json::parse(text).map_err(|e| err(&e.path, e.message))?;
+    let doc = crate::strict_json::parse(text).map_err(|e| err(&e.path, e.message))?;
     let obj = doc
         .as_object()
         .ok_or_else(|| err("$", "a policy document is a JSON object".into()))?;
@@ -374,7 +374,7 @@ fn session(v: &Value) -> StResult<SessionBlock> {
                     Value::Object(_) => val.to_string(),
                     // Parsed strictly too: the text goes to STS re-serialised from this value,
                     // so a duplicate key would lose its first statement on the way.
-                    Value::String(t) => super::strict_json::parse(t)
+                    Value::String(t) => crate::strict_json::parse(t)
                         .map(|v| v.to_string())
                         .or_else(|e| at(&format!("{path}:{}", e.path), e.message))?,
                     _ => return at(&path, "an inline session policy (JSON object)"),

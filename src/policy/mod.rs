@@ -15,7 +15,6 @@ pub mod lint;
 pub mod loader;
 pub mod pattern;
 pub mod shorthand;
-pub mod strict_json;
 pub mod watch;
 
 use crate::config::RoleConfig;

@@ -32,7 +32,7 @@ pub fn parse(text: &str) -> Result<Value, JsonError> {
     let duplicate = RefCell::new(None);
     let mut de = serde_json::Deserializer::from_str(text);
     let result = StrictValue {
-        path: String::new(),
+        at: Path::Root,
         duplicate: &duplicate,
     }
     .deserialize(&mut de)
@@ -47,26 +47,45 @@ pub fn parse(text: &str) -> Result<Value, JsonError> {
     }
 }
 
-/// A `Value` built while remembering where it is, so a duplicate can be reported by path.
-struct StrictValue<'a> {
-    path: String,
-    duplicate: &'a RefCell<Option<JsonError>>,
+/// [`parse`] for a JSON object (a JWT's claims, say), from bytes that must be UTF-8.
+pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, JsonError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| JsonError {
+        path: "$".into(),
+        message: "not UTF-8".into(),
+    })?;
+    match parse(text)? {
+        Value::Object(m) => Ok(m),
+        _ => Err(JsonError {
+            path: "$".into(),
+            message: "not a JSON object".into(),
+        }),
+    }
 }
 
-impl StrictValue<'_> {
-    fn child(&self, segment: &str) -> Self {
-        let path = if self.path.is_empty() {
-            segment.to_string()
-        } else if segment.starts_with('[') {
-            format!("{}{segment}", self.path)
-        } else {
-            format!("{}.{segment}", self.path)
-        };
-        StrictValue {
-            path,
-            duplicate: self.duplicate,
+/// Where a value sits, as a chain of borrowed segments: rendered only for an error, so a
+/// document that parses costs no path strings.
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    Root,
+    Key(&'a Path<'a>, &'a str),
+    Index(&'a Path<'a>, usize),
+}
+
+impl fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Path::Root => Ok(()),
+            Path::Key(Path::Root, k) => f.write_str(k),
+            Path::Key(parent, k) => write!(f, "{parent}.{k}"),
+            Path::Index(parent, i) => write!(f, "{parent}[{i}]"),
         }
     }
+}
+
+/// A `Value` built while remembering where it is, so a duplicate can be reported by path.
+struct StrictValue<'a> {
+    at: Path<'a>,
+    duplicate: &'a RefCell<Option<JsonError>>,
 }
 
 impl<'de> DeserializeSeed<'de> for StrictValue<'_> {
@@ -114,25 +133,34 @@ impl<'de> Visitor<'de> for StrictValue<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::new();
-        while let Some(v) = seq.next_element_seed(self.child(&format!("[{}]", items.len())))? {
-            items.push(v);
+        loop {
+            let child = StrictValue {
+                at: Path::Index(&self.at, items.len()),
+                duplicate: self.duplicate,
+            };
+            match seq.next_element_seed(child)? {
+                Some(v) => items.push(v),
+                None => return Ok(Value::Array(items)),
+            }
         }
-        Ok(Value::Array(items))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            let child = self.child(&key);
+            let at = Path::Key(&self.at, &key);
             if out.contains_key(&key) {
                 let message = format!("the key `{key}` appears twice in one object; give it once");
                 *self.duplicate.borrow_mut() = Some(JsonError {
-                    path: child.path,
+                    path: at.to_string(),
                     message: message.clone(),
                 });
                 return Err(de::Error::custom(message));
             }
-            let value = map.next_value_seed(child)?;
+            let value = map.next_value_seed(StrictValue {
+                at,
+                duplicate: self.duplicate,
+            })?;
             out.insert(key, value);
         }
         Ok(Value::Object(out))
@@ -193,6 +221,28 @@ mod tests {
             assert_eq!(e.path, "$", "{bad}: {e}");
             assert!(e.message.starts_with("not JSON"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn nested_paths_name_indexes_and_keys() {
+        let doc = r#"{"a":[{"b":1},{"c":{"d":1,"d":2}}]}"#;
+        assert_eq!(dup_path(doc), "a[1].c.d");
+        assert_eq!(dup_path(r#"[{"x":1,"x":1}]"#), "[0].x");
+    }
+
+    #[test]
+    fn objects_only_for_parse_object() {
+        assert!(parse_object(br#"{"iss":"a"}"#).is_ok());
+        assert_eq!(
+            parse_object(b"[1]").unwrap_err().message,
+            "not a JSON object"
+        );
+        assert_eq!(
+            parse_object(b"{\"a\":\"\xff\"}").unwrap_err().message,
+            "not UTF-8"
+        );
+        let dup = parse_object(br#"{"iss":"https://evil","iss":"https://corp"}"#).unwrap_err();
+        assert_eq!(dup.path, "iss");
     }
 
     #[test]
