@@ -169,7 +169,7 @@ async fn aws_cli_and_boto3_get_credentials_through_credential_process() {
     let out = aws(&["sts", "get-caller-identity", "--output", "json"]);
     assert_success(&out, "aws sts get-caller-identity");
     assert!(
-        stdout(&out).contains(":assumed-role/ReadOnly/cli-alice"),
+        stdout(&out).contains(":assumed-role/ReadOnly/corp.cli-alice@example.com"),
         "{}",
         stdout(&out)
     );
@@ -196,7 +196,7 @@ async fn aws_cli_and_boto3_get_credentials_through_credential_process() {
     ]);
     let out = run(&mut py);
     assert_success(&out, "boto3");
-    assert!(stdout(&out).contains(":assumed-role/ReadOnly/cli-alice"));
+    assert!(stdout(&out).contains(":assumed-role/ReadOnly/corp.cli-alice@example.com"));
     assert_eq!(
         e.credential_posts().await,
         before + 1,
@@ -251,7 +251,7 @@ async fn twenty_concurrent_processes_cause_one_refresh_and_one_sts_call() {
 
     let sts_before = p
         .moto
-        .sts_requests_for_session("cli-crowd@example.com")
+        .sts_requests_for_session("corp.cli-crowd@example.com")
         .await;
     let children: Vec<_> = (0..20)
         .map(|_| {
@@ -280,7 +280,7 @@ async fn twenty_concurrent_processes_cause_one_refresh_and_one_sts_call() {
     assert_eq!(keys.len(), 1, "all twenty got the same credentials");
     assert_eq!(
         p.moto
-            .sts_requests_for_session("cli-crowd@example.com")
+            .sts_requests_for_session("corp.cli-crowd@example.com")
             .await
             - sts_before,
         1,
