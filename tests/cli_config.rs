@@ -343,3 +343,62 @@ fn attack_redis_url_without_backend_is_not_a_per_process_memory_store() {
         0
     );
 }
+
+/// `rolegate setup` writes each alias as `[profile rolegate-<alias>]` into ~/.aws/config: an
+/// alias with a line break would add `credential_process = <command>` to an engineer's file.
+#[test]
+fn config_check_refuses_alias_with_newline_credential_process_injection() {
+    let cases = [
+        (
+            "alias = \"x]\\ncredential_process = touch /tmp/pwned\\n[profile y\"",
+            "role[0].alias",
+        ),
+        ("alias = \"read only\"", "role[0].alias"),
+        ("alias = \"ro\\r\"", "role[0].alias"),
+    ];
+    for (line, path) in cases {
+        let toml = GOOD.replace("role/ReadOnly\"", &format!("role/ReadOnly\"\n{line}"));
+        let (code, _, stderr) = check(&toml, &[]);
+        assert_eq!(code, 1, "{line}: {stderr}");
+        assert!(stderr.contains(&format!("`{path}`")), "{line}: {stderr}");
+        assert!(stderr.contains("A-Z a-z 0-9 . _ -"), "{stderr}");
+    }
+    // The default alias is the role name, which IAM lets hold `+=,@`: say to set one.
+    let toml = GOOD.replace("role/ReadOnly\"", "role/Read+Only\"");
+    let (code, _, stderr) = check(&toml, &[]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("`role[0].alias`") && stderr.contains("set `alias`"),
+        "{stderr}"
+    );
+}
+
+/// Account names are free text (spaces allowed) written as comments into ~/.aws/config: a CR,
+/// LF, NUL or any other control character would end the comment and start a key.
+#[test]
+fn config_check_refuses_account_name_with_control_characters_profile_injection() {
+    for (value, shown) in [
+        ("Prod\\ncredential_process = touch /tmp/pwned", "U+000A"),
+        ("Prod\\r[profile x]", "U+000D"),
+        ("Prod\\u0000", "U+0000"),
+        ("Prod\\u007f", "U+007F"),
+        ("Prod\\u0085", "U+0085"),
+        ("Prod\\u2028x", "U+2028"),
+    ] {
+        let toml = GOOD.replace(
+            "role/ReadOnly\"",
+            &format!("role/ReadOnly\"\naccount_name = \"{value}\""),
+        );
+        let (code, _, stderr) = check(&toml, &[]);
+        assert_eq!(code, 1, "{value}: {stderr}");
+        assert!(
+            stderr.contains("`role[0].account_name`") && stderr.contains(shown),
+            "{value}: {stderr}"
+        );
+    }
+    let toml = GOOD.replace(
+        "role/ReadOnly\"",
+        "role/ReadOnly\"\naccount_name = \"Production (EU) – main\"",
+    );
+    assert_eq!(check(&toml, &[]).0, 0, "spaces and punctuation are fine");
+}

@@ -2,6 +2,7 @@
 
 use super::raw::*;
 use super::*;
+use crate::domain::text;
 
 type R<T> = Result<T, ConfigError>;
 
@@ -691,12 +692,9 @@ fn saml_sp(r: RawSaml, base: &Path) -> R<SamlSpConfig> {
 
 fn role(r: RawRole, i: usize) -> R<RoleConfig> {
     let arn = RoleArn::parse(&r.arn).or_else(|m| err(format!("role[{i}].arn"), m))?;
-    let alias = r.alias.unwrap_or_else(|| arn.name().to_string());
-    if alias.is_empty() || alias.contains(['/', ' ', '?', '#']) {
-        return err(
-            format!("role[{i}].alias"),
-            "must be non-empty without spaces, / ? or #",
-        );
+    let alias = role_alias(r.alias, &arn, i)?;
+    if let Some(name) = &r.account_name {
+        account_name(name, i)?;
     }
     let max_duration = session_duration(
         &format!("role[{i}].max_duration"),
@@ -708,6 +706,41 @@ fn role(r: RawRole, i: usize) -> R<RoleConfig> {
         account_name: r.account_name,
         max_duration,
     })
+}
+
+/// The alias becomes the AWS CLI profile name `rolegate setup` writes (see [`text`]).
+fn role_alias(alias: Option<String>, arn: &RoleArn, i: usize) -> R<String> {
+    let explicit = alias.is_some();
+    let alias = alias.unwrap_or_else(|| arn.name().to_string());
+    if text::is_profile_name(&alias) {
+        return Ok(alias);
+    }
+    let hint = if explicit {
+        ""
+    } else {
+        " (it defaults to the role name; set `alias` explicitly)"
+    };
+    err(
+        format!("role[{i}].alias"),
+        format!(
+            "must be {}: it becomes an AWS CLI profile name{hint}",
+            text::PROFILE_NAME_RULE
+        ),
+    )
+}
+
+/// Free text written into `~/.aws/config` as a comment: no character that could end the line.
+fn account_name(name: &str, i: usize) -> R<()> {
+    match text::line_breaking_char(name) {
+        None => Ok(()),
+        Some(c) => err(
+            format!("role[{i}].account_name"),
+            format!(
+                "holds the control character {}; it is written into ~/.aws/config, where a line break adds keys",
+                text::describe(c)
+            ),
+        ),
+    }
 }
 
 fn map(m: RawMap, i: usize, idps: &[IdpConfig], roles: &[RoleConfig]) -> R<MapRule> {
