@@ -35,6 +35,7 @@
 pub mod audit;
 pub mod aws;
 pub mod cli;
+pub mod client_addr;
 pub mod clock;
 pub mod config;
 pub mod domain;

@@ -66,7 +66,8 @@ pub struct ServerConfig {
     pub listen: String,
     /// None: derived from the bound address at startup (`http://127.0.0.1:<port>`).
     pub public_url: Option<Url>,
-    pub trusted_proxies: Vec<IpNet>,
+    /// Proxies whose forwarding header is believed, and which header that is.
+    pub trusted_proxies: crate::client_addr::TrustedProxies,
     pub cors_origins: Vec<String>,
     pub log_format: LogFormat,
     pub shutdown_timeout: Duration,

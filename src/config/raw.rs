@@ -84,6 +84,8 @@ pub struct RawServer {
     pub public_url: Option<String>,
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// "x-forwarded-for" (default) or "forwarded" (RFC 7239): the one header they write.
+    pub forwarded_header: Option<String>,
     #[serde(default)]
     pub cors_origins: Vec<String>,
     /// "pretty" (default) or "json".

@@ -2,6 +2,7 @@
 
 use super::raw::*;
 use super::*;
+use crate::client_addr::{ForwardedHeader, TrustedProxies};
 
 type R<T> = Result<T, ConfigError>;
 
@@ -218,6 +219,10 @@ fn server(r: RawServer) -> R<ServerConfig> {
             }
         }
     }
+    let trusted_proxies = TrustedProxies {
+        nets: trusted_proxies,
+        header: forwarded_header(r.forwarded_header.as_deref())?,
+    };
     for (i, o) in r.cors_origins.iter().enumerate() {
         let u = http_url(&format!("server.cors_origins[{i}]"), o)?;
         if u.path() != "/" || u.query().is_some() {
@@ -249,6 +254,17 @@ fn server(r: RawServer) -> R<ServerConfig> {
         log_format,
         shutdown_timeout,
     })
+}
+
+fn forwarded_header(h: Option<&str>) -> R<ForwardedHeader> {
+    match h.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("x-forwarded-for") => Ok(ForwardedHeader::XForwardedFor),
+        Some("forwarded") => Ok(ForwardedHeader::Forwarded),
+        Some(o) => err(
+            "server.forwarded_header",
+            format!("`{o}`: use \"x-forwarded-for\" or \"forwarded\""),
+        ),
+    }
 }
 
 fn store(r: RawStore, base: &Path) -> R<StoreConfig> {
