@@ -51,6 +51,22 @@ impl AppState {
         }
         Ok(())
     }
+
+    /// [`Self::rate_limit`] keyed by the client address ([`client_ip`]: the same one policies
+    /// see); `per_minute` 0 = off. `kind` names the budget (`ratelimit:acs` …).
+    pub async fn limit_per_ip(
+        &self,
+        req: &HttpRequest,
+        kind: &str,
+        per_minute: u32,
+    ) -> Result<(), ApiError> {
+        if per_minute == 0 {
+            return Ok(());
+        }
+        let ip = client_ip(req, &self.config.server.trusted_proxies)
+            .map_or_else(|| "-".to_string(), |i| i.to_string());
+        self.rate_limit(kind, &ip, per_minute).await
+    }
 }
 
 /// The client's address: the TCP peer, unless the peer is a trusted proxy — then the walk of

@@ -1,6 +1,7 @@
 //! The client address behind proxies, end to end: a policy that allows a role only from an
 //! office range (`aws:SourceIp`) must not be opened by a hop the client wrote itself, and the
-//! per-IP rate limits count the same address.
+//! per-IP rate limits count the same address — including the limits on the unauthenticated
+//! endpoints that cost the broker work (`/saml/acs`, the OIDC callback, `/oauth2/token`).
 
 mod common;
 
@@ -156,4 +157,112 @@ async fn forged_xff_hops_do_not_evade_the_per_ip_rate_limit() {
         statuses.push(res.status().as_u16());
     }
     assert_eq!(statuses, [200, 200, 200, 429]);
+}
+
+// --- per-IP limits on the unauthenticated endpoints that cost the broker work ---------------
+
+/// A broker with each of the three limits at 2 a minute.
+async fn limited(p: &common::app::Peers) -> TestApp {
+    spawn(
+        p,
+        "",
+        "saml_acs_per_minute_per_ip = 2\noidc_callbacks_per_minute_per_ip = 2\ntoken_requests_per_minute_per_ip = 2",
+    )
+    .await
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The third of three requests in a minute: the first two are not limited, the third is a
+/// 429 that says so.
+fn third_is_limited(statuses: Vec<(u16, String)>, page: bool) {
+    assert_ne!(statuses[0].0, 429, "{statuses:?}");
+    assert_ne!(statuses[1].0, 429, "{statuses:?}");
+    let (status, body) = &statuses[2];
+    assert_eq!(*status, 429, "{statuses:?}");
+    assert!(body.contains("rate_limited"), "{body}");
+    assert!(body.contains("more than 2 requests a minute"), "{body}");
+    if page {
+        assert!(
+            body.contains("<html") || body.contains("<!DOCTYPE"),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn saml_acs_flood_from_one_address_gets_429() {
+    let Some(p) = peers() else { return };
+    let app = limited(p).await;
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let r = no_redirects()
+            .post(format!("{}/saml/acs", app.url))
+            .form(&[
+                ("SAMLResponse", "PHNhbWxwOlJlc3BvbnNlLz4="),
+                ("RelayState", "x"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        statuses.push((r.status().as_u16(), r.text().await.unwrap()));
+    }
+    third_is_limited(statuses, true);
+}
+
+#[tokio::test]
+async fn oidc_callback_flood_from_one_address_gets_429() {
+    let Some(p) = peers() else { return };
+    let app = limited(p).await;
+    // The callback path is whatever this broker registers at the IdP: read it from a login.
+    let start = no_redirects()
+        .get(format!("{}/login/web", app.url))
+        .send()
+        .await
+        .unwrap();
+    let location = start.headers()["location"].to_str().unwrap().to_string();
+    let redirect_uri = url::Url::parse(&location)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "redirect_uri")
+        .map(|(_, v)| v.into_owned())
+        .expect("redirect_uri in the authorization request");
+    let mut statuses = Vec::new();
+    for i in 0..3 {
+        let r = no_redirects()
+            .get(format!("{redirect_uri}?state=forged-{i}&code=guess-{i}"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push((r.status().as_u16(), r.text().await.unwrap()));
+    }
+    third_is_limited(statuses, true);
+}
+
+#[tokio::test]
+async fn token_endpoint_guessing_from_one_address_gets_429() {
+    let Some(p) = peers() else { return };
+    let app = limited(p).await;
+    let mut statuses = Vec::new();
+    for i in 0..3 {
+        let guess = format!("rgrt_guess-{i}");
+        let r = no_redirects()
+            .post(format!("{}/oauth2/token", app.url))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("client_id", "rolegate-cli"),
+                ("refresh_token", guess.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        statuses.push((r.status().as_u16(), r.text().await.unwrap()));
+    }
+    third_is_limited(statuses, false);
 }

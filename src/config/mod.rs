@@ -357,6 +357,15 @@ pub struct Limits {
     pub requests_per_minute_per_ip: u32,
     /// Browser sign-in starts (`/login/{idp}`) per client IP per minute; 0 = off.
     pub logins_per_minute_per_ip: u32,
+    /// SAML Responses posted to `/saml/acs` per client IP per minute (each costs signature
+    /// verification and maybe RSA decryption); 0 = off.
+    pub saml_acs_per_minute_per_ip: u32,
+    /// OIDC sign-in callbacks per client IP per minute (each may call the IdP's token
+    /// endpoint); 0 = off.
+    pub oidc_callbacks_per_minute_per_ip: u32,
+    /// `POST /oauth2/token` requests per client IP per minute (device polling, refreshes,
+    /// code redemption — and guesses); 0 = off.
+    pub token_requests_per_minute_per_ip: u32,
 }
 
 impl Config {

@@ -234,6 +234,12 @@ pub struct RawLimits {
     pub requests_per_minute_per_ip: Option<u32>,
     #[serde(default, deserialize_with = "number")]
     pub logins_per_minute_per_ip: Option<u32>,
+    #[serde(default, deserialize_with = "number")]
+    pub saml_acs_per_minute_per_ip: Option<u32>,
+    #[serde(default, deserialize_with = "number")]
+    pub oidc_callbacks_per_minute_per_ip: Option<u32>,
+    #[serde(default, deserialize_with = "number")]
+    pub token_requests_per_minute_per_ip: Option<u32>,
 }
 
 /// A count written as a TOML integer, or as a string of digits (how env overrides arrive).

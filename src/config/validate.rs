@@ -78,6 +78,12 @@ pub fn validate(raw: RawConfig, dev: bool, base: &Path) -> R<Config> {
         credentials_per_minute: raw.limits.credentials_per_minute.unwrap_or(60),
         requests_per_minute_per_ip: raw.limits.requests_per_minute_per_ip.unwrap_or(0),
         logins_per_minute_per_ip: raw.limits.logins_per_minute_per_ip.unwrap_or(30),
+        saml_acs_per_minute_per_ip: raw.limits.saml_acs_per_minute_per_ip.unwrap_or(60),
+        oidc_callbacks_per_minute_per_ip: raw.limits.oidc_callbacks_per_minute_per_ip.unwrap_or(60),
+        token_requests_per_minute_per_ip: raw
+            .limits
+            .token_requests_per_minute_per_ip
+            .unwrap_or(120),
     };
     let session = session(raw.session)?;
     let cli = cli(raw.cli)?;
