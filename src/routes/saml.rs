@@ -83,6 +83,7 @@ pub fn safe_return_to(r: Option<&str>) -> Result<String, &'static str> {
         && !r.starts_with("/\\")
         && !r.contains(['\\', '\r', '\n', '\t'])
         && !r.chars().any(char::is_control)
+        && !crate::untrusted::has_hidden_chars(r)
         && !path.contains("%2f%2f")
         && !path.contains("%5c")
         && !path.starts_with("/%2f")
