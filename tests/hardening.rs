@@ -37,3 +37,44 @@ async fn return_to_with_hidden_chars_is_refused() {
         .append_pair("return_to", "/?q=prod&destination=%2Fs3%2Fbuckets");
     assert_eq!(no_redirects().get(u).send().await.unwrap().status(), 302);
 }
+
+/// Readiness answers anyone who reaches the port: a broken policy file must not hand out its
+/// path or the parser's message, only a stable reason code.
+#[tokio::test]
+async fn readyz_shows_no_internal_error_text() {
+    let Some(p) = peers() else { return };
+    let good = r#"{"Version": "2012-10-17", "Statement": [
+      {"Sid": "Nothing", "Effect": "Deny", "Action": "rolegate:Console", "Resource": "arn:aws:iam::123456789012:role/Sales"}]}"#;
+    let toml = format!(
+        "{}\n[policy]\nfiles = [\"secret-name.json\"]\n",
+        base_config(p, "")
+    );
+    let app = TestApp::spawn_with_files(&toml, &[("secret-name.json", good)], None, true).await;
+    std::fs::write(
+        app.dir.path().join("secret-name.json"),
+        "{ \"Statement\": oops",
+    )
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let body = loop {
+        let body: serde_json::Value = app
+            .http
+            .get(format!("{}/readyz", app.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if body["checks"]["policy"]["status"] == "stale" {
+            break body;
+        }
+        assert!(std::time::Instant::now() < deadline, "{body}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(body["checks"]["policy"]["error"], "reload_failed", "{body}");
+    let text = body.to_string();
+    for leak in ["secret-name", "oops", "line", "column", "expected", "/tmp"] {
+        assert!(!text.contains(leak), "readyz leaks `{leak}`: {text}");
+    }
+}

@@ -1,5 +1,8 @@
 //! Liveness, readiness and metrics. Readiness is false while the store cannot answer or an
 //! IdP's keys are not loaded: a load balancer then routes around this replica.
+//!
+//! Readiness answers anyone who can reach the port, so it says only stable reason codes — never an
+//! error's text (file paths, parser messages, addresses): the detail is in the log.
 
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
@@ -22,10 +25,15 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     // that sign-in are not refused as `before_store_epoch`.
     let check = async {
         state.store.ping().await?;
-        state.store.epoch().await
+        state.store.epoch().await?;
+        state.store.unsafe_setting().await
     };
     let store = match tokio::time::timeout(Duration::from_secs(2), check).await {
-        Ok(Ok(_)) => "ok".to_string(),
+        Ok(Ok(None)) => "ok".to_string(),
+        Ok(Ok(Some(problem))) => {
+            tracing::error!(%problem, "the store is unsafe to use; not ready");
+            "unsafe_setting".to_string()
+        }
         Ok(Err(_)) | Err(_) => "unavailable".to_string(),
     };
     let idps: serde_json::Map<String, serde_json::Value> = state
@@ -38,7 +46,7 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
                 json!(if i.is_ready() {
                     "ok"
                 } else {
-                    "keys not loaded"
+                    "keys_not_loaded"
                 }),
             )
         })
@@ -56,7 +64,8 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
                 "status": if policy.error.is_some() { "stale" } else { "ok" },
                 "statements": policy.statements,
                 "loaded_at": policy.loaded_at,
-                "error": policy.error,
+                // The reload's message names files and parser positions: log only.
+                "error": policy.error.as_ref().map(|_| "reload_failed"),
             },
         },
     });
