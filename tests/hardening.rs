@@ -78,3 +78,68 @@ async fn readyz_shows_no_internal_error_text() {
         assert!(!text.contains(leak), "readyz leaks `{leak}`: {text}");
     }
 }
+
+async fn get_metrics(app: &TestApp, headers: &[(&str, &str)]) -> (u16, String) {
+    let mut r = app.http.get(format!("{}/metrics", app.url));
+    for (n, v) in headers {
+        r = r.header(*n, *v);
+    }
+    let r = r.send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// Without a token, /metrics answers only a direct loopback connection: a request a proxy
+/// relayed from outside (a forwarding header, or a peer that is a trusted proxy) gets nothing.
+#[tokio::test]
+async fn metrics_relayed_by_a_proxy_without_a_token_are_refused() {
+    let Some(p) = peers() else { return };
+    let app = TestApp::spawn(&base_config(p, "")).await;
+    let (status, body) = get_metrics(&app, &[]).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("rolegate_"), "{body}");
+    for h in [
+        ("x-forwarded-for", "198.51.100.7"),
+        ("forwarded", "for=198.51.100.7"),
+        ("x-real-ip", "198.51.100.7"),
+    ] {
+        let (status, body) = get_metrics(&app, &[h]).await;
+        assert_eq!(status, 404, "{h:?}");
+        assert!(!body.contains("rolegate_"), "{h:?}: {body}");
+    }
+    let behind = base_config(p, "").replacen(
+        "listen = \"127.0.0.1:0\"\n",
+        "listen = \"127.0.0.1:0\"\ntrusted_proxies = [\"127.0.0.1\"]\n",
+        1,
+    );
+    let app = TestApp::spawn(&behind).await;
+    assert_eq!(get_metrics(&app, &[]).await.0, 404, "the peer is a proxy");
+}
+
+#[tokio::test]
+async fn metrics_without_the_bearer_token_are_refused() {
+    let Some(p) = peers() else { return };
+    let token = "m3tr1cs-0123456789abcdef0123456789abcdef";
+    let toml = format!(
+        "{}\n[metrics]\ntoken_file = \"metrics-token\"\n",
+        base_config(p, "")
+    );
+    let app = TestApp::spawn_with_files(&toml, &[("metrics-token", token)], None, true).await;
+    let wrong = format!("Bearer {token}x");
+    let right = format!("Bearer {token}");
+    for headers in [vec![], vec![("authorization", wrong.as_str())]] {
+        let (status, body) = get_metrics(&app, &headers).await;
+        assert_eq!(status, 401, "{headers:?}");
+        assert!(!body.contains("rolegate_"), "{body}");
+        assert!(!body.contains(token), "{body}");
+    }
+    let (status, body) = get_metrics(
+        &app,
+        &[
+            ("authorization", right.as_str()),
+            ("x-forwarded-for", "198.51.100.7"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "with the token, from anywhere");
+    assert!(body.contains("rolegate_"), "{body}");
+}

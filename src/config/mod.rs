@@ -57,6 +57,8 @@ pub struct Config {
     pub policy_files: Vec<PathBuf>,
     /// Bearer token for admin routes; None disables them.
     pub admin_token: Option<Secret<String>>,
+    /// Bearer token for `/metrics`; None: loopback connections only.
+    pub metrics_token: Option<Secret<String>>,
     /// `serve --dev`: loopback only, generated keys, the built-in dev IdP allowed.
     pub dev: bool,
 }

@@ -35,6 +35,16 @@ pub struct RawConfig {
     pub policy: RawPolicy,
     #[serde(default)]
     pub admin: RawAdmin,
+    #[serde(default)]
+    pub metrics: RawMetrics,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    /// Bearer token for `/metrics`; none → `/metrics` answers loopback connections only.
+    pub token_file: Option<PathBuf>,
+    pub token_env: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -132,10 +132,12 @@ pub fn validate(raw: RawConfig, dev: bool, base: &Path) -> R<Config> {
             "use at least 32 random characters (openssl rand -hex 32)",
         );
     }
+    let metrics_token = metrics_token(raw.metrics, base)?;
     Ok(Config {
         saml,
         policy_files,
         admin_token,
+        metrics_token,
         server,
         store,
         aws,
@@ -260,6 +262,22 @@ fn server(r: RawServer) -> R<ServerConfig> {
         log_format,
         shutdown_timeout,
     })
+}
+
+fn metrics_token(r: RawMetrics, base: &Path) -> R<Option<Secret<String>>> {
+    let token = secret_from(
+        "metrics.token",
+        None,
+        r.token_file.map(|f| base.join(f)),
+        r.token_env,
+    )?;
+    if token.as_ref().is_some_and(|t| t.expose().len() < 32) {
+        return err(
+            "metrics.token",
+            "use at least 32 random characters (openssl rand -hex 32)",
+        );
+    }
+    Ok(token)
 }
 
 fn forwarded_header(h: Option<&str>) -> R<ForwardedHeader> {

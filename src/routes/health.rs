@@ -4,8 +4,10 @@
 //! Readiness answers anyone who can reach the port, so it says only stable reason codes — never an
 //! error's text (file paths, parser messages, addresses): the detail is in the log.
 
+use crate::error::ApiError;
 use crate::state::AppState;
-use actix_web::{HttpResponse, web};
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 use std::time::Duration;
 
@@ -76,8 +78,41 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
+async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    metrics_allowed(&state, &req)?;
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render())
+        .body(state.metrics.render()))
+}
+
+/// `/metrics` tells who signs in, which roles are used and how often checks fail. With
+/// `[metrics] token_file`/`token_env` it needs that bearer token; without one it answers only
+/// a direct loopback connection that no proxy relayed (scripts/dev, a sidecar, `curl` in the
+/// pod) — a trusted proxy, or any forwarding header, means the request came from outside.
+fn metrics_allowed(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
+    if let Some(expected) = &state.config.metrics_token {
+        let presented = req
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim());
+        return match presented {
+            Some(t) if expected.ct_eq(t.as_bytes()) => Ok(()),
+            _ => Err(ApiError::invalid_token(
+                "/metrics needs the [metrics] token",
+            )),
+        };
+    }
+    let peer = req.peer_addr().map(|a| a.ip().to_canonical());
+    let relayed = ["x-forwarded-for", "forwarded", "x-real-ip"]
+        .iter()
+        .any(|h| req.headers().contains_key(*h));
+    let proxy = peer.is_some_and(|ip| state.config.server.trusted_proxies.contains(&ip));
+    if peer.is_some_and(|ip| ip.is_loopback()) && !relayed && !proxy {
+        Ok(())
+    } else {
+        Err(ApiError::not_found())
+    }
 }
