@@ -9,7 +9,7 @@ mod common;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::app::{Peers, ROLES, TestApp, caller_identity_arn, peers};
-use common::saml_forge::{Knobs, SamlForge};
+use common::saml_forge::{AES128_CBC, AES128_GCM, AES256_CBC, Encrypt, Knobs, SamlForge};
 use common::web::{Started, saml_post_acs, saml_start_login};
 use reqwest::redirect::Policy;
 
@@ -613,4 +613,167 @@ async fn configured_session_timeouts_apply() {
         !signed_in(&app, &cookie).await,
         "30-minute absolute lifetime"
     );
+}
+
+/// A broker with an SP key pair (`sp`): it publishes `sp`'s certificate and decrypts with its key.
+async fn spawn_with_sp(p: &Peers, forge: &SamlForge, sp: &SamlForge, idp_extra: &str) -> TestApp {
+    let toml = config(p, idp_extra).replacen(
+        "[[idp]]",
+        "[saml]\nsp_key_file = \"sp.key\"\nsp_cert_file = \"sp.crt\"\n\n[[idp]]",
+        1,
+    );
+    TestApp::spawn_with_files(
+        &toml,
+        &[
+            (
+                "corp-metadata.xml",
+                &forge.metadata("https://idp.forge.test/sso"),
+            ),
+            ("sp.key", &sp.key_pem()),
+            ("sp.crt", &sp.cert_pem()),
+        ],
+        None,
+        true,
+    )
+    .await
+}
+
+/// The SP certificate as anyone reads it from /saml/metadata (all an attacker needs to
+/// encrypt to the broker), as PEM.
+async fn published_sp_cert(app: &TestApp) -> String {
+    let md = common::web::get(&app.url, "/saml/metadata", None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let b64 = md
+        .split("<ds:X509Certificate>")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .expect("the SP certificate is published");
+    let der = STANDARD.decode(b64).unwrap();
+    String::from_utf8(
+        openssl::x509::X509::from_der(&der)
+            .unwrap()
+            .to_pem()
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// Issue 16 item 7. Before any signature check, samael sliced the EncryptedData value at the
+/// IV length (CBC) and subtracted the GCM tag length from it: a CipherValue shorter than that
+/// panicked the worker. The attacker needs only the SP certificate the metadata publishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_encrypted_assertion_is_refused_not_panicking() {
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+    let sp = SamlForge::new();
+    let app = spawn_with_sp(p, &forge, &sp, "allow_idp_initiated = true").await;
+    let sp_cert = published_sp_cert(&app).await;
+    // Shorter than the GCM tag, shorter than IV + tag, one byte; shorter than the CBC IV.
+    for (cipher, keep) in [
+        (AES128_GCM, 8),
+        (AES128_GCM, 20),
+        (AES128_GCM, 1),
+        (AES128_CBC, 8),
+    ] {
+        let xml = forge.encrypted_response_xml(
+            &Knobs::default(),
+            &Encrypt {
+                truncate: Some(keep),
+                ..Encrypt::to(&sp_cert, cipher)
+            },
+        );
+        let r = post_acs(&app, &STANDARD.encode(xml), None, None).await;
+        assert_eq!(r.status(), 403, "{cipher} cut to {keep} bytes");
+        assert_eq!(
+            reason(r).await,
+            "encryption",
+            "{cipher} cut to {keep} bytes"
+        );
+    }
+    // The broker is whole: a well-formed encrypted sign-in still goes through.
+    let xml = forge.encrypted_response_xml(&Knobs::default(), &Encrypt::to(&sp_cert, AES128_GCM));
+    let r = post_acs(&app, &STANDARD.encode(xml), None, None).await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+}
+
+/// Issue 16 item 8. AES-CBC without integrity is the XML Encryption oracle: an attacker who
+/// edits the IdP's ciphertext and watches the answer learns the plaintext. CBC is decrypted only
+/// inside a Response whose own signature verified first; a GCM ciphertext relabelled as CBC
+/// (same content key) is refused the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cbc_assertion_in_unsigned_response_is_refused() {
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+    let sp = SamlForge::new();
+    let app = spawn_with_sp(p, &forge, &sp, "allow_idp_initiated = true").await;
+    let sp_cert = published_sp_cert(&app).await;
+    for e in [
+        Encrypt::to(&sp_cert, AES128_CBC),
+        Encrypt::to(&sp_cert, AES256_CBC),
+        Encrypt {
+            label: Some(AES128_CBC),
+            ..Encrypt::to(&sp_cert, AES128_GCM)
+        },
+    ] {
+        let xml = forge.encrypted_response_xml(&Knobs::default(), &e);
+        let r = post_acs(&app, &STANDARD.encode(xml), None, None).await;
+        assert_eq!(r.status(), 403, "{}", e.cipher);
+        assert_eq!(reason(r).await, "encryption");
+    }
+    // Entra ID and ADFS encrypt with AES-256-CBC: with Response signing on, it signs in.
+    let xml = forge.encrypted_response_xml(
+        &Knobs::default(),
+        &Encrypt {
+            sign_response: true,
+            ..Encrypt::to(&sp_cert, AES256_CBC)
+        },
+    );
+    let r = post_acs(&app, &STANDARD.encode(xml), None, None).await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+}
+
+/// Issue 16 item 8. Whatever a decrypted plaintext holds — no XML, a DOCTYPE, two assertions,
+/// no valid signature — or a ciphertext whose tag fails, the refusal is the same: the page's
+/// reason code must not tell an attacker anything about a plaintext.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decryption_failures_share_one_public_reason() {
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+    let sp = SamlForge::new();
+    let app = spawn_with_sp(p, &forge, &sp, "allow_idp_initiated = true").await;
+    let sp_cert = published_sp_cert(&app).await;
+    let assertion = forge.signed_assertion_xml(&Knobs::default());
+    let unsigned = assertion.replace("alice@example.com", "mallory@example.com");
+    let plaintexts = [
+        "not XML at all".to_string(),
+        format!("<!DOCTYPE a [<!ENTITY e 'x'>]>{assertion}"),
+        format!("{assertion}{assertion}"),
+        unsigned,
+    ];
+    for plain in plaintexts {
+        let xml = forge.encrypted_response_xml(
+            &Knobs::default(),
+            &Encrypt {
+                plaintext: Some(plain.clone()),
+                ..Encrypt::to(&sp_cert, AES128_GCM)
+            },
+        );
+        let r = post_acs(&app, &STANDARD.encode(xml), None, None).await;
+        assert_eq!(r.status(), 403);
+        assert_eq!(reason(r).await, "encryption", "{plain:.60}");
+    }
+    // A tag that does not verify (one byte of it cut off).
+    let xml = forge.encrypted_response_xml(&Knobs::default(), &Encrypt::to(&sp_cert, AES128_GCM));
+    let cut = {
+        let v = xml.rsplit_once("<xenc:CipherValue>").unwrap();
+        let (b64, rest) = v.1.split_once('<').unwrap();
+        let mut bytes = STANDARD.decode(b64).unwrap();
+        bytes.pop();
+        format!("{}<xenc:CipherValue>{}<{rest}", v.0, STANDARD.encode(bytes))
+    };
+    let r = post_acs(&app, &STANDARD.encode(cut), None, None).await;
+    assert_eq!(reason(r).await, "encryption");
 }

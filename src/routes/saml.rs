@@ -3,7 +3,7 @@
 use super::page::{self, PageError};
 use crate::error::ApiError;
 use crate::idp::saml::authn_request::{self, AuthnParams};
-use crate::idp::saml::verify::{self as sv, Expect, Sp, Trust};
+use crate::idp::saml::pool::{Expected, Job, PoolError};
 use crate::idp::saml::{SamlError, attributes, decode_post, sp_metadata};
 use crate::session;
 use crate::state::AppState;
@@ -273,14 +273,18 @@ async fn verify_post(
         }
         _ => None,
     };
-    let (idp, expect, return_to) = match &pending {
+    let (idp, expected, return_to) = match &pending {
         Some(p) => {
             let idp = state
                 .saml
                 .idp(&p.idp)
                 .ok_or(SamlError::InResponseTo)?
                 .clone();
-            (idp, Expect::Request(&p.request_id), p.return_to.clone())
+            (
+                idp,
+                Expected::Request(p.request_id.clone()),
+                p.return_to.clone(),
+            )
         }
         None => {
             // IdP-initiated (or a stale/replayed login): find the IdP by the Issuer the
@@ -293,22 +297,33 @@ async fn verify_post(
                 .clone();
             let allowed = idp.cfg.allow_idp_initiated;
             // RelayState is never a redirect target for unsolicited Responses.
-            (idp, Expect::Unsolicited { allowed }, "/".to_string())
+            (idp, Expected::Unsolicited { allowed }, "/".to_string())
         }
     };
-    let md = idp.metadata();
-    let sp = Sp {
-        entity_id: &state.saml.entity_id,
-        acs_url: &state.saml.acs_url,
-        decryption_key: state.saml.sp_key.as_ref(),
-    };
-    let trust = Trust {
-        entity_id: &md.entity_id,
-        certs: &md.certs,
+    let job = Job {
+        xml,
+        sp_entity_id: state.saml.entity_id.clone(),
+        acs_url: state.saml.acs_url.clone(),
+        decryption_key: state.saml.sp_key.clone(),
+        metadata: idp.metadata(),
         allow_sha1: idp.cfg.insecure_allow_sha1,
         clock_skew: idp.cfg.clock_skew,
+        expected,
+        clock: state.clock.clone(),
     };
-    let verified = sv::verify(&xml, &sp, &trust, expect, state.clock.as_ref())?;
+    // Off the async workers, a bounded number at once (src/idp/saml/pool.rs).
+    let verified = match state.saml.verifiers.run(move || job.run()).await {
+        Ok(result) => result?,
+        Err(PoolError::Busy) => {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "the broker is busy verifying sign-ins; try again in a few seconds",
+            )
+            .into());
+        }
+        Err(PoolError::Lost) => return Err(ApiError::internal().into()),
+    };
     // A store that lost its memory (Redis restarted without persistence; a new process on the
     // memory store) no longer knows what it consumed before: an assertion issued before its
     // memory began may already have been used, so it is refused (DESIGN § State: a restart

@@ -47,6 +47,12 @@ pub enum SamlError {
     NoAuthnStatement,
     #[error("encrypted SAML assertion rejected: {0}")]
     Encryption(&'static str),
+    /// Anything that failed from decrypting an EncryptedAssertion up to its signature check.
+    /// Its public code is `encryption`, whatever went wrong: distinguishable failures after a
+    /// decryption are an oracle on the plaintext (XML Encryption's CBC attack). The boxed
+    /// error (the log, `verify saml`) says which step, never what the plaintext held.
+    #[error("encrypted SAML assertion rejected after decryption: {0}")]
+    Undecryptable(Box<SamlError>),
 }
 
 impl SamlError {
@@ -72,7 +78,7 @@ impl SamlError {
             SamlError::BeforeStoreEpoch => "before_store_epoch",
             SamlError::Status => "status",
             SamlError::NoAuthnStatement => "no_authn_statement",
-            SamlError::Encryption(_) => "encryption",
+            SamlError::Encryption(_) | SamlError::Undecryptable(_) => "encryption",
         }
     }
 }

@@ -258,9 +258,14 @@ pub fn check_algorithms(facts: &Facts, allow_sha1: bool) -> Result<(), SamlError
                     | "http://www.w3.org/2006/12/xml-c14n11"
             ),
             "EncryptionMethod" => match uri.as_str() {
+                // Whether CBC may be decrypted depends on the Response signature: `decrypt`.
                 "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"
                 | "http://www.w3.org/2001/04/xmlenc#aes128-cbc"
-                | "http://www.w3.org/2009/xmlenc11#aes128-gcm" => true,
+                | "http://www.w3.org/2001/04/xmlenc#aes192-cbc"
+                | "http://www.w3.org/2001/04/xmlenc#aes256-cbc"
+                | "http://www.w3.org/2009/xmlenc11#aes128-gcm"
+                | "http://www.w3.org/2009/xmlenc11#aes192-gcm"
+                | "http://www.w3.org/2009/xmlenc11#aes256-gcm" => true,
                 "http://www.w3.org/2001/04/xmlenc#rsa-1_5" => {
                     return Err(SamlError::WeakAlgorithm(
                         "RSA1_5 key transport (padding-oracle prone); use RSA-OAEP",
@@ -268,7 +273,7 @@ pub fn check_algorithms(facts: &Facts, allow_sha1: bool) -> Result<(), SamlError
                 }
                 _ => {
                     return Err(SamlError::Encryption(
-                        "unsupported encryption algorithm (RSA-OAEP with AES-128-CBC/GCM only)",
+                        "unsupported encryption algorithm (RSA-OAEP with AES-GCM or AES-CBC only)",
                     ));
                 }
             },

@@ -5,6 +5,7 @@
 //! metadata host would show.
 
 use super::metadata::{self, IdpMetadata};
+use super::pool::VerifierPool;
 use crate::config::{Config, IdpKind, MetadataSource, SamlIdpConfig};
 use crate::domain::IdpId;
 use crate::metrics::Metrics;
@@ -34,6 +35,8 @@ pub struct SamlService {
     pub sp_key: Option<PKey<Private>>,
     pub sp_cert_der: Option<Vec<u8>>,
     pub idps: Vec<Arc<SamlIdp>>,
+    /// Where the ACS verifies: off the async workers, a bounded number at once.
+    pub verifiers: VerifierPool,
 }
 
 impl SamlService {
@@ -96,6 +99,7 @@ impl SamlService {
             sp_key,
             sp_cert_der,
             idps,
+            verifiers: VerifierPool::per_core(),
         })
     }
 
