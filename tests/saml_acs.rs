@@ -777,3 +777,72 @@ async fn decryption_failures_share_one_public_reason() {
     let r = post_acs(&app, &STANDARD.encode(cut), None, None).await;
     assert_eq!(reason(r).await, "encryption");
 }
+
+/// Issue 16 item 9. A RelayState leaks (a log line, a Referer, a shoulder): a post that carries
+/// it without the pending-login cookie must not consume the victim's pending login.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaked_relay_state_without_cookie_keeps_victim_login() {
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+    let app = spawn(p, &forge, "").await;
+    let s = start_login(&app).await;
+    let victims = forge.response_b64(&Knobs {
+        in_response_to: Some(s.request_id.clone()),
+        ..Knobs::default()
+    });
+    // The attacker posts junk, then even the victim's own Response, with the RelayState only.
+    for body in [STANDARD.encode("<x/>"), victims.clone()] {
+        let r = post_acs(&app, &body, Some(&s.relay), None).await;
+        assert_eq!(r.status(), 403);
+    }
+    let r = post_acs(&app, &victims, Some(&s.relay), Some(&s.pending_cookie)).await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+}
+
+/// Issue 16 item 9. Without a pending login, the ACS looked the IdP up by running samael's full
+/// deserialiser over the raw post: XML that the strict pre-parse refuses (a DTD with entities,
+/// nesting far deeper than any Response) reached an XML parser first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsolicited_post_meets_the_preparse_before_any_xml_parser() {
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+    let app = spawn(p, &forge, "allow_idp_initiated = true").await;
+    let open = r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" Version="2.0">"#;
+    let entities = format!(
+        r#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>{open}<saml:Issuer>&b;</saml:Issuer></samlp:Response>"#
+    );
+    let deep = format!(
+        "{open}<saml:Issuer>https://nobody.example/</saml:Issuer>{}{}</samlp:Response>",
+        "<x>".repeat(12_000),
+        "</x>".repeat(12_000)
+    );
+    for xml in [entities, deep] {
+        let r = post_acs(&app, &STANDARD.encode(&xml), None, None).await;
+        assert_eq!(r.status(), 403);
+        assert_eq!(reason(r).await, "forbidden_xml", "{xml:.80}");
+    }
+}
+
+/// Issue 16 item 9. Inside a signed Response the decrypted assertion went straight to samael's
+/// deserialiser; it now meets the strict pre-parse like any XML (here, a DTD inside the
+/// plaintext).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctype_in_decrypted_assertion_of_signed_response_is_refused() {
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+    let sp = SamlForge::new();
+    let app = spawn_with_sp(p, &forge, &sp, "allow_idp_initiated = true").await;
+    let sp_cert = published_sp_cert(&app).await;
+    let assertion = forge.signed_assertion_xml(&Knobs::default());
+    let xml = forge.encrypted_response_xml(
+        &Knobs::default(),
+        &Encrypt {
+            plaintext: Some(format!("<!DOCTYPE a [<!ENTITY e 'x'>]>{assertion}")),
+            sign_response: true,
+            ..Encrypt::to(&sp_cert, AES128_GCM)
+        },
+    );
+    let r = post_acs(&app, &STANDARD.encode(xml), None, None).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(reason(r).await, "encryption");
+}

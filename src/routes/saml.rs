@@ -4,6 +4,7 @@ use super::page::{self, PageError};
 use crate::error::ApiError;
 use crate::idp::saml::authn_request::{self, AuthnParams};
 use crate::idp::saml::pool::{Expected, Job, PoolError};
+use crate::idp::saml::preparse::claimed_issuer;
 use crate::idp::saml::{SamlError, attributes, decode_post, sp_metadata};
 use crate::session;
 use crate::state::AppState;
@@ -251,27 +252,24 @@ async fn verify_post(
 ) -> Result<(crate::domain::Identity, String), AcsError> {
     let xml = decode_post(&form.saml_response)?;
     // The pending request is taken (single use) before verification: a replayed POST finds
-    // nothing, and a forged one burns only the attacker's own login.
-    let pending: Option<Pending> = match form.relay_state.as_deref() {
-        Some(relay) if relay.len() == 32 && relay.bytes().all(|b| b.is_ascii_hexdigit()) => {
-            let taken = state
-                .store
-                .take(&key("saml_pending", relay))
-                .await
-                .map_err(ApiError::from)?;
-            let cookie_ok = req
-                .cookie(PENDING_COOKIE)
-                .is_some_and(|c| c.value() == relay);
-            match taken {
-                // The pending-login cookie binds the Response to the browser that started
-                // the sign-in (login CSRF: an attacker's Response posted into a victim's
-                // browser finds no matching cookie).
-                Some(_) if !cookie_ok => return Err(SamlError::InResponseTo.into()),
-                Some(bytes) => serde_json::from_slice(&bytes).ok(),
-                None => None,
-            }
-        }
-        _ => None,
+    // nothing, and a forged one burns only the attacker's own login. The pending-login cookie
+    // is compared first (it binds the Response to the browser that started the sign-in): a
+    // post without it never reaches the store, so a leaked RelayState cannot burn a victim's
+    // login (issue 16, item 9), and it goes on as unsolicited — refused when it answers a
+    // request (login CSRF: an attacker's Response pushed into a victim's browser).
+    let relay = form
+        .relay_state
+        .as_deref()
+        .filter(|r| r.len() == 32 && r.bytes().all(|b| b.is_ascii_hexdigit()))
+        .filter(|r| req.cookie(PENDING_COOKIE).is_some_and(|c| c.value() == *r));
+    let pending: Option<Pending> = match relay {
+        Some(relay) => state
+            .store
+            .take(&key("saml_pending", relay))
+            .await
+            .map_err(ApiError::from)?
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok()),
+        None => None,
     };
     let (idp, expected, return_to) = match &pending {
         Some(p) => {
@@ -289,7 +287,7 @@ async fn verify_post(
         None => {
             // IdP-initiated (or a stale/replayed login): find the IdP by the Issuer the
             // Response claims, then verify strictly against that IdP's own certificates.
-            let issuer = unverified_issuer(&xml).ok_or(SamlError::WrongIssuer)?;
+            let issuer = claimed_issuer(&xml)?.ok_or(SamlError::WrongIssuer)?;
             let idp = state
                 .saml
                 .idp_by_entity_id(&issuer)
@@ -356,13 +354,4 @@ async fn verify_post(
         attributes::to_identity(&idp.id, &verified.assertion, &idp.cfg),
         return_to,
     ))
-}
-
-/// The Issuer the envelope claims, read without trusting it: it only picks which IdP's
-/// certificates the Response must then verify against.
-fn unverified_issuer(xml: &str) -> Option<String> {
-    let r: samael::schema::Response = xml.parse().ok()?;
-    r.issuer
-        .and_then(|i| i.value)
-        .or_else(|| r.assertion.and_then(|a| a.issuer.value))
 }

@@ -37,6 +37,16 @@ pub struct Facts {
     /// The root element's own fields, read in the same pass (so the envelope never needs a
     /// second, full parse).
     pub envelope: Envelope,
+    /// The Issuer of an Assertion that is a direct child of the root (the Response Issuer is
+    /// optional, SAML core 3.2.2): with the envelope's, all the ACS reads before verifying.
+    pub assertion_issuer: Option<String>,
+}
+
+/// Which Issuer text is being read.
+#[derive(Clone, Copy)]
+enum IssuerOf {
+    Root,
+    Assertion,
 }
 
 /// What the Response element says about itself: its attributes, its Issuer and its top-level
@@ -62,9 +72,11 @@ pub fn preparse(xml: &str, root: (&[u8], &[u8])) -> Result<Facts, SamlError> {
     let mut depth = 0usize;
     let mut root_done = false;
     let mut root_seen = false;
-    // Text of the root's Issuer while it is being read; whether we are inside Status.
-    let mut issuer_text: Option<String> = None;
+    // Text of an Issuer while it is being read; whether we are inside Status, or inside an
+    // Assertion that is a child of the root.
+    let mut issuer_text: Option<(IssuerOf, String)> = None;
     let mut in_status = false;
+    let mut in_assertion = false;
     loop {
         let (ns, event) = reader
             .read_resolved_event()
@@ -103,9 +115,15 @@ pub fn preparse(xml: &str, root: (&[u8], &[u8])) -> Result<Facts, SamlError> {
                         *slot = Some(v.into_owned());
                     }
                 }
-                if depth == 1 && ns == ASSERTION_NS && local == b"Issuer" {
-                    issuer_text = Some(String::new());
+                let start = matches!(event, Event::Start(_));
+                if start && depth == 1 && ns == ASSERTION_NS && local == b"Issuer" {
+                    issuer_text = Some((IssuerOf::Root, String::new()));
                 }
+                if start && depth == 2 && in_assertion && ns == ASSERTION_NS && local == b"Issuer" {
+                    issuer_text = Some((IssuerOf::Assertion, String::new()));
+                }
+                in_assertion = (in_assertion && depth >= 2)
+                    || (start && depth == 1 && ns == ASSERTION_NS && local == b"Assertion");
                 in_status = (in_status && depth >= 2)
                     || (depth == 1 && ns == PROTOCOL_NS && local == b"Status");
                 if depth == 2
@@ -154,13 +172,21 @@ pub fn preparse(xml: &str, root: (&[u8], &[u8])) -> Result<Facts, SamlError> {
             }
             Event::End(_) => {
                 depth -= 1;
-                if depth == 1
-                    && let Some(text) = issuer_text.take()
-                {
-                    facts.envelope.issuer = Some(text.trim().to_string());
+                match issuer_text.take() {
+                    Some((IssuerOf::Root, text)) if depth == 1 => {
+                        facts.envelope.issuer = Some(text.trim().to_string());
+                    }
+                    Some((IssuerOf::Assertion, text)) if depth == 2 => {
+                        facts
+                            .assertion_issuer
+                            .get_or_insert_with(|| text.trim().to_string());
+                    }
+                    // An element inside the Issuer ended: keep reading it.
+                    other => issuer_text = other,
                 }
                 if depth <= 1 {
                     in_status = false;
+                    in_assertion = false;
                 }
                 if depth == 0 {
                     root_done = true;
@@ -176,7 +202,7 @@ pub fn preparse(xml: &str, root: (&[u8], &[u8])) -> Result<Facts, SamlError> {
                 }
             }
             Event::Text(ref t) => {
-                if let Some(buf) = issuer_text.as_mut() {
+                if let Some((_, buf)) = issuer_text.as_mut() {
                     buf.push_str(&t.decode().map_err(|_| SamlError::Malformed("not UTF-8"))?);
                 }
             }
@@ -188,7 +214,7 @@ pub fn preparse(xml: &str, root: (&[u8], &[u8])) -> Result<Facts, SamlError> {
                 if !(predefined || r.is_char_ref()) || depth == 0 {
                     return Err(SamlError::ForbiddenXml("entity reference"));
                 }
-                if let Some(buf) = issuer_text.as_mut() {
+                if let Some((_, buf)) = issuer_text.as_mut() {
                     let c = match &**r {
                         b"lt" => Some('<'),
                         b"gt" => Some('>'),
@@ -211,6 +237,14 @@ pub fn preparse(xml: &str, root: (&[u8], &[u8])) -> Result<Facts, SamlError> {
         return Err(SamlError::Malformed("no complete root element"));
     }
     Ok(facts)
+}
+
+/// The IdP a Response claims to come from, read by the strict pre-parse and nothing else
+/// (issue 16, item 9: no XML library sees unverified input first): the Response Issuer, else
+/// its Assertion's. It only picks whose pinned certificates the Response must verify against.
+pub fn claimed_issuer(xml: &str) -> Result<Option<String>, SamlError> {
+    let facts = preparse(xml, (PROTOCOL_NS, b"Response"))?;
+    Ok(facts.envelope.issuer.or(facts.assertion_issuer))
 }
 
 /// Algorithms a signature or an encrypted assertion may use. Anything else — XSLT or XPath
@@ -337,7 +371,12 @@ mod tests {
     #[test]
     fn reads_the_envelope_in_the_same_pass() {
         let x = r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" Version="2.0" Destination="https://sp/acs?a=1&amp;b=2" InResponseTo="_r1" IssueInstant="2026-11-22T12:00:00Z"><saml:Issuer> https://idp/?x=1&amp;y=&#50; </saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Responder"><samlp:StatusCode Value="inner"/></samlp:StatusCode></samlp:Status><saml:Assertion><saml:Issuer>not the envelope's</saml:Issuer></saml:Assertion></samlp:Response>"#;
-        let e = preparse(x, ROOT).unwrap().envelope;
+        let facts = preparse(x, ROOT).unwrap();
+        assert_eq!(
+            facts.assertion_issuer.as_deref(),
+            Some("not the envelope's")
+        );
+        let e = facts.envelope;
         assert_eq!(e.version.as_deref(), Some("2.0"));
         assert_eq!(e.destination.as_deref(), Some("https://sp/acs?a=1&b=2"));
         assert_eq!(e.in_response_to.as_deref(), Some("_r1"));
