@@ -1,6 +1,6 @@
 //! The audit stream: one JSON object per decision that gave or refused AWS access — every
-//! issuance (credentials or console) and every refusal by the policy — with the request id,
-//! never a secret.
+//! issuance (credentials or console), every refusal by the policy, every refused SAML
+//! Response — with the request id, never a secret.
 //!
 //! Where it goes (`[audit] output`): `log` (default) writes it as a `rolegate::audit` event in
 //! the log stream; `stdout` or `file` write bare JSON lines there instead, so a log shipper
@@ -77,6 +77,30 @@ impl Audit {
             Audit::Lines(out) => line(out, "access_denied", e),
         }
     }
+}
+
+impl Audit {
+    /// A SAML Response the ACS refused: the reason code only (the code the error page shows;
+    /// never the Response, its plaintext or the detail of a decryption failure).
+    pub fn saml_refused(&self, e: &SamlRefused<'_>) {
+        match self {
+            Audit::Log => tracing::info!(
+                target: "rolegate::audit",
+                event = "saml_refused",
+                reason = e.reason,
+                client_ip = e.client_ip,
+                "refused a SAML Response"
+            ),
+            Audit::Lines(out) => line(out, "saml_refused", e),
+        }
+    }
+}
+
+/// A refused SAML Response.
+#[derive(Serialize)]
+pub struct SamlRefused<'a> {
+    pub reason: &'a str,
+    pub client_ip: &'a str,
 }
 
 /// One issuance (credentials or a console sign-in). Never the credentials themselves.

@@ -9,7 +9,10 @@ mod common;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::app::{Peers, ROLES, TestApp, caller_identity_arn, peers};
-use common::saml_forge::{AES128_CBC, AES128_GCM, AES256_CBC, Encrypt, Knobs, SamlForge};
+use common::saml_forge::{
+    AES128_CBC, AES128_GCM, AES256_CBC, Encrypt, IDP_ENTITY, Knobs, SHA1, SamlForge,
+    signature_template,
+};
 use common::web::{Started, saml_post_acs, saml_start_login};
 use reqwest::redirect::Policy;
 
@@ -845,4 +848,160 @@ async fn doctype_in_decrypted_assertion_of_signed_response_is_refused() {
     let r = post_acs(&app, &STANDARD.encode(xml), None, None).await;
     assert_eq!(r.status(), 403);
     assert_eq!(reason(r).await, "encryption");
+}
+
+/// Issue 16 (low). The pending-login cookie is `__Host-` and site-wide: a sibling subdomain
+/// can neither plant nor shadow it (a `Path=/saml/acs` cookie without the prefix could be
+/// overwritten by one set for the parent domain).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_login_cookie_cannot_be_planted_by_a_subdomain() {
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+    let app = spawn(p, &forge, "").await;
+    let r = client()
+        .get(format!("{}/login/corp", app.url))
+        .send()
+        .await
+        .unwrap();
+    let raw = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|v| v.contains("saml_pending"))
+        .expect("a pending-login cookie");
+    assert!(raw.starts_with("__Host-rolegate_saml_pending="), "{raw}");
+    assert!(raw.contains("Path=/;") || raw.ends_with("Path=/"), "{raw}");
+    assert!(raw.contains("Secure") && !raw.contains("Domain"), "{raw}");
+}
+
+/// Issue 16 (low). A SHA-1 digest is accepted without `insecure_allow_sha1` only as the
+/// RSA-OAEP hash inside an EncryptionMethod; an OAEP EncryptionMethod anywhere else in the
+/// document used to excuse a SHA-1 digest of the assertion's signature.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sha1_signature_digest_beside_an_oaep_method_is_refused() {
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+    let app = spawn(p, &forge, "allow_idp_initiated = true").await;
+    let xml = forge.response_xml(&Knobs {
+        digest: SHA1,
+        response_extra: r#"<samlp:Extensions><xenc:EncryptionMethod xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" Algorithm="http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"/></samlp:Extensions>"#.into(),
+        ..Knobs::default()
+    });
+    let r = post_acs(&app, &STANDARD.encode(xml), None, None).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(reason(r).await, "weak_algorithm");
+}
+
+/// Issue 16 (low). "The Response is signed" means the root carries its own ds:Signature (SAML
+/// core 3.2.2); a signature tucked into Extensions that references the root is not it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn response_signature_outside_the_root_is_not_the_response_signature() {
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+    let app = spawn(p, &forge, "allow_idp_initiated = true").await;
+    let k = Knobs::default();
+    let xml = forge.response_xml(&Knobs {
+        sign_assertion: false,
+        response_extra: format!(
+            "<samlp:Extensions>{}</samlp:Extensions>",
+            signature_template(&format!("_r{}", k.assertion_id), common::saml_forge::SHA256)
+        ),
+        ..k
+    });
+    let r = post_acs(&app, &STANDARD.encode(xml), None, None).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(reason(r).await, "bad_signature");
+}
+
+/// Issue 16 (low). Metadata past its `validUntil` (SAML metadata 2.3.1) was refused at load
+/// but trusted forever after at run time, while failing refreshes kept the last copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn response_after_idp_metadata_valid_until_is_refused() {
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+    let until = rolegate::clock::rfc3339(
+        std::time::SystemTime::now() + std::time::Duration::from_secs(3600),
+    );
+    let md = forge.metadata("https://idp.forge.test/sso").replacen(
+        "entityID=",
+        &format!(r#"validUntil="{until}" entityID="#),
+        1,
+    );
+    let clock = std::sync::Arc::new(rolegate::clock::OffsetClock::default());
+    let app = TestApp::spawn_with_files(
+        &config(p, "allow_idp_initiated = true"),
+        &[("corp-metadata.xml", &md)],
+        Some(clock.clone()),
+        true,
+    )
+    .await;
+    let r = post_acs(&app, &forge.response_b64(&Knobs::default()), None, None).await;
+    assert_eq!(r.status(), 303, "within validUntil");
+    clock.advance(std::time::Duration::from_secs(2 * 3600));
+    let r = post_acs(&app, &forge.response_b64(&Knobs::default()), None, None).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(reason(r).await, "metadata_expired");
+}
+
+fn offline(
+    forge: &SamlForge,
+    xml: &str,
+) -> Result<rolegate::idp::saml::verify::Verified, rolegate::idp::saml::SamlError> {
+    use rolegate::idp::saml::verify::{Expect, Sp, Trust, verify};
+    let der = STANDARD.decode(forge.cert_b64_der()).unwrap();
+    let certs = [samael::crypto::CertificateDer::from(der)];
+    verify(
+        xml,
+        &Sp {
+            entity_id: common::saml_forge::SP_ENTITY,
+            acs_url: common::saml_forge::ACS,
+            decryption_key: None,
+        },
+        &Trust {
+            entity_id: IDP_ENTITY,
+            certs: &certs,
+            allow_sha1: false,
+            clock_skew: std::time::Duration::from_secs(60),
+        },
+        Expect::Unchecked,
+        &rolegate::clock::SystemClock,
+    )
+}
+
+/// Issue 16 (low). The replay cache kept an assertion's ID until the NotOnOrAfter of the first
+/// bearer confirmation that passed; with open-ended Conditions a second, longer confirmation
+/// kept it acceptable after the ID was forgotten. The entry now lives at least until
+/// IssueInstant + the maximum Response age + skew, past which nothing is accepted.
+#[test]
+fn replay_entry_outlives_every_confirmation_of_the_assertion() {
+    let forge = SamlForge::new();
+    let xml = forge.response_xml(&Knobs {
+        first_confirmation_valid_for: Some(5),
+        valid_for: 250,
+        open_ended_conditions: true,
+        ..Knobs::default()
+    });
+    let issued = rolegate::clock::Clock::unix(&rolegate::clock::SystemClock);
+    let v = offline(&forge, &xml).expect("a valid Response");
+    let floor = issued + rolegate::idp::saml::verify::MAX_RESPONSE_AGE.as_secs() as i64 + 60;
+    assert!(v.replay_until >= floor, "{} < {floor}", v.replay_until);
+}
+
+/// Issue 16 (low). When only the assertion is signed, an InResponseTo on the (unsigned)
+/// Response must agree with the signed one, also offline (`verify saml` without a request ID).
+#[test]
+fn outer_in_response_to_disagreeing_with_the_signed_assertion_is_refused() {
+    let forge = SamlForge::new();
+    let xml = forge.response_xml(&Knobs {
+        in_response_to: Some("_signed".into()),
+        ..Knobs::default()
+    });
+    assert!(offline(&forge, &xml).is_ok());
+    // The Response's attribute comes first; the assertion (and its signature) is untouched.
+    let swapped = xml.replacen(r#"InResponseTo="_signed""#, r#"InResponseTo="_other""#, 1);
+    assert_eq!(
+        offline(&forge, &swapped).unwrap_err().code(),
+        "in_response_to"
+    );
 }

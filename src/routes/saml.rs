@@ -21,7 +21,19 @@ const PENDING_TTL: Duration = Duration::from_secs(600);
 /// The ACS body: 100,000 characters of XML in base64 (133 KB), form-encoded (`+` and `/`
 /// become three characters each), with room to spare; `decode_post` enforces the real cap.
 const ACS_BODY_LIMIT: usize = 512 * 1024;
-const PENDING_COOKIE: &str = "rolegate_saml_pending";
+/// The pending-login cookie. `__Host-` (RFC 6265bis 4.1.3.2: Secure, Path=/, no Domain) so a
+/// sibling subdomain cannot plant or shadow it; plain-http loopback (`serve --dev`) cannot
+/// carry the prefix and drops it, as the session cookie does (src/session.rs).
+const PENDING_COOKIE: &str = "__Host-rolegate_saml_pending";
+const DEV_PENDING_COOKIE: &str = "rolegate_saml_pending";
+
+fn pending_cookie_name(state: &AppState) -> &'static str {
+    if state.public_url.scheme() == "http" {
+        DEV_PENDING_COOKIE
+    } else {
+        PENDING_COOKIE
+    }
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/saml/metadata", web::get().to(metadata))
@@ -97,8 +109,8 @@ pub fn safe_return_to(r: Option<&str>) -> Result<String, &'static str> {
 
 fn pending_cookie(state: &AppState, value: String, max_age: i64) -> Cookie<'static> {
     let plain = state.public_url.scheme() == "http";
-    Cookie::build(PENDING_COOKIE, value)
-        .path("/saml/acs")
+    Cookie::build(pending_cookie_name(state), value)
+        .path("/")
         .http_only(true)
         .secure(!plain)
         // The IdP posts cross-site: only SameSite=None (which needs Secure) reaches the ACS.
@@ -217,6 +229,12 @@ async fn acs(
                 .with_label_values(&[e.code()])
                 .inc();
             tracing::warn!(reason = e.code(), detail = %e, "SAML Response rejected");
+            let client_ip = crate::state::client_ip(&req, &state.config.server.trusted_proxies)
+                .map_or_else(|| "-".to_string(), |i| i.to_string());
+            state.audit.saml_refused(&crate::audit::SamlRefused {
+                reason: e.code(),
+                client_ip: &client_ip,
+            });
             Ok(page::error(
                 StatusCode::FORBIDDEN,
                 e.code(),
@@ -261,7 +279,10 @@ async fn verify_post(
         .relay_state
         .as_deref()
         .filter(|r| r.len() == 32 && r.bytes().all(|b| b.is_ascii_hexdigit()))
-        .filter(|r| req.cookie(PENDING_COOKIE).is_some_and(|c| c.value() == *r));
+        .filter(|r| {
+            req.cookie(pending_cookie_name(state))
+                .is_some_and(|c| c.value() == *r)
+        });
     let pending: Option<Pending> = match relay {
         Some(relay) => state
             .store

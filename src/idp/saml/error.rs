@@ -41,6 +41,10 @@ pub enum SamlError {
     /// Issued before the replay cache's memory began (a store restart): it may have been used.
     #[error("SAML assertion was issued before the broker's replay cache restarted; sign in again")]
     BeforeStoreEpoch,
+    /// The IdP's metadata is past its `validUntil` (SAML metadata 2.3.1) and no refresh has
+    /// replaced it: the certificates it pins are no longer vouched for.
+    #[error("the identity provider's metadata has expired (validUntil); refresh it")]
+    MetadataExpired,
     #[error("the identity provider reported a failed sign-in (Status)")]
     Status,
     #[error("SAML assertion has no AuthnStatement")]
@@ -76,6 +80,7 @@ impl SamlError {
             SamlError::Unsolicited => "unsolicited",
             SamlError::Replay => "replay",
             SamlError::BeforeStoreEpoch => "before_store_epoch",
+            SamlError::MetadataExpired => "metadata_expired",
             SamlError::Status => "status",
             SamlError::NoAuthnStatement => "no_authn_statement",
             SamlError::Encryption(_) | SamlError::Undecryptable(_) => "encryption",

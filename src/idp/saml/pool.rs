@@ -87,6 +87,16 @@ pub struct Job {
 impl Job {
     /// The verifier itself ([`verify::verify`], which catches panics), run synchronously.
     pub fn run(self) -> Result<Verified, SamlError> {
+        // SAML metadata 2.3.1: past validUntil the metadata, and the keys it pins, are no
+        // longer valid. Checked at load and on every refresh, and here at run time: a refresh
+        // that keeps failing keeps the last good copy, never beyond its validity.
+        if self
+            .metadata
+            .valid_until
+            .is_some_and(|v| v <= self.clock.unix())
+        {
+            return Err(SamlError::MetadataExpired);
+        }
         let sp = Sp {
             entity_id: &self.sp_entity_id,
             acs_url: &self.acs_url,

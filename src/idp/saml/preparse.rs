@@ -32,8 +32,8 @@ pub struct Facts {
     pub encrypted_assertions: usize,
     /// A `ds:Signature` that is a direct child of the root element.
     pub root_signed: bool,
-    /// Every `Algorithm` attribute, with the local name of the element that carries it.
-    pub algorithms: Vec<(String, String)>,
+    /// Every `Algorithm` attribute, with the element that carries it.
+    pub algorithms: Vec<AlgorithmUse>,
     /// The root element's own fields, read in the same pass (so the envelope never needs a
     /// second, full parse).
     pub envelope: Envelope,
@@ -41,6 +41,29 @@ pub struct Facts {
     /// optional, SAML core 3.2.2): with the envelope's, all the ACS reads before verifying.
     pub assertion_issuer: Option<String>,
 }
+
+/// One `Algorithm` attribute in the ds or xenc namespace.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct AlgorithmUse {
+    /// Local name of the element carrying it (`SignatureMethod`, `DigestMethod`, …).
+    pub element: String,
+    pub uri: String,
+    /// A DigestMethod that is a direct child of an RSA-OAEP `xenc:EncryptionMethod`: the OAEP
+    /// hash, not a signature digest.
+    pub in_oaep: bool,
+}
+
+impl AlgorithmUse {
+    pub fn new(element: &str, uri: &str) -> AlgorithmUse {
+        AlgorithmUse {
+            element: element.into(),
+            uri: uri.into(),
+            in_oaep: false,
+        }
+    }
+}
+
+const OAEP: &str = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p";
 
 /// Which Issuer text is being read.
 #[derive(Clone, Copy)]
@@ -77,6 +100,8 @@ pub fn preparse(xml: &str, root: (&[u8], &[u8])) -> Result<Facts, SamlError> {
     let mut issuer_text: Option<(IssuerOf, String)> = None;
     let mut in_status = false;
     let mut in_assertion = false;
+    // The depth of the children of an open RSA-OAEP xenc:EncryptionMethod.
+    let mut oaep_children: Option<usize> = None;
     loop {
         let (ns, event) = reader
             .read_resolved_event()
@@ -154,10 +179,18 @@ pub fn preparse(xml: &str, root: (&[u8], &[u8])) -> Result<Facts, SamlError> {
                     for a in e.attributes() {
                         let a = a.map_err(|_| SamlError::Malformed("bad attribute"))?;
                         if a.key.local_name().as_ref() == b"Algorithm" {
-                            facts.algorithms.push((
-                                String::from_utf8_lossy(local).into_owned(),
-                                String::from_utf8_lossy(&a.value).into_owned(),
-                            ));
+                            let uri = String::from_utf8_lossy(&a.value).into_owned();
+                            if start && ns == XENC_NS && local == b"EncryptionMethod" && uri == OAEP
+                            {
+                                oaep_children = Some(depth + 1);
+                            }
+                            facts.algorithms.push(AlgorithmUse {
+                                element: String::from_utf8_lossy(local).into_owned(),
+                                in_oaep: oaep_children == Some(depth)
+                                    && ns == DSIG_NS
+                                    && local == b"DigestMethod",
+                                uri,
+                            });
                         }
                     }
                 }
@@ -172,6 +205,9 @@ pub fn preparse(xml: &str, root: (&[u8], &[u8])) -> Result<Facts, SamlError> {
             }
             Event::End(_) => {
                 depth -= 1;
+                if oaep_children == Some(depth + 1) {
+                    oaep_children = None;
+                }
                 match issuer_text.take() {
                     Some((IssuerOf::Root, text)) if depth == 1 => {
                         facts.envelope.issuer = Some(text.trim().to_string());
@@ -250,7 +286,12 @@ pub fn claimed_issuer(xml: &str) -> Result<Option<String>, SamlError> {
 /// Algorithms a signature or an encrypted assertion may use. Anything else — XSLT or XPath
 /// transforms, HMAC, RSA1_5 key transport, MD5 — is refused before xmlsec runs.
 pub fn check_algorithms(facts: &Facts, allow_sha1: bool) -> Result<(), SamlError> {
-    for (element, uri) in &facts.algorithms {
+    for AlgorithmUse {
+        element,
+        uri,
+        in_oaep,
+    } in &facts.algorithms
+    {
         let ok = match element.as_str() {
             "SignatureMethod" => match uri.as_str() {
                 "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
@@ -273,8 +314,10 @@ pub fn check_algorithms(facts: &Facts, allow_sha1: bool) -> Result<(), SamlError
                 | "http://www.w3.org/2001/04/xmldsig-more#sha384"
                 | "http://www.w3.org/2001/04/xmlenc#sha512" => true,
                 "http://www.w3.org/2000/09/xmldsig#sha1" if allow_sha1 => true,
-                // OAEP's mask digest is SHA-1 by definition of rsa-oaep-mgf1p: not a signature.
-                "http://www.w3.org/2000/09/xmldsig#sha1" if in_key_transport(facts) => true,
+                // The OAEP hash of rsa-oaep-mgf1p (SHA-1 by default, XML Encryption §5.5.2)
+                // is not a signature digest — but only there: a SHA-1 digest anywhere else in
+                // a document that also holds an OAEP EncryptionMethod is still a signature's.
+                "http://www.w3.org/2000/09/xmldsig#sha1" if *in_oaep => true,
                 "http://www.w3.org/2000/09/xmldsig#sha1" => {
                     return Err(SamlError::WeakAlgorithm(
                         "SHA-1 digest (set insecure_allow_sha1 to accept it)",
@@ -320,13 +363,6 @@ pub fn check_algorithms(facts: &Facts, allow_sha1: bool) -> Result<(), SamlError
         }
     }
     Ok(())
-}
-
-fn in_key_transport(facts: &Facts) -> bool {
-    facts
-        .algorithms
-        .iter()
-        .any(|(e, u)| e == "EncryptionMethod" && u.ends_with("#rsa-oaep-mgf1p"))
 }
 
 #[cfg(test)]
@@ -389,6 +425,30 @@ mod tests {
     }
 
     #[test]
+    fn the_sha1_exception_is_the_oaep_digest_only() {
+        const SHA1: &str = "http://www.w3.org/2000/09/xmldsig#sha1";
+        let enc = |inner: &str| {
+            resp(&format!(
+                r#"<xenc:EncryptionMethod xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" Algorithm="{OAEP}">{inner}</xenc:EncryptionMethod>"#
+            ))
+        };
+        let inside = preparse(
+            &enc(&format!(r#"<ds:DigestMethod Algorithm="{SHA1}"/>"#)),
+            ROOT,
+        );
+        assert!(check_algorithms(&inside.unwrap(), false).is_ok());
+        // A signature's SHA-1 digest next to (not inside) an OAEP method stays refused.
+        let beside = resp(&format!(
+            r#"<xenc:EncryptionMethod xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" Algorithm="{OAEP}"/><ds:Reference xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:DigestMethod Algorithm="{SHA1}"/></ds:Reference>"#
+        ));
+        let facts = preparse(&beside, ROOT).unwrap();
+        assert_eq!(
+            check_algorithms(&facts, false).unwrap_err().code(),
+            "weak_algorithm"
+        );
+    }
+
+    #[test]
     fn root_must_be_a_response() {
         let x = r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"/>"#;
         assert_eq!(preparse(x, ROOT).unwrap_err().code(), "malformed");
@@ -399,7 +459,7 @@ mod tests {
     #[test]
     fn algorithms_allow_list() {
         let facts = |e: &str, u: &str| Facts {
-            algorithms: vec![(e.into(), u.into())],
+            algorithms: vec![AlgorithmUse::new(e, u)],
             ..Facts::default()
         };
         let sha1 = facts(

@@ -73,8 +73,8 @@ pub enum Expect<'a> {
 #[derive(Debug)]
 pub struct Verified {
     pub assertion: Assertion,
-    /// The replay-cache entry lives until this instant (Unix seconds): the latest
-    /// NotOnOrAfter in the assertion, plus skew.
+    /// The replay-cache entry lives until this instant (Unix seconds): no earlier than the
+    /// assertion's IssueInstant + [`MAX_RESPONSE_AGE`] + skew, nor any NotOnOrAfter checked.
     pub replay_until: i64,
 }
 
@@ -129,7 +129,7 @@ fn verify_unguarded(
     let (assertion, response_signed) = if facts.encrypted_assertions == 1 {
         encrypted_assertion(xml, facts.root_signed, sp, trust, allowed)?
     } else {
-        signed_assertion(xml, trust, allowed)?
+        signed_assertion(xml, facts.root_signed, trust, allowed)?
     };
 
     check_response(envelope, response_signed, sp, trust, clock)?;
@@ -158,14 +158,20 @@ fn reduce(
     .map_err(|_| SamlError::BadSignature("no valid signature by the IdP's certificate"))
 }
 
-/// (assertion, whether the Response itself was signed)
+/// (assertion, whether the Response itself was signed). "The Response is signed" means the
+/// document root carries its own ds:Signature (SAML core 3.2.2, 5.4.1): a signature placed
+/// elsewhere that happens to reference the root is not the Response's signature.
 fn signed_assertion(
     xml: &str,
+    root_signed: bool,
     trust: &Trust<'_>,
     allowed: Option<&[AllowedSignatureAlgorithm]>,
 ) -> Result<(Assertion, bool), SamlError> {
     let signed = reduce(xml, trust, allowed)?;
     match root_of(&signed)? {
+        Root::Response if !root_signed => Err(SamlError::BadSignature(
+            "the signature over the Response is not the Response's own child",
+        )),
         Root::Response => {
             let r: Response = signed
                 .parse()
@@ -407,6 +413,11 @@ fn check_assertion(
 
     let request_id = check_in_response_to(a, envelope, expect)?;
     replay_until = replay_until.max(check_bearer(a, sp, request_id, now, skew)?);
+    // SAML profiles 4.1.4.5: the ID is remembered as long as the assertion could be accepted
+    // again. Whatever its confirmations and Conditions say (another bearer confirmation may
+    // outlive the one checked first, and Conditions may have no NotOnOrAfter), acceptance ends
+    // MAX_RESPONSE_AGE (+ skew, added below) after its IssueInstant: check_issue_instant.
+    replay_until = replay_until.max(unix(&a.issue_instant) + MAX_RESPONSE_AGE.as_secs() as i64);
 
     // Profiles 4.1.4.2: at least one AuthnStatement; SessionNotOnOrAfter bounds the session.
     let authn = a.authn_statements.as_deref().unwrap_or(&[]);
@@ -452,7 +463,17 @@ fn check_in_response_to<'e>(
             }
             Ok(None)
         }
-        Expect::Unchecked => Ok(None),
+        // Offline, without the request ID: an InResponseTo on the envelope must still agree
+        // with the one the signed assertion carries (the outer value is unsigned when only the
+        // assertion is).
+        Expect::Unchecked => match envelope.in_response_to.as_deref() {
+            Some(outer)
+                if !bearer_confirmations(a).any(|d| d.in_response_to.as_deref() == Some(outer)) =>
+            {
+                Err(SamlError::InResponseTo)
+            }
+            _ => Ok(None),
+        },
     }
 }
 
