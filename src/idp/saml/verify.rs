@@ -545,3 +545,18 @@ fn check_bearer(
         "bearer SubjectConfirmation has no SubjectConfirmationData",
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_after_decryption_is_the_one_public_refusal() {
+        let e = after_decryption::<()>(|| panic!("a library sliced past the end"))
+            .expect_err("a panic is a refusal");
+        assert_eq!(e.code(), "encryption");
+        let e = after_decryption::<()>(|| Err(SamlError::ForbiddenXml("DOCTYPE"))).unwrap_err();
+        assert_eq!(e.code(), "encryption", "the step stays in the detail only");
+        assert!(e.to_string().contains("DOCTYPE"));
+    }
+}
