@@ -3,7 +3,7 @@
 use super::page::{self, PageError};
 use crate::error::ApiError;
 use crate::idp::saml::authn_request::{self, AuthnParams};
-use crate::idp::saml::pool::{Expected, Job, PoolError};
+use crate::idp::saml::pool::{Expected, PoolError};
 use crate::idp::saml::preparse::claimed_issuer;
 use crate::idp::saml::{SamlError, attributes, decode_post, sp_metadata};
 use crate::session;
@@ -319,17 +319,7 @@ async fn verify_post(
             (idp, Expected::Unsolicited { allowed }, "/".to_string())
         }
     };
-    let job = Job {
-        xml,
-        sp_entity_id: state.saml.entity_id.clone(),
-        acs_url: state.saml.acs_url.clone(),
-        decryption_key: state.saml.sp_key.clone(),
-        metadata: idp.metadata(),
-        allow_sha1: idp.cfg.insecure_allow_sha1,
-        clock_skew: idp.cfg.clock_skew,
-        expected,
-        clock: state.clock.clone(),
-    };
+    let job = state.saml.job(&idp, xml, expected, state.clock.clone());
     // Off the async workers, a bounded number at once (src/idp/saml/pool.rs).
     let verified = match state.saml.verifiers.run(move || job.run()).await {
         Ok(result) => result?,
