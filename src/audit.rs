@@ -1,6 +1,7 @@
 //! The audit stream: one JSON object per decision that gave or refused AWS access — every
 //! issuance (credentials or console), every refusal by the policy, every refused SAML
-//! Response — with the request id, never a secret.
+//! Response, and every CLI sign-in revoked for refresh-token reuse — with the request id,
+//! never a secret.
 //!
 //! Where it goes (`[audit] output`): `log` (default) writes it as a `rolegate::audit` event in
 //! the log stream; `stdout` or `file` write bare JSON lines there instead, so a log shipper
@@ -96,11 +97,43 @@ impl Audit {
     }
 }
 
+impl Audit {
+    /// A spent CLI refresh token came back: its whole sign-in (token family) was revoked.
+    pub fn refresh_reuse(&self, e: &RefreshReuse<'_>) {
+        match self {
+            Audit::Log => tracing::warn!(
+                target: "rolegate::audit",
+                event = "refresh_token_reuse",
+                idp = e.idp,
+                subject = e.subject,
+                family = e.family,
+                spent_secs_ago = e.spent_secs_ago,
+                client_ip = e.client_ip,
+                reason = e.reason,
+                "a spent refresh token was presented again; its sign-in is revoked"
+            ),
+            Audit::Lines(out) => line(out, "refresh_token_reuse", e),
+        }
+    }
+}
+
 /// A refused SAML Response.
 #[derive(Serialize)]
 pub struct SamlRefused<'a> {
     pub reason: &'a str,
     pub client_ip: &'a str,
+}
+
+/// Refresh-token reuse (RFC 9700 §4.14.2): who, which sign-in, how long after it was spent.
+/// The family id names the sign-in; it is no credential. Never the token itself.
+#[derive(Serialize)]
+pub struct RefreshReuse<'a> {
+    pub idp: &'a str,
+    pub subject: &'a str,
+    pub family: &'a str,
+    pub spent_secs_ago: i64,
+    pub client_ip: &'a str,
+    pub reason: &'a str,
 }
 
 /// One issuance (credentials or a console sign-in). Never the credentials themselves.

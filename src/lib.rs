@@ -28,8 +28,9 @@
 //! Around them: [`config`] (TOML → validated `Config`, naming the key path of any error),
 //! [`startup`] (builds [`state::AppState`] and the server), [`store`] (replay caches and
 //! counters: memory or Redis, failing closed), [`telemetry`] (request ids, audit events),
-//! [`metrics`], [`token`] (the broker's own signing key), [`clock`] (injected time) and
-//! [`secret`] (values that never print).
+//! [`metrics`], [`token`] (the broker's own signing key), [`clock`] (injected time),
+//! [`secret`] (values that never print) and [`strict_json`] (JSON with duplicate keys refused,
+//! for every document the broker trusts).
 #![forbid(unsafe_code)]
 
 pub mod audit;
@@ -51,5 +52,6 @@ pub mod session;
 pub mod startup;
 pub mod state;
 pub mod store;
+pub mod strict_json;
 pub mod telemetry;
 pub mod token;

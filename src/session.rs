@@ -26,9 +26,40 @@ pub struct Session {
     pub identity: Identity,
     /// Sent back in every form; compared in constant time.
     pub csrf: String,
-    /// Unix seconds: when the user signed in (absolute lifetime) and last used the session.
+    /// Unix seconds: when the user signed in and last used the session.
     pub created: i64,
     pub seen: i64,
+    /// Unix seconds of the absolute end: `lifetime` after the IdP authenticated the user, and
+    /// never past the IdP's own end (SAML `SessionNotOnOrAfter`). 0 in sessions stored before
+    /// it existed: `created + lifetime` then.
+    #[serde(default)]
+    pub deadline: i64,
+}
+
+impl Session {
+    fn ends_at(&self, lifetime: Duration) -> i64 {
+        let by_lifetime = self.created + lifetime.as_secs() as i64;
+        if self.deadline == 0 {
+            by_lifetime
+        } else {
+            self.deadline.min(by_lifetime)
+        }
+    }
+}
+
+/// Why a sign-in cannot open a session.
+#[derive(Debug)]
+pub enum Refused {
+    /// The IdP authenticated the user longer ago than a session lives (or its own session for
+    /// this sign-in is already over): a session would be born dead.
+    StaleAuthentication,
+    Store(ApiError),
+}
+
+impl From<ApiError> for Refused {
+    fn from(e: ApiError) -> Self {
+        Refused::Store(e)
+    }
 }
 
 fn plain_http(state: &AppState) -> bool {
@@ -52,22 +83,31 @@ fn random_token() -> String {
 }
 
 /// A new session for `identity`; returns the cookie to set. A fresh token on every sign-in
-/// (session fixation: nothing from before the login survives it).
-pub async fn create(state: &AppState, identity: Identity) -> Result<Cookie<'static>, ApiError> {
+/// (session fixation: nothing from before the login survives it). The session ends
+/// `[session] lifetime` after the IdP's authentication, never later than the IdP says; the
+/// identity keeps that anchor as its `auth_time`, so a CLI sign-in it approves inherits it.
+pub async fn create(state: &AppState, mut identity: Identity) -> Result<Cookie<'static>, Refused> {
     let token = random_token();
     let now = state.clock.unix();
+    let deadline = identity.sign_in_deadline(now, state.config.session.lifetime);
+    if deadline <= now {
+        return Err(Refused::StaleAuthentication);
+    }
+    identity.auth_time = Some(identity.auth_time.filter(|t| *t <= now).unwrap_or(now));
     let session = Session {
         identity,
         csrf: random_token(),
         created: now,
         seen: now,
+        deadline,
     };
     let value = serde_json::to_vec(&session).map_err(|_| ApiError::internal())?;
-    let lifetime = state.config.session.lifetime;
+    let lifetime = Duration::from_secs((deadline - now) as u64);
     state
         .store
         .put(&store_key(&token), &value, lifetime)
-        .await?;
+        .await
+        .map_err(ApiError::from)?;
     Ok(Cookie::build(cookie_name(state), token)
         .path("/")
         .http_only(true)
@@ -98,7 +138,7 @@ pub async fn current(state: &AppState, req: &HttpRequest) -> Result<Option<Sessi
     let now = state.clock.unix();
     let limits = &state.config.session;
     let idle = now - session.seen > limits.idle_timeout.as_secs() as i64;
-    if idle || now - session.created >= limits.lifetime.as_secs() as i64 {
+    if idle || now >= session.ends_at(limits.lifetime) {
         state.store.delete(&key).await?;
         return Ok(None);
     }
@@ -119,7 +159,7 @@ pub async fn current(state: &AppState, req: &HttpRequest) -> Result<Option<Sessi
 /// that recording use or spending a CSRF token never extends it. At least a second, because a
 /// zero TTL would mean "keep forever" to a store.
 fn time_left(state: &AppState, session: &Session, now: i64) -> Duration {
-    let left = state.config.session.lifetime.as_secs() as i64 - (now - session.created);
+    let left = session.ends_at(state.config.session.lifetime) - now;
     Duration::from_secs(left.max(1) as u64)
 }
 

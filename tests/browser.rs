@@ -52,7 +52,7 @@ async fn stack() -> Option<Stack> {
         &format!("{public}/saml/metadata"),
         &format!("{public}/saml/acs"),
     )?;
-    let oidc = OidcIdp::start_with_redirect_uris(&[&format!("{public}/oidc/callback")])?;
+    let oidc = OidcIdp::start_with_redirect_uris(&[&format!("{public}/oidc/callback/web")])?;
     let federation = Federation::start(moto.url.clone()).await;
     let toml = format!(
         r#"{head}

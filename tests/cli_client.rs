@@ -11,6 +11,7 @@ mod common;
 use common::app::{TestApp, broker_head, peers};
 use common::cli::{self, assert_success};
 use common::federation::Federation;
+use common::hostile_broker::HostileBroker;
 use common::saml_forge::{SamlForge, corp_idp};
 use common::web::saml_sign_in;
 use std::os::unix::fs::PermissionsExt;
@@ -169,7 +170,7 @@ async fn aws_cli_and_boto3_get_credentials_through_credential_process() {
     let out = aws(&["sts", "get-caller-identity", "--output", "json"]);
     assert_success(&out, "aws sts get-caller-identity");
     assert!(
-        stdout(&out).contains(":assumed-role/ReadOnly/cli-alice"),
+        stdout(&out).contains(":assumed-role/ReadOnly/corp.cli-alice@example.com"),
         "{}",
         stdout(&out)
     );
@@ -196,7 +197,7 @@ async fn aws_cli_and_boto3_get_credentials_through_credential_process() {
     ]);
     let out = run(&mut py);
     assert_success(&out, "boto3");
-    assert!(stdout(&out).contains(":assumed-role/ReadOnly/cli-alice"));
+    assert!(stdout(&out).contains(":assumed-role/ReadOnly/corp.cli-alice@example.com"));
     assert_eq!(
         e.credential_posts().await,
         before + 1,
@@ -251,7 +252,7 @@ async fn twenty_concurrent_processes_cause_one_refresh_and_one_sts_call() {
 
     let sts_before = p
         .moto
-        .sts_requests_for_session("cli-crowd@example.com")
+        .sts_requests_for_session("corp.cli-crowd@example.com")
         .await;
     let children: Vec<_> = (0..20)
         .map(|_| {
@@ -280,7 +281,7 @@ async fn twenty_concurrent_processes_cause_one_refresh_and_one_sts_call() {
     assert_eq!(keys.len(), 1, "all twenty got the same credentials");
     assert_eq!(
         p.moto
-            .sts_requests_for_session("cli-crowd@example.com")
+            .sts_requests_for_session("corp.cli-crowd@example.com")
             .await
             - sts_before,
         1,
@@ -369,4 +370,234 @@ async fn bad_cache_files_revoked_sign_ins_and_a_dead_broker_fail_clearly() {
     assert!(stderr(&out).contains("--broker"), "{}", stderr(&out));
     let out = run(&mut e.cli(&["roles", "--broker", "http://example.com"]));
     assert!(stderr(&out).contains("must be https"), "{}", stderr(&out));
+}
+
+// --- a hostile broker: what the CLI must refuse whatever the broker says -----------------------
+
+/// `rolegate <args>` against `broker`, with its own HOME and `$HOME/aws-config` as AWS config.
+fn against(home: &Path, broker: &HostileBroker, args: &[&str]) -> Command {
+    let mut c = cli::rolegate(home);
+    c.env("AWS_CONFIG_FILE", home.join("aws-config"))
+        .env("ROLEGATE_BROKER", &broker.url)
+        .current_dir(home)
+        .stdin(Stdio::null())
+        .args(args);
+    c
+}
+
+fn offered(alias: &str, account_name: &str) -> serde_json::Value {
+    serde_json::json!({"roles": [{
+        "alias": alias, "arn": "arn:aws:iam::111122223333:role/ReadOnly",
+        "account": "111122223333", "account_name": account_name,
+        "actions": ["console", "credentials"], "max_duration_seconds": 3600,
+    }]})
+}
+
+async fn hostile(answers: &[(&str, serde_json::Value)]) -> (HostileBroker, tempfile::TempDir) {
+    let broker = HostileBroker::start(answers).await;
+    let home = tempfile::tempdir().unwrap();
+    broker.sign_in(home.path());
+    (broker, home)
+}
+
+/// The attack: an alias with line breaks becomes `[profile rolegate-x]`, then a
+/// `credential_process` line of the attacker's choosing, which the AWS CLI runs at the next call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_refuses_alias_with_newline_credential_process_injection() {
+    let alias = "x]\ncredential_process = sh -c 'touch PWNED'\n[profile y";
+    let (b, home) = hostile(&[("/api/v1/roles", offered(alias, "Prod"))]).await;
+    for args in [&["setup"][..], &["setup", "--write"][..]] {
+        let out = run(&mut against(home.path(), &b, args));
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(r#""x]\ncredential_process = sh -c 'touch PWNED'\n[profile y""#),
+            "names the alias, escaped: {}",
+            stderr(&out)
+        );
+        assert!(stdout(&out).is_empty(), "not even a diff: {}", stdout(&out));
+    }
+    assert!(!home.path().join("aws-config").exists());
+}
+
+/// The attack: the account name is written as a `# …` comment above each profile; a CR or LF
+/// in it ends the comment and starts a key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_refuses_account_name_with_control_characters_config_injection() {
+    for name in [
+        "Prod\ncredential_process = touch PWNED",
+        "Prod\r[profile rolegate-x]\rcredential_process = touch PWNED",
+        "Prod\u{0}",
+        "Prod\u{85}credential_process = touch PWNED",
+    ] {
+        let (b, home) = hostile(&[("/api/v1/roles", offered("prod-ro", name))]).await;
+        let out = run(&mut against(home.path(), &b, &["setup", "--write"]));
+        assert_eq!(out.status.code(), Some(1), "{name:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("\"prod-ro\"") && stderr(&out).contains("control character"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(!home.path().join("aws-config").exists(), "{name:?}");
+    }
+}
+
+/// The attack: `setup --write` wrote `<config>.rolegate.tmp`, following links, so a link
+/// planted there made it overwrite any file of the user's (then renamed the link into place).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_write_does_not_follow_symlink_planted_at_temp_path() {
+    let (b, home) = hostile(&[("/api/v1/roles", offered("prod-ro", "Prod"))]).await;
+    let victim = home.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    std::os::unix::fs::symlink(&victim, home.path().join("aws-config.rolegate.tmp")).unwrap();
+    let out = run(&mut against(home.path(), &b, &["setup", "--write"]));
+    assert_success(&out, "setup --write");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    let config = home.path().join("aws-config");
+    assert!(std::fs::symlink_metadata(&config).unwrap().is_file());
+    assert!(
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .contains("[profile rolegate-prod-ro]")
+    );
+    assert_eq!(mode(&config), 0o600);
+}
+
+/// The attack: another local user who can write ~/.aws (or owns it) swaps the config or
+/// plants links between our write and the AWS CLI's read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_refuses_aws_dir_others_can_write_swap_attack() {
+    let (b, home) = hostile(&[("/api/v1/roles", offered("prod-ro", "Prod"))]).await;
+    let aws = home.path().join(".aws");
+    std::fs::create_dir(&aws).unwrap();
+    std::fs::set_permissions(&aws, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let mut c = against(home.path(), &b, &["setup", "--write"]);
+    c.env("AWS_CONFIG_FILE", aws.join("config"));
+    let out = run(&mut c);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("chmod go-w {}", aws.display())),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!aws.join("config").exists());
+    // Owned by someone else (only root can arrange that here): refused, saying whose it is.
+    std::fs::set_permissions(&aws, std::fs::Permissions::from_mode(0o755)).unwrap();
+    if std::os::unix::fs::chown(&aws, Some(65534), None).is_ok() {
+        let out = run(&mut c);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("belongs to uid 65534"),
+            "{}",
+            stderr(&out)
+        );
+        std::os::unix::fs::chown(&aws, Some(rustix::process::geteuid().as_raw()), None).unwrap();
+    }
+    assert_success(&run(&mut c), "setup --write into a private ~/.aws");
+}
+
+/// The same for the credential cache: a directory others can write is refused before any
+/// credentials are written into it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_refuse_cache_dir_others_can_write_swap_attack() {
+    let creds = serde_json::json!({
+        "Version": 1, "AccessKeyId": "ASIAHOSTILE", "SecretAccessKey": "s", "SessionToken": "t",
+        "Expiration": "2099-01-01T00:00:00Z",
+    });
+    let (b, home) = hostile(&[("/api/v1/credentials", creds)]).await;
+    let key = b.url.trim_start_matches("http://").replace(':', "_");
+    let cache = home.path().join("cache/rolegate").join(key);
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = run(&mut against(
+        home.path(),
+        &b,
+        &["credentials", "--role", "r"],
+    ));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty());
+    assert!(stderr(&out).contains("chmod go-w"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 0);
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700)).unwrap();
+    assert_success(
+        &run(&mut against(
+            home.path(),
+            &b,
+            &["credentials", "--role", "r"],
+        )),
+        "credentials in a private cache",
+    );
+}
+
+/// A `$BROWSER` that records its arguments, one per line, into `record`.
+fn recording_browser(home: &Path, record: &Path) -> String {
+    let script = home.join("browser.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > '{}'\n",
+            record.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
+    format!("{} --new-tab %s", script.display())
+}
+
+fn wait_for(path: &Path) -> Option<String> {
+    for _ in 0..100 {
+        if let Ok(s) = std::fs::read_to_string(path)
+            && s.ends_with('\n')
+        {
+            return Some(s);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    None
+}
+
+/// The attack: the browser was started through `sh -c` (on macOS with the URL pasted between
+/// single quotes), so a `'` in a broker's link ended the quoting. Now an argument vector: the
+/// browser gets the link as one argument, byte for byte, and no shell ever sees it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_opens_browser_with_argv_not_shell_quote_injection() {
+    let url = "https://signin.aws.amazon.com/a'$(touch${IFS}PWNED)'&b=`touch${IFS}PWNED2`";
+    let (b, home) = hostile(&[("/api/v1/console-url", serde_json::json!({ "url": url }))]).await;
+    let record = home.path().join("argv");
+    let mut c = against(home.path(), &b, &["console", "--role", "r"]);
+    c.env("BROWSER", recording_browser(home.path(), &record));
+    let out = run(&mut c);
+    assert_success(&out, "console");
+    let argv = tokio::task::block_in_place(|| wait_for(&record)).expect("the browser ran");
+    let parsed = url::Url::parse(url).unwrap();
+    assert_eq!(
+        argv,
+        format!("--new-tab\n{parsed}\n"),
+        "one argument, unchanged"
+    );
+    assert!(!home.path().join("PWNED").exists() && !home.path().join("PWNED2").exists());
+}
+
+/// The attack: a broker's "console link" that is a `file:` path or another app's URL scheme;
+/// `open`/`xdg-open` would launch whatever it names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_refuses_non_web_link_from_broker_app_launch() {
+    for url in [
+        "file:///System/Applications/Calculator.app",
+        "ms-msdt:/id PCWDiagnostic /skip force",
+    ] {
+        let (b, home) =
+            hostile(&[("/api/v1/console-url", serde_json::json!({ "url": url }))]).await;
+        let record = home.path().join("argv");
+        let mut c = against(home.path(), &b, &["console", "--role", "r"]);
+        c.env("BROWSER", recording_browser(home.path(), &record));
+        let out = run(&mut c);
+        assert_eq!(out.status.code(), Some(1), "{url}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("only http and https"),
+            "{}",
+            stderr(&out)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(!record.exists(), "{url}: no browser started");
+    }
 }

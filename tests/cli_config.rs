@@ -92,7 +92,10 @@ fn each_error_names_the_key_to_fix() {
             "idp[0].issuer",
         ),
         (
-            GOOD.replace("kind = \"oidc\"", "kind = \"dev\""),
+            GOOD.replace(
+                "kind = \"oidc\"\nissuer = \"https://corp.example.com\"\nclient_id = \"rolegate\"",
+                "kind = \"dev\"",
+            ),
             "idp[0].kind",
         ),
         (
@@ -194,4 +197,208 @@ fn a_missing_file_is_an_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
+}
+
+/// Every key that belongs to another kind of IdP: a SAML key on an OIDC IdP, an OIDC key on a
+/// SAML IdP, and the dev IdP's key on both. Each must be an error naming `idp[0].<key>`, never
+/// a setting that is silently ignored.
+const OIDC_ONLY: &[(&str, &str)] = &[
+    ("issuer", "\"https://corp.example.com\""),
+    ("client_id", "\"x\""),
+    ("client_secret_file", "\"secret\""),
+    ("client_secret_env", "\"X\""),
+    ("audiences", "[\"a\"]"),
+    ("groups_claim", "\"groups\""),
+    ("username_claim", "\"sub\""),
+    ("required_claims", "{ a = \"b\" }"),
+    ("jwks_file", "\"jwks.json\""),
+    ("mfa_amr_values", "[\"mfa\"]"),
+    ("mfa_acr_values", "[\"x\"]"),
+    ("insecure_trust_unverified_email", "true"),
+];
+const SAML_ONLY: &[(&str, &str)] = &[
+    ("metadata_file", "\"idp.xml\""),
+    ("metadata_url", "\"https://idp.example.com/md\""),
+    ("metadata_refresh", "\"1h\""),
+    ("groups_attribute", "\"groups\""),
+    ("groups_split_commas", "true"),
+    ("email_attribute", "\"mail\""),
+    ("username_attribute", "\"uid\""),
+    ("mfa_authn_contexts", "[\"x\"]"),
+    ("trust_email", "true"),
+    ("allow_idp_initiated", "true"),
+    ("insecure_allow_sha1", "true"),
+    ("force_authn", "true"),
+];
+const DEV_ONLY: &[(&str, &str)] = &[("users_file", "\"users.toml\"")];
+
+const SAML_IDP: &str = r#"
+[[idp]]
+id = "corp"
+kind = "saml"
+metadata_url = "https://idp.example.com/metadata"
+"#;
+
+#[test]
+fn attack_key_of_another_idp_kind_is_refused_not_ignored() {
+    for (key, value) in SAML_ONLY.iter().chain(DEV_ONLY) {
+        let toml = GOOD.replace(
+            "client_id = \"rolegate\"",
+            &format!("client_id = \"rolegate\"\n{key} = {value}"),
+        );
+        let (code, _, stderr) = check(&toml, &[]);
+        assert_eq!(code, 1, "{key} on an OIDC IdP: {stderr}");
+        assert!(
+            stderr.contains(&format!("idp[0].{key}`")) && stderr.contains("for kind = \"oidc\""),
+            "{key} on an OIDC IdP: {stderr}"
+        );
+    }
+    let saml = GOOD
+        .split("[[role]]")
+        .nth(1)
+        .map(|rest| format!("{SAML_IDP}\n[[role]]{rest}"))
+        .unwrap();
+    let (code, _, stderr) = check(&saml, &[]);
+    assert_eq!(code, 0, "the SAML base config is valid: {stderr}");
+    for (key, value) in OIDC_ONLY.iter().chain(DEV_ONLY) {
+        let toml = saml.replace(
+            "kind = \"saml\"",
+            &format!("kind = \"saml\"\n{key} = {value}"),
+        );
+        let (code, _, stderr) = check(&toml, &[]);
+        assert_eq!(code, 1, "{key} on a SAML IdP: {stderr}");
+        assert!(
+            stderr.contains(&format!("idp[0].{key}`")) && stderr.contains("for kind = \"saml\""),
+            "{key} on a SAML IdP: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn attack_foreign_key_arriving_by_environment_is_refused() {
+    let (code, _, stderr) = check(
+        GOOD,
+        &[("ROLEGATE_IDP__0__METADATA_URL", "https://evil.example/md")],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("idp[0].metadata_url`"), "{stderr}");
+}
+
+#[test]
+fn an_idp_without_kind_says_which_kinds_exist() {
+    let toml = GOOD.replace("kind = \"oidc\"\n", "");
+    let (code, _, stderr) = check(&toml, &[]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("idp[0].kind`") && stderr.contains("\"oidc\" or \"saml\""),
+        "{stderr}"
+    );
+    let toml = GOOD.replace("kind = \"oidc\"", "kind = \"ldap\"");
+    let (code, _, stderr) = check(&toml, &[]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("idp[0].kind`") && stderr.contains("ldap"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn attack_redis_url_without_backend_is_not_a_per_process_memory_store() {
+    for (store, key) in [
+        ("redis_url = \"redis://10.0.0.5:6379/0\"", "store.backend"),
+        ("redis_url_env = \"REDIS_URL\"", "store.backend"),
+        (
+            "sentinels = [\"10.0.0.5:26379\"]\nsentinel_master = \"m\"",
+            "store.backend",
+        ),
+        // Keys of another backend are refused on every backend.
+        (
+            "backend = \"memory\"\nredis_url = \"redis://10.0.0.5:6379/0\"",
+            "store.redis_url",
+        ),
+        (
+            "backend = \"redis_cluster\"\nredis_url = \"redis://a:1\"\nsentinels = [\"s:26379\"]",
+            "store.sentinels",
+        ),
+        (
+            "backend = \"redis_cluster\"\nredis_url = \"redis://a:1\"\nsentinel_master = \"m\"",
+            "store.sentinel_master",
+        ),
+        ("backend = \"memcached\"", "store.backend"),
+    ] {
+        let (code, _, stderr) = check(&format!("{GOOD}\n[store]\n{store}\n"), &[]);
+        assert_eq!(code, 1, "{store}: {stderr}");
+        assert!(stderr.contains(&format!("{key}`")), "{store}: {stderr}");
+    }
+    let (code, _, stderr) = check(
+        GOOD,
+        &[("ROLEGATE_STORE__REDIS_URL", "redis://10.0.0.5:6379/0")],
+    );
+    assert_eq!(code, 1, "a Redis URL from the environment alone: {stderr}");
+    assert!(stderr.contains("store.backend`"), "{stderr}");
+    // No [store] at all is the memory store; an explicit one too.
+    assert_eq!(check(GOOD, &[]).0, 0);
+    assert_eq!(
+        check(&format!("{GOOD}\n[store]\nbackend = \"memory\"\n"), &[]).0,
+        0
+    );
+}
+
+/// `rolegate setup` writes each alias as `[profile rolegate-<alias>]` into ~/.aws/config: an
+/// alias with a line break would add `credential_process = <command>` to an engineer's file.
+#[test]
+fn config_check_refuses_alias_with_newline_credential_process_injection() {
+    let cases = [
+        (
+            "alias = \"x]\\ncredential_process = touch /tmp/pwned\\n[profile y\"",
+            "role[0].alias",
+        ),
+        ("alias = \"read only\"", "role[0].alias"),
+        ("alias = \"ro\\r\"", "role[0].alias"),
+    ];
+    for (line, path) in cases {
+        let toml = GOOD.replace("role/ReadOnly\"", &format!("role/ReadOnly\"\n{line}"));
+        let (code, _, stderr) = check(&toml, &[]);
+        assert_eq!(code, 1, "{line}: {stderr}");
+        assert!(stderr.contains(&format!("`{path}`")), "{line}: {stderr}");
+        assert!(stderr.contains("A-Z a-z 0-9 . _ -"), "{stderr}");
+    }
+    // The default alias is the role name, which IAM lets hold `+=,@`: say to set one.
+    let toml = GOOD.replace("role/ReadOnly\"", "role/Read+Only\"");
+    let (code, _, stderr) = check(&toml, &[]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("`role[0].alias`") && stderr.contains("set `alias`"),
+        "{stderr}"
+    );
+}
+
+/// Account names are free text (spaces allowed) written as comments into ~/.aws/config: a CR,
+/// LF, NUL or any other control character would end the comment and start a key.
+#[test]
+fn config_check_refuses_account_name_with_control_characters_profile_injection() {
+    for (value, shown) in [
+        ("Prod\\ncredential_process = touch /tmp/pwned", "U+000A"),
+        ("Prod\\r[profile x]", "U+000D"),
+        ("Prod\\u0000", "U+0000"),
+        ("Prod\\u007f", "U+007F"),
+        ("Prod\\u0085", "U+0085"),
+        ("Prod\\u2028x", "U+2028"),
+    ] {
+        let toml = GOOD.replace(
+            "role/ReadOnly\"",
+            &format!("role/ReadOnly\"\naccount_name = \"{value}\""),
+        );
+        let (code, _, stderr) = check(&toml, &[]);
+        assert_eq!(code, 1, "{value}: {stderr}");
+        assert!(
+            stderr.contains("`role[0].account_name`") && stderr.contains(shown),
+            "{value}: {stderr}"
+        );
+    }
+    let toml = GOOD.replace(
+        "role/ReadOnly\"",
+        "role/ReadOnly\"\naccount_name = \"Production (EU) – main\"",
+    );
+    assert_eq!(check(&toml, &[]).0, 0, "spaces and punctuation are fine");
 }

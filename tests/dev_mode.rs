@@ -63,10 +63,7 @@ async fn serve_dev_works_as_its_banner_says_and_never_logs_secrets() {
         .unwrap();
     assert_eq!(res.status(), 200);
     let creds: Value = res.json().await.unwrap();
-    assert_eq!(
-        caller_identity_arn(&moto.url, &creds).await,
-        "arn:aws:sts::123456789012:assumed-role/DevReadOnly/alice"
-    );
+    assert_dev_alice_session(&caller_identity_arn(&moto.url, &creds).await);
 
     // The dev IdP refuses unknown users with a hint.
     let res = http
@@ -119,7 +116,13 @@ async fn serve_dev_works_as_its_banner_says_and_never_logs_secrets() {
     let e = &audit[0]["fields"];
     assert_eq!(e["event"], "credentials_issued");
     assert_eq!(e["role"], "arn:aws:iam::123456789012:role/DevReadOnly");
-    assert_eq!(e["session_name"], "alice");
+    assert!(
+        e["session_name"]
+            .as_str()
+            .unwrap()
+            .starts_with("dev.dev-alice="),
+        "{e}"
+    );
     assert_eq!(e["duration_secs"], 3600);
     assert_eq!(e["client_ip"], "127.0.0.1");
     assert!(
@@ -195,7 +198,7 @@ async fn serve_dev_signs_a_browser_in_through_the_dev_idp() {
     assert_eq!(chosen.status(), 303);
     let callback = location(&chosen);
     assert!(
-        callback.starts_with(&format!("{base}/oidc/callback?code=rgdc_")),
+        callback.starts_with(&format!("{base}/oidc/callback/dev?code=rgdc_")),
         "{callback}"
     );
 
@@ -234,10 +237,7 @@ async fn serve_dev_signs_a_browser_in_through_the_dev_idp() {
         .unwrap();
     assert_success(&out, "rolegate credentials");
     let creds: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(
-        caller_identity_arn(&moto.url, &creds).await,
-        "arn:aws:sts::123456789012:assumed-role/DevReadOnly/alice"
-    );
+    assert_dev_alice_session(&caller_identity_arn(&moto.url, &creds).await);
 
     // The callback is single use: the same code and state again change nothing.
     let again = http
@@ -281,7 +281,7 @@ async fn the_dev_idp_refuses_bad_authorization_requests_and_code_misuse() {
     let http = web::client();
     wait_ready(&http, &broker).await;
     let base = broker.url.as_str();
-    let callback = format!("{base}/oidc/callback");
+    let callback = format!("{base}/oidc/callback/dev");
     // challenge = BASE64URL(SHA-256(verifier)) (RFC 7636 §4.2).
     let verifier = "dBjftJeZ4CVP-mJ92K1zmOfvBxaVTLvFwSYV5r4pUx4";
     let challenge = "_Q1CcZJhL91W_Z6-UOFLj-5i4GCaBuxBQ4m1GwgqPkw";
@@ -468,4 +468,14 @@ async fn sighup_reloads_the_policy() {
         broker.child.try_wait().unwrap().is_none(),
         "SIGHUP must not stop the broker"
     );
+}
+
+/// The dev IdP's subject is `dev|alice`: the session name is `dev.dev-alice=<64-bit hash>`
+/// (`|` is outside STS's alphabet, so the readable form is hashed; see aws::session_name).
+fn assert_dev_alice_session(arn: &str) {
+    let name = arn
+        .strip_prefix("arn:aws:sts::123456789012:assumed-role/DevReadOnly/")
+        .unwrap_or_else(|| panic!("{arn}"));
+    assert!(name.starts_with("dev.dev-alice="), "{arn}");
+    assert_eq!(name.len(), "dev.dev-alice=".len() + 16, "{arn}");
 }

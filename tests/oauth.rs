@@ -508,9 +508,14 @@ async fn refresh_rotates_and_a_reused_token_revokes_the_family() {
     assert_eq!(status, 200);
     let r1 = s(&second, "refresh_token").to_string();
     assert_ne!(r0, r1, "rotated");
-    // A second process presenting the same token within seconds is not a thief.
+    // A retry of a lost answer within seconds is not a thief: it gets the same pair.
     let (status, racer) = refresh(&e, &r0).await;
     assert_eq!(status, 200, "within the grace window: {racer}");
+    assert_eq!(
+        s(&racer, "refresh_token"),
+        r1,
+        "the same successor, not a new branch"
+    );
 
     // After the grace window, the spent token again: the whole family is revoked.
     e.clock.advance(Duration::from_secs(30));
@@ -527,6 +532,84 @@ async fn refresh_rotates_and_a_reused_token_revokes_the_family() {
             .await
             .contains("rolegate_oauth_events_total{event=\"refresh_reuse\"} 1")
     );
+}
+
+/// The attack: a thief replaying a stolen, just-rotated refresh token within the grace window
+/// got a second live branch of the family (its own refresh token), undetected from then on.
+/// Now a retry gets the very pair the first answer carried: one branch, whoever holds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_retry_within_grace_returns_same_successor_not_a_fork() {
+    let Some(e) = env("").await else { return };
+    let alice = saml_sign_in(&e.app.url, &e.forge, "alice", &["eng"]).await;
+    let (_, first) = redeem(&e, &code_for(&e, &alice).await, VERIFIER, REDIRECT).await;
+    let r0 = s(&first, "refresh_token").to_string();
+
+    let (status, second) = refresh(&e, &r0).await;
+    assert_eq!(status, 200);
+    e.clock.advance(Duration::from_secs(3));
+    let (status, retry) = refresh(&e, &r0).await;
+    assert_eq!(status, 200, "{retry}");
+    assert_eq!(s(&retry, "refresh_token"), s(&second, "refresh_token"));
+    assert_eq!(s(&retry, "access_token"), s(&second, "access_token"));
+    assert!(retry["expires_in"].as_u64().unwrap() <= second["expires_in"].as_u64().unwrap());
+    assert_eq!(roles_with(&e, s(&retry, "access_token")).await, 200);
+
+    // Two presentations racing each other: still one successor between them.
+    let (_, other) = redeem(&e, &code_for(&e, &alice).await, VERIFIER, REDIRECT).await;
+    let t = s(&other, "refresh_token").to_string();
+    let ((a_status, a), (b_status, b)) = tokio::join!(refresh(&e, &t), refresh(&e, &t));
+    assert_eq!((a_status, b_status), (200, 200), "{a} {b}");
+    assert_eq!(s(&a, "refresh_token"), s(&b, "refresh_token"), "no fork");
+    assert_eq!(s(&a, "access_token"), s(&b, "access_token"));
+}
+
+/// The attack: the successor has been used (the user's CLI moved on), then the spent token
+/// comes back within seconds — that is no lost answer but a second holder: revoke.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_reuse_after_successor_used_revokes_family() {
+    let Some(e) = env("").await else { return };
+    let alice = saml_sign_in(&e.app.url, &e.forge, "alice", &["eng"]).await;
+    let (_, first) = redeem(&e, &code_for(&e, &alice).await, VERIFIER, REDIRECT).await;
+    let r0 = s(&first, "refresh_token").to_string();
+    let (_, second) = refresh(&e, &r0).await;
+    let (status, third) = refresh(&e, s(&second, "refresh_token")).await;
+    assert_eq!(status, 200, "{third}");
+    let (status, err) = refresh(&e, &r0).await;
+    assert_eq!((status, s(&err, "error")), (400, "invalid_grant"), "{err}");
+    assert_eq!(roles_with(&e, s(&third, "access_token")).await, 401);
+    let (status, _) = refresh(&e, s(&third, "refresh_token")).await;
+    assert_eq!(status, 400, "the whole family is revoked");
+}
+
+/// RFC 9700 §4.14.2: reuse outside the grace window revokes the family — and now leaves a
+/// record in the audit stream (not only a log line that RUST_LOG can filter away).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_reuse_outside_grace_revokes_family() {
+    let audit = "\n[audit]\noutput = \"file\"\nfile = \"audit.jsonl\"\n";
+    let Some(e) = env(audit).await else { return };
+    let alice = saml_sign_in(&e.app.url, &e.forge, "alice", &["eng"]).await;
+    let (_, first) = redeem(&e, &code_for(&e, &alice).await, VERIFIER, REDIRECT).await;
+    let r0 = s(&first, "refresh_token").to_string();
+    let (_, second) = refresh(&e, &r0).await;
+    e.clock.advance(Duration::from_secs(11));
+    let (status, err) = refresh(&e, &r0).await;
+    assert_eq!((status, s(&err, "error")), (400, "invalid_grant"));
+    assert_eq!(roles_with(&e, s(&second, "access_token")).await, 401);
+    let (status, _) = refresh(&e, s(&second, "refresh_token")).await;
+    assert_eq!(status, 400);
+
+    let text = std::fs::read_to_string(e.app.dir.path().join("audit.jsonl")).unwrap();
+    let events: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|v: &Value| v["event"] == "refresh_token_reuse")
+        .collect();
+    assert_eq!(events.len(), 1, "{text}");
+    assert_eq!(events[0]["subject"], "alice@example.com");
+    assert_eq!(events[0]["idp"], "corp");
+    assert_eq!(events[0]["spent_secs_ago"], 11);
+    assert_eq!(events[0]["client_ip"], "127.0.0.1");
+    assert!(!text.contains(&r0) && !text.contains(s(&second, "refresh_token")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -575,4 +658,31 @@ async fn sign_ins_end_at_their_absolute_lifetime_and_on_revocation() {
     }
     assert_eq!(refreshed, 14, "14 × 50 min < 12 h < 15 × 50 min");
     assert_eq!(roles_with(&e, s(&current, "access_token")).await, 401);
+}
+
+/// Issue 16 item 12: a browser session approving `rolegate login` late in its life must not
+/// start a fresh `[cli] session_lifetime`: the family is anchored at the IdP's authentication,
+/// so an identity lives at most one lifetime after the IdP last vouched for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_cli_sign_in_approved_late_gets_no_fresh_lifetime() {
+    let Some(e) = env("").await else { return };
+    let alice = saml_sign_in(&e.app.url, &e.forge, "alice", &["eng"]).await;
+    // Keep the browser session alive (idle timeout 1 h) for 11 hours.
+    for _ in 0..13 {
+        e.clock.advance(Duration::from_secs(50 * 60));
+        assert_eq!(web::get(&e.app.url, "/", Some(&alice)).await.status(), 200);
+    }
+    e.clock.advance(Duration::from_secs(10 * 60));
+    // 11 h after the IdP authenticated alice, she approves a CLI sign-in.
+    let (status, t) = redeem(&e, &code_for(&e, &alice).await, VERIFIER, REDIRECT).await;
+    assert_eq!(status, 200, "{t}");
+    let left = t["refresh_expires_in"].as_u64().unwrap();
+    assert!(
+        left <= 3600,
+        "the family ends 12 h after the IdP's authentication, not 12 h after approval: {left}s"
+    );
+    e.clock.advance(Duration::from_secs(left + 1));
+    let (status, next) = refresh(&e, s(&t, "refresh_token")).await;
+    assert_eq!(status, 400, "{next}");
+    assert_eq!(roles_with(&e, s(&t, "access_token")).await, 401);
 }

@@ -162,6 +162,7 @@ fn identity(w: &Who) -> Identity {
         claims: BTreeMap::new(),
         mfa: w.mfa,
         auth_time: None,
+        idp_session_end: None,
         aud: vec![],
         azp: None,
     }

@@ -133,6 +133,7 @@ fn identity(row: &IdentityRow) -> Identity {
         claims: row.claims.clone(),
         mfa: row.mfa,
         auth_time: row.auth_time,
+        idp_session_end: None,
         aud: row.aud.clone(),
         azp: row.azp.clone(),
     }

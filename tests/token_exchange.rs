@@ -40,8 +40,8 @@ async fn alice_gets_credentials_that_sts_recognises() {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["Version"], 1);
     assert_eq!(body["RoleArn"], "arn:aws:iam::123456789012:role/ReadOnly");
-    // oidc-provider sends no preferred_username: the verified email names the session.
-    assert_eq!(body["SessionName"], "alice@example.com");
+    // The session names the IdP and the subject: `<idp>.<sub>`, like SourceIdentity.
+    assert_eq!(body["SessionName"], "web.alice");
     let expiration = humantime::parse_rfc3339(body["Expiration"].as_str().unwrap()).unwrap();
     let secs = expiration
         .duration_since(std::time::SystemTime::now())
@@ -52,7 +52,7 @@ async fn alice_gets_credentials_that_sts_recognises() {
     let arn = caller_identity_arn(&p.moto.url, &body).await;
     assert_eq!(
         arn,
-        "arn:aws:sts::123456789012:assumed-role/ReadOnly/alice@example.com"
+        "arn:aws:sts::123456789012:assumed-role/ReadOnly/web.alice"
     );
 }
 
@@ -324,6 +324,18 @@ async fn forged_and_malformed_tokens_are_refused_with_a_challenge() {
             },
             "signature is invalid",
         ),
+        (
+            // RFC 7519 §4: a claim named twice, signed by the IdP; parsers that keep the last
+            // would read `eng`, others `nobody`.
+            "duplicate groups claim",
+            forge::rs256_raw_payload(&format!(
+                r#"{{"iss":"{iss}","aud":"rolegate","sub":"dup","groups":["nobody"],"groups":["eng"],"iat":{},"exp":{}}}"#,
+                now - 10,
+                now + 600
+            )),
+            // The unverified peek at `iss` refuses it already, as the verifier would.
+            "malformed token",
+        ),
     ];
     for (name, token, says) in cases {
         let res = app
@@ -405,6 +417,7 @@ async fn roles_not_granted_or_unknown_are_refused_alike() {
     let (app, p) = app().await;
     let mut c = forge::claims(&p.idp.issuer);
     c["preferred_username"] = json!("refusal-test");
+    c["sub"] = json!("refusal-test");
     let alice = forge::rs256(&c);
     let unknown = expect_error(
         app.credentials(&alice, json!({"role": "no-such-role"}))
@@ -443,7 +456,7 @@ async fn roles_not_granted_or_unknown_are_refused_alike() {
     )
     .await;
     assert_eq!(
-        p.moto.sts_requests_for_session("refusal-test").await,
+        p.moto.sts_requests_for_session("web.refusal-test").await,
         0,
         "refusals never reach STS"
     );
@@ -456,6 +469,7 @@ async fn durations_outside_the_grant_are_refused_naming_the_limit() {
     let mut c = forge::claims(&p.idp.issuer);
     c["groups"] = json!(["eng", "sre"]);
     c["preferred_username"] = json!("durations-test");
+    c["sub"] = json!("durations-test");
     let token = forge::rs256(&c);
     let b = expect_error(
         app.credentials(
@@ -493,7 +507,7 @@ async fn durations_outside_the_grant_are_refused_naming_the_limit() {
     )
     .await;
     assert_eq!(
-        p.moto.sts_requests_for_session("durations-test").await,
+        p.moto.sts_requests_for_session("web.durations-test").await,
         0,
         "limits are checked before STS"
     );
@@ -505,6 +519,7 @@ async fn sts_errors_map_to_stable_codes() {
     let (app, p) = app().await;
     let mut c = forge::claims(&p.idp.issuer);
     c["preferred_username"] = json!("sts-errors-test");
+    c["sub"] = json!("sts-errors-test");
     let token = forge::rs256(&c);
     let b = expect_error(
         app.credentials(&token, json!({"role": "denied"})).await,
@@ -533,14 +548,14 @@ async fn sts_errors_map_to_stable_codes() {
         "sts_validation_error",
     )
     .await;
-    let before = p.moto.sts_requests_for_session("sts-errors-test").await;
+    let before = p.moto.sts_requests_for_session("web.sts-errors-test").await;
     expect_error(
         app.credentials(&token, json!({"role": "throttled"})).await,
         503,
         "sts_throttled",
     )
     .await;
-    let attempts = p.moto.sts_requests_for_session("sts-errors-test").await - before;
+    let attempts = p.moto.sts_requests_for_session("web.sts-errors-test").await - before;
     assert_eq!(
         attempts, 3,
         "bounded retries: the SDK's standard mode, 3 attempts"
@@ -600,6 +615,7 @@ async fn session_tags_are_checked_before_sts() {
     let app = TestApp::spawn(&toml).await;
     let mut c = forge::claims(&p.idp.issuer);
     c["preferred_username"] = json!("tags-test");
+    c["sub"] = json!("tags-test");
     let b = expect_error(
         app.credentials(&forge::rs256(&c), json!({"role": "sales"}))
             .await,
@@ -614,7 +630,7 @@ async fn session_tags_are_checked_before_sts() {
             .contains("at most 50"),
         "{b}"
     );
-    assert_eq!(p.moto.sts_requests_for_session("tags-test").await, 0);
+    assert_eq!(p.moto.sts_requests_for_session("web.tags-test").await, 0);
 }
 
 #[tokio::test]

@@ -63,6 +63,7 @@ async fn sts_gets_a_fresh_narrow_token_signed_by_the_published_key() {
 
     let mut c = forge::claims(&p.idp.issuer);
     c["preferred_username"] = json!("web-identity-test");
+    c["sub"] = json!("web-identity-test");
     let res = app
         .credentials(
             &forge::rs256(&c),
@@ -74,15 +75,15 @@ async fn sts_gets_a_fresh_narrow_token_signed_by_the_published_key() {
     let arn = caller_identity_arn(&p.moto.url, &creds).await;
     assert_eq!(
         arn,
-        "arn:aws:sts::123456789012:assumed-role/ReadOnly/web-identity-test"
+        "arn:aws:sts::123456789012:assumed-role/ReadOnly/web.web-identity-test"
     );
 
-    let sent = p.moto.last_web_identity("web-identity-test").await;
+    let sent = p.moto.last_web_identity("web.web-identity-test").await;
     assert_eq!(
         sent["params"]["RoleArn"],
         "arn:aws:iam::123456789012:role/ReadOnly"
     );
-    assert_eq!(sent["params"]["RoleSessionName"], "web-identity-test");
+    assert_eq!(sent["params"]["RoleSessionName"], "web.web-identity-test");
     assert_eq!(sent["params"]["DurationSeconds"], "7200");
     let token = sent["token"].as_str().unwrap();
     assert!(
@@ -124,13 +125,13 @@ async fn sts_gets_a_fresh_narrow_token_signed_by_the_published_key() {
     // SourceIdentity is keyed by (idp, subject), never by an email anyone could claim.
     assert_eq!(
         claims["https://aws.amazon.com/source_identity"],
-        "web.forged-alice"
+        "web.web-identity-test"
     );
 
     // A second call signs a new token (new jti): tokens are never reused.
     app.credentials(&forge::rs256(&c), json!({"role": "prod-readonly"}))
         .await;
-    let again = p.moto.last_web_identity("web-identity-test").await;
+    let again = p.moto.last_web_identity("web.web-identity-test").await;
     assert_ne!(again["token"], sent["token"]);
 }
 
@@ -218,11 +219,12 @@ async fn a_rotated_out_key_stays_published_while_the_new_one_signs() {
     // New STS calls are signed by the new key only.
     let mut c = forge::claims(&p.idp.issuer);
     c["preferred_username"] = json!("rotation-test");
+    c["sub"] = json!("rotation-test");
     let res = app
         .credentials(&forge::rs256(&c), json!({"role": "prod-readonly"}))
         .await;
     assert_eq!(res.status(), 200);
-    let sent = p.moto.last_web_identity("rotation-test").await;
+    let sent = p.moto.last_web_identity("web.rotation-test").await;
     let header = verify::parse_header(sent["token"].as_str().unwrap()).unwrap();
     assert_eq!(header.kid.as_deref(), Some(new.kid()));
 

@@ -89,6 +89,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         claims,
         mfa: true,
         auth_time: Some(NOW as i64 - 60),
+        idp_session_end: None,
         aud: vec!["rolegate".into(), "other-client".into()],
         azp: Some("rolegate".into()),
     };
@@ -103,6 +104,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         claims: BTreeMap::new(),
         mfa: false,
         auth_time: None,
+        idp_session_end: None,
         aud: vec![],
         azp: None,
     };

@@ -27,12 +27,27 @@ pub fn run(path: &Path) -> ExitCode {
                     crate::config::StoreConfig::RedisCluster { .. } => "redis cluster",
                 }
             );
+            print_redirect_uris(&c);
             ExitCode::SUCCESS
         }
         Err(e) => {
             eprintln!("{e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// What to register at each OIDC IdP: its own redirect URI (one per IdP, against mix-up).
+fn print_redirect_uris(c: &Config) {
+    for idp in &c.idps {
+        if !matches!(idp.kind, IdpKind::Oidc(_)) {
+            continue;
+        }
+        let uri = match &c.server.public_url {
+            Some(u) => crate::routes::oidc_login::redirect_uri(u, idp.id.as_str()),
+            None => format!("<server.public_url>/oidc/callback/{}", idp.id),
+        };
+        println!("  idp `{}`: register the redirect URI {uri}", idp.id);
     }
 }
 

@@ -58,8 +58,11 @@ pub fn explain(a: ExplainArgs) -> ExitCode {
     };
     let file: IdentityFile = match std::fs::read_to_string(&a.identity)
         .map_err(|e| e.to_string())
-        .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
-    {
+        .and_then(|t| {
+            // Strict: a second `groups` key must not silently replace the first.
+            let v = crate::strict_json::parse(&t).map_err(|e| e.to_string())?;
+            serde_json::from_value(v).map_err(|e| e.to_string())
+        }) {
         Ok(f) => f,
         Err(e) => return usage(format!("{}: {e}", a.identity.display())),
     };

@@ -99,6 +99,7 @@ fn env_value(raw: &str, existing: Option<&Value>) -> Value {
 }
 
 pub fn deserialize(table: Table) -> Result<RawConfig, ConfigError> {
+    let tags = Tags::of(&table);
     let value = Value::Table(table);
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
@@ -110,6 +111,7 @@ pub fn deserialize(table: Table) -> Result<RawConfig, ConfigError> {
             .next()
             .unwrap_or_default()
             .to_string();
+        let (path, message) = tags.locate(path, message);
         ConfigError {
             path: if path == "." {
                 "(top level)".into()
@@ -119,6 +121,68 @@ pub fn deserialize(table: Table) -> Result<RawConfig, ConfigError> {
             message,
         }
     })
+}
+
+/// The tags of the sections that are serde enums (`[[idp]] kind`, `[store] backend`).
+/// serde buffers a tagged section before choosing its variant, so its errors stop at the
+/// section (`idp[0]`); these put the key back into the path and say which kind refused it.
+struct Tags {
+    idp_kinds: Vec<Option<String>>,
+}
+
+impl Tags {
+    fn of(table: &Table) -> Tags {
+        let idp_kinds = table
+            .get("idp")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .map(|t| t.get("kind").and_then(Value::as_str).map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Tags { idp_kinds }
+    }
+
+    fn locate(&self, path: String, message: String) -> (String, String) {
+        let (tag, what) = if path == "store" {
+            ("backend", "backend".to_string())
+        } else if let Some(i) = path
+            .strip_prefix("idp[")
+            .and_then(|r| r.strip_suffix(']'))
+            .and_then(|n| n.parse::<usize>().ok())
+        {
+            let kind = self.idp_kinds.get(i).cloned().flatten();
+            ("kind", format!("kind = \"{}\"", kind.unwrap_or_default()))
+        } else {
+            return (path, message);
+        };
+        if let Some(rest) = message.strip_prefix("unknown field `")
+            && let Some((field, expected)) = rest.split_once('`')
+        {
+            return (
+                format!("{path}.{field}"),
+                format!(
+                    "unknown field `{field}` for {what} (each takes only its own keys){expected}"
+                ),
+            );
+        }
+        if message.starts_with(&format!("missing field `{tag}`")) {
+            let choices = if tag == "kind" {
+                "\"oidc\" or \"saml\""
+            } else {
+                "\"memory\", \"redis\" or \"redis_cluster\""
+            };
+            return (
+                format!("{path}.{tag}"),
+                format!("missing: say which {tag} this section configures ({choices})"),
+            );
+        }
+        if message.starts_with("unknown variant") {
+            return (format!("{path}.{tag}"), message);
+        }
+        (path, message)
+    }
 }
 
 #[cfg(test)]
@@ -151,7 +215,10 @@ mod tests {
         .unwrap();
         let raw = deserialize(t).unwrap();
         assert_eq!(raw.server.listen.as_deref(), Some("127.0.0.1:9"));
-        assert_eq!(raw.idp[0].client_id.as_deref(), Some("1234"));
+        let super::super::raw::RawIdp::Oidc(idp) = &raw.idp[0] else {
+            panic!("an oidc IdP")
+        };
+        assert_eq!(idp.client_id.as_deref(), Some("1234"));
         assert_eq!(
             raw.aws.partitions["aws"].sts_endpoint.as_deref(),
             Some("http://h:1")

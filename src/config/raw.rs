@@ -91,10 +91,30 @@ pub struct RawServer {
     pub shutdown_timeout: Option<String>,
 }
 
+/// `[store]`, tagged by `backend`: each backend accepts only its own keys, so a `redis_url`
+/// without `backend = "redis"` is an error instead of a per-process memory store (every
+/// replica would keep its own replay cache). No `[store]` section at all means memory.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "backend", rename_all = "snake_case")]
+pub enum RawStore {
+    Memory(RawMemoryStore),
+    Redis(RawRedisStore),
+    RedisCluster(RawRedisClusterStore),
+}
+
+impl Default for RawStore {
+    fn default() -> Self {
+        RawStore::Memory(RawMemoryStore {})
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawStore {
-    pub backend: Option<String>,
+pub struct RawMemoryStore {}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRedisStore {
     pub redis_url: Option<String>,
     /// The URL may hold a password: these keep it out of the file.
     pub redis_url_file: Option<PathBuf>,
@@ -103,6 +123,15 @@ pub struct RawStore {
     #[serde(default)]
     pub sentinels: Vec<String>,
     pub sentinel_master: Option<String>,
+}
+
+/// Seed nodes, comma-separated, as a secret like `redis_url` (Sentinel does not apply).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRedisClusterStore {
+    pub redis_url: Option<String>,
+    pub redis_url_file: Option<PathBuf>,
+    pub redis_url_env: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -142,14 +171,24 @@ pub struct RawIssuer {
     pub audience: String,
 }
 
+/// `[[idp]]`, tagged by `kind`: each kind accepts only its own keys, so an OIDC IdP with
+/// `metadata_url` or a SAML IdP with `client_id` is an error, never a silently ignored setting.
+/// (`id`, `display_name` and `logout_url` are repeated in each kind: serde cannot combine
+/// `flatten` with `deny_unknown_fields`.)
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum RawIdp {
+    Oidc(RawOidcIdp),
+    Saml(RawSamlIdp),
+    Dev(RawDevIdp),
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawIdp {
+pub struct RawOidcIdp {
     pub id: String,
-    pub kind: String,
     pub display_name: Option<String>,
     pub logout_url: Option<String>,
-    // OIDC
     pub issuer: Option<String>,
     pub client_id: Option<String>,
     pub client_secret_file: Option<PathBuf>,
@@ -169,7 +208,14 @@ pub struct RawIdp {
     /// For IdPs that never send `email_verified` (e.g. Entra): trust `email` anyway.
     #[serde(default)]
     pub insecure_trust_unverified_email: bool,
-    // SAML
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSamlIdp {
+    pub id: String,
+    pub display_name: Option<String>,
+    pub logout_url: Option<String>,
     pub metadata_file: Option<PathBuf>,
     pub metadata_url: Option<String>,
     pub metadata_refresh: Option<String>,
@@ -179,6 +225,7 @@ pub struct RawIdp {
     pub email_attribute: Option<String>,
     pub username_attribute: Option<String>,
     pub mfa_authn_contexts: Option<Vec<String>>,
+    pub clock_skew: Option<String>,
     #[serde(default)]
     pub trust_email: bool,
     #[serde(default)]
@@ -187,7 +234,15 @@ pub struct RawIdp {
     pub insecure_allow_sha1: bool,
     #[serde(default)]
     pub force_authn: bool,
-    // dev
+}
+
+/// The built-in development IdP (`serve --dev` only).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDevIdp {
+    pub id: String,
+    pub display_name: Option<String>,
+    pub logout_url: Option<String>,
     pub users_file: Option<PathBuf>,
 }
 

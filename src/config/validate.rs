@@ -2,6 +2,7 @@
 
 use super::raw::*;
 use super::*;
+use crate::domain::text;
 
 type R<T> = Result<T, ConfigError>;
 
@@ -252,22 +253,31 @@ fn server(r: RawServer) -> R<ServerConfig> {
 }
 
 fn store(r: RawStore, base: &Path) -> R<StoreConfig> {
-    let backend = r.backend.as_deref().unwrap_or("memory");
-    if backend == "memory" {
-        return Ok(StoreConfig::Memory);
-    }
-    if !matches!(backend, "redis" | "redis_cluster") {
-        return err(
-            "store.backend",
-            format!("`{backend}`: use \"memory\", \"redis\" or \"redis_cluster\""),
-        );
-    }
+    let (backend, url, url_file, url_env, sentinels, sentinel_master) = match r {
+        RawStore::Memory(_) => return Ok(StoreConfig::Memory),
+        RawStore::Redis(r) => (
+            "redis",
+            r.redis_url,
+            r.redis_url_file,
+            r.redis_url_env,
+            r.sentinels,
+            r.sentinel_master,
+        ),
+        RawStore::RedisCluster(r) => (
+            "redis_cluster",
+            r.redis_url,
+            r.redis_url_file,
+            r.redis_url_env,
+            Vec::new(),
+            None,
+        ),
+    };
     // Both Redis backends take their URL(s) as a secret: they may carry a password.
     let Some(url) = secret_from(
         "store.redis_url",
-        r.redis_url,
-        r.redis_url_file.map(|p| base.join(p)),
-        r.redis_url_env,
+        url,
+        url_file.map(|p| base.join(p)),
+        url_env,
     )?
     else {
         return err(
@@ -282,10 +292,10 @@ fn store(r: RawStore, base: &Path) -> R<StoreConfig> {
             .expose()
             .split(',')
             .any(|n| !matches!(n.trim().split("://").next(), Some("redis" | "rediss")));
-        if bad || !r.sentinels.is_empty() {
+        if bad {
             return err(
                 "store.redis_url",
-                "cluster seed nodes must be redis:// or rediss:// URLs (and Sentinel does not apply to a cluster)",
+                "cluster seed nodes must be redis:// or rediss:// URLs",
             );
         }
         return Ok(StoreConfig::RedisCluster { nodes: url });
@@ -294,10 +304,10 @@ fn store(r: RawStore, base: &Path) -> R<StoreConfig> {
     if !matches!(scheme, "redis" | "rediss" | "redis+unix" | "unix") {
         return err("store.redis_url", "must be a redis:// or rediss:// URL");
     }
-    let sentinel = match (r.sentinels.is_empty(), r.sentinel_master) {
+    let sentinel = match (sentinels.is_empty(), sentinel_master) {
         (true, None) => None,
         (false, Some(master)) if !master.is_empty() => {
-            for (i, a) in r.sentinels.iter().enumerate() {
+            for (i, a) in sentinels.iter().enumerate() {
                 let ok = a
                     .rsplit_once(':')
                     .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
@@ -306,7 +316,7 @@ fn store(r: RawStore, base: &Path) -> R<StoreConfig> {
                 }
             }
             Some(SentinelConfig {
-                addrs: r.sentinels,
+                addrs: sentinels,
                 master,
             })
         }
@@ -482,9 +492,14 @@ fn issuer(r: RawIssuer, dev: bool, base: &Path) -> R<IssuerConfig> {
 
 fn idp(r: RawIdp, i: usize, dev: bool, base: &Path) -> R<IdpConfig> {
     let p = |k: &str| format!("idp[{i}].{k}");
-    let id = IdpId::parse(&r.id).or_else(|m| err(p("id"), m))?;
-    let display_name = r.display_name.clone().unwrap_or_else(|| r.id.clone());
-    let logout_url = match &r.logout_url {
+    let (id, display_name, logout_url) = match &r {
+        RawIdp::Oidc(o) => (&o.id, &o.display_name, &o.logout_url),
+        RawIdp::Saml(s) => (&s.id, &s.display_name, &s.logout_url),
+        RawIdp::Dev(d) => (&d.id, &d.display_name, &d.logout_url),
+    };
+    let display_name = display_name.clone().unwrap_or_else(|| id.clone());
+    let id = IdpId::parse(id).or_else(|m| err(p("id"), m))?;
+    let logout_url = match logout_url {
         Some(u) => {
             let url = http_url(&p("logout_url"), u)?;
             if url.scheme() != "https" && !is_loopback_url(&url) {
@@ -494,10 +509,10 @@ fn idp(r: RawIdp, i: usize, dev: bool, base: &Path) -> R<IdpConfig> {
         }
         None => None,
     };
-    let kind = match r.kind.as_str() {
-        "oidc" => IdpKind::Oidc(Box::new(oidc(r, &p, base)?)),
-        "dev" if dev => {
-            let text = match &r.users_file {
+    let kind = match r {
+        RawIdp::Oidc(o) => IdpKind::Oidc(Box::new(oidc(o, &p, base)?)),
+        RawIdp::Dev(d) if dev => {
+            let text = match &d.users_file {
                 Some(f) => std::fs::read_to_string(base.join(f)).or_else(|e| {
                     err(p("users_file"), format!("cannot read {}: {e}", f.display()))
                 })?,
@@ -512,14 +527,13 @@ fn idp(r: RawIdp, i: usize, dev: bool, base: &Path) -> R<IdpConfig> {
                 toml::from_str(&text).or_else(|e| err(p("users_file"), e.to_string()))?;
             IdpKind::Dev(DevIdpConfig { users: users.user })
         }
-        "dev" => {
+        RawIdp::Dev(_) => {
             return err(
                 p("kind"),
                 "the dev IdP exists only under `rolegate serve --dev`",
             );
         }
-        "saml" => IdpKind::Saml(Box::new(saml_idp(r, &p, base)?)),
-        o => return err(p("kind"), format!("`{o}`: use \"oidc\" or \"saml\"")),
+        RawIdp::Saml(s) => IdpKind::Saml(Box::new(saml_idp(s, &p, base)?)),
     };
     Ok(IdpConfig {
         id,
@@ -529,7 +543,7 @@ fn idp(r: RawIdp, i: usize, dev: bool, base: &Path) -> R<IdpConfig> {
     })
 }
 
-fn oidc(r: RawIdp, p: &dyn Fn(&str) -> String, base: &Path) -> R<OidcIdpConfig> {
+fn oidc(r: RawOidcIdp, p: &dyn Fn(&str) -> String, base: &Path) -> R<OidcIdpConfig> {
     let Some(issuer) = r.issuer else {
         return err(p("issuer"), "required for kind = \"oidc\"");
     };
@@ -578,7 +592,7 @@ fn oidc(r: RawIdp, p: &dyn Fn(&str) -> String, base: &Path) -> R<OidcIdpConfig> 
     })
 }
 
-fn saml_idp(r: RawIdp, p: &dyn Fn(&str) -> String, base: &Path) -> R<SamlIdpConfig> {
+fn saml_idp(r: RawSamlIdp, p: &dyn Fn(&str) -> String, base: &Path) -> R<SamlIdpConfig> {
     let metadata = match (r.metadata_file, r.metadata_url) {
         (Some(f), None) => {
             let f = base.join(f);
@@ -629,17 +643,6 @@ fn saml_idp(r: RawIdp, p: &dyn Fn(&str) -> String, base: &Path) -> R<SamlIdpConf
     if metadata_refresh < Duration::from_secs(60) {
         return err(p("metadata_refresh"), "at least 60s");
     }
-    // Keys that belong to OIDC IdPs are mistakes here, not silently ignored settings.
-    for (key, set) in [
-        ("issuer", r.issuer.is_some()),
-        ("client_id", r.client_id.is_some()),
-        ("jwks_file", r.jwks_file.is_some()),
-        ("groups_claim", r.groups_claim.is_some()),
-    ] {
-        if set {
-            return err(p(key), "not a setting of kind = \"saml\"");
-        }
-    }
     let d = SamlIdpConfig::new(metadata);
     Ok(SamlIdpConfig {
         metadata_refresh,
@@ -689,12 +692,9 @@ fn saml_sp(r: RawSaml, base: &Path) -> R<SamlSpConfig> {
 
 fn role(r: RawRole, i: usize) -> R<RoleConfig> {
     let arn = RoleArn::parse(&r.arn).or_else(|m| err(format!("role[{i}].arn"), m))?;
-    let alias = r.alias.unwrap_or_else(|| arn.name().to_string());
-    if alias.is_empty() || alias.contains(['/', ' ', '?', '#']) {
-        return err(
-            format!("role[{i}].alias"),
-            "must be non-empty without spaces, / ? or #",
-        );
+    let alias = role_alias(r.alias, &arn, i)?;
+    if let Some(name) = &r.account_name {
+        account_name(name, i)?;
     }
     let max_duration = session_duration(
         &format!("role[{i}].max_duration"),
@@ -706,6 +706,41 @@ fn role(r: RawRole, i: usize) -> R<RoleConfig> {
         account_name: r.account_name,
         max_duration,
     })
+}
+
+/// The alias becomes the AWS CLI profile name `rolegate setup` writes (see [`text`]).
+fn role_alias(alias: Option<String>, arn: &RoleArn, i: usize) -> R<String> {
+    let explicit = alias.is_some();
+    let alias = alias.unwrap_or_else(|| arn.name().to_string());
+    if text::is_profile_name(&alias) {
+        return Ok(alias);
+    }
+    let hint = if explicit {
+        ""
+    } else {
+        " (it defaults to the role name; set `alias` explicitly)"
+    };
+    err(
+        format!("role[{i}].alias"),
+        format!(
+            "must be {}: it becomes an AWS CLI profile name{hint}",
+            text::PROFILE_NAME_RULE
+        ),
+    )
+}
+
+/// Free text written into `~/.aws/config` as a comment: no character that could end the line.
+fn account_name(name: &str, i: usize) -> R<()> {
+    match text::line_breaking_char(name) {
+        None => Ok(()),
+        Some(c) => err(
+            format!("role[{i}].account_name"),
+            format!(
+                "holds the control character {}; it is written into ~/.aws/config, where a line break adds keys",
+                text::describe(c)
+            ),
+        ),
+    }
 }
 
 fn map(m: RawMap, i: usize, idps: &[IdpConfig], roles: &[RoleConfig]) -> R<MapRule> {

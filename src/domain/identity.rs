@@ -18,7 +18,13 @@ pub struct Identity {
     /// Every claim/attribute as received, for `rolegate:claims/<name>` rules.
     pub claims: BTreeMap<String, serde_json::Value>,
     pub mfa: bool,
+    /// Unix seconds of the IdP's authentication (OIDC `auth_time`, SAML `AuthnInstant`); once
+    /// a browser session is opened, the instant its lifetime is anchored at.
     pub auth_time: Option<i64>,
+    /// The IdP's own end for this sign-in (SAML `SessionNotOnOrAfter`): nothing the broker
+    /// derives from it — browser session, CLI token family — outlives it.
+    #[serde(default)]
+    pub idp_session_end: Option<i64>,
     /// Audience and authorized party of a bearer token (absent for SAML).
     pub aud: Vec<String>,
     pub azp: Option<String>,
@@ -45,9 +51,19 @@ impl Identity {
             claims: BTreeMap::new(),
             mfa: false,
             auth_time: None,
+            idp_session_end: None,
             aud: Vec::new(),
             azp: None,
         }
+    }
+
+    /// When a sign-in derived from this identity must end: `lifetime` after the IdP
+    /// authenticated the person (not after the broker or a CLI approval saw them: that would
+    /// let an identity live one lifetime per hop), and never past the IdP's own end.
+    pub fn sign_in_deadline(&self, now: i64, lifetime: std::time::Duration) -> i64 {
+        let anchor = self.auth_time.filter(|t| *t <= now).unwrap_or(now);
+        let end = anchor.saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX));
+        self.idp_session_end.map_or(end, |e| end.min(e))
     }
 
     /// Email only when the IdP says it verified it: an unverified address is attacker-chosen.

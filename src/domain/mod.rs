@@ -3,6 +3,7 @@
 
 pub mod identity;
 pub mod ids;
+pub mod text;
 
 pub use identity::{ClientKind, Identity};
 pub use ids::{IdpId, RoleArn};

@@ -5,6 +5,7 @@
 //! production uses, so trying rolegate exercises the real path.
 
 use crate::config::{DevUser, OidcIdpConfig};
+use crate::domain::IdpId;
 use crate::token::SigningKey;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -27,14 +28,17 @@ pub struct CodeGrant {
 }
 
 pub struct DevIdp {
+    /// Its `[[idp]] id`: the broker's redirect URI for it is `/oidc/callback/{id}`.
+    pub id: IdpId,
     pub issuer: String,
     users: Vec<DevUser>,
     key: SigningKey,
 }
 
 impl DevIdp {
-    pub fn new(public_url: &url::Url, users: Vec<DevUser>) -> Result<Self, String> {
+    pub fn new(id: IdpId, public_url: &url::Url, users: Vec<DevUser>) -> Result<Self, String> {
         Ok(DevIdp {
+            id,
             issuer: format!("{}{PATH}", public_url.as_str().trim_end_matches('/')),
             users,
             key: SigningKey::generate()?,
@@ -58,6 +62,8 @@ impl DevIdp {
             "response_types_supported": ["code"],
             "grant_types_supported": ["authorization_code", "password"],
             "code_challenge_methods_supported": ["S256"],
+            // RFC 9207: every authorization response names this issuer.
+            "authorization_response_iss_parameter_supported": true,
             "token_endpoint_auth_methods_supported": ["none"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["ES256"],

@@ -38,7 +38,8 @@ impl IdpRegistry {
                     )));
                 }
                 IdpKind::Dev(d) => {
-                    let dev_idp = Arc::new(DevIdp::new(public_url, d.users.clone())?);
+                    let dev_idp =
+                        Arc::new(DevIdp::new(idp.id.clone(), public_url, d.users.clone())?);
                     let source = KeySource::Discovery(http.clone());
                     oidc.push(Arc::new(OidcIdp::new(
                         idp.id.clone(),

@@ -9,8 +9,8 @@
 //!   challenge (RFC 7636).
 //!
 //! Both yield [`tokens`]: an opaque access token the API accepts as `Authorization: Bearer`,
-//! and a refresh token that rotates on every use; a rotated token presented again (after a
-//! short grace for concurrent retries) revokes its whole family. A family ends at the
+//! and a refresh token that rotates on every use; a rotated token presented again revokes its
+//! whole family — except a retry within a short grace, which gets the same successor back. A family ends at the
 //! absolute `[cli] session_lifetime`, after which the user signs in at the IdP again.
 //!
 //! Everything is stored hashed (SHA-256 of the token) with a TTL; nothing here trusts the CLI.

@@ -2,10 +2,15 @@
 //! (`rgrt_…`) in a family that lives at most `[cli] session_lifetime` from sign-in.
 //!
 //! Rotation with reuse detection (OAuth 2.0 Security BCP, RFC 9700 §4.14.2): each refresh
-//! spends its token and returns a new pair. A spent token presented again means two parties
-//! hold it — unless it comes within [`REUSE_GRACE`], which is what a second CLI process racing
-//! the first one looks like (DESIGN § CLI contract) — so the family is revoked: the thief's
-//! and the user's tokens alike, and the user signs in again.
+//! spends its token and returns a new pair, its successor. A spent token presented again
+//! means two parties hold it, so the family is revoked — the thief's and the user's tokens
+//! alike — and an audit event says so. The one exception is a retry of a lost answer: within
+//! [`REUSE_GRACE`], while the successor itself is still unspent, the SAME successor is returned
+//! again, never a new pair, so a token family never forks into two live branches.
+//!
+//! To return the same pair the successor is kept in the spent token's record, sealed
+//! (AES-256-GCM) under a key derived from the spent token itself: only its holder can open it,
+//! and a store dump still yields no usable token.
 
 use super::{random_token, token_hash};
 use crate::domain::Identity;
@@ -13,7 +18,9 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::key;
 use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub const ACCESS_PREFIX: &str = "rgat_";
@@ -33,6 +40,18 @@ struct Refresh {
     family: String,
     /// Unix seconds when it was spent (rotated); None while it is the live one.
     spent_at: Option<i64>,
+    /// The pair it was rotated into, sealed under this token (see [`seal`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    successor: Option<String>,
+}
+
+/// What a successor pair needs to be handed out again: expiries are absolute.
+#[derive(Serialize, Deserialize)]
+struct Successor {
+    access_token: String,
+    access_expires: i64,
+    refresh_token: String,
+    refresh_expires: i64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -54,6 +73,50 @@ pub struct Issued {
     pub refresh_expires_in: u64,
 }
 
+/// The key that seals a token's successor: derived from the token, never stored. (The store
+/// keys a token by plain SHA-256 of it; the domain prefix keeps the two apart.)
+fn successor_key(token: &str) -> aws_lc_rs::aead::LessSafeKey {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"rolegate refresh successor v1\0");
+    h.update(token.as_bytes());
+    let key = aws_lc_rs::aead::UnboundKey::new(&aws_lc_rs::aead::AES_256_GCM, &h.finalize())
+        .expect("a 32-byte AES-256 key");
+    aws_lc_rs::aead::LessSafeKey::new(key)
+}
+
+/// `successor` sealed under `token`: base64 of nonce ‖ ciphertext ‖ tag.
+fn seal(token: &str, successor: &Successor) -> Result<String, ApiError> {
+    use aws_lc_rs::aead::{Aad, NONCE_LEN, Nonce};
+    use base64::Engine;
+    let mut data = serde_json::to_vec(successor).map_err(|_| ApiError::internal())?;
+    let nonce: [u8; NONCE_LEN] = rand::random();
+    successor_key(token)
+        .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut data)
+        .map_err(|_| ApiError::internal())?;
+    let mut out = nonce.to_vec();
+    out.extend(data);
+    Ok(base64::engine::general_purpose::STANDARD_NO_PAD.encode(out))
+}
+
+fn open_sealed(token: &str, sealed: &str) -> Option<Successor> {
+    use aws_lc_rs::aead::{Aad, NONCE_LEN, Nonce};
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(sealed)
+        .ok()?;
+    if bytes.len() < NONCE_LEN {
+        return None;
+    }
+    let (nonce, data) = bytes.split_at(NONCE_LEN);
+    let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+    let mut data = data.to_vec();
+    let plain = successor_key(token)
+        .open_in_place(nonce, Aad::empty(), &mut data)
+        .ok()?;
+    serde_json::from_slice(plain).ok()
+}
+
 fn invalid_grant(why: &str) -> ApiError {
     ApiError::bad_request("invalid_grant", why.to_string())
 }
@@ -65,8 +128,12 @@ fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ApiError> {
 /// A new sign-in: a new family and its first pair.
 pub async fn sign_in(state: &AppState, identity: Identity) -> Result<Issued, ApiError> {
     let family = hex::encode(rand::random::<[u8; 16]>());
+    let now = state.clock.unix();
     let record = Family {
-        created: state.clock.unix(),
+        // Anchored at the IdP's authentication (a browser session keeps it as auth_time), not
+        // at the approval: a CLI sign-in approved late in a browser session must not get a
+        // fresh lifetime of its own.
+        created: identity.auth_time.filter(|t| *t <= now).unwrap_or(now),
         revoked: false,
         subject: identity.subject.clone(),
     };
@@ -95,9 +162,17 @@ async fn pair(
     family: &str,
     created: i64,
 ) -> Result<Issued, ApiError> {
-    let left = left(state, created).ok_or_else(|| {
-        invalid_grant("this sign-in has reached its lifetime; run `rolegate login` again")
-    })?;
+    let now = state.clock.unix();
+    // Never past the IdP's own end for the sign-in (SAML SessionNotOnOrAfter).
+    let left = left(state, created)
+        .map(|l| match identity.idp_session_end {
+            Some(end) => l.min(u64::try_from(end - now).unwrap_or(0)),
+            None => l,
+        })
+        .filter(|l| *l > 0)
+        .ok_or_else(|| {
+            invalid_grant("this sign-in has reached its lifetime; run `rolegate login` again")
+        })?;
     let access_ttl = state.config.cli.token_lifetime.as_secs().min(left);
     let access_token = random_token(ACCESS_PREFIX);
     let refresh_token = random_token(REFRESH_PREFIX);
@@ -110,6 +185,7 @@ async fn pair(
         identity,
         family: family.to_string(),
         spent_at: None,
+        successor: None,
     })
     .map_err(|_| ApiError::internal())?;
     let store = &state.store;
@@ -163,8 +239,13 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Option<Identi
     }
 }
 
-/// RFC 6749 §6 with rotation: spends `token` and returns the next pair of its family.
-pub async fn refresh(state: &AppState, token: &str) -> Result<Issued, ApiError> {
+/// RFC 6749 §6 with rotation: spends `token` and returns the next pair of its family — or,
+/// for a retry within the grace window, the pair it already returned (see the module doc).
+pub async fn refresh(
+    state: &AppState,
+    token: &str,
+    client_ip: Option<IpAddr>,
+) -> Result<Issued, ApiError> {
     let unknown =
         || invalid_grant("unknown, expired or revoked refresh token; run `rolegate login`");
     if !token.starts_with(REFRESH_PREFIX) {
@@ -180,43 +261,152 @@ pub async fn refresh(state: &AppState, token: &str) -> Result<Issued, ApiError> 
         return Err(unknown());
     }
     let left = left(state, fam.created).ok_or_else(unknown)?;
-    // Spend it atomically; learn when it was spent before, if it was.
+    let idp = first.identity.idp.to_string();
+    let reuse = Reuse {
+        token,
+        idp: &idp,
+        family: &first.family,
+        fam: &fam,
+        client_ip,
+    };
+    if let Some(at) = first.spent_at {
+        return reused(state, &reuse, at, first.successor.as_deref()).await;
+    }
+    // The successor exists (stored) before the token is spent, so whoever sees it spent can
+    // be handed that very pair.
     let now = state.clock.unix();
-    let before: Mutex<Option<Option<i64>>> = Mutex::new(None);
+    let next = pair(state, first.identity, &first.family, fam.created).await?;
+    let sealed = seal(token, &successor_of(&next, now))?;
+    let lost: Mutex<Option<(i64, Option<String>)>> = Mutex::new(None);
+    let seen = AtomicBool::new(false);
     state
         .store
         .update(&refresh_key, Duration::from_secs(left), &|old| {
             let mut r: Refresh = serde_json::from_slice(old?).ok()?;
-            *before.lock().expect("lock") = Some(r.spent_at);
-            r.spent_at.get_or_insert(now);
+            seen.store(true, Ordering::SeqCst);
+            match r.spent_at {
+                Some(at) => *lost.lock().expect("lock") = Some((at, r.successor.clone())),
+                None => {
+                    *lost.lock().expect("lock") = None;
+                    r.spent_at = Some(now);
+                    r.successor = Some(sealed.clone());
+                }
+            }
             serde_json::to_vec(&r).ok()
         })
         .await?;
-    let spent_before = before.lock().expect("lock").take().ok_or_else(unknown)?;
-    match spent_before {
-        None => {}
-        Some(at) if now - at <= REUSE_GRACE.as_secs() as i64 => {
-            tracing::info!(family = %first.family, "refresh token presented twice within the grace window");
-        }
-        Some(at) => {
-            revoke_family(state, &first.family).await?;
-            state
-                .metrics
-                .oauth_events
-                .with_label_values(&["refresh_reuse"])
-                .inc();
-            tracing::warn!(
-                family = %first.family,
-                subject = %fam.subject,
-                spent_secs_ago = now - at,
-                "a spent refresh token was presented again: the family is revoked"
-            );
-            return Err(invalid_grant(
-                "this refresh token was already used; the sign-in is revoked; run `rolegate login`",
-            ));
-        }
+    let lost = lost.lock().expect("lock").take();
+    if !seen.load(Ordering::SeqCst) || lost.is_some() {
+        // Another request spent it first (or it vanished): this pair was never handed out.
+        discard(state, &next).await?;
     }
-    pair(state, first.identity, &first.family, fam.created).await
+    match (seen.load(Ordering::SeqCst), lost) {
+        (false, _) => Err(unknown()),
+        (true, None) => Ok(next),
+        (true, Some((at, successor))) => reused(state, &reuse, at, successor.as_deref()).await,
+    }
+}
+
+/// Who presented a spent token, for the decision and the audit event.
+struct Reuse<'a> {
+    token: &'a str,
+    idp: &'a str,
+    family: &'a str,
+    fam: &'a Family,
+    client_ip: Option<IpAddr>,
+}
+
+/// A spent token again: within the grace window, while its successor is still unspent, the
+/// same successor (a retry of a lost answer); otherwise the whole family is revoked.
+async fn reused(
+    state: &AppState,
+    r: &Reuse<'_>,
+    spent_at: i64,
+    successor: Option<&str>,
+) -> Result<Issued, ApiError> {
+    let now = state.clock.unix();
+    let retry = now - spent_at <= REUSE_GRACE.as_secs() as i64;
+    if retry
+        && let Some(s) = successor.and_then(|s| open_sealed(r.token, s))
+        && is_live(state, &s.refresh_token).await?
+    {
+        state
+            .metrics
+            .oauth_events
+            .with_label_values(&["refresh_retry"])
+            .inc();
+        tracing::info!(family = %r.family, "refresh retried within the grace window: the same successor");
+        return Ok(issued_from(s, now));
+    }
+    revoke_family(state, r.family).await?;
+    state
+        .metrics
+        .oauth_events
+        .with_label_values(&["refresh_reuse"])
+        .inc();
+    let reason = if retry {
+        "spent token presented again after its successor was used"
+    } else {
+        "spent token presented again after the grace window"
+    };
+    let ip = r.client_ip.map(|i| i.to_string()).unwrap_or_default();
+    state.audit.refresh_reuse(&crate::audit::RefreshReuse {
+        idp: r.idp,
+        subject: &r.fam.subject,
+        family: r.family,
+        spent_secs_ago: now - spent_at,
+        client_ip: &ip,
+        reason,
+    });
+    tracing::warn!(
+        family = %r.family,
+        subject = %r.fam.subject,
+        spent_secs_ago = now - spent_at,
+        "a spent refresh token was presented again: the family is revoked"
+    );
+    Err(invalid_grant(
+        "this refresh token was already used; the sign-in is revoked; run `rolegate login`",
+    ))
+}
+
+/// A refresh token of the family that has not been spent yet.
+async fn is_live(state: &AppState, token: &str) -> Result<bool, ApiError> {
+    let k = key("oauth_refresh", &token_hash(token));
+    Ok(match state.store.get(&k).await? {
+        Some(b) => decode::<Refresh>(&b)?.spent_at.is_none(),
+        None => false,
+    })
+}
+
+/// Deletes a pair that was minted but never handed out.
+async fn discard(state: &AppState, issued: &Issued) -> Result<(), ApiError> {
+    let store = &state.store;
+    store
+        .delete(&key("oauth_access", &token_hash(&issued.access_token)))
+        .await?;
+    store
+        .delete(&key("oauth_refresh", &token_hash(&issued.refresh_token)))
+        .await?;
+    Ok(())
+}
+
+fn successor_of(issued: &Issued, now: i64) -> Successor {
+    Successor {
+        access_token: issued.access_token.clone(),
+        access_expires: now + issued.expires_in as i64,
+        refresh_token: issued.refresh_token.clone(),
+        refresh_expires: now + issued.refresh_expires_in as i64,
+    }
+}
+
+fn issued_from(s: Successor, now: i64) -> Issued {
+    Issued {
+        access_token: s.access_token,
+        token_type: "Bearer",
+        expires_in: (s.access_expires - now).max(0) as u64,
+        refresh_token: s.refresh_token,
+        refresh_expires_in: (s.refresh_expires - now).max(0) as u64,
+    }
 }
 
 async fn revoke_family(state: &AppState, id: &str) -> Result<(), ApiError> {

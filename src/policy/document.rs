@@ -90,7 +90,9 @@ pub fn parse_document(file: &str, text: &str) -> Result<Vec<Statement>, ParseErr
     if text.len() > MAX_POLICY_BYTES {
         return Err(err("$", format!("larger than {MAX_POLICY_BYTES} bytes")));
     }
-    let doc: Value = serde_json::from_str(text).map_err(|e| err("$", format!("not JSON: {e}")))?;
+    // Duplicate keys are refused: serde_json would keep the last `Statement` or `Condition`
+    // and silently drop a Deny written in the first.
+    let doc = crate::strict_json::parse(text).map_err(|e| err(&e.path, e.message))?;
     let obj = doc
         .as_object()
         .ok_or_else(|| err("$", "a policy document is a JSON object".into()))?;
@@ -370,9 +372,11 @@ fn session(v: &Value) -> StResult<SessionBlock> {
             "Policy" => {
                 let text = match val {
                     Value::Object(_) => val.to_string(),
-                    Value::String(t) => serde_json::from_str::<Value>(t)
+                    // Parsed strictly too: the text goes to STS re-serialised from this value,
+                    // so a duplicate key would lose its first statement on the way.
+                    Value::String(t) => crate::strict_json::parse(t)
                         .map(|v| v.to_string())
-                        .or_else(|e| at(&path, format!("not JSON: {e}")))?,
+                        .or_else(|e| at(&format!("{path}:{}", e.path), e.message))?,
                     _ => return at(&path, "an inline session policy (JSON object)"),
                 };
                 s.policy = Some(text);

@@ -359,21 +359,29 @@ impl Engine {
     }
 }
 
-/// A dynamic statement's Resource patterns for one request; None when a variable cannot be
-/// resolved.
-type Resolved = Option<Vec<Vec<Tok>>>;
+/// A dynamic statement's Resource patterns for one request, entry by entry; None for an entry
+/// whose variable cannot be resolved.
+type Resolved = Vec<Option<Vec<Tok>>>;
 
 fn resolve(st: &Statement, ctx: &RequestContext<'_>) -> Resolved {
     st.resources.iter().map(|r| r.pattern(ctx)).collect()
 }
 
-/// IAM: a variable that cannot be resolved makes the whole statement invalid — it applies to
-/// nothing. Counting it as "no match" would turn a NotResource into "matches every role".
+/// Each entry is judged on its own, as IAM does: an entry whose variable cannot be resolved
+/// matches nothing, and the statement's other entries still apply — so a Deny listing
+/// `role/Admin` beside `role/x-${rolegate:claims/team}` still covers `role/Admin` for a user
+/// without a team. In a NotResource an unresolved entry must never widen access: a Deny then
+/// excludes nothing on its account (it covers more), and an Allow applies to nothing.
 fn dynamic_resource_matches(st: &Statement, patterns: &Resolved, arn: &str) -> bool {
-    match patterns {
-        None => false,
-        Some(ps) => ps.iter().any(|p| matches(p, arn, false)) != st.not_resource,
+    let hit = patterns.iter().flatten().any(|p| matches(p, arn, false));
+    if !st.not_resource {
+        return hit;
     }
+    let unresolved = patterns.iter().any(Option::is_none);
+    if unresolved && st.effect == Effect::Allow {
+        return false;
+    }
+    !hit
 }
 
 /// Resources that need the request (variables, escapes) to be matched.

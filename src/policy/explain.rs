@@ -146,6 +146,7 @@ impl IdentityFile {
             claims: self.claims.clone(),
             mfa: self.mfa,
             auth_time: self.auth_time,
+            idp_session_end: None,
             aud: self.aud.clone(),
             azp: self.azp.clone(),
         })

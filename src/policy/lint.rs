@@ -125,16 +125,33 @@ pub fn lint(engine: &Engine) -> Vec<Finding> {
                 |p| matches!(p, Part::Var { key, default: None } if *key != ContextKey::Literal),
             )
         };
-        if st.effect == Effect::Deny && st.resources.iter().any(no_default) {
-            let element = if st.not_resource {
-                ".NotResource"
-            } else {
-                ".Resource"
-            };
+        let element = if st.not_resource {
+            ".NotResource"
+        } else {
+            ".Resource"
+        };
+        if st.effect == Effect::Deny && !st.not_resource && st.resources.iter().any(no_default) {
             out.push(finding(
                 Severity::Warning,
                 element.into(),
-                "a variable without a default: when it is missing the statement is invalid and this Deny does not apply".into(),
+                "a variable without a default: when it is missing that entry names no role and this Deny does not cover it (the other entries still apply)".into(),
+            ));
+        }
+        if st.effect == Effect::Allow && st.not_resource && st.resources.iter().any(no_default) {
+            out.push(finding(
+                Severity::Warning,
+                element.into(),
+                "a variable without a default: when it is missing this Allow applies to no role"
+                    .into(),
+            ));
+        }
+        // A role chosen by a value the user can edit at many IdPs (preferred_username, email
+        // before verification policies) lets a user rename themselves into someone's role.
+        if let Some(key) = st.resources.iter().find_map(user_editable_var) {
+            out.push(finding(
+                Severity::Warning,
+                element.into(),
+                format!("the role is chosen by ${{{key}}}, which users can change at many IdPs: key it on rolegate:sub or an admin-controlled claim"),
             ));
         }
         if st.effect == Effect::Allow
@@ -151,6 +168,21 @@ pub fn lint(engine: &Engine) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// `rolegate:username` or `rolegate:email` inside a Resource template, by name.
+fn user_editable_var(t: &super::pattern::Template) -> Option<&'static str> {
+    t.parts.iter().find_map(|p| match p {
+        Part::Var {
+            key: ContextKey::Username,
+            ..
+        } => Some("rolegate:username"),
+        Part::Var {
+            key: ContextKey::Email,
+            ..
+        } => Some("rolegate:email"),
+        _ => None,
+    })
 }
 
 fn has_dynamic_resource(st: &Statement) -> bool {

@@ -84,8 +84,9 @@ impl AuthorizeRequest {
         if self.client_id != CLIENT_ID {
             return Err("unknown client_id: the dev IdP has one client, rolegate-dev");
         }
-        if self.redirect_uri != oidc_login::redirect_uri(state) {
-            return Err("redirect_uri must be this broker's /oidc/callback");
+        let idp = dev(state).map_err(|_| "the dev IdP is not configured")?;
+        if self.redirect_uri != oidc_login::redirect_uri(&state.public_url, idp.id.as_str()) {
+            return Err("redirect_uri must be this broker's /oidc/callback/{idp} for the dev IdP");
         }
         if self.response_type != "code" {
             return Err("response_type must be code");
@@ -122,7 +123,7 @@ impl AuthorizeRequest {
     }
 
     /// Back to the client with `pairs` and the request's state (OIDC Core §3.1.2.5/§3.1.2.6).
-    fn redirect(&self, pairs: &[(&str, &str)]) -> HttpResponse {
+    fn redirect(&self, issuer: &str, pairs: &[(&str, &str)]) -> HttpResponse {
         // check() compared it with our own callback URL, so it parses.
         let mut url = url::Url::parse(&self.redirect_uri).expect("checked redirect_uri");
         {
@@ -131,6 +132,8 @@ impl AuthorizeRequest {
                 q.append_pair(k, v);
             }
             q.append_pair("state", &self.state);
+            // RFC 9207 §2: the response names its issuer, as the discovery document promises.
+            q.append_pair("iss", issuer);
         }
         HttpResponse::SeeOther()
             .insert_header((LOCATION, url.to_string()))
@@ -207,7 +210,7 @@ async fn authorize_decision(
         return Ok(bad_request(m));
     }
     if form.decision.as_deref() == Some("deny") {
-        return Ok(form.redirect(&[("error", "access_denied")]));
+        return Ok(form.redirect(&idp.issuer, &[("error", "access_denied")]));
     }
     let Some(username) = form
         .username
@@ -228,7 +231,7 @@ async fn authorize_decision(
         .store
         .put(&key("dev_code", &token_hash(&code)), &value, CODE_LIFETIME)
         .await?;
-    Ok(form.redirect(&[("code", &code)]))
+    Ok(form.redirect(&idp.issuer, &[("code", &code)]))
 }
 
 #[derive(Deserialize)]

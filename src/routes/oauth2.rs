@@ -118,6 +118,7 @@ const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 async fn token(
     state: web::Data<AppState>,
+    req: HttpRequest,
     form: web::Form<HashMap<String, String>>,
 ) -> Result<HttpResponse, ApiError> {
     let f = |k: &str| form.get(k).map(String::as_str);
@@ -173,7 +174,8 @@ async fn token(
             tokens::sign_in(&state, identity).await?
         }
         "refresh_token" => {
-            let issued = tokens::refresh(&state, required("refresh_token")?).await?;
+            let ip = client_ip(&req, &state.config.server.trusted_proxies);
+            let issued = tokens::refresh(&state, required("refresh_token")?, ip).await?;
             count(&state, "token_refresh_token");
             issued
         }

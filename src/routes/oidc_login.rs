@@ -1,12 +1,13 @@
 //! Browser sign-in with an OIDC IdP: authorization code + PKCE S256 + nonce + single-use state
-//! (OIDC Core §3.1, RFC 7636). The ID token from the token endpoint goes through the same
+//! (OIDC Core §3.1, RFC 7636), a redirect URI per IdP and RFC 9207 `iss` against mix-up
+//! ([`crate::idp::oidc::mixup`]). The ID token from the token endpoint goes through the same
 //! verifier as bearer tokens, with the nonce this login chose.
 
 use super::page::{self, PageError};
 use super::saml::safe_return_to;
 use crate::error::ApiError;
-use crate::idp::oidc::OidcIdp;
 use crate::idp::oidc::verify::parse_header;
+use crate::idp::oidc::{OidcIdp, mixup};
 use crate::session;
 use crate::state::AppState;
 use crate::store::key;
@@ -25,13 +26,16 @@ const PENDING_TTL: Duration = Duration::from_secs(600);
 const PENDING_COOKIE: &str = "rolegate_oidc_pending";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/oidc/callback", web::get().to(callback));
+    // One redirect URI per IdP (RFC 9700 §4.4.2.2). There is deliberately no shared
+    // `/oidc/callback`: keeping one would keep the mix-up attack open.
+    cfg.route("/oidc/callback/{idp}", web::get().to(callback));
 }
 
-pub fn redirect_uri(state: &AppState) -> String {
+/// The redirect URI to register at IdP `idp` (`config check` prints it).
+pub fn redirect_uri(public_url: &url::Url, idp: &str) -> String {
     format!(
-        "{}/oidc/callback",
-        state.public_url.as_str().trim_end_matches('/')
+        "{}/oidc/callback/{idp}",
+        public_url.as_str().trim_end_matches('/')
     )
 }
 
@@ -50,7 +54,7 @@ fn random() -> String {
 fn pending_cookie(state: &AppState, value: String, max_age: i64) -> Cookie<'static> {
     // The IdP redirects back with a top-level GET, which SameSite=Lax cookies accompany.
     Cookie::build(PENDING_COOKIE, value)
-        .path("/oidc/callback")
+        .path("/oidc/callback/")
         .http_only(true)
         .secure(state.public_url.scheme() != "http")
         .same_site(SameSite::Lax)
@@ -82,12 +86,21 @@ pub async fn start(
     url.query_pairs_mut()
         .append_pair("response_type", "code")
         .append_pair("client_id", &idp.cfg.client_id)
-        .append_pair("redirect_uri", &redirect_uri(state))
+        .append_pair(
+            "redirect_uri",
+            &redirect_uri(&state.public_url, idp.id.as_str()),
+        )
         .append_pair("scope", "openid email profile groups")
         .append_pair("state", &state_value)
         .append_pair("nonce", &nonce)
         .append_pair("code_challenge", &challenge)
-        .append_pair("code_challenge_method", "S256");
+        .append_pair("code_challenge_method", "S256")
+        // OIDC Core §3.1.2.1: an IdP session older than a broker session may live makes the
+        // IdP authenticate again, so the session anchored at `auth_time` is not born dead.
+        .append_pair(
+            "max_age",
+            &state.config.session.lifetime.as_secs().to_string(),
+        );
     let pending = Pending {
         idp: idp.id.to_string(),
         nonce,
@@ -115,6 +128,8 @@ struct Callback {
     code: Option<String>,
     state: Option<String>,
     error: Option<String>,
+    /// RFC 9207: the issuer of this authorization response.
+    iss: Option<String>,
 }
 
 fn refuse(code: &str, message: &str) -> HttpResponse {
@@ -124,6 +139,7 @@ fn refuse(code: &str, message: &str) -> HttpResponse {
 async fn callback(
     state: web::Data<AppState>,
     req: HttpRequest,
+    path: web::Path<String>,
     q: web::Query<Callback>,
 ) -> Result<HttpResponse, PageError> {
     let Some(state_value) = q.state.as_deref().filter(|s| s.len() <= 64) else {
@@ -132,14 +148,8 @@ async fn callback(
             "The sign-in response has no valid state.",
         ));
     };
-    // Single use: taken before anything else, so a replayed callback finds nothing.
-    let Some(bytes) = state.store.take(&key("oidc_pending", state_value)).await? else {
-        return Ok(refuse(
-            "invalid_state",
-            "This sign-in has expired or was already used; start again.",
-        ));
-    };
-    // Login CSRF: the state must come back to the browser that started the login.
+    // Login CSRF: the state must come back to the browser that started the login. Checked
+    // before the pending login is taken, so a leaked state cannot burn a victim's sign-in.
     if req
         .cookie(PENDING_COOKIE)
         .is_none_or(|c| c.value() != state_value)
@@ -149,21 +159,15 @@ async fn callback(
             "This sign-in was started in another browser; start again.",
         ));
     }
+    // Single use: taken before anything else, so a replayed callback finds nothing.
+    let Some(bytes) = state.store.take(&key("oidc_pending", state_value)).await? else {
+        return Ok(refuse(
+            "invalid_state",
+            "This sign-in has expired or was already used; start again.",
+        ));
+    };
     let Ok(pending) = serde_json::from_slice::<Pending>(&bytes) else {
         return Err(ApiError::internal().into());
-    };
-    if let Some(e) = &q.error {
-        tracing::warn!(idp = %pending.idp, error = %e.chars().take(64).collect::<String>(), "IdP returned an error");
-        return Ok(refuse(
-            "idp_error",
-            "The identity provider did not sign you in.",
-        ));
-    }
-    let Some(code) = q.code.as_deref() else {
-        return Ok(refuse(
-            "invalid_request",
-            "The sign-in response has no code.",
-        ));
     };
     let Some(idp) = state
         .idps
@@ -183,10 +187,43 @@ async fn callback(
             "The identity provider is unavailable.",
         ));
     };
+    // Mix-up (RFC 9700 §4.4): the response must come back at this IdP's own redirect URI and,
+    // when it names its issuer (RFC 9207), name this IdP's. Checked before the error branch
+    // too: an error from another IdP says nothing about this login.
+    if let Err(m) = mixup::check_authorization_response(
+        path.as_str(),
+        &pending.idp,
+        &idp.cfg.issuer,
+        endpoints.iss_parameter_supported,
+        q.iss.as_deref(),
+    ) {
+        tracing::warn!(target: "rolegate::audit", event = "oidc_sign_in_refused",
+            idp = %pending.idp, reason = m.reason(), "authorization response failed the mix-up checks");
+        return Ok(refuse(
+            m.reason(),
+            "This sign-in response did not come from the identity provider it was started with; start again.",
+        ));
+    }
+    if let Some(e) = &q.error {
+        tracing::warn!(idp = %pending.idp, error = %e.chars().take(64).collect::<String>(), "IdP returned an error");
+        return Ok(refuse(
+            "idp_error",
+            "The identity provider did not sign you in.",
+        ));
+    }
+    let Some(code) = q.code.as_deref() else {
+        return Ok(refuse(
+            "invalid_request",
+            "The sign-in response has no code.",
+        ));
+    };
     let mut form = vec![
         ("grant_type", "authorization_code".to_string()),
         ("code", code.to_string()),
-        ("redirect_uri", redirect_uri(&state)),
+        (
+            "redirect_uri",
+            redirect_uri(&state.public_url, idp.id.as_str()),
+        ),
         ("code_verifier", pending.verifier.clone()),
     ];
     let mut request = state

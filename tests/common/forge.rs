@@ -73,3 +73,17 @@ pub fn rs256_with_header(header: &Value, claims: &Value) -> String {
     let sig = jsonwebtoken::crypto::sign(signing_input.as_bytes(), &key, Algorithm::RS256).unwrap();
     format!("{signing_input}.{sig}")
 }
+
+/// Signs a hand-written payload (RS256 with the IdP's key, kid `rsa-1`): for JSON that
+/// serde cannot produce, such as a claim named twice.
+pub fn rs256_raw_payload(payload: &str) -> String {
+    let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": "rsa-1"});
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(payload)
+    );
+    let key = EncodingKey::from_rsa_pem(&pem("rsa-1.pem")).unwrap();
+    let sig = jsonwebtoken::crypto::sign(signing_input.as_bytes(), &key, Algorithm::RS256).unwrap();
+    format!("{signing_input}.{sig}")
+}

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod dev_broker;
 pub mod federation;
 pub mod forge;
+pub mod hostile_broker;
 pub mod peers;
 pub mod saml_forge;
 pub mod web;

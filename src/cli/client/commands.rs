@@ -105,7 +105,7 @@ pub fn console(
         println!("{url}");
     } else {
         eprintln!("Opening the AWS console as {role} (the link works once, for 15 minutes).");
-        super::login::open(url);
+        super::login::open(url)?;
     }
     Ok(())
 }

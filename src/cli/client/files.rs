@@ -1,10 +1,16 @@
 //! Private files: created 0600 in 0700 directories, replaced atomically (write, fsync,
 //! rename), and refused when someone else could read them.
+//!
+//! Every file is written through a fresh temporary opened with `O_CREAT|O_EXCL|O_NOFOLLOW`
+//! under a random name, so a symlink planted where the temporary goes is never followed (a
+//! predictable name once let a planted link redirect the write to any file the user owns).
+//! A directory the CLI writes into must belong to the user and be writable by nobody else:
+//! otherwise another account could swap files or links under it between our checks.
 
 use super::{Result, fail};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 fn home() -> Result<PathBuf> {
@@ -35,12 +41,44 @@ pub fn cache_dir() -> Result<PathBuf> {
     )
 }
 
+/// Creates `dir` (0700) if needed, then checks it is safe to write into.
 pub fn private_dir(dir: &Path) -> Result<()> {
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))
+        .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
+    check_dir(dir)
+}
+
+/// Refuses a directory that another user owns or that group or others may write: they could
+/// replace what we write there, or plant links. The message says what to fix.
+pub fn check_dir(dir: &Path) -> Result<()> {
+    let meta =
+        fs::metadata(dir).map_err(|e| fail(format!("cannot read {}: {e}", dir.display())))?;
+    if !meta.is_dir() {
+        return Err(fail(format!("{} is not a directory", dir.display())));
+    }
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(fail(format!(
+            "{} belongs to uid {}, not to you (uid {me}); another user could change what \
+             rolegate writes there. Fix its owner (`chown {me} {}`) or use another directory",
+            dir.display(),
+            meta.uid(),
+            dir.display()
+        )));
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Err(fail(format!(
+            "{} is writable by other users (mode {mode:o}); they could replace what rolegate \
+             writes there. Run `chmod go-w {}`",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Reads a private file; None when it does not exist. A file that group or others may read
@@ -69,18 +107,42 @@ pub fn read_private(path: &Path) -> Result<Option<Vec<u8>>> {
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().ok_or_else(|| fail("no parent directory"))?;
     private_dir(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
-        std::process::id()
-    ));
-    let write = || -> std::io::Result<()> {
-        let mut f = OpenOptions::new()
+    replace(path, bytes, 0o600)
+}
+
+/// A new file next to `path` that did not exist before: O_EXCL refuses any existing entry,
+/// a symlink included, and O_NOFOLLOW says so twice.
+fn create_temp(path: &Path, mode: u32) -> std::io::Result<(PathBuf, File)> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let mut last = None;
+    for _ in 0..8 {
+        let tmp = dir.join(format!(
+            ".{name}.{}.tmp",
+            hex::encode(rand::random::<[u8; 8]>())
+        ));
+        match OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
+            .create_new(true)
+            .mode(mode)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)
+        {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no temporary file name was free")))
+}
+
+/// Atomically replaces `path` with `bytes` at `mode` (exactly: the umask does not apply).
+/// The caller has checked the directory.
+pub fn replace(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let (tmp, mut f) = create_temp(path, mode & 0o600)
+        .map_err(|e| fail(format!("cannot write {}: {e}", path.display())))?;
+    let mut write = || -> std::io::Result<()> {
+        f.set_permissions(fs::Permissions::from_mode(mode))?;
         f.write_all(bytes)?;
         f.sync_all()?;
         fs::rename(&tmp, path)
@@ -102,9 +164,74 @@ pub fn lock(dir: &Path) -> Result<File> {
         .create(true)
         .truncate(false)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(&path)
         .map_err(|e| fail(format!("cannot open {}: {e}", path.display())))?;
     f.lock()
         .map_err(|e| fail(format!("cannot lock {}: {e}", path.display())))?;
     Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn private_tempdir() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        fs::set_permissions(d.path(), fs::Permissions::from_mode(0o700)).unwrap();
+        d
+    }
+
+    /// The attack: the temporary's name was `.<name>.<pid>.tmp`, opened with O_TRUNC and
+    /// following links, so a link planted there overwrote the file it pointed to.
+    #[test]
+    fn write_private_does_not_follow_a_symlink_planted_at_its_temp_path() {
+        let d = private_tempdir();
+        let victim = d.path().join("victim");
+        fs::write(&victim, "precious").unwrap();
+        let target = d.path().join("creds.json");
+        let planted = d
+            .path()
+            .join(format!(".creds.json.{}.tmp", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        write_private(&target, b"{}").unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+        assert_eq!(fs::read(&target).unwrap(), b"{}");
+        let meta = fs::symlink_metadata(&target).unwrap();
+        assert!(meta.is_file(), "a regular file, not a link");
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn temporaries_never_open_an_existing_entry() {
+        let d = private_tempdir();
+        let victim = d.path().join("victim");
+        fs::write(&victim, "precious").unwrap();
+        let (tmp, _) = create_temp(&d.path().join("f"), 0o600).unwrap();
+        fs::remove_file(&tmp).unwrap();
+        std::os::unix::fs::symlink(&victim, &tmp).unwrap();
+        let again = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp);
+        assert!(again.is_err(), "O_EXCL refuses the planted link");
+    }
+
+    /// The attack: anyone who can write the directory can swap a file or link in between
+    /// the CLI's check and its use.
+    #[test]
+    fn write_private_refuses_a_directory_others_can_write_swap_attack() {
+        let d = private_tempdir();
+        let shared = d.path().join("shared");
+        fs::create_dir(&shared).unwrap();
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o777)).unwrap();
+        let e = write_private(&shared.join("creds.json"), b"{}").unwrap_err();
+        assert!(e.0.contains("chmod go-w"), "{}", e.0);
+        assert!(!shared.join("creds.json").exists());
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o1777)).unwrap();
+        assert!(write_private(&shared.join("creds.json"), b"{}").is_err());
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o755)).unwrap();
+        write_private(&shared.join("creds.json"), b"{}").unwrap();
+    }
 }

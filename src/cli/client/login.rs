@@ -61,29 +61,50 @@ fn random_b64(bytes: usize) -> String {
     URL_SAFE_NO_PAD.encode(v)
 }
 
-/// `$BROWSER` (with `%s` for the URL, or the URL appended), else xdg-open / open. Failing to
-/// open one is not an error: the URL is printed too.
-pub fn open(url: &str) {
-    let cmd = match std::env::var("BROWSER").ok().filter(|b| !b.is_empty()) {
-        Some(b) => {
-            let b = b.split(':').next().unwrap_or_default().to_string();
-            // Single-quoted: the URL's `&`s must reach the browser, not the shell.
-            let quoted = format!("'{}'", url.replace('\'', "%27"));
-            if b.contains("%s") {
-                b.replace("%s", &quoted)
-            } else {
-                format!("{b} {quoted}")
-            }
-        }
-        None if cfg!(target_os = "macos") => format!("open '{url}'"),
-        None => format!("xdg-open '{}' >/dev/null 2>&1", url.replace('\'', "%27")),
+/// The program and arguments that open `url`: `$BROWSER` (its first `:`-separated entry, split
+/// into words, `%s` replaced by the URL or the URL appended), else `open` on macOS, else
+/// `xdg-open`. An argument vector, never a shell: no character of the URL is ever interpreted.
+fn browser_command(url: &str, browser: Option<&str>, macos: bool) -> (String, Vec<String>) {
+    let words: Vec<&str> = browser
+        .and_then(|b| b.split(':').next())
+        .map(|b| b.split_whitespace().collect())
+        .unwrap_or_default();
+    let Some((program, rest)) = words.split_first() else {
+        let program = if macos { "open" } else { "xdg-open" };
+        return (program.to_string(), vec![url.to_string()]);
     };
-    let _ = std::process::Command::new("sh")
-        .args(["-c", &cmd])
+    let mut args: Vec<String> = rest.iter().map(|w| w.replace("%s", url)).collect();
+    if !rest.iter().any(|w| w.contains("%s")) {
+        args.push(url.to_string());
+    }
+    (program.to_string(), args)
+}
+
+/// Opens `url` in a browser. Only http(s): a broker's answer must not make this machine open a
+/// `file:` path or another app's URL scheme. Failing to start a browser is not an error: the
+/// URL is printed too.
+pub fn open(url: &str) -> Result<()> {
+    // The link itself may carry a sign-in token: errors name its scheme only.
+    let parsed = Url::parse(url).map_err(|_| fail("not opening the link: it is not a URL"))?;
+    if !matches!(parsed.scheme(), "https" | "http") {
+        return Err(fail(format!(
+            "not opening a `{}:` link: only http and https links are opened",
+            parsed.scheme()
+        )));
+    }
+    let browser = std::env::var("BROWSER").ok().filter(|b| !b.is_empty());
+    let (program, args) = browser_command(
+        parsed.as_str(),
+        browser.as_deref(),
+        cfg!(target_os = "macos"),
+    );
+    let _ = std::process::Command::new(program)
+        .args(args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn();
+    Ok(())
 }
 
 fn loopback_flow(broker: &Url) -> Result<Value> {
@@ -103,7 +124,7 @@ fn loopback_flow(broker: &Url) -> Result<Value> {
         .append_pair("code_challenge_method", "S256")
         .append_pair("state", &state);
     eprintln!("Opening your browser to sign in. If it does not open, visit:\n\n  {url}\n");
-    open(url.as_str());
+    open(url.as_str())?;
     let code = wait_for_callback(&listener, &state)?;
     let form = [
         ("grant_type", "authorization_code"),
@@ -278,6 +299,49 @@ fn device_flow(broker: &Url) -> Result<Value> {
                 }
                 _ => return Err(fail(format!("the broker refused the sign-in: {r}"))),
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The attack: macOS ran `sh -c "open '<url>'"`, so a `'` in a broker-supplied URL ended
+    /// the quoting and the rest ran as shell commands.
+    #[test]
+    fn browser_opens_with_argv_not_shell_quote_injection() {
+        let url = "https://x.example/a'$(touch /tmp/pwned)'&b";
+        assert_eq!(
+            browser_command(url, None, true),
+            ("open".to_string(), vec![url.to_string()])
+        );
+        assert_eq!(
+            browser_command(url, None, false),
+            ("xdg-open".to_string(), vec![url.to_string()])
+        );
+        assert_eq!(
+            browser_command(url, Some("python3 /x/b.py --new %s:firefox"), false),
+            (
+                "python3".to_string(),
+                vec!["/x/b.py".to_string(), "--new".to_string(), url.to_string()]
+            )
+        );
+        assert_eq!(
+            browser_command(url, Some("firefox"), false),
+            ("firefox".to_string(), vec![url.to_string()])
+        );
+    }
+
+    #[test]
+    fn only_web_links_are_opened_app_scheme_launch() {
+        for bad in [
+            "file:///System/Applications/Calculator.app",
+            "ms-msdt:/id PCWDiagnostic",
+            "javascript:alert(1)",
+            "not a url",
+        ] {
+            assert!(open(bad).is_err(), "{bad}");
         }
     }
 }

@@ -8,6 +8,11 @@
 //!   ([`credentials`]) and `.lock`, the one file lock under which a process refreshes the broker
 //!   token and fetches credentials, so 20 SDK processes asking at once cause one STS call.
 //!
+//! Files are written through `O_EXCL|O_NOFOLLOW` temporaries in directories only the user can
+//! change ([`files`]). The broker is not trusted with what lands in other programs' hands:
+//! `setup` refuses aliases and account names that would add lines to `~/.aws/config`, and
+//! links are opened with an argument vector, never a shell, and only when they are http(s).
+//!
 //! Messages go to stderr, never stdout: stdout belongs to `credential_process`.
 
 pub mod broker;

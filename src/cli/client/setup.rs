@@ -3,9 +3,11 @@
 //! comments that only this command rewrites. A dry run by default: it shows the change.
 
 use super::commands::call;
+use super::files;
 use super::{Result, fail};
-use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use crate::domain::text;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use url::Url;
 
 fn aws_config_path() -> Result<PathBuf> {
@@ -87,29 +89,71 @@ pub fn splice(current: &str, broker: &Url, new: &str) -> String {
     }
 }
 
+/// The roles the broker offers for credentials, as (alias, comment) — refused whole if any
+/// string would not be read back exactly as written: an alias is a profile name (a strict
+/// character set), the account name and id a comment (no character that ends a line). The
+/// broker checks this at config load; the CLI does not take its word for it.
+fn profiles(v: &serde_json::Value, prefix: &str) -> Result<Vec<(String, Option<String>)>> {
+    let roles = v["roles"].as_array().cloned().unwrap_or_default();
+    let mut out = Vec::new();
+    for r in roles.iter().filter(|r| {
+        r["actions"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x == "credentials"))
+    }) {
+        let alias = r["alias"].as_str().unwrap_or_default();
+        if !text::is_profile_name(&format!("{prefix}{alias}")) {
+            return Err(fail(format!(
+                "the broker sent the role alias {alias:?} (with --prefix {prefix:?}), which is \
+                 not a safe AWS CLI profile name ({}); nothing was written. Ask the broker's \
+                 operator to fix that [[role]] alias",
+                text::PROFILE_NAME_RULE
+            )));
+        }
+        let account = r["account"].as_str().unwrap_or_default();
+        let comment = r["account_name"]
+            .as_str()
+            .map_or_else(|| account.to_string(), |n| format!("{n} ({account})"));
+        if let Some(c) = text::line_breaking_char(&comment) {
+            return Err(fail(format!(
+                "the broker sent an account name or id for role {alias:?} with the control \
+                 character {} ({comment:?}); it would add lines to the AWS config, so nothing \
+                 was written. Ask the broker's operator to fix that account_name",
+                text::describe(c)
+            )));
+        }
+        out.push((alias.to_string(), Some(comment)));
+    }
+    Ok(out)
+}
+
+/// Replaces the AWS config through a fresh temporary (see [`files::replace`]), keeping its
+/// mode, in a directory only this user can change.
+fn write_config(path: &Path, next: &str) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    files::check_dir(dir)?;
+    let mode = match std::fs::symlink_metadata(path) {
+        Ok(m) => m.permissions().mode() & 0o777,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0o600,
+        Err(e) => return Err(fail(format!("cannot read {}: {e}", path.display()))),
+    };
+    // Never more open than it was; never writable by others.
+    files::replace(path, next.as_bytes(), mode & !0o022)
+}
+
 pub fn run(broker: &Url, write: bool, prefix: &str) -> Result<()> {
     let v = call(broker, reqwest::Method::GET, "/api/v1/roles", None)?;
-    let roles: Vec<(String, Option<String>)> = v["roles"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .filter(|r| {
-            r["actions"]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|x| x == "credentials"))
-        })
-        .map(|r| {
-            let account = r["account"].as_str().unwrap_or_default();
-            let name = r["account_name"]
-                .as_str()
-                .map_or_else(|| account.to_string(), |n| format!("{n} ({account})"));
-            (
-                r["alias"].as_str().unwrap_or_default().to_string(),
-                Some(name),
-            )
-        })
-        .collect();
+    let roles = profiles(&v, prefix)?;
     let exe = std::env::current_exe()?.display().to_string();
     let path = aws_config_path()?;
     let current = match std::fs::read_to_string(&path) {
@@ -142,16 +186,7 @@ pub fn run(broker: &Url, write: bool, prefix: &str) -> Result<()> {
         );
         return Ok(());
     }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mode = std::fs::metadata(&path)
-        .map(|m| m.permissions().mode() & 0o777)
-        .unwrap_or(0o600);
-    let tmp = path.with_extension("rolegate.tmp");
-    std::fs::write(&tmp, &next)?;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
-    std::fs::rename(&tmp, &path)?;
+    write_config(&path, &next)?;
     eprintln!(
         "Wrote {} profiles to {}: try `aws sts get-caller-identity --profile {prefix}{}`",
         roles.len(),
@@ -179,5 +214,28 @@ mod tests {
         assert_eq!(splice(&second, &b, &two), second, "idempotent");
         assert!(one.contains("credential_process = /usr/bin/rolegate credentials --broker https://rg.example.com/ --role a"));
         assert_eq!(word("/opt/my tools/rolegate"), "\"/opt/my tools/rolegate\"");
+    }
+
+    fn offered(alias: &str, account_name: &str) -> serde_json::Value {
+        serde_json::json!({"roles": [{"alias": alias, "account": "111122223333",
+            "account_name": account_name, "actions": ["credentials"]}]})
+    }
+
+    #[test]
+    fn broker_strings_that_would_add_config_lines_are_refused() {
+        let ok = profiles(&offered("prod-ro", "Prod (EU)"), "rolegate-").unwrap();
+        assert_eq!(ok[0].1.as_deref(), Some("Prod (EU) (111122223333)"));
+        let injected = "x]\ncredential_process = touch /tmp/pwned\n[profile y";
+        let e = profiles(&offered(injected, "Prod"), "rolegate-").unwrap_err();
+        assert!(
+            e.0.contains(r#""x]\ncredential_process"#),
+            "named, escaped: {}",
+            e.0
+        );
+        for name in ["Prod\rcredential_process = x", "Prod\u{85}", "\u{1b}[2J"] {
+            let e = profiles(&offered("prod-ro", name), "rolegate-").unwrap_err();
+            assert!(e.0.contains("\"prod-ro\"") && e.0.contains("U+"), "{}", e.0);
+        }
+        assert!(profiles(&offered("prod-ro", "Prod"), "bad prefix ").is_err());
     }
 }

@@ -1,6 +1,7 @@
 //! One configured OIDC IdP: its settings, its key cache, and where the keys come from.
 
 pub mod keys;
+pub mod mixup;
 pub mod verify;
 
 use crate::clock::Clock;
@@ -40,6 +41,9 @@ pub struct Endpoints {
     pub token: url::Url,
     /// RP-Initiated Logout 1.0 §2.1, when the IdP offers it.
     pub end_session: Option<url::Url>,
+    /// RFC 9207 `authorization_response_iss_parameter_supported`: every authorization
+    /// response then carries `iss`, and one without it is refused.
+    pub iss_parameter_supported: bool,
 }
 
 impl OidcIdp {
@@ -122,6 +126,10 @@ impl OidcIdp {
                 authorization,
                 token,
                 end_session: endpoint("end_session_endpoint"),
+                iss_parameter_supported: doc
+                    .get("authorization_response_iss_parameter_supported")
+                    .and_then(serde_json::Value::as_bool)
+                    .unwrap_or(false),
             });
         }
         KeySet::from_jwks_json(&fetch(http, jwks_uri).await?)

@@ -10,7 +10,7 @@ use crate::idp::VerifyError;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
@@ -99,7 +99,8 @@ pub fn parse_header(token: &str) -> Result<Header, VerifyError> {
 pub fn peek_issuer(token: &str) -> Option<String> {
     let payload = token.split('.').nth(1)?;
     let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
-    let claims: Map<String, Value> = serde_json::from_slice(&bytes).ok()?;
+    // Strict like the verified parse below: a second `iss` must not pick another verifier.
+    let claims = crate::strict_json::parse_object(&bytes).ok()?;
     claims.get("iss")?.as_str().map(str::to_string)
 }
 
@@ -135,8 +136,13 @@ pub fn verify(
     let bytes = URL_SAFE_NO_PAD
         .decode(payload)
         .map_err(|_| VerifyError::Malformed("payload is not base64url"))?;
-    let claims: Claims = serde_json::from_slice(&bytes)
-        .map_err(|_| VerifyError::Malformed("payload is not a JSON object"))?;
+    // RFC 7519 §4: claim names MUST be unique. Parsers disagree on which duplicate wins, so a
+    // token with two `groups` (or two `aud`) is malformed rather than read one way here and
+    // another way by whoever else reads it.
+    let claims: Claims = crate::strict_json::parse_object(&bytes)
+        .map_err(|_| VerifyError::Malformed("payload is not a JSON object with unique claims"))?
+        .into_iter()
+        .collect();
     check_claims(claims, clock, x)
 }
 
@@ -271,6 +277,7 @@ fn identity(
         groups,
         mfa: amr_mfa || acr_mfa,
         auth_time: claims.get("auth_time").and_then(Value::as_i64),
+        idp_session_end: None,
         aud,
         azp,
         claims,

@@ -68,6 +68,13 @@ pub fn to_identity(idp: &IdpId, a: &Assertion, cfg: &SamlIdpConfig) -> Identity 
         .filter_map(|s| s.authn_instant)
         .map(|t| t.timestamp())
         .max();
+    // Profiles 4.1.4.2: SessionNotOnOrAfter is the IdP's end for this sign-in; the earliest
+    // one of the assertion's statements bounds every session the broker derives from it.
+    id.idp_session_end = authn
+        .clone()
+        .filter_map(|s| s.session_not_on_or_after)
+        .map(|t| t.timestamp())
+        .min();
     id.mfa = authn
         .filter_map(|s| s.authn_context.as_ref()?.value.as_ref()?.value.as_deref())
         .any(|class| cfg.mfa_authn_contexts.iter().any(|m| m == class));
