@@ -1,6 +1,7 @@
 //! The audit stream: one JSON object per decision that gave or refused AWS access — every
-//! issuance (credentials or console), every refusal by the policy, and every CLI sign-in
-//! revoked for refresh-token reuse — with the request id, never a secret.
+//! issuance (credentials or console), every refusal by the policy, every refused SAML
+//! Response, and every CLI sign-in revoked for refresh-token reuse — with the request id,
+//! never a secret.
 //!
 //! Where it goes (`[audit] output`): `log` (default) writes it as a `rolegate::audit` event in
 //! the log stream; `stdout` or `file` write bare JSON lines there instead, so a log shipper
@@ -80,6 +81,23 @@ impl Audit {
 }
 
 impl Audit {
+    /// A SAML Response the ACS refused: the reason code only (the code the error page shows;
+    /// never the Response, its plaintext or the detail of a decryption failure).
+    pub fn saml_refused(&self, e: &SamlRefused<'_>) {
+        match self {
+            Audit::Log => tracing::info!(
+                target: "rolegate::audit",
+                event = "saml_refused",
+                reason = e.reason,
+                client_ip = e.client_ip,
+                "refused a SAML Response"
+            ),
+            Audit::Lines(out) => line(out, "saml_refused", e),
+        }
+    }
+}
+
+impl Audit {
     /// A spent CLI refresh token came back: its whole sign-in (token family) was revoked.
     pub fn refresh_reuse(&self, e: &RefreshReuse<'_>) {
         match self {
@@ -97,6 +115,13 @@ impl Audit {
             Audit::Lines(out) => line(out, "refresh_token_reuse", e),
         }
     }
+}
+
+/// A refused SAML Response.
+#[derive(Serialize)]
+pub struct SamlRefused<'a> {
+    pub reason: &'a str,
+    pub client_ip: &'a str,
 }
 
 /// Refresh-token reuse (RFC 9700 §4.14.2): who, which sign-in, how long after it was spent.

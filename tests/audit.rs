@@ -113,3 +113,32 @@ fn a_half_configured_audit_is_a_config_error() {
         assert!(err.contains(want), "{audit}: {err}");
     }
 }
+
+/// Issue 16 (low). A refused SAML Response left a log line and a metric but nothing in the
+/// audit stream, so an attack on the ACS was invisible to whoever reads only the audit trail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saml_refusals_are_in_the_audit_stream() {
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+    let toml = format!(
+        "{head}\n[audit]\noutput = \"file\"\nfile = \"audit.jsonl\"\n\n{idp}\n",
+        head = broker_head(
+            "127.0.0.1:0",
+            "https://rolegate.example.test",
+            &p.moto.url,
+            None
+        ),
+        idp = corp_idp(common::app::ROLES, &["prod-readonly"]),
+    );
+    let (md_name, md) = forge.metadata_file();
+    let app = TestApp::spawn_with_files(&toml, &[(md_name, &md)], None, true).await;
+    let r = web::saml_post_acs(&app.url, "%%%", None, None).await;
+    assert_eq!(r.status(), 403);
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_string();
+    let text = std::fs::read_to_string(app.dir.path().join("audit.jsonl")).unwrap();
+    let line: Value = serde_json::from_str(text.lines().next().expect("an audit line")).unwrap();
+    assert_eq!(line["event"], "saml_refused", "{text}");
+    assert_eq!(line["reason"], "malformed");
+    assert_eq!(line["request_id"], id);
+    assert!(!text.contains("%%%"), "never the Response itself");
+}

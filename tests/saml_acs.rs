@@ -9,7 +9,10 @@ mod common;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::app::{Peers, ROLES, TestApp, caller_identity_arn, peers};
-use common::saml_forge::{Knobs, SamlForge};
+use common::saml_forge::{
+    AES128_CBC, AES128_GCM, AES256_CBC, Encrypt, IDP_ENTITY, Knobs, SHA1, SamlForge,
+    signature_template,
+};
 use common::web::{Started, saml_post_acs, saml_start_login};
 use reqwest::redirect::Policy;
 
@@ -612,5 +615,393 @@ async fn configured_session_timeouts_apply() {
     assert!(
         !signed_in(&app, &cookie).await,
         "30-minute absolute lifetime"
+    );
+}
+
+/// A broker with an SP key pair (`sp`): it publishes `sp`'s certificate and decrypts with its key.
+async fn spawn_with_sp(p: &Peers, forge: &SamlForge, sp: &SamlForge, idp_extra: &str) -> TestApp {
+    let toml = config(p, idp_extra).replacen(
+        "[[idp]]",
+        "[saml]\nsp_key_file = \"sp.key\"\nsp_cert_file = \"sp.crt\"\n\n[[idp]]",
+        1,
+    );
+    TestApp::spawn_with_files(
+        &toml,
+        &[
+            (
+                "corp-metadata.xml",
+                &forge.metadata("https://idp.forge.test/sso"),
+            ),
+            ("sp.key", &sp.key_pem()),
+            ("sp.crt", &sp.cert_pem()),
+        ],
+        None,
+        true,
+    )
+    .await
+}
+
+/// The SP certificate as anyone reads it from /saml/metadata (all an attacker needs to
+/// encrypt to the broker), as PEM.
+async fn published_sp_cert(app: &TestApp) -> String {
+    let md = common::web::get(&app.url, "/saml/metadata", None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let b64 = md
+        .split("<ds:X509Certificate>")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .expect("the SP certificate is published");
+    let der = STANDARD.decode(b64).unwrap();
+    String::from_utf8(
+        openssl::x509::X509::from_der(&der)
+            .unwrap()
+            .to_pem()
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// Issue 16 item 7. Before any signature check, samael sliced the EncryptedData value at the
+/// IV length (CBC) and subtracted the GCM tag length from it: a CipherValue shorter than that
+/// panicked the worker. The attacker needs only the SP certificate the metadata publishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_encrypted_assertion_is_refused_not_panicking() {
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+    let sp = SamlForge::new();
+    let app = spawn_with_sp(p, &forge, &sp, "allow_idp_initiated = true").await;
+    let sp_cert = published_sp_cert(&app).await;
+    // Shorter than the GCM tag, shorter than IV + tag, one byte; shorter than the CBC IV.
+    for (cipher, keep) in [
+        (AES128_GCM, 8),
+        (AES128_GCM, 20),
+        (AES128_GCM, 1),
+        (AES128_CBC, 8),
+    ] {
+        let xml = forge.encrypted_response_xml(
+            &Knobs::default(),
+            &Encrypt {
+                truncate: Some(keep),
+                ..Encrypt::to(&sp_cert, cipher)
+            },
+        );
+        let r = post_acs(&app, &STANDARD.encode(xml), None, None).await;
+        assert_eq!(r.status(), 403, "{cipher} cut to {keep} bytes");
+        assert_eq!(
+            reason(r).await,
+            "encryption",
+            "{cipher} cut to {keep} bytes"
+        );
+    }
+    // The broker is whole: a well-formed encrypted sign-in still goes through.
+    let xml = forge.encrypted_response_xml(&Knobs::default(), &Encrypt::to(&sp_cert, AES128_GCM));
+    let r = post_acs(&app, &STANDARD.encode(xml), None, None).await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+}
+
+/// Issue 16 item 8. AES-CBC without integrity is the XML Encryption oracle: an attacker who
+/// edits the IdP's ciphertext and watches the answer learns the plaintext. CBC is decrypted only
+/// inside a Response whose own signature verified first; a GCM ciphertext relabelled as CBC
+/// (same content key) is refused the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cbc_assertion_in_unsigned_response_is_refused() {
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+    let sp = SamlForge::new();
+    let app = spawn_with_sp(p, &forge, &sp, "allow_idp_initiated = true").await;
+    let sp_cert = published_sp_cert(&app).await;
+    for e in [
+        Encrypt::to(&sp_cert, AES128_CBC),
+        Encrypt::to(&sp_cert, AES256_CBC),
+        Encrypt {
+            label: Some(AES128_CBC),
+            ..Encrypt::to(&sp_cert, AES128_GCM)
+        },
+    ] {
+        let xml = forge.encrypted_response_xml(&Knobs::default(), &e);
+        let r = post_acs(&app, &STANDARD.encode(xml), None, None).await;
+        assert_eq!(r.status(), 403, "{}", e.cipher);
+        assert_eq!(reason(r).await, "encryption");
+    }
+    // Entra ID and ADFS encrypt with AES-256-CBC: with Response signing on, it signs in.
+    let xml = forge.encrypted_response_xml(
+        &Knobs::default(),
+        &Encrypt {
+            sign_response: true,
+            ..Encrypt::to(&sp_cert, AES256_CBC)
+        },
+    );
+    let r = post_acs(&app, &STANDARD.encode(xml), None, None).await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+}
+
+/// Issue 16 item 8. Whatever a decrypted plaintext holds — no XML, a DOCTYPE, two assertions,
+/// no valid signature — or a ciphertext whose tag fails, the refusal is the same: the page's
+/// reason code must not tell an attacker anything about a plaintext.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decryption_failures_share_one_public_reason() {
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+    let sp = SamlForge::new();
+    let app = spawn_with_sp(p, &forge, &sp, "allow_idp_initiated = true").await;
+    let sp_cert = published_sp_cert(&app).await;
+    let assertion = forge.signed_assertion_xml(&Knobs::default());
+    let unsigned = assertion.replace("alice@example.com", "mallory@example.com");
+    let plaintexts = [
+        "not XML at all".to_string(),
+        format!("<!DOCTYPE a [<!ENTITY e 'x'>]>{assertion}"),
+        format!("{assertion}{assertion}"),
+        unsigned,
+    ];
+    for plain in plaintexts {
+        let xml = forge.encrypted_response_xml(
+            &Knobs::default(),
+            &Encrypt {
+                plaintext: Some(plain.clone()),
+                ..Encrypt::to(&sp_cert, AES128_GCM)
+            },
+        );
+        let r = post_acs(&app, &STANDARD.encode(xml), None, None).await;
+        assert_eq!(r.status(), 403);
+        assert_eq!(reason(r).await, "encryption", "{plain:.60}");
+    }
+    // A tag that does not verify (one byte of it cut off).
+    let xml = forge.encrypted_response_xml(&Knobs::default(), &Encrypt::to(&sp_cert, AES128_GCM));
+    let cut = {
+        let v = xml.rsplit_once("<xenc:CipherValue>").unwrap();
+        let (b64, rest) = v.1.split_once('<').unwrap();
+        let mut bytes = STANDARD.decode(b64).unwrap();
+        bytes.pop();
+        format!("{}<xenc:CipherValue>{}<{rest}", v.0, STANDARD.encode(bytes))
+    };
+    let r = post_acs(&app, &STANDARD.encode(cut), None, None).await;
+    assert_eq!(reason(r).await, "encryption");
+}
+
+/// Issue 16 item 9. A RelayState leaks (a log line, a Referer, a shoulder): a post that carries
+/// it without the pending-login cookie must not consume the victim's pending login.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaked_relay_state_without_cookie_keeps_victim_login() {
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+    let app = spawn(p, &forge, "").await;
+    let s = start_login(&app).await;
+    let victims = forge.response_b64(&Knobs {
+        in_response_to: Some(s.request_id.clone()),
+        ..Knobs::default()
+    });
+    // The attacker posts junk, then even the victim's own Response, with the RelayState only.
+    for body in [STANDARD.encode("<x/>"), victims.clone()] {
+        let r = post_acs(&app, &body, Some(&s.relay), None).await;
+        assert_eq!(r.status(), 403);
+    }
+    let r = post_acs(&app, &victims, Some(&s.relay), Some(&s.pending_cookie)).await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+}
+
+/// Issue 16 item 9. Without a pending login, the ACS looked the IdP up by running samael's full
+/// deserialiser over the raw post: XML that the strict pre-parse refuses (a DTD with entities,
+/// nesting far deeper than any Response) reached an XML parser first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsolicited_post_meets_the_preparse_before_any_xml_parser() {
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+    let app = spawn(p, &forge, "allow_idp_initiated = true").await;
+    let open = r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" Version="2.0">"#;
+    let entities = format!(
+        r#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>{open}<saml:Issuer>&b;</saml:Issuer></samlp:Response>"#
+    );
+    let deep = format!(
+        "{open}<saml:Issuer>https://nobody.example/</saml:Issuer>{}{}</samlp:Response>",
+        "<x>".repeat(12_000),
+        "</x>".repeat(12_000)
+    );
+    for xml in [entities, deep] {
+        let r = post_acs(&app, &STANDARD.encode(&xml), None, None).await;
+        assert_eq!(r.status(), 403);
+        assert_eq!(reason(r).await, "forbidden_xml", "{xml:.80}");
+    }
+}
+
+/// Issue 16 item 9. Inside a signed Response the decrypted assertion went straight to samael's
+/// deserialiser; it now meets the strict pre-parse like any XML (here, a DTD inside the
+/// plaintext).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctype_in_decrypted_assertion_of_signed_response_is_refused() {
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+    let sp = SamlForge::new();
+    let app = spawn_with_sp(p, &forge, &sp, "allow_idp_initiated = true").await;
+    let sp_cert = published_sp_cert(&app).await;
+    let assertion = forge.signed_assertion_xml(&Knobs::default());
+    let xml = forge.encrypted_response_xml(
+        &Knobs::default(),
+        &Encrypt {
+            plaintext: Some(format!("<!DOCTYPE a [<!ENTITY e 'x'>]>{assertion}")),
+            sign_response: true,
+            ..Encrypt::to(&sp_cert, AES128_GCM)
+        },
+    );
+    let r = post_acs(&app, &STANDARD.encode(xml), None, None).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(reason(r).await, "encryption");
+}
+
+/// Issue 16 (low). The pending-login cookie is `__Host-` and site-wide: a sibling subdomain
+/// can neither plant nor shadow it (a `Path=/saml/acs` cookie without the prefix could be
+/// overwritten by one set for the parent domain).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_login_cookie_cannot_be_planted_by_a_subdomain() {
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+    let app = spawn(p, &forge, "").await;
+    let r = client()
+        .get(format!("{}/login/corp", app.url))
+        .send()
+        .await
+        .unwrap();
+    let raw = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|v| v.contains("saml_pending"))
+        .expect("a pending-login cookie");
+    assert!(raw.starts_with("__Host-rolegate_saml_pending="), "{raw}");
+    assert!(raw.contains("Path=/;") || raw.ends_with("Path=/"), "{raw}");
+    assert!(raw.contains("Secure") && !raw.contains("Domain"), "{raw}");
+}
+
+/// Issue 16 (low). A SHA-1 digest is accepted without `insecure_allow_sha1` only as the
+/// RSA-OAEP hash inside an EncryptionMethod; an OAEP EncryptionMethod anywhere else in the
+/// document used to excuse a SHA-1 digest of the assertion's signature.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sha1_signature_digest_beside_an_oaep_method_is_refused() {
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+    let app = spawn(p, &forge, "allow_idp_initiated = true").await;
+    let xml = forge.response_xml(&Knobs {
+        digest: SHA1,
+        response_extra: r#"<samlp:Extensions><xenc:EncryptionMethod xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" Algorithm="http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"/></samlp:Extensions>"#.into(),
+        ..Knobs::default()
+    });
+    let r = post_acs(&app, &STANDARD.encode(xml), None, None).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(reason(r).await, "weak_algorithm");
+}
+
+/// Issue 16 (low). "The Response is signed" means the root carries its own ds:Signature (SAML
+/// core 3.2.2); a signature tucked into Extensions that references the root is not it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn response_signature_outside_the_root_is_not_the_response_signature() {
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+    let app = spawn(p, &forge, "allow_idp_initiated = true").await;
+    let k = Knobs::default();
+    let xml = forge.response_xml(&Knobs {
+        sign_assertion: false,
+        response_extra: format!(
+            "<samlp:Extensions>{}</samlp:Extensions>",
+            signature_template(&format!("_r{}", k.assertion_id), common::saml_forge::SHA256)
+        ),
+        ..k
+    });
+    let r = post_acs(&app, &STANDARD.encode(xml), None, None).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(reason(r).await, "bad_signature");
+}
+
+/// Issue 16 (low). Metadata past its `validUntil` (SAML metadata 2.3.1) was refused at load
+/// but trusted forever after at run time, while failing refreshes kept the last copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn response_after_idp_metadata_valid_until_is_refused() {
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+    let until = rolegate::clock::rfc3339(
+        std::time::SystemTime::now() + std::time::Duration::from_secs(3600),
+    );
+    let md = forge.metadata("https://idp.forge.test/sso").replacen(
+        "entityID=",
+        &format!(r#"validUntil="{until}" entityID="#),
+        1,
+    );
+    let clock = std::sync::Arc::new(rolegate::clock::OffsetClock::default());
+    let app = TestApp::spawn_with_files(
+        &config(p, "allow_idp_initiated = true"),
+        &[("corp-metadata.xml", &md)],
+        Some(clock.clone()),
+        true,
+    )
+    .await;
+    let r = post_acs(&app, &forge.response_b64(&Knobs::default()), None, None).await;
+    assert_eq!(r.status(), 303, "within validUntil");
+    clock.advance(std::time::Duration::from_secs(2 * 3600));
+    let r = post_acs(&app, &forge.response_b64(&Knobs::default()), None, None).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(reason(r).await, "metadata_expired");
+}
+
+fn offline(
+    forge: &SamlForge,
+    xml: &str,
+) -> Result<rolegate::idp::saml::verify::Verified, rolegate::idp::saml::SamlError> {
+    use rolegate::idp::saml::verify::{Expect, Sp, Trust, verify};
+    let der = STANDARD.decode(forge.cert_b64_der()).unwrap();
+    let certs = [samael::crypto::CertificateDer::from(der)];
+    verify(
+        xml,
+        &Sp {
+            entity_id: common::saml_forge::SP_ENTITY,
+            acs_url: common::saml_forge::ACS,
+            decryption_key: None,
+        },
+        &Trust {
+            entity_id: IDP_ENTITY,
+            certs: &certs,
+            allow_sha1: false,
+            clock_skew: std::time::Duration::from_secs(60),
+        },
+        Expect::Unchecked,
+        &rolegate::clock::SystemClock,
+    )
+}
+
+/// Issue 16 (low). The replay cache kept an assertion's ID until the NotOnOrAfter of the first
+/// bearer confirmation that passed; with open-ended Conditions a second, longer confirmation
+/// kept it acceptable after the ID was forgotten. The entry now lives at least until
+/// IssueInstant + the maximum Response age + skew, past which nothing is accepted.
+#[test]
+fn replay_entry_outlives_every_confirmation_of_the_assertion() {
+    let forge = SamlForge::new();
+    let xml = forge.response_xml(&Knobs {
+        first_confirmation_valid_for: Some(5),
+        valid_for: 250,
+        open_ended_conditions: true,
+        ..Knobs::default()
+    });
+    let issued = rolegate::clock::Clock::unix(&rolegate::clock::SystemClock);
+    let v = offline(&forge, &xml).expect("a valid Response");
+    let floor = issued + rolegate::idp::saml::verify::MAX_RESPONSE_AGE.as_secs() as i64 + 60;
+    assert!(v.replay_until >= floor, "{} < {floor}", v.replay_until);
+}
+
+/// Issue 16 (low). When only the assertion is signed, an InResponseTo on the (unsigned)
+/// Response must agree with the signed one, also offline (`verify saml` without a request ID).
+#[test]
+fn outer_in_response_to_disagreeing_with_the_signed_assertion_is_refused() {
+    let forge = SamlForge::new();
+    let xml = forge.response_xml(&Knobs {
+        in_response_to: Some("_signed".into()),
+        ..Knobs::default()
+    });
+    assert!(offline(&forge, &xml).is_ok());
+    // The Response's attribute comes first; the assertion (and its signature) is untouched.
+    let swapped = xml.replacen(r#"InResponseTo="_signed""#, r#"InResponseTo="_other""#, 1);
+    assert_eq!(
+        offline(&forge, &swapped).unwrap_err().code(),
+        "in_response_to"
     );
 }

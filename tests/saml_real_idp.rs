@@ -51,7 +51,7 @@ async fn sign_in(app: &TestApp, user: &str, password: &str) -> (u16, Option<Stri
         .await
         .unwrap();
     assert_eq!(start.status(), 302);
-    let pending = set_cookie(&start, "rolegate_saml_pending").unwrap();
+    let pending = set_cookie(&start, "__Host-rolegate_saml_pending").unwrap();
     let to_idp = start.headers()["location"].to_str().unwrap().to_string();
     let form = client().get(&to_idp).send().await.unwrap();
     assert_eq!(
@@ -77,7 +77,7 @@ async fn sign_in(app: &TestApp, user: &str, password: &str) -> (u16, Option<Stri
     assert_eq!(post["acs_url"], format!("{PUBLIC}/saml/acs"));
     let acs = client()
         .post(format!("{}/saml/acs", app.url))
-        .header("cookie", format!("rolegate_saml_pending={pending}"))
+        .header("cookie", format!("__Host-rolegate_saml_pending={pending}"))
         .form(&[
             ("SAMLResponse", post["SAMLResponse"].as_str().unwrap()),
             ("RelayState", post["RelayState"].as_str().unwrap()),

@@ -3,7 +3,8 @@
 use super::page::{self, PageError};
 use crate::error::ApiError;
 use crate::idp::saml::authn_request::{self, AuthnParams};
-use crate::idp::saml::verify::{self as sv, Expect, Sp, Trust};
+use crate::idp::saml::pool::{Expected, PoolError};
+use crate::idp::saml::preparse::claimed_issuer;
 use crate::idp::saml::{SamlError, attributes, decode_post, sp_metadata};
 use crate::session;
 use crate::state::AppState;
@@ -20,7 +21,19 @@ const PENDING_TTL: Duration = Duration::from_secs(600);
 /// The ACS body: 100,000 characters of XML in base64 (133 KB), form-encoded (`+` and `/`
 /// become three characters each), with room to spare; `decode_post` enforces the real cap.
 const ACS_BODY_LIMIT: usize = 512 * 1024;
-const PENDING_COOKIE: &str = "rolegate_saml_pending";
+/// The pending-login cookie. `__Host-` (RFC 6265bis 4.1.3.2: Secure, Path=/, no Domain) so a
+/// sibling subdomain cannot plant or shadow it; plain-http loopback (`serve --dev`) cannot
+/// carry the prefix and drops it, as the session cookie does (src/session.rs).
+const PENDING_COOKIE: &str = "__Host-rolegate_saml_pending";
+const DEV_PENDING_COOKIE: &str = "rolegate_saml_pending";
+
+fn pending_cookie_name(state: &AppState) -> &'static str {
+    if state.public_url.scheme() == "http" {
+        DEV_PENDING_COOKIE
+    } else {
+        PENDING_COOKIE
+    }
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/saml/metadata", web::get().to(metadata))
@@ -97,8 +110,8 @@ pub fn safe_return_to(r: Option<&str>) -> Result<String, &'static str> {
 
 fn pending_cookie(state: &AppState, value: String, max_age: i64) -> Cookie<'static> {
     let plain = state.public_url.scheme() == "http";
-    Cookie::build(PENDING_COOKIE, value)
-        .path("/saml/acs")
+    Cookie::build(pending_cookie_name(state), value)
+        .path("/")
         .http_only(true)
         .secure(!plain)
         // The IdP posts cross-site: only SameSite=None (which needs Secure) reaches the ACS.
@@ -222,6 +235,12 @@ async fn acs(
                 .with_label_values(&[e.code()])
                 .inc();
             tracing::warn!(reason = e.code(), detail = %e, "SAML Response rejected");
+            let client_ip = crate::state::client_ip(&req, &state.config.server.trusted_proxies)
+                .map_or_else(|| "-".to_string(), |i| i.to_string());
+            state.audit.saml_refused(&crate::audit::SamlRefused {
+                reason: e.code(),
+                client_ip: &client_ip,
+            });
             Ok(page::error(
                 StatusCode::FORBIDDEN,
                 e.code(),
@@ -257,41 +276,45 @@ async fn verify_post(
 ) -> Result<(crate::domain::Identity, String), AcsError> {
     let xml = decode_post(&form.saml_response)?;
     // The pending request is taken (single use) before verification: a replayed POST finds
-    // nothing, and a forged one burns only the attacker's own login.
-    let pending: Option<Pending> = match form.relay_state.as_deref() {
-        Some(relay) if relay.len() == 32 && relay.bytes().all(|b| b.is_ascii_hexdigit()) => {
-            let taken = state
-                .store
-                .take(&key("saml_pending", relay))
-                .await
-                .map_err(ApiError::from)?;
-            let cookie_ok = req
-                .cookie(PENDING_COOKIE)
-                .is_some_and(|c| c.value() == relay);
-            match taken {
-                // The pending-login cookie binds the Response to the browser that started
-                // the sign-in (login CSRF: an attacker's Response posted into a victim's
-                // browser finds no matching cookie).
-                Some(_) if !cookie_ok => return Err(SamlError::InResponseTo.into()),
-                Some(bytes) => serde_json::from_slice(&bytes).ok(),
-                None => None,
-            }
-        }
-        _ => None,
+    // nothing, and a forged one burns only the attacker's own login. The pending-login cookie
+    // is compared first (it binds the Response to the browser that started the sign-in): a
+    // post without it never reaches the store, so a leaked RelayState cannot burn a victim's
+    // login (issue 16, item 9), and it goes on as unsolicited — refused when it answers a
+    // request (login CSRF: an attacker's Response pushed into a victim's browser).
+    let relay = form
+        .relay_state
+        .as_deref()
+        .filter(|r| r.len() == 32 && r.bytes().all(|b| b.is_ascii_hexdigit()))
+        .filter(|r| {
+            req.cookie(pending_cookie_name(state))
+                .is_some_and(|c| c.value() == *r)
+        });
+    let pending: Option<Pending> = match relay {
+        Some(relay) => state
+            .store
+            .take(&key("saml_pending", relay))
+            .await
+            .map_err(ApiError::from)?
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok()),
+        None => None,
     };
-    let (idp, expect, return_to) = match &pending {
+    let (idp, expected, return_to) = match &pending {
         Some(p) => {
             let idp = state
                 .saml
                 .idp(&p.idp)
                 .ok_or(SamlError::InResponseTo)?
                 .clone();
-            (idp, Expect::Request(&p.request_id), p.return_to.clone())
+            (
+                idp,
+                Expected::Request(p.request_id.clone()),
+                p.return_to.clone(),
+            )
         }
         None => {
             // IdP-initiated (or a stale/replayed login): find the IdP by the Issuer the
             // Response claims, then verify strictly against that IdP's own certificates.
-            let issuer = unverified_issuer(&xml).ok_or(SamlError::WrongIssuer)?;
+            let issuer = claimed_issuer(&xml)?.ok_or(SamlError::WrongIssuer)?;
             let idp = state
                 .saml
                 .idp_by_entity_id(&issuer)
@@ -299,22 +322,23 @@ async fn verify_post(
                 .clone();
             let allowed = idp.cfg.allow_idp_initiated;
             // RelayState is never a redirect target for unsolicited Responses.
-            (idp, Expect::Unsolicited { allowed }, "/".to_string())
+            (idp, Expected::Unsolicited { allowed }, "/".to_string())
         }
     };
-    let md = idp.metadata();
-    let sp = Sp {
-        entity_id: &state.saml.entity_id,
-        acs_url: &state.saml.acs_url,
-        decryption_key: state.saml.sp_key.as_ref(),
+    let job = state.saml.job(&idp, xml, expected, state.clock.clone());
+    // Off the async workers, a bounded number at once (src/idp/saml/pool.rs).
+    let verified = match state.saml.verifiers.run(move || job.run()).await {
+        Ok(result) => result?,
+        Err(PoolError::Busy) => {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "the broker is busy verifying sign-ins; try again in a few seconds",
+            )
+            .into());
+        }
+        Err(PoolError::Lost) => return Err(ApiError::internal().into()),
     };
-    let trust = Trust {
-        entity_id: &md.entity_id,
-        certs: &md.certs,
-        allow_sha1: idp.cfg.insecure_allow_sha1,
-        clock_skew: idp.cfg.clock_skew,
-    };
-    let verified = sv::verify(&xml, &sp, &trust, expect, state.clock.as_ref())?;
     // A store that lost its memory (Redis restarted without persistence; a new process on the
     // memory store) no longer knows what it consumed before: an assertion issued before its
     // memory began may already have been used, so it is refused (DESIGN § State: a restart
@@ -347,13 +371,4 @@ async fn verify_post(
         attributes::to_identity(&idp.id, &verified.assertion, &idp.cfg),
         return_to,
     ))
-}
-
-/// The Issuer the envelope claims, read without trusting it: it only picks which IdP's
-/// certificates the Response must then verify against.
-fn unverified_issuer(xml: &str) -> Option<String> {
-    let r: samael::schema::Response = xml.parse().ok()?;
-    r.issuer
-        .and_then(|i| i.value)
-        .or_else(|| r.assertion.and_then(|a| a.issuer.value))
 }

@@ -88,7 +88,7 @@ pub async fn saml_start_login(base: &str) -> Started {
         .await
         .unwrap();
     assert_eq!(r.status(), 302);
-    let pending_cookie = cookie_pair(&r, "rolegate_saml_pending")
+    let pending_cookie = cookie_pair(&r, "__Host-rolegate_saml_pending")
         .expect("pending-login cookie")
         .split_once('=')
         .unwrap()
@@ -140,7 +140,7 @@ pub async fn saml_post_acs(
     }
     let mut req = client().post(format!("{base}/saml/acs")).form(&form);
     if let Some(c) = cookie {
-        req = req.header("cookie", format!("rolegate_saml_pending={c}"));
+        req = req.header("cookie", format!("__Host-rolegate_saml_pending={c}"));
     }
     req.send().await.unwrap()
 }

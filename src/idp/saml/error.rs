@@ -41,12 +41,22 @@ pub enum SamlError {
     /// Issued before the replay cache's memory began (a store restart): it may have been used.
     #[error("SAML assertion was issued before the broker's replay cache restarted; sign in again")]
     BeforeStoreEpoch,
+    /// The IdP's metadata is past its `validUntil` (SAML metadata 2.3.1) and no refresh has
+    /// replaced it: the certificates it pins are no longer vouched for.
+    #[error("the identity provider's metadata has expired (validUntil); refresh it")]
+    MetadataExpired,
     #[error("the identity provider reported a failed sign-in (Status)")]
     Status,
     #[error("SAML assertion has no AuthnStatement")]
     NoAuthnStatement,
     #[error("encrypted SAML assertion rejected: {0}")]
     Encryption(&'static str),
+    /// Anything that failed from decrypting an EncryptedAssertion up to its signature check.
+    /// Its public code is `encryption`, whatever went wrong: distinguishable failures after a
+    /// decryption are an oracle on the plaintext (XML Encryption's CBC attack). The boxed
+    /// error (the log, `verify saml`) says which step, never what the plaintext held.
+    #[error("encrypted SAML assertion rejected after decryption: {0}")]
+    Undecryptable(Box<SamlError>),
 }
 
 impl SamlError {
@@ -70,9 +80,10 @@ impl SamlError {
             SamlError::Unsolicited => "unsolicited",
             SamlError::Replay => "replay",
             SamlError::BeforeStoreEpoch => "before_store_epoch",
+            SamlError::MetadataExpired => "metadata_expired",
             SamlError::Status => "status",
             SamlError::NoAuthnStatement => "no_authn_statement",
-            SamlError::Encryption(_) => "encryption",
+            SamlError::Encryption(_) | SamlError::Undecryptable(_) => "encryption",
         }
     }
 }

@@ -4,6 +4,8 @@
 //! - [`preparse`]: the strict pass over raw XML before any XML library interprets it;
 //! - [`verify`]: signatures through xmlsec (samael), then every check the profile requires,
 //!   each citing its section, against an injected clock;
+//! - [`decrypt`]: EncryptedAssertions, lengths checked before any key is used;
+//! - [`pool`]: the ACS runs the verifier on a bounded set of blocking threads;
 //! - [`attributes`]: the verified assertion → the same `Identity` the OIDC path produces;
 //! - [`authn_request`] and [`sp_metadata`]: what we send the IdP.
 //!
@@ -12,14 +14,22 @@
 
 pub mod attributes;
 pub mod authn_request;
+pub mod decrypt;
 mod error;
 pub mod metadata;
+pub mod pool;
 pub mod preparse;
 pub mod service;
 pub mod sp_metadata;
 pub mod verify;
 
 pub use error::SamlError;
+
+// The verifier turns a panic inside it (a library's slice or arithmetic on attacker-sized
+// input) into a refusal with `catch_unwind`; with panic=abort that would be a dead process.
+// (cargo-fuzz builds abort on purpose: a panic is what a fuzzer looks for.)
+#[cfg(all(not(panic = "unwind"), not(fuzzing)))]
+compile_error!("rolegate needs panic = \"unwind\": the SAML verifier catches panics as refusals");
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;

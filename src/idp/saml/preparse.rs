@@ -32,11 +32,44 @@ pub struct Facts {
     pub encrypted_assertions: usize,
     /// A `ds:Signature` that is a direct child of the root element.
     pub root_signed: bool,
-    /// Every `Algorithm` attribute, with the local name of the element that carries it.
-    pub algorithms: Vec<(String, String)>,
+    /// Every `Algorithm` attribute, with the element that carries it.
+    pub algorithms: Vec<AlgorithmUse>,
     /// The root element's own fields, read in the same pass (so the envelope never needs a
     /// second, full parse).
     pub envelope: Envelope,
+    /// The Issuer of an Assertion that is a direct child of the root (the Response Issuer is
+    /// optional, SAML core 3.2.2): with the envelope's, all the ACS reads before verifying.
+    pub assertion_issuer: Option<String>,
+}
+
+/// One `Algorithm` attribute in the ds or xenc namespace.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct AlgorithmUse {
+    /// Local name of the element carrying it (`SignatureMethod`, `DigestMethod`, …).
+    pub element: String,
+    pub uri: String,
+    /// A DigestMethod that is a direct child of an RSA-OAEP `xenc:EncryptionMethod`: the OAEP
+    /// hash, not a signature digest.
+    pub in_oaep: bool,
+}
+
+impl AlgorithmUse {
+    pub fn new(element: &str, uri: &str) -> AlgorithmUse {
+        AlgorithmUse {
+            element: element.into(),
+            uri: uri.into(),
+            in_oaep: false,
+        }
+    }
+}
+
+const OAEP: &str = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p";
+
+/// Which Issuer text is being read.
+#[derive(Clone, Copy)]
+enum IssuerOf {
+    Root,
+    Assertion,
 }
 
 /// What the Response element says about itself: its attributes, its Issuer and its top-level
@@ -62,9 +95,13 @@ pub fn preparse(xml: &str, root: (&[u8], &[u8])) -> Result<Facts, SamlError> {
     let mut depth = 0usize;
     let mut root_done = false;
     let mut root_seen = false;
-    // Text of the root's Issuer while it is being read; whether we are inside Status.
-    let mut issuer_text: Option<String> = None;
+    // Text of an Issuer while it is being read; whether we are inside Status, or inside an
+    // Assertion that is a child of the root.
+    let mut issuer_text: Option<(IssuerOf, String)> = None;
     let mut in_status = false;
+    let mut in_assertion = false;
+    // The depth of the children of an open RSA-OAEP xenc:EncryptionMethod.
+    let mut oaep_children: Option<usize> = None;
     loop {
         let (ns, event) = reader
             .read_resolved_event()
@@ -103,9 +140,15 @@ pub fn preparse(xml: &str, root: (&[u8], &[u8])) -> Result<Facts, SamlError> {
                         *slot = Some(v.into_owned());
                     }
                 }
-                if depth == 1 && ns == ASSERTION_NS && local == b"Issuer" {
-                    issuer_text = Some(String::new());
+                let start = matches!(event, Event::Start(_));
+                if start && depth == 1 && ns == ASSERTION_NS && local == b"Issuer" {
+                    issuer_text = Some((IssuerOf::Root, String::new()));
                 }
+                if start && depth == 2 && in_assertion && ns == ASSERTION_NS && local == b"Issuer" {
+                    issuer_text = Some((IssuerOf::Assertion, String::new()));
+                }
+                in_assertion = (in_assertion && depth >= 2)
+                    || (start && depth == 1 && ns == ASSERTION_NS && local == b"Assertion");
                 in_status = (in_status && depth >= 2)
                     || (depth == 1 && ns == PROTOCOL_NS && local == b"Status");
                 if depth == 2
@@ -136,10 +179,18 @@ pub fn preparse(xml: &str, root: (&[u8], &[u8])) -> Result<Facts, SamlError> {
                     for a in e.attributes() {
                         let a = a.map_err(|_| SamlError::Malformed("bad attribute"))?;
                         if a.key.local_name().as_ref() == b"Algorithm" {
-                            facts.algorithms.push((
-                                String::from_utf8_lossy(local).into_owned(),
-                                String::from_utf8_lossy(&a.value).into_owned(),
-                            ));
+                            let uri = String::from_utf8_lossy(&a.value).into_owned();
+                            if start && ns == XENC_NS && local == b"EncryptionMethod" && uri == OAEP
+                            {
+                                oaep_children = Some(depth + 1);
+                            }
+                            facts.algorithms.push(AlgorithmUse {
+                                element: String::from_utf8_lossy(local).into_owned(),
+                                in_oaep: oaep_children == Some(depth)
+                                    && ns == DSIG_NS
+                                    && local == b"DigestMethod",
+                                uri,
+                            });
                         }
                     }
                 }
@@ -154,13 +205,24 @@ pub fn preparse(xml: &str, root: (&[u8], &[u8])) -> Result<Facts, SamlError> {
             }
             Event::End(_) => {
                 depth -= 1;
-                if depth == 1
-                    && let Some(text) = issuer_text.take()
-                {
-                    facts.envelope.issuer = Some(text.trim().to_string());
+                if oaep_children == Some(depth + 1) {
+                    oaep_children = None;
+                }
+                match issuer_text.take() {
+                    Some((IssuerOf::Root, text)) if depth == 1 => {
+                        facts.envelope.issuer = Some(text.trim().to_string());
+                    }
+                    Some((IssuerOf::Assertion, text)) if depth == 2 => {
+                        facts
+                            .assertion_issuer
+                            .get_or_insert_with(|| text.trim().to_string());
+                    }
+                    // An element inside the Issuer ended: keep reading it.
+                    other => issuer_text = other,
                 }
                 if depth <= 1 {
                     in_status = false;
+                    in_assertion = false;
                 }
                 if depth == 0 {
                     root_done = true;
@@ -176,7 +238,7 @@ pub fn preparse(xml: &str, root: (&[u8], &[u8])) -> Result<Facts, SamlError> {
                 }
             }
             Event::Text(ref t) => {
-                if let Some(buf) = issuer_text.as_mut() {
+                if let Some((_, buf)) = issuer_text.as_mut() {
                     buf.push_str(&t.decode().map_err(|_| SamlError::Malformed("not UTF-8"))?);
                 }
             }
@@ -188,7 +250,7 @@ pub fn preparse(xml: &str, root: (&[u8], &[u8])) -> Result<Facts, SamlError> {
                 if !(predefined || r.is_char_ref()) || depth == 0 {
                     return Err(SamlError::ForbiddenXml("entity reference"));
                 }
-                if let Some(buf) = issuer_text.as_mut() {
+                if let Some((_, buf)) = issuer_text.as_mut() {
                     let c = match &**r {
                         b"lt" => Some('<'),
                         b"gt" => Some('>'),
@@ -213,10 +275,23 @@ pub fn preparse(xml: &str, root: (&[u8], &[u8])) -> Result<Facts, SamlError> {
     Ok(facts)
 }
 
+/// The IdP a Response claims to come from, read by the strict pre-parse and nothing else
+/// (issue 16, item 9: no XML library sees unverified input first): the Response Issuer, else
+/// its Assertion's. It only picks whose pinned certificates the Response must verify against.
+pub fn claimed_issuer(xml: &str) -> Result<Option<String>, SamlError> {
+    let facts = preparse(xml, (PROTOCOL_NS, b"Response"))?;
+    Ok(facts.envelope.issuer.or(facts.assertion_issuer))
+}
+
 /// Algorithms a signature or an encrypted assertion may use. Anything else — XSLT or XPath
 /// transforms, HMAC, RSA1_5 key transport, MD5 — is refused before xmlsec runs.
 pub fn check_algorithms(facts: &Facts, allow_sha1: bool) -> Result<(), SamlError> {
-    for (element, uri) in &facts.algorithms {
+    for AlgorithmUse {
+        element,
+        uri,
+        in_oaep,
+    } in &facts.algorithms
+    {
         let ok = match element.as_str() {
             "SignatureMethod" => match uri.as_str() {
                 "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
@@ -239,8 +314,10 @@ pub fn check_algorithms(facts: &Facts, allow_sha1: bool) -> Result<(), SamlError
                 | "http://www.w3.org/2001/04/xmldsig-more#sha384"
                 | "http://www.w3.org/2001/04/xmlenc#sha512" => true,
                 "http://www.w3.org/2000/09/xmldsig#sha1" if allow_sha1 => true,
-                // OAEP's mask digest is SHA-1 by definition of rsa-oaep-mgf1p: not a signature.
-                "http://www.w3.org/2000/09/xmldsig#sha1" if in_key_transport(facts) => true,
+                // The OAEP hash of rsa-oaep-mgf1p (SHA-1 by default, XML Encryption §5.5.2)
+                // is not a signature digest — but only there: a SHA-1 digest anywhere else in
+                // a document that also holds an OAEP EncryptionMethod is still a signature's.
+                "http://www.w3.org/2000/09/xmldsig#sha1" if *in_oaep => true,
                 "http://www.w3.org/2000/09/xmldsig#sha1" => {
                     return Err(SamlError::WeakAlgorithm(
                         "SHA-1 digest (set insecure_allow_sha1 to accept it)",
@@ -258,9 +335,14 @@ pub fn check_algorithms(facts: &Facts, allow_sha1: bool) -> Result<(), SamlError
                     | "http://www.w3.org/2006/12/xml-c14n11"
             ),
             "EncryptionMethod" => match uri.as_str() {
+                // Whether CBC may be decrypted depends on the Response signature: `decrypt`.
                 "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"
                 | "http://www.w3.org/2001/04/xmlenc#aes128-cbc"
-                | "http://www.w3.org/2009/xmlenc11#aes128-gcm" => true,
+                | "http://www.w3.org/2001/04/xmlenc#aes192-cbc"
+                | "http://www.w3.org/2001/04/xmlenc#aes256-cbc"
+                | "http://www.w3.org/2009/xmlenc11#aes128-gcm"
+                | "http://www.w3.org/2009/xmlenc11#aes192-gcm"
+                | "http://www.w3.org/2009/xmlenc11#aes256-gcm" => true,
                 "http://www.w3.org/2001/04/xmlenc#rsa-1_5" => {
                     return Err(SamlError::WeakAlgorithm(
                         "RSA1_5 key transport (padding-oracle prone); use RSA-OAEP",
@@ -268,7 +350,7 @@ pub fn check_algorithms(facts: &Facts, allow_sha1: bool) -> Result<(), SamlError
                 }
                 _ => {
                     return Err(SamlError::Encryption(
-                        "unsupported encryption algorithm (RSA-OAEP with AES-128-CBC/GCM only)",
+                        "unsupported encryption algorithm (RSA-OAEP with AES-GCM or AES-CBC only)",
                     ));
                 }
             },
@@ -281,13 +363,6 @@ pub fn check_algorithms(facts: &Facts, allow_sha1: bool) -> Result<(), SamlError
         }
     }
     Ok(())
-}
-
-fn in_key_transport(facts: &Facts) -> bool {
-    facts
-        .algorithms
-        .iter()
-        .any(|(e, u)| e == "EncryptionMethod" && u.ends_with("#rsa-oaep-mgf1p"))
 }
 
 #[cfg(test)]
@@ -332,7 +407,12 @@ mod tests {
     #[test]
     fn reads_the_envelope_in_the_same_pass() {
         let x = r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" Version="2.0" Destination="https://sp/acs?a=1&amp;b=2" InResponseTo="_r1" IssueInstant="2026-11-22T12:00:00Z"><saml:Issuer> https://idp/?x=1&amp;y=&#50; </saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Responder"><samlp:StatusCode Value="inner"/></samlp:StatusCode></samlp:Status><saml:Assertion><saml:Issuer>not the envelope's</saml:Issuer></saml:Assertion></samlp:Response>"#;
-        let e = preparse(x, ROOT).unwrap().envelope;
+        let facts = preparse(x, ROOT).unwrap();
+        assert_eq!(
+            facts.assertion_issuer.as_deref(),
+            Some("not the envelope's")
+        );
+        let e = facts.envelope;
         assert_eq!(e.version.as_deref(), Some("2.0"));
         assert_eq!(e.destination.as_deref(), Some("https://sp/acs?a=1&b=2"));
         assert_eq!(e.in_response_to.as_deref(), Some("_r1"));
@@ -341,6 +421,30 @@ mod tests {
         assert_eq!(
             e.status.as_deref(),
             Some("urn:oasis:names:tc:SAML:2.0:status:Responder")
+        );
+    }
+
+    #[test]
+    fn the_sha1_exception_is_the_oaep_digest_only() {
+        const SHA1: &str = "http://www.w3.org/2000/09/xmldsig#sha1";
+        let enc = |inner: &str| {
+            resp(&format!(
+                r#"<xenc:EncryptionMethod xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" Algorithm="{OAEP}">{inner}</xenc:EncryptionMethod>"#
+            ))
+        };
+        let inside = preparse(
+            &enc(&format!(r#"<ds:DigestMethod Algorithm="{SHA1}"/>"#)),
+            ROOT,
+        );
+        assert!(check_algorithms(&inside.unwrap(), false).is_ok());
+        // A signature's SHA-1 digest next to (not inside) an OAEP method stays refused.
+        let beside = resp(&format!(
+            r#"<xenc:EncryptionMethod xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" Algorithm="{OAEP}"/><ds:Reference xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:DigestMethod Algorithm="{SHA1}"/></ds:Reference>"#
+        ));
+        let facts = preparse(&beside, ROOT).unwrap();
+        assert_eq!(
+            check_algorithms(&facts, false).unwrap_err().code(),
+            "weak_algorithm"
         );
     }
 
@@ -355,7 +459,7 @@ mod tests {
     #[test]
     fn algorithms_allow_list() {
         let facts = |e: &str, u: &str| Facts {
-            algorithms: vec![(e.into(), u.into())],
+            algorithms: vec![AlgorithmUse::new(e, u)],
             ..Facts::default()
         };
         let sha1 = facts(

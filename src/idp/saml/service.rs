@@ -5,6 +5,8 @@
 //! metadata host would show.
 
 use super::metadata::{self, IdpMetadata};
+use super::pool::{Expected, Job, VerifierPool};
+use crate::clock::Clock;
 use crate::config::{Config, IdpKind, MetadataSource, SamlIdpConfig};
 use crate::domain::IdpId;
 use crate::metrics::Metrics;
@@ -34,6 +36,8 @@ pub struct SamlService {
     pub sp_key: Option<PKey<Private>>,
     pub sp_cert_der: Option<Vec<u8>>,
     pub idps: Vec<Arc<SamlIdp>>,
+    /// Where the ACS verifies: off the async workers, a bounded number at once.
+    pub verifiers: VerifierPool,
 }
 
 impl SamlService {
@@ -96,11 +100,34 @@ impl SamlService {
             sp_key,
             sp_cert_der,
             idps,
+            verifiers: VerifierPool::per_core(),
         })
     }
 
     pub fn idp(&self, id: &str) -> Option<&Arc<SamlIdp>> {
         self.idps.iter().find(|i| i.id.as_str() == id)
+    }
+
+    /// The verification of one posted Response against `idp`'s current metadata, owned so that
+    /// it can run on [`Self::verifiers`].
+    pub fn job(
+        &self,
+        idp: &SamlIdp,
+        xml: String,
+        expected: Expected,
+        clock: Arc<dyn Clock>,
+    ) -> Job {
+        Job {
+            xml,
+            sp_entity_id: self.entity_id.clone(),
+            acs_url: self.acs_url.clone(),
+            decryption_key: self.sp_key.clone(),
+            metadata: idp.metadata(),
+            allow_sha1: idp.cfg.insecure_allow_sha1,
+            clock_skew: idp.cfg.clock_skew,
+            expected,
+            clock,
+        }
     }
 
     /// The IdP whose entity ID a Response's Issuer names (IdP-initiated sign-in only; the

@@ -17,6 +17,8 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// The encryption methods are listed in order of preference (SAML metadata 2.4.1.1): AES-GCM
+/// first, since AES-CBC is decrypted only inside a signed Response (src/idp/saml/decrypt.rs).
 pub fn render(m: &SpMetadata<'_>) -> String {
     let keys = m
         .cert_der
@@ -26,7 +28,9 @@ pub fn render(m: &SpMetadata<'_>) -> String {
                 r#"
     <md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
     <md:KeyDescriptor use="encryption"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>
+      <md:EncryptionMethod Algorithm="http://www.w3.org/2009/xmlenc11#aes256-gcm"/>
       <md:EncryptionMethod Algorithm="http://www.w3.org/2009/xmlenc11#aes128-gcm"/>
+      <md:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes256-cbc"/>
       <md:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes128-cbc"/>
       <md:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"/>
     </md:KeyDescriptor>"#

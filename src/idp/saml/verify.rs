@@ -12,18 +12,19 @@
 //!    saml` cannot use) run here with an injected clock, each citing the section it implements.
 
 use super::SamlError;
+use super::decrypt::{self, Sealed};
 use super::preparse::{ASSERTION_NS, Envelope, PROTOCOL_NS, check_algorithms, preparse};
 use crate::clock::Clock;
 use openssl::pkey::{PKey, Private};
 use samael::crypto::{
     AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode,
 };
-use samael::schema::{Assertion, EncryptedAssertion, Response};
+use samael::schema::{Assertion, Response};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
 const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
 const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
-const OAEP: &str = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p";
 /// How long after its IssueInstant a Response is still accepted (plus skew). Browsers post
 /// within seconds; five minutes covers a slow MFA prompt between IdP and post.
 pub const MAX_RESPONSE_AGE: Duration = Duration::from_secs(300);
@@ -72,12 +73,33 @@ pub enum Expect<'a> {
 #[derive(Debug)]
 pub struct Verified {
     pub assertion: Assertion,
-    /// The replay-cache entry lives until this instant (Unix seconds): the latest
-    /// NotOnOrAfter in the assertion, plus skew.
+    /// The replay-cache entry lives until this instant (Unix seconds): no earlier than the
+    /// assertion's IssueInstant + [`MAX_RESPONSE_AGE`] + skew, nor any NotOnOrAfter checked.
     pub replay_until: i64,
 }
 
+/// Verifies a Response. A panic anywhere inside (a library slicing or subtracting on
+/// attacker-sized input) is caught here and answered as a refusal: the boundary between
+/// hostile bytes and the worker that serves everyone else.
 pub fn verify(
+    xml: &str,
+    sp: &Sp<'_>,
+    trust: &Trust<'_>,
+    expect: Expect<'_>,
+    clock: &dyn Clock,
+) -> Result<Verified, SamlError> {
+    // AssertUnwindSafe: everything captured is borrowed immutably; a panic leaves nothing
+    // half-updated behind (libxml documents are owned by the frames it unwinds).
+    catch_unwind(AssertUnwindSafe(|| {
+        verify_unguarded(xml, sp, trust, expect, clock)
+    }))
+    .unwrap_or_else(|_| {
+        tracing::error!("the SAML verifier panicked on a Response; refused");
+        Err(SamlError::Malformed("the Response could not be processed"))
+    })
+}
+
+fn verify_unguarded(
     xml: &str,
     sp: &Sp<'_>,
     trust: &Trust<'_>,
@@ -107,7 +129,7 @@ pub fn verify(
     let (assertion, response_signed) = if facts.encrypted_assertions == 1 {
         encrypted_assertion(xml, facts.root_signed, sp, trust, allowed)?
     } else {
-        signed_assertion(xml, trust, allowed)?
+        signed_assertion(xml, facts.root_signed, trust, allowed)?
     };
 
     check_response(envelope, response_signed, sp, trust, clock)?;
@@ -136,14 +158,20 @@ fn reduce(
     .map_err(|_| SamlError::BadSignature("no valid signature by the IdP's certificate"))
 }
 
-/// (assertion, whether the Response itself was signed)
+/// (assertion, whether the Response itself was signed). "The Response is signed" means the
+/// document root carries its own ds:Signature (SAML core 3.2.2, 5.4.1): a signature placed
+/// elsewhere that happens to reference the root is not the Response's signature.
 fn signed_assertion(
     xml: &str,
+    root_signed: bool,
     trust: &Trust<'_>,
     allowed: Option<&[AllowedSignatureAlgorithm]>,
 ) -> Result<(Assertion, bool), SamlError> {
     let signed = reduce(xml, trust, allowed)?;
     match root_of(&signed)? {
+        Root::Response if !root_signed => Err(SamlError::BadSignature(
+            "the signature over the Response is not the Response's own child",
+        )),
         Root::Response => {
             let r: Response = signed
                 .parse()
@@ -171,7 +199,8 @@ fn encrypted_assertion(
         "encrypted assertion but no SP decryption key is configured",
     ))?;
     if root_signed {
-        // The Response signature covers the EncryptedAssertion: decrypt the verified copy.
+        // The Response signature covers the EncryptedAssertion: decrypt the verified copy,
+        // whose ciphertext is exactly what the IdP signed.
         let signed = reduce(xml, trust, allowed)?;
         if root_of(&signed)? != Root::Response {
             return Err(SamlError::BadSignature(
@@ -187,10 +216,16 @@ fn encrypted_assertion(
             .ok_or(SamlError::BadSignature(
                 "the signed Response has no assertion",
             ))?;
-        let plain = decrypt(enc, key)?;
-        return Ok((parse_assertion(&plain)?, true));
+        let sealed = Sealed::read(enc, decrypt::Envelope::Verified, key)?;
+        let assertion = after_decryption(|| {
+            let plain = sealed.open(key)?;
+            preparse_assertion(&plain, trust)?;
+            parse_assertion(&plain)
+        })?;
+        return Ok((assertion, true));
     }
-    // Unsigned envelope: the decrypted assertion must carry its own valid signature.
+    // Unsigned envelope (the pre-parse has run over it): the decrypted assertion must carry its
+    // own valid signature, and only an AEAD cipher is decrypted (see `decrypt`).
     let envelope: Response = xml
         .parse()
         .map_err(|_| SamlError::Malformed("not a SAML 2.0 Response"))?;
@@ -198,57 +233,46 @@ fn encrypted_assertion(
         .encrypted_assertion
         .as_ref()
         .ok_or(SamlError::Malformed("EncryptedAssertion does not parse"))?;
-    let plain = decrypt(enc, key)?;
-    let facts = preparse(&plain, (ASSERTION_NS, b"Assertion"))?;
+    let sealed = Sealed::read(enc, decrypt::Envelope::Unverified, key)?;
+    let assertion = after_decryption(|| {
+        let plain = sealed.open(key)?;
+        preparse_assertion(&plain, trust)?;
+        let signed = reduce(&plain, trust, allowed)?;
+        if root_of(&signed)? != Root::Assertion {
+            return Err(SamlError::BadSignature(
+                "the signature does not cover the decrypted Assertion",
+            ));
+        }
+        parse_assertion(&signed)
+    })?;
+    Ok((assertion, false))
+}
+
+/// Runs what follows a decryption, up to and including the plaintext's signature check, and
+/// gives every failure (a panic too) the one public reason `encryption`: which step refused a
+/// plaintext must not be observable (issue 16, item 8). The step stays in the boxed error for
+/// the log; the plaintext and the keys never appear in it.
+fn after_decryption<T>(f: impl FnOnce() -> Result<T, SamlError>) -> Result<T, SamlError> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(t)) => Ok(t),
+        Ok(Err(e)) => Err(SamlError::Undecryptable(Box::new(e))),
+        Err(_) => Err(SamlError::Undecryptable(Box::new(SamlError::Malformed(
+            "processing the decrypted assertion panicked",
+        )))),
+    }
+}
+
+/// The strict pre-parse over a decrypted assertion, as over the Response: nothing interprets
+/// decrypted XML before it (DTDs, entities, a second assertion, algorithms).
+fn preparse_assertion(plain: &str, trust: &Trust<'_>) -> Result<(), SamlError> {
+    let facts = preparse(plain, (ASSERTION_NS, b"Assertion"))?;
     check_algorithms(&facts, trust.allow_sha1)?;
     if facts.assertions != 1 || facts.encrypted_assertions != 0 {
         return Err(SamlError::AssertionCount(
             facts.assertions + facts.encrypted_assertions,
         ));
     }
-    let signed = reduce(&plain, trust, allowed)?;
-    if root_of(&signed)? != Root::Assertion {
-        return Err(SamlError::BadSignature(
-            "the signature does not cover the decrypted Assertion",
-        ));
-    }
-    Ok((parse_assertion(&signed)?, false))
-}
-
-/// XML Encryption with the SP key. Only RSA-OAEP key transport: RSA1_5 is a padding oracle
-/// (the pre-parse already refused it; this is the second lock).
-fn decrypt(enc: &EncryptedAssertion, key: &PKey<Private>) -> Result<String, SamlError> {
-    let (cipher_key, method) = enc
-        .encrypted_key_info()
-        .ok_or(SamlError::Encryption("no EncryptedKey"))?;
-    if method != OAEP {
-        return Err(SamlError::WeakAlgorithm(
-            "key transport other than RSA-OAEP",
-        ));
-    }
-    // One error for every failure below: distinguishable decryption errors are an oracle.
-    let failed = |_| SamlError::Encryption("the assertion does not decrypt with the SP key");
-    let content_key =
-        Crypto::decrypt_assertion_key_info(cipher_key, method, key).map_err(failed)?;
-    let (value, value_method) = enc
-        .encrypted_value_info()
-        .ok_or(SamlError::Encryption("no EncryptedData"))?;
-    let mut plain =
-        Crypto::decrypt_assertion_value_info(value, value_method, &content_key).map_err(failed)?;
-    if value_method.ends_with("#aes128-cbc") {
-        // samael decrypts CBC without removing the padding. XML Encryption 5.2: the last
-        // byte says how many padding bytes (1..=16) end the plaintext; the rest are arbitrary.
-        let n = plain.last().copied().unwrap_or(0) as usize;
-        if n == 0 || n > 16 || n > plain.len() {
-            return Err(SamlError::Encryption(
-                "the assertion does not decrypt with the SP key",
-            ));
-        }
-        plain.truncate(plain.len() - n);
-    }
-    String::from_utf8(plain)
-        .map(|s| s.trim().to_string())
-        .map_err(|_| SamlError::Encryption("the decrypted assertion is not UTF-8"))
+    Ok(())
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -389,6 +413,11 @@ fn check_assertion(
 
     let request_id = check_in_response_to(a, envelope, expect)?;
     replay_until = replay_until.max(check_bearer(a, sp, request_id, now, skew)?);
+    // SAML profiles 4.1.4.5: the ID is remembered as long as the assertion could be accepted
+    // again. Whatever its confirmations and Conditions say (another bearer confirmation may
+    // outlive the one checked first, and Conditions may have no NotOnOrAfter), acceptance ends
+    // MAX_RESPONSE_AGE (+ skew, added below) after its IssueInstant: check_issue_instant.
+    replay_until = replay_until.max(unix(&a.issue_instant) + MAX_RESPONSE_AGE.as_secs() as i64);
 
     // Profiles 4.1.4.2: at least one AuthnStatement; SessionNotOnOrAfter bounds the session.
     let authn = a.authn_statements.as_deref().unwrap_or(&[]);
@@ -434,7 +463,17 @@ fn check_in_response_to<'e>(
             }
             Ok(None)
         }
-        Expect::Unchecked => Ok(None),
+        // Offline, without the request ID: an InResponseTo on the envelope must still agree
+        // with the one the signed assertion carries (the outer value is unsigned when only the
+        // assertion is).
+        Expect::Unchecked => match envelope.in_response_to.as_deref() {
+            Some(outer)
+                if !bearer_confirmations(a).any(|d| d.in_response_to.as_deref() == Some(outer)) =>
+            {
+                Err(SamlError::InResponseTo)
+            }
+            _ => Ok(None),
+        },
     }
 }
 
@@ -505,4 +544,19 @@ fn check_bearer(
     Err(first_error.unwrap_or(SamlError::SubjectConfirmation(
         "bearer SubjectConfirmation has no SubjectConfirmationData",
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_after_decryption_is_the_one_public_refusal() {
+        let e = after_decryption::<()>(|| panic!("a library sliced past the end"))
+            .expect_err("a panic is a refusal");
+        assert_eq!(e.code(), "encryption");
+        let e = after_decryption::<()>(|| Err(SamlError::ForbiddenXml("DOCTYPE"))).unwrap_err();
+        assert_eq!(e.code(), "encryption", "the step stays in the detail only");
+        assert!(e.to_string().contains("DOCTYPE"));
+    }
 }
