@@ -240,7 +240,8 @@ fn device_flow(broker: &Url) -> Result<Value> {
         Answer::Ok(d) => d,
         Answer::Refused(r) => return Err(fail(format!("the broker refused: {r}"))),
     };
-    let s = |k: &str| d[k].as_str().unwrap_or_default().to_string();
+    // Printed to the terminal: escaped like every broker string (see text::for_terminal).
+    let s = |k: &str| crate::domain::text::for_terminal(d[k].as_str().unwrap_or_default());
     let (device_code, user_code) = (s("device_code"), s("user_code"));
     // The broker sends verification_uri_complete only when its operator opted in; either way
     // the page asks the person to type the code below.
