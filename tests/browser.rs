@@ -280,21 +280,24 @@ async fn cli_device_login_is_approved_in_chromium() {
             let _ = tx.send(line);
         }
     });
+    // The code in the terminal is what the person types: the URL no longer carries it
+    // ([cli] verification_uri_complete is off by default).
     let mut printed = Vec::new();
+    let mut code_in_terminal = None;
     let url = loop {
         let line = rx
             .recv_timeout(std::time::Duration::from_secs(15))
             .unwrap_or_else(|_| panic!("no verification URL from the CLI: {printed:?}"));
-        if let Some(u) = line
-            .split_whitespace()
-            .find(|w| w.contains("/device?user_code="))
-        {
+        if let Some(c) = line.split("type the code ").nth(1) {
+            code_in_terminal = c.split_whitespace().next().map(str::to_string);
+        }
+        if let Some(u) = line.split_whitespace().find(|w| w.ends_with("/device")) {
             break u.to_string();
         }
         printed.push(line);
     };
     assert!(url.starts_with(&s.app.url), "{url}");
-    let code_in_terminal = url.rsplit('=').next().unwrap().to_string();
+    let code_in_terminal = code_in_terminal.expect("the CLI printed the code");
 
     let out = tokio::task::block_in_place(|| {
         Command::new("node")
@@ -307,6 +310,8 @@ async fn cli_device_login_is_approved_in_chromium() {
                 "alice",
                 "--password",
                 "alice-pw",
+                "--code",
+                &code_in_terminal,
             ])
             .args(["--idp-label", "Corporate SSO", "--artifacts"])
             .arg(artifacts())
@@ -322,7 +327,7 @@ async fn cli_device_login_is_approved_in_chromium() {
     let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         seen["code"], code_in_terminal,
-        "the page showed the terminal's code"
+        "the page showed the code the person typed"
     );
     assert_eq!(seen["from"], "127.0.0.1", "and where the request came from");
 

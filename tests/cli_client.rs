@@ -601,3 +601,19 @@ async fn console_refuses_non_web_link_from_broker_app_launch() {
         assert!(!record.exists(), "{url}: no browser started");
     }
 }
+
+/// The attack: `rolegate roles` printed the broker's names raw, so an escape sequence in an
+/// account name drove the engineer's terminal (clear the screen, hide lines, OSC 52 clipboard).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_escape_broker_control_sequences_terminal_injection() {
+    let name = "Prod\u{1b}]52;c;ZXZpbA==\u{7}\u{1b}[2J";
+    let (b, home) = hostile(&[("/api/v1/roles", offered("prod-ro", name))]).await;
+    let out = run(&mut against(home.path(), &b, &["roles"]));
+    assert_success(&out, "roles");
+    assert!(!out.stdout.contains(&0x1b) && !out.stdout.contains(&0x07));
+    assert!(
+        stdout(&out).contains(r"Prod\u{1b}]52;c;ZXZpbA==\u{7}\u{1b}[2J (111122223333)"),
+        "{}",
+        stdout(&out)
+    );
+}

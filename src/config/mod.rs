@@ -342,6 +342,9 @@ pub struct SessionConfig {
 pub struct CliConfig {
     /// RFC 8628 device authorization; off leaves only the loopback (browser on this machine) flow.
     pub device_flow: bool,
+    /// RFC 8628 `verification_uri_complete` (the code in the link). Off by default: a link
+    /// that carries the code is what a phisher sends; the person types the code either way.
+    pub verification_uri_complete: bool,
     /// How long a broker access token lives (refreshed silently by the CLI).
     pub token_lifetime: Duration,
     /// Absolute lifetime of a sign-in (refresh family): after it, the IdP again.

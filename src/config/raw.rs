@@ -66,6 +66,7 @@ pub struct RawSession {
 #[serde(deny_unknown_fields)]
 pub struct RawCli {
     pub device_flow: Option<bool>,
+    pub verification_uri_complete: Option<bool>,
     pub token_lifetime: Option<String>,
     pub session_lifetime: Option<String>,
     #[serde(default, deserialize_with = "number")]

@@ -201,6 +201,7 @@ fn cli(r: RawCli) -> R<CliConfig> {
     }
     Ok(CliConfig {
         device_flow: r.device_flow.unwrap_or(true),
+        verification_uri_complete: r.verification_uri_complete.unwrap_or(false),
         token_lifetime,
         session_lifetime,
         user_code_attempts_per_minute: r.user_code_attempts_per_minute.unwrap_or(10),

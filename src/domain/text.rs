@@ -16,8 +16,26 @@ pub const PROFILE_NAME_RULE: &str = "1-64 characters of A-Z a-z 0-9 . _ -";
 /// The first character that could end or disguise a line: C0 controls (CR, LF and NUL among
 /// them), DEL, C1 controls (NEL), and the Unicode line and paragraph separators.
 pub fn line_breaking_char(s: &str) -> Option<char> {
+    s.chars().find(|&c| breaks_lines(c))
+}
+
+fn breaks_lines(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+/// `s` safe to print on a terminal: every character [`line_breaking_char`] would name (ESC
+/// among them, which starts the sequences that move the cursor, retitle the window or write
+/// the clipboard) is shown escaped, like `\u{1b}`.
+pub fn for_terminal(s: &str) -> String {
     s.chars()
-        .find(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+        .map(|c| {
+            if breaks_lines(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// `U+000A`: how an error names a character without printing it.
@@ -61,5 +79,16 @@ mod tests {
             assert_eq!(line_breaking_char(s), Some(c), "{s:?}");
         }
         assert_eq!(describe('\n'), "U+000A");
+        assert_eq!(for_terminal("Prod \u{1b}[2J (EU)"), "Prod \\u{1b}[2J (EU)");
+    }
+
+    /// The attack: a broker's strings printed raw let it drive the engineer's terminal (clear
+    /// the screen, hide text, set the clipboard through OSC 52).
+    #[test]
+    fn terminal_output_escapes_control_sequences_terminal_injection() {
+        let hostile = "a\u{1b}]52;c;ZXZpbA==\u{7}b\u{9b}2Jc\rd";
+        let shown = for_terminal(hostile);
+        assert!(line_breaking_char(&shown).is_none(), "{shown}");
+        assert!(shown.starts_with("a\\u{1b}]52;c;"), "{shown}");
     }
 }

@@ -282,12 +282,14 @@ pub async fn refresh(
     state
         .store
         .update(&refresh_key, Duration::from_secs(left), &|old| {
-            let mut r: Refresh = serde_json::from_slice(old?).ok()?;
-            seen.store(true, Ordering::SeqCst);
+            // A compare-and-set may call this more than once: only the last call counts.
+            let r = old.and_then(|b| serde_json::from_slice::<Refresh>(b).ok());
+            seen.store(r.is_some(), Ordering::SeqCst);
+            *lost.lock().expect("lock") = None;
+            let mut r = r?;
             match r.spent_at {
                 Some(at) => *lost.lock().expect("lock") = Some((at, r.successor.clone())),
                 None => {
-                    *lost.lock().expect("lock") = None;
                     r.spent_at = Some(now);
                     r.successor = Some(sealed.clone());
                 }

@@ -1,8 +1,9 @@
 //! The CLI's OAuth 2.0 surface (the protocol logic is in [`crate::oauth`]):
 //!
 //! - `POST /oauth2/device_authorization` — RFC 8628 §3.1–3.2;
-//! - `GET /device`, `POST /device` — the page where a signed-in user enters or confirms the
-//!   user code, sees where and when the request came from (§5.4), and approves or denies;
+//! - `GET /device`, `POST /device` — the page where a signed-in user types the user code, sees
+//!   where and when the request came from (§5.4), and approves or denies; a code that came in
+//!   a link is never pre-filled (§5.4 remote phishing: approval is typing, not one click);
 //! - `GET /oauth2/authorize`, `POST /oauth2/authorize` — the loopback authorization request
 //!   (RFC 6749 §4.1.1 + RFC 7636 S256 + RFC 8252 §7.3), confirmed with an explicit POST;
 //! - `POST /oauth2/token` — device_code, authorization_code and refresh_token grants;
@@ -98,18 +99,23 @@ async fn device_authorization(
         .public_url
         .join("device")
         .map_err(|_| ApiError::internal())?;
-    let mut complete = verification_uri.clone();
-    complete
-        .query_pairs_mut()
-        .append_pair("user_code", &user_code);
-    Ok(no_store(HttpResponse::Ok()).json(serde_json::json!({
+    let mut body = serde_json::json!({
         "device_code": device_code,
         "user_code": user_code,
         "verification_uri": verification_uri.as_str(),
-        "verification_uri_complete": complete.as_str(),
         "expires_in": device::EXPIRES_IN.as_secs(),
         "interval": r.interval,
-    })))
+    });
+    // Opt-in ([cli] verification_uri_complete): a link with the code in it is what a phisher
+    // forwards. Even then the page makes the person type the code (see `device_page`).
+    if state.config.cli.verification_uri_complete {
+        let mut complete = verification_uri.clone();
+        complete
+            .query_pairs_mut()
+            .append_pair("user_code", &user_code);
+        body["verification_uri_complete"] = complete.as_str().into();
+    }
+    Ok(no_store(HttpResponse::Ok()).json(body))
 }
 
 // --- token endpoint ----------------------------------------------------------------------------
@@ -378,8 +384,11 @@ struct DevicePage<'a> {
     problem: Option<&'a str>,
 }
 
+/// A pending request as the page shows it. `code` is Some only when the person typed it on
+/// this site (a CSRF-checked form); a code that arrived in a link is never shown or carried in
+/// the form: the person must type what their terminal shows before Approve means anything.
 struct Shown {
-    code: String,
+    code: Option<String>,
     ip: String,
     at: String,
     ago: String,
@@ -429,6 +438,44 @@ async fn lookup(
     }
 }
 
+fn shown(state: &AppState, r: device::DeviceRequest, typed_here: bool) -> Shown {
+    let now = state.clock.unix();
+    Shown {
+        code: typed_here.then(|| device::display(&r.user_code)),
+        ip: r.ip.unwrap_or_else(|| "unknown".into()),
+        at: rfc3339(UNIX_EPOCH + Duration::from_secs(r.created.max(0) as u64)),
+        ago: match now - r.created {
+            s if s < 60 => format!("{s} seconds ago"),
+            s => format!("{} minutes ago", s / 60),
+        },
+    }
+}
+
+/// The `/device` page: the request to decide, or the form to type a code (with a problem).
+fn device_view(
+    s: &session::Session,
+    request: Option<Shown>,
+    problem: Option<&str>,
+) -> HttpResponse {
+    let page = DevicePage {
+        title: "Sign in a rolegate command line",
+        assets: &ASSETS,
+        who: s.identity.display_name(),
+        csrf: &s.csrf,
+        request,
+        problem,
+    };
+    let status = if problem.is_some() {
+        StatusCode::NOT_FOUND
+    } else {
+        StatusCode::OK
+    };
+    page::send(status, &page, &[])
+}
+
+/// GET: the form to type a code, or — for a link that carries one (`verification_uri_complete`
+/// or a phisher's) — the request's origin with an empty field for the code: never a pre-filled
+/// approval.
 async fn device_page(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -444,39 +491,13 @@ async fn device_page(
         };
         return Ok(signin(&state, &here, None));
     };
-    let mut problem = None;
-    let mut request = None;
-    if let Some(typed) = query.user_code.as_deref().filter(|c| !c.trim().is_empty()) {
-        match lookup(&state, &s, typed).await? {
-            Ok((_, r)) => {
-                let now = state.clock.unix();
-                request = Some(Shown {
-                    code: device::display(&r.user_code),
-                    ip: r.ip.unwrap_or_else(|| "unknown".into()),
-                    at: rfc3339(UNIX_EPOCH + Duration::from_secs(r.created.max(0) as u64)),
-                    ago: match now - r.created {
-                        s if s < 60 => format!("{s} seconds ago"),
-                        s => format!("{} minutes ago", s / 60),
-                    },
-                });
-            }
-            Err(m) => problem = Some(m),
-        }
-    }
-    let page = DevicePage {
-        title: "Sign in a rolegate command line",
-        assets: &ASSETS,
-        who: s.identity.display_name(),
-        csrf: &s.csrf,
-        request,
-        problem,
+    let Some(linked) = query.user_code.as_deref().filter(|c| !c.trim().is_empty()) else {
+        return Ok(device_view(&s, None, None));
     };
-    let status = if problem.is_some() {
-        StatusCode::NOT_FOUND
-    } else {
-        StatusCode::OK
-    };
-    Ok(page::send(status, &page, &[]))
+    Ok(match lookup(&state, &s, linked).await? {
+        Ok((_, r)) => device_view(&s, Some(shown(&state, r, false)), None),
+        Err(m) => device_view(&s, None, Some(m)),
+    })
 }
 
 async fn device_decision(
@@ -500,11 +521,18 @@ async fn device_decision(
         .get("user_code")
         .map(String::as_str)
         .unwrap_or_default();
+    let Some(decision) = form.get("decision") else {
+        // The code typed into this site's own form: show the request to decide.
+        return Ok(match lookup(&state, &s, typed).await? {
+            Ok((_, r)) => device_view(&s, Some(shown(&state, r, true)), None),
+            Err(m) => device_view(&s, None, Some(m)),
+        });
+    };
     let (hash, _) = match lookup(&state, &s, typed).await? {
         Ok(found) => found,
         Err(m) => return Ok(page::error(StatusCode::NOT_FOUND, "unknown_user_code", m)),
     };
-    let approve = form.get("decision").map(String::as_str) == Some("approve");
+    let approve = decision == "approve";
     let decided = device::decide(&state, &hash, approve.then(|| s.identity.clone())).await?;
     if !decided {
         return Ok(page::error(

@@ -3,6 +3,7 @@
 use super::broker::{self, Answer};
 use super::files::{config_dir, lock};
 use super::{Result, block_on, credentials, fail, profile};
+use crate::domain::text::for_terminal;
 use serde_json::{Value, json};
 use std::process::ExitCode;
 use url::Url;
@@ -42,10 +43,11 @@ pub fn roles(broker: &Url, as_json: bool) -> Result<()> {
                 .map(|a| a.iter().filter_map(Value::as_str).collect())
                 .unwrap_or_default();
             let max = r["max_duration_seconds"].as_u64().unwrap_or(0);
+            // The broker's strings reach the terminal escaped (see text::for_terminal).
             [
-                r["alias"].as_str().unwrap_or("").to_string(),
-                account,
-                actions.join(","),
+                for_terminal(r["alias"].as_str().unwrap_or("")),
+                for_terminal(&account),
+                for_terminal(&actions.join(",")),
                 format!("{}h{:02}m", max / 3600, (max % 3600) / 60),
             ]
         })

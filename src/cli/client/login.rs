@@ -240,15 +240,21 @@ fn device_flow(broker: &Url) -> Result<Value> {
         Answer::Ok(d) => d,
         Answer::Refused(r) => return Err(fail(format!("the broker refused: {r}"))),
     };
-    let s = |k: &str| d[k].as_str().unwrap_or_default().to_string();
+    // Printed to the terminal: escaped like every broker string (see text::for_terminal).
+    let s = |k: &str| crate::domain::text::for_terminal(d[k].as_str().unwrap_or_default());
     let (device_code, user_code) = (s("device_code"), s("user_code"));
-    let complete = s("verification_uri_complete");
+    // The broker sends verification_uri_complete only when its operator opted in; either way
+    // the page asks the person to type the code below.
+    let page = match s("verification_uri_complete") {
+        c if c.is_empty() => s("verification_uri"),
+        c => c,
+    };
     let mut interval = d["interval"].as_u64().unwrap_or(5).max(1);
     let expires = Instant::now() + Duration::from_secs(d["expires_in"].as_u64().unwrap_or(600));
     eprintln!(
-        "To sign in, open this page in a browser and check that it shows the code {user_code}:\n\n  {complete}\n"
+        "To sign in, open this page in a browser and type the code {user_code} when it asks:\n\n  {page}\n"
     );
-    if let Some(q) = qr(&complete) {
+    if let Some(q) = qr(&page) {
         eprintln!("{q}");
     }
     let tty = std::io::stderr().is_terminal();

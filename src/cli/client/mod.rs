@@ -46,7 +46,9 @@ pub fn exit(r: Result<ExitCode>) -> ExitCode {
     match r {
         Ok(code) => code,
         Err(CliError(m)) => {
-            eprintln!("rolegate: {m}");
+            // Messages quote the broker (error descriptions, names): never its control bytes.
+            let m: Vec<String> = m.lines().map(crate::domain::text::for_terminal).collect();
+            eprintln!("rolegate: {}", m.join("\n"));
             ExitCode::from(1)
         }
     }

@@ -1,8 +1,9 @@
 // The person's side of `rolegate login --device` (tests/browser.rs): opens the verification
-// URL the CLI printed, signs in at the SAML IdP (samlify), lands back on /device with the code
-// filled in, checks the page shows where and when the request came from, and approves.
+// URL the CLI printed, signs in at the SAML IdP (samlify), lands back on /device, types the
+// code the terminal shows (it is never pre-filled), checks the page shows where and when the
+// request came from, and approves.
 //
-// Usage: node device.mjs --url URL --user NAME --password PW --idp-label TEXT --artifacts DIR
+// Usage: node device.mjs --url URL --user NAME --password PW --code CODE --idp-label TEXT --artifacts DIR
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,6 +15,7 @@ const { values: args } = parseArgs({
     url: { type: 'string' },
     user: { type: 'string' },
     password: { type: 'string' },
+    code: { type: 'string' },
     'idp-label': { type: 'string' },
     artifacts: { type: 'string' },
   },
@@ -29,6 +31,9 @@ try {
   await page.click('button');
   await page.waitForSelector('text=Continue');
   await page.click('button');
+  await page.waitForSelector('text=Code shown by');
+  await page.fill('input[name=user_code]', args.code);
+  await page.getByRole('button', { name: 'Continue' }).click();
   await page.waitForSelector('text=Asked from');
   const code = (await page.locator('code.code').textContent()).trim();
   const from = (await page.locator('dd', { hasText: '.' }).first().textContent()).trim();
