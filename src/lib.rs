@@ -36,6 +36,7 @@
 pub mod audit;
 pub mod aws;
 pub mod cli;
+pub mod client_addr;
 pub mod clock;
 pub mod config;
 pub mod domain;
@@ -55,3 +56,4 @@ pub mod store;
 pub mod strict_json;
 pub mod telemetry;
 pub mod token;
+pub mod untrusted;

@@ -67,6 +67,7 @@ impl Application {
                 Arc::new(RedisStore::connect_cluster(&seeds).map_err(|e| e.to_string())?)
             }
         };
+        refuse_unsafe_store(store.as_ref()).await?;
         let store: Arc<dyn Store> =
             Arc::new(crate::store::metered::Metered::new(store, metrics.clone()));
         let idps = Arc::new(IdpRegistry::build(&config, &public_url, &http)?);
@@ -178,6 +179,22 @@ impl Application {
         saml.abort();
         policy.abort();
         result
+    }
+}
+
+/// A store whose settings break a guarantee (Redis that evicts keys) refuses the start. A
+/// store that cannot be asked yet (Redis down; the broker starts not ready) is checked again
+/// by every readiness probe.
+async fn refuse_unsafe_store(store: &dyn Store) -> Result<(), String> {
+    match tokio::time::timeout(Duration::from_secs(2), store.unsafe_setting()).await {
+        Ok(Ok(None)) => Ok(()),
+        Ok(Ok(Some(problem))) => Err(problem),
+        Ok(Err(_)) | Err(_) => {
+            tracing::warn!(
+                "the store's settings could not be checked at start; readiness checks them"
+            );
+            Ok(())
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! What every request handler shares: built once by `startup`, immutable afterwards.
 
 use crate::aws::Issuer;
+use crate::client_addr::{ForwardedHeader, TrustedProxies};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::ApiError;
@@ -11,7 +12,6 @@ use crate::policy::loader::PolicyMapper;
 use crate::store::{Store, key};
 use crate::token::SigningKey;
 use actix_web::HttpRequest;
-use ipnet::IpNet;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,30 +51,35 @@ impl AppState {
         }
         Ok(())
     }
+
+    /// [`Self::rate_limit`] keyed by the client address ([`client_ip`]: the same one policies
+    /// see); `per_minute` 0 = off. `kind` names the budget (`ratelimit:acs` …).
+    pub async fn limit_per_ip(
+        &self,
+        req: &HttpRequest,
+        kind: &str,
+        per_minute: u32,
+    ) -> Result<(), ApiError> {
+        if per_minute == 0 {
+            return Ok(());
+        }
+        let ip = client_ip(req, &self.config.server.trusted_proxies)
+            .map_or_else(|| "-".to_string(), |i| i.to_string());
+        self.rate_limit(kind, &ip, per_minute).await
+    }
 }
 
-/// The client's address: the TCP peer, unless the peer is a trusted proxy — then the rightmost
-/// `X-Forwarded-For` hop that is not itself a trusted proxy (the leftmost hops are whatever
-/// the client chose to write, so they are never believed).
-pub fn client_ip(req: &HttpRequest, trusted: &[IpNet]) -> Option<IpAddr> {
+/// The client's address: the TCP peer, unless the peer is a trusted proxy — then the walk of
+/// [`crate::client_addr`] through the configured forwarding header. Policies (`aws:SourceIp`),
+/// rate limits and the audit stream all use this one address.
+pub fn client_ip(req: &HttpRequest, trusted: &TrustedProxies) -> Option<IpAddr> {
     let peer = req.peer_addr()?.ip();
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
-    if !is_trusted(&peer) {
-        return Some(peer);
-    }
-    let hops: Vec<IpAddr> = req
-        .headers()
-        .get_all("x-forwarded-for")
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|h| h.trim().parse().ok())
-        .collect();
-    hops.iter()
-        .rev()
-        .find(|ip| !is_trusted(ip))
-        .or(hops.first())
-        .copied()
-        .or(Some(peer))
+    let name = match trusted.header {
+        ForwardedHeader::XForwardedFor => "x-forwarded-for",
+        ForwardedHeader::Forwarded => "forwarded",
+    };
+    let lines = req.headers().get_all(name).map(|v| v.to_str().ok());
+    Some(trusted.client(peer, lines))
 }
 
 #[cfg(test)]
@@ -82,36 +87,62 @@ mod tests {
     use super::*;
     use actix_web::test::TestRequest;
 
-    fn ip(peer: &str, xff: Option<&str>, trusted: &[&str]) -> String {
+    fn ip(
+        peer: &str,
+        headers: &[(&str, &str)],
+        trusted: &[&str],
+        header: ForwardedHeader,
+    ) -> String {
         let mut req = TestRequest::default().peer_addr(format!("{peer}:4000").parse().unwrap());
-        if let Some(x) = xff {
-            req = req.insert_header(("x-forwarded-for", x));
+        for (n, v) in headers {
+            req = req.append_header((*n, *v));
         }
-        let trusted: Vec<IpNet> = trusted.iter().map(|t| t.parse().unwrap()).collect();
+        let trusted = TrustedProxies {
+            nets: trusted.iter().map(|t| t.parse().unwrap()).collect(),
+            header,
+        };
         client_ip(&req.to_http_request(), &trusted)
             .unwrap()
             .to_string()
     }
 
     #[test]
-    fn forwarded_for_is_believed_only_from_trusted_proxies() {
-        // No trusted proxies: the header is ignored, whatever it says.
-        assert_eq!(ip("203.0.113.9", Some("1.2.3.4"), &[]), "203.0.113.9");
-        // From a trusted proxy: the rightmost untrusted hop, not the client-written leftmost.
+    fn only_the_configured_forwarding_header_is_read() {
+        let h = [
+            ("x-forwarded-for", "198.51.100.1"),
+            ("forwarded", "for=198.51.100.2"),
+            ("cf-connecting-ip", "198.51.100.3"),
+            ("x-real-ip", "198.51.100.4"),
+        ];
+        let t = &["10.0.0.0/8"];
+        assert_eq!(
+            ip("10.0.0.5", &h, t, ForwardedHeader::XForwardedFor),
+            "198.51.100.1"
+        );
+        assert_eq!(
+            ip("10.0.0.5", &h, t, ForwardedHeader::Forwarded),
+            "198.51.100.2"
+        );
+        assert_eq!(
+            ip("203.0.113.9", &h, t, ForwardedHeader::XForwardedFor),
+            "203.0.113.9"
+        );
+    }
+
+    #[test]
+    fn xff_multiple_header_lines_are_read_in_order() {
+        let h = [
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-forwarded-for", "198.51.100.7, 10.0.0.4"),
+        ];
         assert_eq!(
             ip(
                 "10.0.0.5",
-                Some("6.6.6.6, 198.51.100.7, 10.0.0.4"),
-                &["10.0.0.0/8"]
+                &h,
+                &["10.0.0.0/8"],
+                ForwardedHeader::XForwardedFor
             ),
             "198.51.100.7"
         );
-        // Garbage hops are skipped; all hops trusted → the leftmost.
-        assert_eq!(
-            ip("10.0.0.5", Some("junk, 10.1.1.1"), &["10.0.0.0/8"]),
-            "10.1.1.1"
-        );
-        // A trusted proxy that sent no header: the proxy itself.
-        assert_eq!(ip("10.0.0.5", None, &["10.0.0.0/8"]), "10.0.0.5");
     }
 }

@@ -160,3 +160,79 @@ async fn broker_starts_unready_while_redis_is_down() {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"], "store_unavailable");
 }
+
+/// An evicting Redis may drop a replay-cache key before it expires, and the same assertion
+/// then signs in twice: the broker refuses to start on one, saying how to fix it.
+#[tokio::test]
+async fn redis_that_evicts_replay_keys_is_refused_at_start() {
+    let Some(p) = peers() else { return };
+    let args: Vec<String> = [
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--maxmemory",
+        "64mb",
+        "--maxmemory-policy",
+        "allkeys-lru",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let Some(redis) = Redis::start_with(&args) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("aws-key-id"), "testing").unwrap();
+    std::fs::write(dir.path().join("aws-secret"), "testing").unwrap();
+    let path = dir.path().join("rolegate.toml");
+    std::fs::write(&path, redis_config(p, &redis.url)).unwrap();
+    let config =
+        rolegate::config::Config::load_with_env(Some(&path), false, std::iter::empty()).unwrap();
+    let err = match rolegate::startup::Application::build(config).await {
+        Ok(_) => panic!("started on a Redis that evicts keys"),
+        Err(e) => e,
+    };
+    assert!(err.contains("`allkeys-lru`"), "{err}");
+    assert!(
+        err.contains("maxmemory-policy noeviction"),
+        "says how to fix it: {err}"
+    );
+    assert!(
+        !err.contains(&redis.url),
+        "no URL (it may hold a password): {err}"
+    );
+}
+
+/// Switched to an eviction policy while the broker runs: not ready (a stable reason code).
+#[tokio::test]
+async fn redis_switched_to_eviction_at_run_time_makes_the_broker_not_ready() {
+    let Some(p) = peers() else { return };
+    let Some(redis) = Redis::start() else {
+        return;
+    };
+    let app = TestApp::spawn(&redis_config(p, &redis.url)).await;
+    let client = redis::Client::open(redis.url.as_str()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory-policy")
+        .arg("volatile-lru")
+        .query_async::<()>(&mut c)
+        .await
+        .unwrap();
+    let readyz = app
+        .http
+        .get(format!("{}/readyz", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(readyz.status(), 503);
+    let body: Value = readyz.json().await.unwrap();
+    assert_eq!(
+        body["checks"]["store"]["status"], "unsafe_setting",
+        "{body}"
+    );
+}

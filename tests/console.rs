@@ -74,6 +74,9 @@ async fn the_api_returns_a_login_url_the_federation_endpoint_accepts_once() {
         "https://evil.example/",
         "//evil.example",
         "http://console.aws.amazon.com/",
+        // WHATWG parsing drops the tab: the path would have become https://evil.example/.
+        "/\t/evil.example",
+        "/%09/evil.example",
     ] {
         let r = console_url(
             &app,

@@ -29,7 +29,9 @@ pub enum ConsoleError {
 }
 
 /// Where the console opens: a path on the partition's first console host, or a full URL whose
-/// host is one of the partition's console hosts (no open redirect through the broker).
+/// host is one of the partition's console hosts (no open redirect through the broker). The
+/// parsed URL is what is checked — the text can mean another host after WHATWG parsing
+/// (`/\t/evil.example` → `https://evil.example/`) — and hidden characters are refused first.
 pub fn destination(partition: &Partition, requested: Option<&str>) -> Result<Url, ConsoleError> {
     let host = partition
         .console_hosts
@@ -39,21 +41,31 @@ pub fn destination(partition: &Partition, requested: Option<&str>) -> Result<Url
     let Some(r) = requested.filter(|r| !r.is_empty()) else {
         return Ok(base);
     };
-    if r.starts_with('/') && !r.starts_with("//") && !r.contains(['\\', '\r', '\n']) {
-        return base.join(r).map_err(|_| ConsoleError::BadDestination);
+    if r.len() > 2048 || crate::untrusted::has_hidden_chars(r) || r.contains('\\') {
+        return Err(ConsoleError::BadDestination);
     }
-    let url = Url::parse(r).map_err(|_| ConsoleError::BadDestination)?;
-    let on_console = url.scheme() == "https"
-        && url.username().is_empty()
-        && url.password().is_none()
-        && url
-            .host_str()
-            .is_some_and(|h| partition.console_hosts.iter().any(|c| c == h));
-    if on_console {
+    let url = if r.starts_with('/') && !r.starts_with("//") {
+        base.join(r)
+    } else {
+        Url::parse(r)
+    }
+    .map_err(|_| ConsoleError::BadDestination)?;
+    if on_console(partition, &url) {
         Ok(url)
     } else {
         Err(ConsoleError::BadDestination)
     }
+}
+
+/// HTTPS to one of the partition's console hosts, default port, no credentials in the URL.
+fn on_console(partition: &Partition, url: &Url) -> bool {
+    url.scheme() == "https"
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.port().is_none()
+        && url
+            .host_str()
+            .is_some_and(|h| partition.console_hosts.iter().any(|c| c == h))
 }
 
 pub struct SigninRequest<'a> {
@@ -165,11 +177,36 @@ mod tests {
             "https://console.aws.amazon.com.evil.example/",
             "javascript:alert(1)",
             "/\\evil.example",
+            "https://console.aws.amazon.com:8443/",
         ] {
             assert_eq!(
                 destination(&p, Some(bad)),
                 Err(ConsoleError::BadDestination),
                 "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn console_deep_link_with_tab_cannot_leave_the_console_host() {
+        // WHATWG parsing drops the tab: `/\t/evil.example` joins to `https://evil.example/`.
+        let p = partition();
+        for bad in [
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            " //evil.example",
+            "/%09/evil.example",
+            "/s3/%0d%0aSet-Cookie:x",
+            "/s3/buckets?search=a%20b",
+            "/\u{85}/evil.example",
+            "https://console.aws.amazon.com/\t/x",
+            "\thttps://evil.example/",
+        ] {
+            assert_eq!(
+                destination(&p, Some(bad)),
+                Err(ConsoleError::BadDestination),
+                "{bad:?}"
             );
         }
     }

@@ -57,6 +57,8 @@ pub struct Config {
     pub policy_files: Vec<PathBuf>,
     /// Bearer token for admin routes; None disables them.
     pub admin_token: Option<Secret<String>>,
+    /// Bearer token for `/metrics`; None: loopback connections only.
+    pub metrics_token: Option<Secret<String>>,
     /// `serve --dev`: loopback only, generated keys, the built-in dev IdP allowed.
     pub dev: bool,
 }
@@ -66,7 +68,8 @@ pub struct ServerConfig {
     pub listen: String,
     /// None: derived from the bound address at startup (`http://127.0.0.1:<port>`).
     pub public_url: Option<Url>,
-    pub trusted_proxies: Vec<IpNet>,
+    /// Proxies whose forwarding header is believed, and which header that is.
+    pub trusted_proxies: crate::client_addr::TrustedProxies,
     pub cors_origins: Vec<String>,
     pub log_format: LogFormat,
     pub shutdown_timeout: Duration,
@@ -356,6 +359,15 @@ pub struct Limits {
     pub requests_per_minute_per_ip: u32,
     /// Browser sign-in starts (`/login/{idp}`) per client IP per minute; 0 = off.
     pub logins_per_minute_per_ip: u32,
+    /// SAML Responses posted to `/saml/acs` per client IP per minute (each costs signature
+    /// verification and maybe RSA decryption); 0 = off.
+    pub saml_acs_per_minute_per_ip: u32,
+    /// OIDC sign-in callbacks per client IP per minute (each may call the IdP's token
+    /// endpoint); 0 = off.
+    pub oidc_callbacks_per_minute_per_ip: u32,
+    /// `POST /oauth2/token` requests per client IP per minute (device polling, refreshes,
+    /// code redemption — and guesses); 0 = off.
+    pub token_requests_per_minute_per_ip: u32,
 }
 
 impl Config {

@@ -35,6 +35,16 @@ pub struct RawConfig {
     pub policy: RawPolicy,
     #[serde(default)]
     pub admin: RawAdmin,
+    #[serde(default)]
+    pub metrics: RawMetrics,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    /// Bearer token for `/metrics`; none → `/metrics` answers loopback connections only.
+    pub token_file: Option<PathBuf>,
+    pub token_env: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -84,6 +94,8 @@ pub struct RawServer {
     pub public_url: Option<String>,
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// "x-forwarded-for" (default) or "forwarded" (RFC 7239): the one header they write.
+    pub forwarded_header: Option<String>,
     #[serde(default)]
     pub cors_origins: Vec<String>,
     /// "pretty" (default) or "json".
@@ -287,6 +299,12 @@ pub struct RawLimits {
     pub requests_per_minute_per_ip: Option<u32>,
     #[serde(default, deserialize_with = "number")]
     pub logins_per_minute_per_ip: Option<u32>,
+    #[serde(default, deserialize_with = "number")]
+    pub saml_acs_per_minute_per_ip: Option<u32>,
+    #[serde(default, deserialize_with = "number")]
+    pub oidc_callbacks_per_minute_per_ip: Option<u32>,
+    #[serde(default, deserialize_with = "number")]
+    pub token_requests_per_minute_per_ip: Option<u32>,
 }
 
 /// A count written as a TOML integer, or as a string of digits (how env overrides arrive).

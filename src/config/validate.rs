@@ -2,6 +2,7 @@
 
 use super::raw::*;
 use super::*;
+use crate::client_addr::{ForwardedHeader, TrustedProxies};
 use crate::domain::text;
 
 type R<T> = Result<T, ConfigError>;
@@ -78,6 +79,12 @@ pub fn validate(raw: RawConfig, dev: bool, base: &Path) -> R<Config> {
         credentials_per_minute: raw.limits.credentials_per_minute.unwrap_or(60),
         requests_per_minute_per_ip: raw.limits.requests_per_minute_per_ip.unwrap_or(0),
         logins_per_minute_per_ip: raw.limits.logins_per_minute_per_ip.unwrap_or(30),
+        saml_acs_per_minute_per_ip: raw.limits.saml_acs_per_minute_per_ip.unwrap_or(60),
+        oidc_callbacks_per_minute_per_ip: raw.limits.oidc_callbacks_per_minute_per_ip.unwrap_or(60),
+        token_requests_per_minute_per_ip: raw
+            .limits
+            .token_requests_per_minute_per_ip
+            .unwrap_or(120),
     };
     let session = session(raw.session)?;
     let cli = cli(raw.cli)?;
@@ -126,10 +133,12 @@ pub fn validate(raw: RawConfig, dev: bool, base: &Path) -> R<Config> {
             "use at least 32 random characters (openssl rand -hex 32)",
         );
     }
+    let metrics_token = metrics_token(raw.metrics, base)?;
     Ok(Config {
         saml,
         policy_files,
         admin_token,
+        metrics_token,
         server,
         store,
         aws,
@@ -219,6 +228,10 @@ fn server(r: RawServer) -> R<ServerConfig> {
             }
         }
     }
+    let trusted_proxies = TrustedProxies {
+        nets: trusted_proxies,
+        header: forwarded_header(r.forwarded_header.as_deref())?,
+    };
     for (i, o) in r.cors_origins.iter().enumerate() {
         let u = http_url(&format!("server.cors_origins[{i}]"), o)?;
         if u.path() != "/" || u.query().is_some() {
@@ -250,6 +263,33 @@ fn server(r: RawServer) -> R<ServerConfig> {
         log_format,
         shutdown_timeout,
     })
+}
+
+fn metrics_token(r: RawMetrics, base: &Path) -> R<Option<Secret<String>>> {
+    let token = secret_from(
+        "metrics.token",
+        None,
+        r.token_file.map(|f| base.join(f)),
+        r.token_env,
+    )?;
+    if token.as_ref().is_some_and(|t| t.expose().len() < 32) {
+        return err(
+            "metrics.token",
+            "use at least 32 random characters (openssl rand -hex 32)",
+        );
+    }
+    Ok(token)
+}
+
+fn forwarded_header(h: Option<&str>) -> R<ForwardedHeader> {
+    match h.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("x-forwarded-for") => Ok(ForwardedHeader::XForwardedFor),
+        Some("forwarded") => Ok(ForwardedHeader::Forwarded),
+        Some(o) => err(
+            "server.forwarded_header",
+            format!("`{o}`: use \"x-forwarded-for\" or \"forwarded\""),
+        ),
+    }
 }
 
 fn store(r: RawStore, base: &Path) -> R<StoreConfig> {

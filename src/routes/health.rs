@@ -1,8 +1,13 @@
 //! Liveness, readiness and metrics. Readiness is false while the store cannot answer or an
 //! IdP's keys are not loaded: a load balancer then routes around this replica.
+//!
+//! Readiness answers anyone who can reach the port, so it says only stable reason codes — never an
+//! error's text (file paths, parser messages, addresses): the detail is in the log.
 
+use crate::error::ApiError;
 use crate::state::AppState;
-use actix_web::{HttpResponse, web};
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 use std::time::Duration;
 
@@ -22,10 +27,15 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     // that sign-in are not refused as `before_store_epoch`.
     let check = async {
         state.store.ping().await?;
-        state.store.epoch().await
+        state.store.epoch().await?;
+        state.store.unsafe_setting().await
     };
     let store = match tokio::time::timeout(Duration::from_secs(2), check).await {
-        Ok(Ok(_)) => "ok".to_string(),
+        Ok(Ok(None)) => "ok".to_string(),
+        Ok(Ok(Some(problem))) => {
+            tracing::error!(%problem, "the store is unsafe to use; not ready");
+            "unsafe_setting".to_string()
+        }
         Ok(Err(_)) | Err(_) => "unavailable".to_string(),
     };
     let idps: serde_json::Map<String, serde_json::Value> = state
@@ -38,7 +48,7 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
                 json!(if i.is_ready() {
                     "ok"
                 } else {
-                    "keys not loaded"
+                    "keys_not_loaded"
                 }),
             )
         })
@@ -56,7 +66,8 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
                 "status": if policy.error.is_some() { "stale" } else { "ok" },
                 "statements": policy.statements,
                 "loaded_at": policy.loaded_at,
-                "error": policy.error,
+                // The reload's message names files and parser positions: log only.
+                "error": policy.error.as_ref().map(|_| "reload_failed"),
             },
         },
     });
@@ -67,8 +78,41 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
+async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    metrics_allowed(&state, &req)?;
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render())
+        .body(state.metrics.render()))
+}
+
+/// `/metrics` tells who signs in, which roles are used and how often checks fail. With
+/// `[metrics] token_file`/`token_env` it needs that bearer token; without one it answers only
+/// a direct loopback connection that no proxy relayed (scripts/dev, a sidecar, `curl` in the
+/// pod) — a trusted proxy, or any forwarding header, means the request came from outside.
+fn metrics_allowed(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
+    if let Some(expected) = &state.config.metrics_token {
+        let presented = req
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim());
+        return match presented {
+            Some(t) if expected.ct_eq(t.as_bytes()) => Ok(()),
+            _ => Err(ApiError::invalid_token(
+                "/metrics needs the [metrics] token",
+            )),
+        };
+    }
+    let peer = req.peer_addr().map(|a| a.ip().to_canonical());
+    let relayed = ["x-forwarded-for", "forwarded", "x-real-ip"]
+        .iter()
+        .any(|h| req.headers().contains_key(*h));
+    let proxy = peer.is_some_and(|ip| state.config.server.trusted_proxies.contains(&ip));
+    if peer.is_some_and(|ip| ip.is_loopback()) && !relayed && !proxy {
+        Ok(())
+    } else {
+        Err(ApiError::not_found())
+    }
 }

@@ -121,6 +121,11 @@ async fn token(
     req: HttpRequest,
     form: web::Form<HashMap<String, String>>,
 ) -> Result<HttpResponse, ApiError> {
+    // Polls, refreshes and redemptions all count: guessing codes or tokens needs volume.
+    let per_minute = state.config.limits.token_requests_per_minute_per_ip;
+    state
+        .limit_per_ip(&req, "ratelimit:token", per_minute)
+        .await?;
     let f = |k: &str| form.get(k).map(String::as_str);
     check_client(f("client_id"))?;
     let required = |k: &'static str| {

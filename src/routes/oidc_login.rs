@@ -142,6 +142,11 @@ async fn callback(
     path: web::Path<String>,
     q: web::Query<Callback>,
 ) -> Result<HttpResponse, PageError> {
+    // Each callback may cost a call to the IdP's token endpoint: bounded per client address.
+    let per_minute = state.config.limits.oidc_callbacks_per_minute_per_ip;
+    state
+        .limit_per_ip(&req, "ratelimit:oidc_callback", per_minute)
+        .await?;
     let Some(state_value) = q.state.as_deref().filter(|s| s.len() <= 64) else {
         return Ok(refuse(
             "invalid_state",

@@ -96,6 +96,7 @@ pub fn safe_return_to(r: Option<&str>) -> Result<String, &'static str> {
         && !r.starts_with("/\\")
         && !r.contains(['\\', '\r', '\n', '\t'])
         && !r.chars().any(char::is_control)
+        && !crate::untrusted::has_hidden_chars(r)
         && !path.contains("%2f%2f")
         && !path.contains("%5c")
         && !path.starts_with("/%2f")
@@ -208,6 +209,11 @@ async fn acs(
     req: HttpRequest,
     form: web::Form<AcsForm>,
 ) -> Result<HttpResponse, PageError> {
+    // Before the Response is decoded: each post costs a signature check, maybe a decryption.
+    let per_minute = state.config.limits.saml_acs_per_minute_per_ip;
+    state
+        .limit_per_ip(&req, "ratelimit:acs", per_minute)
+        .await?;
     match verify_post(&state, &req, &form).await {
         Ok((identity, return_to)) => {
             tracing::info!(target: "rolegate::audit", event = "saml_sign_in",

@@ -77,6 +77,9 @@ impl Store for Metered {
     async fn ping(&self) -> Result<(), StoreError> {
         self.timed("ping", self.inner.ping()).await
     }
+    async fn unsafe_setting(&self) -> Result<Option<String>, StoreError> {
+        self.timed("config", self.inner.unsafe_setting()).await
+    }
     fn backend(&self) -> &'static str {
         self.inner.backend()
     }

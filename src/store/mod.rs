@@ -49,6 +49,12 @@ pub trait Store: Send + Sync + 'static {
     async fn epoch(&self) -> Result<SystemTime, StoreError>;
     /// Readiness probe.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// A backend setting that would break a guarantee (Redis evicting replay keys under
+    /// memory pressure), as a message saying how to fix it; None when safe. Checked at start
+    /// (the broker refuses to run) and by readiness (a setting changed at run time).
+    async fn unsafe_setting(&self) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
     fn backend(&self) -> &'static str;
 }
 

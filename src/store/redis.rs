@@ -354,7 +354,77 @@ impl Store for RedisStore {
             .map_err(unavailable)
     }
 
+    async fn unsafe_setting(&self) -> Result<Option<String>, StoreError> {
+        let mut c = self.conn().await?;
+        // INFO, not CONFIG GET: managed Redis (ElastiCache, Memorystore) disables CONFIG.
+        let info: redis::Value = redis::cmd("INFO")
+            .arg("memory")
+            .query_async(&mut c)
+            .await
+            .map_err(unavailable)?;
+        let mut text = String::new();
+        collect_text(&info, &mut text);
+        Ok(eviction_problem(&text))
+    }
+
     fn backend(&self) -> &'static str {
         "redis"
+    }
+}
+
+/// Every string in a reply: one INFO text from a server, one per node from a cluster.
+fn collect_text(v: &redis::Value, out: &mut String) {
+    match v {
+        redis::Value::BulkString(b) => out.push_str(&String::from_utf8_lossy(b)),
+        redis::Value::SimpleString(s) | redis::Value::VerbatimString { text: s, .. } => {
+            out.push_str(s)
+        }
+        redis::Value::Array(items) | redis::Value::Set(items) => {
+            items.iter().for_each(|i| collect_text(i, out))
+        }
+        redis::Value::Map(pairs) => pairs.iter().for_each(|(k, v)| {
+            collect_text(k, out);
+            out.push('\n');
+            collect_text(v, out)
+        }),
+        _ => {}
+    }
+    out.push('\n');
+}
+
+/// Replay caches, single-use codes and refresh families are keys with a TTL: any eviction
+/// policy (`allkeys-*`, `volatile-*`) may drop one before it expires, and a dropped replay key
+/// lets the same assertion sign in again. Only `noeviction` (writes fail, we fail closed) is safe.
+fn eviction_problem(info: &str) -> Option<String> {
+    let policy = info
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("maxmemory_policy:"))
+        .find(|p| *p != "noeviction")?;
+    Some(format!(
+        "Redis maxmemory-policy is `{policy}`: under memory pressure Redis would evict replay-cache \
+         and single-use keys, which reopens replays. Set `maxmemory-policy noeviction` (redis.conf, \
+         `CONFIG SET maxmemory-policy noeviction`, or the parameter group of a managed Redis) and \
+         give Redis enough memory"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_noeviction_is_safe() {
+        assert_eq!(
+            eviction_problem("# Memory\r\nmaxmemory_policy:noeviction\r\n"),
+            None
+        );
+        let p = eviction_problem("# Memory\r\nmaxmemory_policy:volatile-lru\r\n").unwrap();
+        assert!(
+            p.contains("`volatile-lru`") && p.contains("noeviction"),
+            "{p}"
+        );
+        // A cluster: one node evicting is enough to refuse.
+        let both = "maxmemory_policy:noeviction\nmaxmemory_policy:allkeys-lfu\n";
+        assert!(eviction_problem(both).is_some());
     }
 }

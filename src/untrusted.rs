@@ -1,0 +1,89 @@
+//! Checks for paths and URLs a user supplied (`return_to`, console `destination`).
+//!
+//! The WHATWG URL parser — which browsers, and the `url` crate, use — silently drops tabs and
+//! newlines and trims C0 controls and spaces, so `/\t/evil.example` is checked as a path but
+//! becomes `//evil.example` (another host) once parsed. Such characters have no business in a
+//! link a person picked, so they are refused outright, also percent-encoded (a server or a
+//! console route that decodes once would see them again).
+
+/// True when `s` holds a C0/C1 control, DEL or whitespace, literally or percent-encoded
+/// (once or nested: `%2509` decodes to `%09`).
+pub fn has_hidden_chars(s: &str) -> bool {
+    let mut text = s.to_string();
+    // Each round peels one layer of percent-encoding; three cover any real link.
+    for _ in 0..3 {
+        if text.chars().any(hidden) {
+            return true;
+        }
+        let decoded = percent_decode(&text);
+        if decoded == text {
+            return false;
+        }
+        text = decoded;
+    }
+    text.chars().any(hidden)
+}
+
+fn hidden(c: char) -> bool {
+    c.is_control() || c.is_whitespace()
+}
+
+/// `%XX` → the byte, everything else as is; invalid UTF-8 becomes U+FFFD (never hidden).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |j: usize| b.get(j).and_then(|c| (*c as char).to_digit(16));
+        match (b[i], hex(i + 1), hex(i + 2)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controls_and_whitespace_are_found_plain_and_encoded() {
+        for bad in [
+            "/\t/evil.example",
+            "/a\nb",
+            "/a b",
+            "/a\u{85}b",
+            "/a\u{a0}b",
+            "/a\u{2028}b",
+            "/a\u{7f}",
+            "/%09/evil.example",
+            "/%0a",
+            "/%00",
+            "/%20",
+            "/%c2%85",
+            "/%C2%A0",
+            "/%2509",
+            "/%252509",
+        ] {
+            assert!(has_hidden_chars(bad), "{bad:?}");
+        }
+        for good in [
+            "/",
+            "/s3/buckets?region=eu-west-1",
+            "/ec2/home#Instances:sort=desc",
+            "/a%2Fb",
+            "/caf%C3%A9",
+            "/%",
+            "/%zz",
+        ] {
+            assert!(!has_hidden_chars(good), "{good:?}");
+        }
+    }
+}
