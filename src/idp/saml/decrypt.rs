@@ -13,7 +13,8 @@
 //!   so the ciphertext is the IdP's, untouched. Unauthenticated CBC is the XML Encryption
 //!   well-formedness oracle (Jager and Somorovsky, "How to Break XML Encryption", CCS 2011),
 //!   and a GCM ciphertext relabelled as CBC under the same content key would leak through it
-//!   too (Jager, Schinzel, Somorovsky, "One Bad Apple", ESORICS 2012).
+//!   too (Jager, Paterson, Somorovsky, "One Bad Apple: Backwards Compatibility Attacks on
+//!   State-of-the-Art Cryptography", NDSS 2013).
 //!
 //! Key transport is RSA-OAEP only (`rsa-oaep-mgf1p`, §5.5.2): RSA1_5 is Bleichenbacher's oracle.
 
