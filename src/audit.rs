@@ -98,6 +98,39 @@ impl Audit {
 }
 
 impl Audit {
+    /// A browser sign-in that opened a session (SAML or OIDC).
+    pub fn signed_in(&self, e: &SignedIn<'_>) {
+        match self {
+            Audit::Log => tracing::info!(
+                target: "rolegate::audit",
+                event = "sign_in",
+                idp = e.idp,
+                subject = e.subject,
+                protocol = e.protocol,
+                groups = e.groups,
+                client_ip = e.client_ip,
+                session_ends = e.session_ends,
+                "signed in"
+            ),
+            Audit::Lines(out) => line(out, "sign_in", e),
+        }
+    }
+
+    /// An OIDC authorization response the callback refused: the reason code only.
+    pub fn oidc_refused(&self, e: &OidcRefused<'_>) {
+        match self {
+            Audit::Log => tracing::info!(
+                target: "rolegate::audit",
+                event = "oidc_refused",
+                idp = e.idp,
+                reason = e.reason,
+                client_ip = e.client_ip,
+                "refused an OIDC sign-in"
+            ),
+            Audit::Lines(out) => line(out, "oidc_refused", e),
+        }
+    }
+
     /// A spent CLI refresh token came back: its whole sign-in (token family) was revoked.
     pub fn refresh_reuse(&self, e: &RefreshReuse<'_>) {
         match self {
@@ -115,6 +148,26 @@ impl Audit {
             Audit::Lines(out) => line(out, "refresh_token_reuse", e),
         }
     }
+}
+
+/// A browser sign-in: who, through which IdP and protocol, until when (RFC 3339).
+#[derive(Serialize)]
+pub struct SignedIn<'a> {
+    pub idp: &'a str,
+    pub subject: &'a str,
+    /// `saml` or `oidc`.
+    pub protocol: &'a str,
+    pub groups: usize,
+    pub client_ip: &'a str,
+    pub session_ends: &'a str,
+}
+
+/// A refused OIDC sign-in; `idp` is empty when the response matched no pending login.
+#[derive(Serialize)]
+pub struct OidcRefused<'a> {
+    pub idp: &'a str,
+    pub reason: &'a str,
+    pub client_ip: &'a str,
 }
 
 /// A refused SAML Response.

@@ -47,6 +47,9 @@ impl Session {
     }
 }
 
+/// What a stale sign-in is told (the page and the audit line's reason `stale_authentication`).
+pub const STALE_AUTHENTICATION: &str = "Your identity provider authenticated you longer ago than a session here may last (or its own session for this sign-in has ended). Sign out at your identity provider, sign in there again, then start again here.";
+
 /// Why a sign-in cannot open a session.
 #[derive(Debug)]
 pub enum Refused {
@@ -86,7 +89,12 @@ fn random_token() -> String {
 /// (session fixation: nothing from before the login survives it). The session ends
 /// `[session] lifetime` after the IdP's authentication, never later than the IdP says; the
 /// identity keeps that anchor as its `auth_time`, so a CLI sign-in it approves inherits it.
-pub async fn create(state: &AppState, mut identity: Identity) -> Result<Cookie<'static>, Refused> {
+pub async fn create(
+    state: &AppState,
+    req: &HttpRequest,
+    protocol: &'static str,
+    mut identity: Identity,
+) -> Result<Cookie<'static>, Refused> {
     let token = random_token();
     let now = state.clock.unix();
     let deadline = identity.sign_in_deadline(now, state.config.session.lifetime);
@@ -108,6 +116,18 @@ pub async fn create(state: &AppState, mut identity: Identity) -> Result<Cookie<'
         .put(&store_key(&token), &value, lifetime)
         .await
         .map_err(ApiError::from)?;
+    let client_ip = crate::state::client_ip(req, &state.config.server.trusted_proxies)
+        .map_or_else(|| "-".to_string(), |i| i.to_string());
+    state.audit.signed_in(&crate::audit::SignedIn {
+        idp: session.identity.idp.as_str(),
+        subject: &session.identity.subject,
+        protocol,
+        groups: session.identity.groups.len(),
+        client_ip: &client_ip,
+        session_ends: &crate::clock::rfc3339(
+            std::time::UNIX_EPOCH + Duration::from_secs(deadline.max(0) as u64),
+        ),
+    });
     Ok(Cookie::build(cookie_name(state), token)
         .path("/")
         .http_only(true)

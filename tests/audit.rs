@@ -73,7 +73,17 @@ file = "audit.jsonl"
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines.len(), 3, "{text}");
+    // The sign-in itself is the first line: who, through which IdP, until when.
+    assert_eq!(lines[0]["event"], "sign_in", "{text}");
+    assert_eq!(lines[0]["protocol"], "saml");
+    assert_eq!(lines[0]["idp"], "corp");
+    assert!(
+        lines[0]["session_ends"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
+    let lines = &lines[1..];
     assert_eq!(lines[0]["event"], "credentials_issued");
     assert_eq!(lines[0]["request_id"], issued_id);
     assert_eq!(lines[0]["role"], "arn:aws:iam::123456789012:role/ReadOnly");

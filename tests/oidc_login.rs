@@ -52,7 +52,20 @@ async fn start_at(app: &TestApp, idp: &str) -> Started {
         .await
         .unwrap();
     assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
-    let cookie = set_cookie(&r, "rolegate_oidc_pending").expect("pending cookie");
+    let cookie = set_cookie(&r, "__Host-rolegate_oidc_pending").expect("pending cookie");
+    // __Host- (a sibling subdomain cannot plant or shadow it): Secure, Path=/, no Domain.
+    let raw = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("__Host-rolegate_oidc_pending="))
+        .unwrap()
+        .to_string();
+    assert!(
+        raw.contains("Path=/;") && raw.contains("Secure") && !raw.contains("Domain"),
+        "{raw}"
+    );
     let authorize = r.headers()["location"].to_str().unwrap().to_string();
     let u = url::Url::parse(&authorize).unwrap();
     let q: std::collections::HashMap<_, _> = u.query_pairs().into_owned().collect();
@@ -71,7 +84,7 @@ async fn deliver(app: &TestApp, redirect: &str, cookie: Option<&str>) -> reqwest
     let query = u.query().unwrap_or("").to_string();
     let mut req = client().get(format!("{}{}?{query}", app.url, u.path()));
     if let Some(c) = cookie {
-        req = req.header("cookie", format!("rolegate_oidc_pending={c}"));
+        req = req.header("cookie", format!("__Host-rolegate_oidc_pending={c}"));
     }
     req.send().await.unwrap()
 }
@@ -370,7 +383,10 @@ async fn the_shared_oidc_callback_no_longer_exists() {
             "{}/oidc/callback?code=x&state={}",
             app.url, s.cookie
         ))
-        .header("cookie", format!("rolegate_oidc_pending={}", s.cookie))
+        .header(
+            "cookie",
+            format!("__Host-rolegate_oidc_pending={}", s.cookie),
+        )
         .send()
         .await
         .unwrap();

@@ -23,7 +23,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const PENDING_TTL: Duration = Duration::from_secs(600);
-const PENDING_COOKIE: &str = "rolegate_oidc_pending";
+/// The pending-login cookie: `__Host-` (Secure, Path=/, no Domain) so a sibling subdomain
+/// cannot plant or shadow it; plain-http loopback (`serve --dev`) cannot carry the prefix and
+/// drops it, as the session cookie does (src/session.rs).
+const PENDING_COOKIE: &str = "__Host-rolegate_oidc_pending";
+const DEV_PENDING_COOKIE: &str = "rolegate_oidc_pending";
+
+fn pending_cookie_name(state: &AppState) -> &'static str {
+    if state.public_url.scheme() == "http" {
+        DEV_PENDING_COOKIE
+    } else {
+        PENDING_COOKIE
+    }
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // One redirect URI per IdP (RFC 9700 §4.4.2.2). There is deliberately no shared
@@ -53,8 +65,8 @@ fn random() -> String {
 
 fn pending_cookie(state: &AppState, value: String, max_age: i64) -> Cookie<'static> {
     // The IdP redirects back with a top-level GET, which SameSite=Lax cookies accompany.
-    Cookie::build(PENDING_COOKIE, value)
-        .path("/oidc/callback/")
+    Cookie::build(pending_cookie_name(state), value)
+        .path("/")
         .http_only(true)
         .secure(state.public_url.scheme() != "http")
         .same_site(SameSite::Lax)
@@ -132,7 +144,21 @@ struct Callback {
     iss: Option<String>,
 }
 
-fn refuse(code: &str, message: &str) -> HttpResponse {
+/// A refusal page, and its line in the audit stream (reason code only).
+fn refuse(
+    state: &AppState,
+    req: &HttpRequest,
+    idp: &str,
+    code: &str,
+    message: &str,
+) -> HttpResponse {
+    let client_ip = crate::state::client_ip(req, &state.config.server.trusted_proxies)
+        .map_or_else(|| "-".to_string(), |i| i.to_string());
+    state.audit.oidc_refused(&crate::audit::OidcRefused {
+        idp,
+        reason: code,
+        client_ip: &client_ip,
+    });
     page::error(StatusCode::FORBIDDEN, code, message)
 }
 
@@ -149,6 +175,9 @@ async fn callback(
         .await?;
     let Some(state_value) = q.state.as_deref().filter(|s| s.len() <= 64) else {
         return Ok(refuse(
+            &state,
+            &req,
+            "",
             "invalid_state",
             "The sign-in response has no valid state.",
         ));
@@ -156,10 +185,13 @@ async fn callback(
     // Login CSRF: the state must come back to the browser that started the login. Checked
     // before the pending login is taken, so a leaked state cannot burn a victim's sign-in.
     if req
-        .cookie(PENDING_COOKIE)
+        .cookie(pending_cookie_name(&state))
         .is_none_or(|c| c.value() != state_value)
     {
         return Ok(refuse(
+            &state,
+            &req,
+            "",
             "invalid_state",
             "This sign-in was started in another browser; start again.",
         ));
@@ -167,6 +199,9 @@ async fn callback(
     // Single use: taken before anything else, so a replayed callback finds nothing.
     let Some(bytes) = state.store.take(&key("oidc_pending", state_value)).await? else {
         return Ok(refuse(
+            &state,
+            &req,
+            "",
             "invalid_state",
             "This sign-in has expired or was already used; start again.",
         ));
@@ -182,12 +217,18 @@ async fn callback(
         .cloned()
     else {
         return Ok(refuse(
+            &state,
+            &req,
+            &pending.idp,
             "unknown_idp",
             "The identity provider is no longer configured.",
         ));
     };
     let Some(endpoints) = idp.endpoints() else {
         return Ok(refuse(
+            &state,
+            &req,
+            &pending.idp,
             "idp_unavailable",
             "The identity provider is unavailable.",
         ));
@@ -202,9 +243,10 @@ async fn callback(
         endpoints.iss_parameter_supported,
         q.iss.as_deref(),
     ) {
-        tracing::warn!(target: "rolegate::audit", event = "oidc_sign_in_refused",
-            idp = %pending.idp, reason = m.reason(), "authorization response failed the mix-up checks");
         return Ok(refuse(
+            &state,
+            &req,
+            &pending.idp,
             m.reason(),
             "This sign-in response did not come from the identity provider it was started with; start again.",
         ));
@@ -212,12 +254,18 @@ async fn callback(
     if let Some(e) = &q.error {
         tracing::warn!(idp = %pending.idp, error = %e.chars().take(64).collect::<String>(), "IdP returned an error");
         return Ok(refuse(
+            &state,
+            &req,
+            &pending.idp,
             "idp_error",
             "The identity provider did not sign you in.",
         ));
     }
     let Some(code) = q.code.as_deref() else {
         return Ok(refuse(
+            &state,
+            &req,
+            &pending.idp,
             "invalid_request",
             "The sign-in response has no code.",
         ));
@@ -251,6 +299,9 @@ async fn callback(
     if !response.status().is_success() {
         tracing::warn!(idp = %idp.id, status = %response.status(), "token endpoint refused the code");
         return Ok(refuse(
+            &state,
+            &req,
+            &pending.idp,
             "idp_error",
             "The identity provider refused to complete the sign-in.",
         ));
@@ -261,6 +312,9 @@ async fn callback(
     }
     let Ok(tokens) = response.json::<Tokens>().await else {
         return Ok(refuse(
+            &state,
+            &req,
+            &pending.idp,
             "idp_error",
             "The identity provider sent no ID token.",
         ));
@@ -287,14 +341,27 @@ async fn callback(
                 .inc();
             tracing::warn!(idp = %idp.id, reason = e.reason(), "ID token from the code flow rejected");
             return Ok(refuse(
+                &state,
+                &req,
+                &pending.idp,
                 e.reason(),
                 "The identity provider's ID token was not accepted.",
             ));
         }
     };
-    tracing::info!(target: "rolegate::audit", event = "oidc_sign_in",
-        idp = %identity.idp, subject = %identity.subject, groups = identity.groups.len());
-    let cookie = session::create(&state, identity).await?;
+    let cookie = match session::create(&state, &req, "oidc", identity).await {
+        Ok(c) => c,
+        Err(session::Refused::StaleAuthentication) => {
+            return Ok(refuse(
+                &state,
+                &req,
+                &pending.idp,
+                "stale_authentication",
+                session::STALE_AUTHENTICATION,
+            ));
+        }
+        Err(session::Refused::Store(e)) => return Err(e.into()),
+    };
     let mut gone = pending_cookie(&state, String::new(), 0);
     gone.make_removal();
     Ok(HttpResponse::SeeOther()

@@ -117,21 +117,6 @@ impl From<crate::store::StoreError> for PageError {
     }
 }
 
-impl From<crate::session::Refused> for PageError {
-    fn from(e: crate::session::Refused) -> Self {
-        match e {
-            crate::session::Refused::Store(e) => PageError(e),
-            crate::session::Refused::StaleAuthentication => PageError(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "stale_authentication",
-                "Your identity provider authenticated you longer ago than a session here may last \
-                 (or its own session for this sign-in has ended). Sign out at your identity \
-                 provider, sign in there again, then start again here.",
-            )),
-        }
-    }
-}
-
 impl std::fmt::Display for PageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.0.code, self.0.description)

@@ -216,9 +216,24 @@ async fn acs(
         .await?;
     match verify_post(&state, &req, &form).await {
         Ok((identity, return_to)) => {
-            tracing::info!(target: "rolegate::audit", event = "saml_sign_in",
-                idp = %identity.idp, subject = %identity.subject, groups = identity.groups.len());
-            let cookie = session::create(&state, identity).await?;
+            let cookie = match session::create(&state, &req, "saml", identity).await {
+                Ok(c) => c,
+                Err(session::Refused::StaleAuthentication) => {
+                    let client_ip =
+                        crate::state::client_ip(&req, &state.config.server.trusted_proxies)
+                            .map_or_else(|| "-".to_string(), |i| i.to_string());
+                    state.audit.saml_refused(&crate::audit::SamlRefused {
+                        reason: "stale_authentication",
+                        client_ip: &client_ip,
+                    });
+                    return Ok(page::error(
+                        StatusCode::FORBIDDEN,
+                        "stale_authentication",
+                        session::STALE_AUTHENTICATION,
+                    ));
+                }
+                Err(session::Refused::Store(e)) => return Err(e.into()),
+            };
             let mut gone = pending_cookie(&state, String::new(), 0);
             gone.make_removal();
             Ok(HttpResponse::SeeOther()
