@@ -42,6 +42,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod favourites;
+pub mod fetch;
 pub mod idp;
 pub mod issue;
 pub mod metrics;
