@@ -144,6 +144,67 @@ async fn metrics_without_the_bearer_token_are_refused() {
     assert!(body.contains("rolegate_"), "{body}");
 }
 
+/// `GET /api/v1/explain` for a role the caller cannot use said which statements exist, the
+/// admin groups an Allow wants and the address ranges of a Deny: a map for an attacker.
+#[tokio::test]
+async fn explain_reveals_nothing_about_a_role_the_caller_cannot_use() {
+    let Some(p) = peers() else { return };
+    let policy = r#"{"Version": "2012-10-17", "Statement": [
+      {"Sid": "AdminsOnly", "Effect": "Allow", "Action": "rolegate:*",
+       "Resource": "arn:aws:iam::123456789012:role/Admin",
+       "Condition": {"ForAnyValue:StringEquals": {"rolegate:groups": "platform-root-admins"}}},
+      {"Sid": "AdminOnlyFromVpn", "Effect": "Deny", "Action": "rolegate:*",
+       "Resource": "arn:aws:iam::123456789012:role/Admin",
+       "Condition": {"NotIpAddress": {"aws:SourceIp": "10.99.0.0/16"}}},
+      {"Sid": "ReadOnlyOffHours", "Effect": "Deny", "Action": "rolegate:Console",
+       "Resource": "arn:aws:iam::123456789012:role/ReadOnly",
+       "Condition": {"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}}}
+    ]}"#;
+    let toml = format!("{}\n[policy]\nfiles = [\"p.json\"]\n", base_config(p, ""));
+    let app = TestApp::spawn_with_files(&toml, &[("p.json", policy)], None, true).await;
+    // alice is in `eng`: prod-readonly via [[map]], not admin.
+    let t = common::forge::rs256(&common::forge::claims(&p.idp.issuer));
+    let explain = |role: &str, action: &str| {
+        let mut u = url::Url::parse(&format!("{}/api/v1/explain", app.url)).unwrap();
+        u.query_pairs_mut()
+            .append_pair("role", role)
+            .append_pair("action", action);
+        app.http.get(u).bearer_auth(&t).send()
+    };
+    for role in [
+        "admin",
+        "arn:aws:iam::123456789012:role/Admin",
+        "no-such-role",
+    ] {
+        let res = explain(role, "console").await.unwrap();
+        assert_eq!(res.status(), 200, "{role}: unknown and denied look alike");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"decision": "denied", "role": role, "action": "console"})
+        );
+    }
+    // A role the caller can use: only the statements aimed at it.
+    let body: serde_json::Value = explain("prod-readonly", "console")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["decision"], "allow", "{body}");
+    let text = body.to_string();
+    for secret in [
+        "platform-root-admins",
+        "10.99.0.0",
+        "AdminsOnly",
+        "AdminOnlyFromVpn",
+        "role/Admin",
+    ] {
+        assert!(!text.contains(secret), "leaks `{secret}`: {text}");
+    }
+    assert!(text.contains("ReadOnlyOffHours"), "{text}");
+}
+
 // --- outbound fetches of keys and metadata -------------------------------------------------
 
 use std::sync::Arc;
