@@ -105,6 +105,7 @@ impl Application {
             issuer_cfg.as_ref(),
             issuer_key.clone(),
             metrics.clone(),
+            clock.clone(),
         )
         .await?;
         let policy = Arc::new(PolicyMapper::load(&config)?);
