@@ -11,7 +11,7 @@ use std::time::Duration;
 const MAX_REDIRECTS: usize = 5;
 
 /// The redirect policy of the broker's outbound client: https targets only, at most
-/// [`MAX_REDIRECTS`]. Plain http (even loopback, which configs allow for tests and `--dev`)
+/// `MAX_REDIRECTS`. Plain http (even loopback, which configs allow for tests and `--dev`)
 /// is never reached through a redirect.
 pub fn redirect_policy() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
