@@ -29,8 +29,10 @@
 //! [`startup`] (builds [`state::AppState`] and the server), [`store`] (replay caches and
 //! counters: memory or Redis, failing closed), [`telemetry`] (request ids, audit events),
 //! [`metrics`], [`token`] (the broker's own signing key), [`clock`] (injected time),
-//! [`secret`] (values that never print) and [`strict_json`] (JSON with duplicate keys refused,
-//! for every document the broker trusts).
+//! [`secret`] (values that never print), [`strict_json`] (JSON with duplicate keys refused,
+//! for every document the broker trusts), [`client_addr`] (the client's address behind
+//! trusted proxies: what `aws:SourceIp` and per-IP limits see), [`fetch`] (capped, https-only
+//! fetches of keys and metadata) and [`untrusted`] (hidden characters in user-supplied URLs).
 #![forbid(unsafe_code)]
 
 pub mod audit;
@@ -42,6 +44,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod favourites;
+pub mod fetch;
 pub mod idp;
 pub mod issue;
 pub mod metrics;

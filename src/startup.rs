@@ -51,6 +51,7 @@ impl Application {
         let http = reqwest::Client::builder()
             .user_agent(concat!("rolegate/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(3))
+            .redirect(crate::fetch::redirect_policy())
             .build()
             .map_err(|e| format!("HTTP client: {e}"))?;
         let store: Arc<dyn Store> = match &config.store {
@@ -104,6 +105,7 @@ impl Application {
             issuer_cfg.as_ref(),
             issuer_key.clone(),
             metrics.clone(),
+            clock.clone(),
         )
         .await?;
         let policy = Arc::new(PolicyMapper::load(&config)?);

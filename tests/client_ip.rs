@@ -266,3 +266,25 @@ async fn token_endpoint_guessing_from_one_address_gets_429() {
     }
     third_is_limited(statuses, false);
 }
+
+/// A header the broker cannot read correctly is a config error naming the key, never a
+/// silent fallback; so is a guessable metrics token.
+#[test]
+fn config_names_a_bad_forwarded_header_and_a_short_metrics_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rolegate.toml");
+    std::fs::write(dir.path().join("short"), "too-short").unwrap();
+    for (toml, key) in [
+        (
+            "[server]\ntrusted_proxies = [\"10.0.0.0/8\"]\nforwarded_header = \"cf-connecting-ip\"\n",
+            "server.forwarded_header",
+        ),
+        ("[metrics]\ntoken_file = \"short\"\n", "metrics.token"),
+    ] {
+        std::fs::write(&path, toml).unwrap();
+        let e = rolegate::config::Config::load_with_env(Some(&path), false, std::iter::empty())
+            .expect_err(toml)
+            .to_string();
+        assert!(e.contains(key), "{toml}: {e}");
+    }
+}

@@ -143,3 +143,223 @@ async fn metrics_without_the_bearer_token_are_refused() {
     assert_eq!(status, 200, "with the token, from anywhere");
     assert!(body.contains("rolegate_"), "{body}");
 }
+
+/// `GET /api/v1/explain` for a role the caller cannot use said which statements exist, the
+/// admin groups an Allow wants and the address ranges of a Deny: a map for an attacker.
+#[tokio::test]
+async fn explain_reveals_nothing_about_a_role_the_caller_cannot_use() {
+    let Some(p) = peers() else { return };
+    let policy = r#"{"Version": "2012-10-17", "Statement": [
+      {"Sid": "AdminsOnly", "Effect": "Allow", "Action": "rolegate:*",
+       "Resource": "arn:aws:iam::123456789012:role/Admin",
+       "Condition": {"ForAnyValue:StringEquals": {"rolegate:groups": "platform-root-admins"}}},
+      {"Sid": "AdminOnlyFromVpn", "Effect": "Deny", "Action": "rolegate:*",
+       "Resource": "arn:aws:iam::123456789012:role/Admin",
+       "Condition": {"NotIpAddress": {"aws:SourceIp": "10.99.0.0/16"}}},
+      {"Sid": "ReadOnlyOffHours", "Effect": "Deny", "Action": "rolegate:Console",
+       "Resource": "arn:aws:iam::123456789012:role/ReadOnly",
+       "Condition": {"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}}}
+    ]}"#;
+    let toml = format!("{}\n[policy]\nfiles = [\"p.json\"]\n", base_config(p, ""));
+    let app = TestApp::spawn_with_files(&toml, &[("p.json", policy)], None, true).await;
+    // alice is in `eng`: prod-readonly via [[map]], not admin.
+    let t = common::forge::rs256(&common::forge::claims(&p.idp.issuer));
+    let explain = |role: &str, action: &str| {
+        let mut u = url::Url::parse(&format!("{}/api/v1/explain", app.url)).unwrap();
+        u.query_pairs_mut()
+            .append_pair("role", role)
+            .append_pair("action", action);
+        app.http.get(u).bearer_auth(&t).send()
+    };
+    for role in [
+        "admin",
+        "arn:aws:iam::123456789012:role/Admin",
+        "no-such-role",
+    ] {
+        let res = explain(role, "console").await.unwrap();
+        assert_eq!(res.status(), 200, "{role}: unknown and denied look alike");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"decision": "denied", "role": role, "action": "console"})
+        );
+    }
+    // A role the caller can use: only the statements aimed at it.
+    let body: serde_json::Value = explain("prod-readonly", "console")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["decision"], "allow", "{body}");
+    let text = body.to_string();
+    for secret in [
+        "platform-root-admins",
+        "10.99.0.0",
+        "AdminsOnly",
+        "AdminOnlyFromVpn",
+        "role/Admin",
+    ] {
+        assert!(!text.contains(secret), "leaks `{secret}`: {text}");
+    }
+    assert!(text.contains("ReadOnlyOffHours"), "{text}");
+}
+
+// --- outbound fetches of keys and metadata -------------------------------------------------
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// What the fake IdP's `/jwks` does.
+#[derive(Clone)]
+enum Jwks {
+    /// A chunked body that never ends.
+    Endless,
+    /// `302` to this URL.
+    RedirectTo(String),
+}
+
+#[derive(Default)]
+struct Seen {
+    jwks_requests: AtomicUsize,
+    /// Most bytes of body written on one connection before the client hung up.
+    most_written: AtomicUsize,
+    hung_up: AtomicUsize,
+}
+
+/// A real HTTP/1.1 server on a free loopback port, speaking just enough OIDC discovery to send
+/// the broker to `/jwks`. Returns its base URL.
+async fn fake_idp(jwks: Jwks, seen: Arc<Seen>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let me = base.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            let (jwks, seen, me) = (jwks.clone(), seen.clone(), me.clone());
+            tokio::spawn(async move {
+                let path = read_request_path(&mut s).await;
+                if path.ends_with("/.well-known/openid-configuration") {
+                    let doc = serde_json::json!({"issuer": me, "jwks_uri": format!("{me}/jwks"),
+                        "authorization_endpoint": format!("{me}/authorize"), "token_endpoint": format!("{me}/token")})
+                    .to_string();
+                    let _ = s.write_all(format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{doc}", doc.len()).as_bytes()).await;
+                    return;
+                }
+                seen.jwks_requests.fetch_add(1, Ordering::SeqCst);
+                match jwks {
+                    Jwks::RedirectTo(to) => {
+                        let _ = s.write_all(format!("HTTP/1.1 302 Found\r\nlocation: {to}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").as_bytes()).await;
+                    }
+                    Jwks::Endless => {
+                        let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+                        if s.write_all(head.as_bytes()).await.is_err() {
+                            return;
+                        }
+                        let chunk = format!("10000\r\n{}\r\n", " ".repeat(0x10000));
+                        let mut written = 0usize;
+                        // Stop by ourselves at 1 GiB: a client that reads it all is a failure anyway.
+                        while written < 1 << 30 {
+                            if s.write_all(chunk.as_bytes()).await.is_err() {
+                                break;
+                            }
+                            written += 0x10000;
+                        }
+                        seen.most_written.fetch_max(written, Ordering::SeqCst);
+                        seen.hung_up.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            });
+        }
+    });
+    base
+}
+
+async fn read_request_path(s: &mut tokio::net::TcpStream) -> String {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1024];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut byte).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buf.extend_from_slice(&byte[..n]),
+        }
+    }
+    let head = String::from_utf8_lossy(&buf);
+    head.split_whitespace().nth(1).unwrap_or("/").to_string()
+}
+
+/// A broker whose only IdP is `issuer` (keys are fetched in the background; never ready here).
+async fn broker_for(p: &common::app::Peers, issuer: &str) -> TestApp {
+    let toml = format!(
+        "{}\n[[idp]]\nid = \"fake\"\nkind = \"oidc\"\nissuer = \"{issuer}\"\nclient_id = \"rolegate\"\n",
+        common::app::server_and_aws(p)
+    );
+    TestApp::spawn_with(&toml, None, false).await
+}
+
+async fn wait_until(what: &str, within: std::time::Duration, ok: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + within;
+    while !ok() {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn endless_jwks_body_is_cut_off_while_streaming() {
+    let Some(p) = peers() else { return };
+    let seen = Arc::new(Seen::default());
+    let issuer = fake_idp(Jwks::Endless, seen.clone()).await;
+    let _app = broker_for(p, &issuer).await;
+    wait_until(
+        "the broker never hung up on an endless JWKS",
+        std::time::Duration::from_secs(20),
+        || seen.hung_up.load(Ordering::SeqCst) > 0,
+    )
+    .await;
+    let most = seen.most_written.load(Ordering::SeqCst);
+    // The cap is 512 KiB; socket buffers may hold a few MiB more, never hundreds.
+    assert!(most < 16 << 20, "read {most} bytes before giving up");
+}
+
+#[tokio::test]
+async fn jwks_redirect_to_plain_http_is_not_followed() {
+    let Some(p) = peers() else { return };
+    // Where the redirect points: a server that would hand out the attacker's keys.
+    let attacker = Arc::new(Seen::default());
+    let attacker_url = fake_idp(Jwks::Endless, attacker.clone()).await;
+    let seen = Arc::new(Seen::default());
+    let issuer = fake_idp(
+        Jwks::RedirectTo(format!("{attacker_url}/jwks")),
+        seen.clone(),
+    )
+    .await;
+    let app = broker_for(p, &issuer).await;
+    wait_until(
+        "the broker never asked for the JWKS",
+        std::time::Duration::from_secs(20),
+        || seen.jwks_requests.load(Ordering::SeqCst) >= 2,
+    )
+    .await;
+    assert_eq!(
+        attacker.jwks_requests.load(Ordering::SeqCst),
+        0,
+        "followed a redirect to http"
+    );
+    let ready: serde_json::Value = app
+        .http
+        .get(format!("{}/readyz", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        ready["checks"]["idps"]["fake"], "keys_not_loaded",
+        "{ready}"
+    );
+}

@@ -742,3 +742,28 @@ async fn cors_only_for_configured_origins() {
         .unwrap();
     assert!(res.headers().get("access-control-allow-origin").is_none());
 }
+
+/// `azp` must be a string (OIDC Core §2): an array or object naming us was read as absent, so a
+/// token with one audience passed whatever `azp` held.
+#[tokio::test]
+async fn azp_that_is_not_a_string_is_malformed() {
+    peers_or_skip!();
+    let (app, p) = app().await;
+    for azp in [
+        json!(["rolegate"]),
+        json!({"id": "rolegate"}),
+        json!(7),
+        json!(null),
+    ] {
+        let mut c = forge::claims(&p.idp.issuer);
+        c["azp"] = azp.clone();
+        let res = app
+            .credentials(&forge::rs256(&c), json!({"role": "prod-readonly"}))
+            .await;
+        let body = expect_error(res, 401, "invalid_token").await;
+        assert!(
+            body["error_description"].as_str().unwrap().contains("azp"),
+            "{azp}: {body}"
+        );
+    }
+}

@@ -246,3 +246,42 @@ async fn a_rotated_out_key_stays_published_while_the_new_one_signs() {
     .unwrap_err();
     assert_eq!(err.path, "issuer.previous_signing_key_files[0]");
 }
+
+/// The token the broker signs for STS takes "now" from the injected clock, like every check:
+/// with the system clock in it, a broker whose clock is set (tests, `--now` replays) would
+/// stamp tokens with another time than the one it verified the caller's token at.
+#[tokio::test]
+async fn web_identity_token_is_stamped_by_the_injected_clock() {
+    let Some(p) = peers() else { return };
+    let key = SigningKey::generate().unwrap();
+    let at = forge::now() - 3 * 86_400;
+    let clock = std::sync::Arc::new(FixedClock::at_unix(at));
+    let app = TestApp::spawn_with_files(
+        &config(p),
+        &[("issuer.pem", &key.to_pem())],
+        Some(clock),
+        true,
+    )
+    .await;
+    let mut c = forge::claims(&p.idp.issuer);
+    c["preferred_username"] = json!("clock-test");
+    c["sub"] = json!("clock-test");
+    c["iat"] = json!(at - 10);
+    c["exp"] = json!(at + 600);
+    let res = app
+        .credentials(&forge::rs256(&c), json!({"role": "prod-readonly"}))
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let sent = p.moto.last_web_identity("web.clock-test").await;
+    let token = sent["token"].as_str().unwrap();
+    let payload = token.split('.').nth(1).unwrap();
+    use base64::Engine;
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["iat"], json!(at), "{claims}");
+    assert_eq!(claims["exp"], json!(at + 300), "{claims}");
+}

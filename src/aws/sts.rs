@@ -4,6 +4,7 @@
 
 use super::limits::SessionPlan;
 use super::{Credentials, IssueError, Issuer};
+use crate::clock::Clock;
 use crate::config::{AwsConfig, AwsMode, IssuerConfig, RoleChaining};
 use crate::metrics::Metrics;
 use crate::secret::Secret;
@@ -40,6 +41,8 @@ pub struct StsIssuer {
     clients: HashMap<String, Client>,
     mode: Mode,
     metrics: Arc<Metrics>,
+    /// The injected clock: web identity tokens are stamped with the same "now" as every check.
+    clock: Arc<dyn Clock>,
 }
 
 impl StsIssuer {
@@ -49,6 +52,7 @@ impl StsIssuer {
         issuer: Option<&IssuerConfig>,
         key: Option<Arc<SigningKey>>,
         metrics: Arc<Metrics>,
+        clock: Arc<dyn Clock>,
     ) -> Result<Self, String> {
         let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
         // AssumeRoleWithWebIdentity is an unsigned call: in that mode the broker has no AWS keys.
@@ -110,6 +114,7 @@ impl StsIssuer {
             clients,
             mode,
             metrics,
+            clock,
         })
     }
 
@@ -126,10 +131,7 @@ impl StsIssuer {
         issuer: &str,
         audience: &str,
     ) -> Result<String, IssueError> {
-        let now = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs() as i64;
+        let now = self.clock.unix();
         let grant = plan.grant();
         let principal_tags: serde_json::Map<String, serde_json::Value> = grant
             .tags()

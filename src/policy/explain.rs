@@ -64,6 +64,38 @@ pub fn explain(
     }
 }
 
+/// What a caller may learn about their own request (`GET /api/v1/explain`). For a role they
+/// cannot use — unknown, implicitly or explicitly denied — only "denied", with the name as they
+/// wrote it: not which statements exist, not their conditions (admin group names, the address
+/// ranges of a Deny), not even whether a Deny or a missing Allow decided, nor the role's ARN.
+/// For a role they can use, the statements that target it.
+pub fn explain_own(
+    engine: &Engine,
+    ctx: &RequestContext<'_>,
+    requested: &str,
+    action: Action,
+) -> serde_json::Value {
+    let allowed = engine
+        .role(requested)
+        .filter(|role| engine.evaluate(ctx, role, action).decision == Decision::Allow);
+    let Some(role) = allowed else {
+        return serde_json::json!({
+            "decision": "denied",
+            "role": requested.chars().take(128).collect::<String>(),
+            "action": action,
+        });
+    };
+    let mut e = explain(engine, ctx, role, action);
+    // `explain` lists every statement in the engine's order; keep those aimed at this role.
+    e.statements = std::mem::take(&mut e.statements)
+        .into_iter()
+        .zip(engine.statements())
+        .filter(|(_, st)| engine.targets(st, role, action, ctx) == (true, true))
+        .map(|(r, _)| r)
+        .collect();
+    serde_json::to_value(e).unwrap_or_default()
+}
+
 fn first_failure(
     engine: &Engine,
     st: &Statement,

@@ -3,7 +3,7 @@
 use super::caller::{Admin, Caller};
 use crate::clock::rfc3339;
 use crate::error::ApiError;
-use crate::policy::explain::{IdentityFile, explain};
+use crate::policy::explain::{IdentityFile, explain, explain_own};
 use crate::policy::{Action, RequestContext};
 use crate::state::AppState;
 use actix_web::http::header::CACHE_CONTROL;
@@ -133,10 +133,11 @@ async fn explain_self(
     q: web::Query<ExplainQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let engine = state.policy.engine();
-    let role = engine.role(&q.role).ok_or_else(|| unknown_role(&q.role))?;
+    // An unknown role is "denied" too: the catalogue is no business of a caller it excludes.
+    let own = explain_own(&engine, &caller.context(&state), &q.role, q.action);
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
-        .json(explain(&engine, &caller.context(&state), role, q.action)))
+        .json(own))
 }
 
 #[derive(Deserialize)]

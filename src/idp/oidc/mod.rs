@@ -165,28 +165,5 @@ impl OidcIdp {
 }
 
 async fn fetch(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, String> {
-    let res = http
-        .get(url)
-        .timeout(Duration::from_secs(5))
-        .send()
-        .await
-        .map_err(|e| format!("GET {url}: {e}"))?;
-    if !res.status().is_success() {
-        return Err(format!("GET {url}: HTTP {}", res.status()));
-    }
-    if res
-        .content_length()
-        .is_some_and(|n| n as usize > MAX_DOC_BYTES)
-    {
-        return Err(format!(
-            "GET {url}: document larger than {MAX_DOC_BYTES} bytes"
-        ));
-    }
-    let bytes = res.bytes().await.map_err(|e| format!("GET {url}: {e}"))?;
-    if bytes.len() > MAX_DOC_BYTES {
-        return Err(format!(
-            "GET {url}: document larger than {MAX_DOC_BYTES} bytes"
-        ));
-    }
-    Ok(bytes.to_vec())
+    crate::fetch::get_capped(http, url, MAX_DOC_BYTES, Duration::from_secs(5)).await
 }

@@ -198,10 +198,12 @@ fn check_claims(
     if !aud.iter().any(|a| ours(a)) {
         return Err(VerifyError::WrongAudience);
     }
-    let azp = claims
-        .get("azp")
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    // A non-string azp is malformed, never "absent": absent would skip the azp checks.
+    let azp = match claims.get("azp") {
+        None => None,
+        Some(Value::String(p)) => Some(p.clone()),
+        Some(_) => return Err(VerifyError::Malformed("azp is not a string")),
+    };
     match &azp {
         None if aud.len() > 1 => return Err(VerifyError::AzpRequired),
         Some(p) if !ours(p) => return Err(VerifyError::WrongAzp),

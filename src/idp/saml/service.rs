@@ -201,23 +201,14 @@ async fn fetch(
         MetadataSource::File(f) => std::fs::read_to_string(f)
             .map_err(|e| format!("cannot read metadata {}: {e}", f.display()))?,
         MetadataSource::Url(u) => {
-            let resp = http
-                .get(u.clone())
-                .timeout(Duration::from_secs(10))
-                .send()
-                .await
-                .map_err(|e| format!("cannot fetch metadata {u}: {e}"))?;
-            if !resp.status().is_success() {
-                return Err(format!("metadata {u}: HTTP {}", resp.status()));
-            }
-            let bytes = resp
-                .bytes()
-                .await
-                .map_err(|e| format!("metadata {u}: {e}"))?;
-            if bytes.len() > MAX_METADATA_BYTES {
-                return Err(format!("metadata {u} is larger than 1 MiB"));
-            }
-            String::from_utf8(bytes.to_vec()).map_err(|_| format!("metadata {u} is not UTF-8"))?
+            let bytes = crate::fetch::get_capped(
+                http,
+                u.as_str(),
+                MAX_METADATA_BYTES,
+                Duration::from_secs(10),
+            )
+            .await?;
+            String::from_utf8(bytes).map_err(|_| format!("metadata {u} is not UTF-8"))?
         }
     };
     metadata::parse(&xml, now)
