@@ -1005,3 +1005,43 @@ fn outer_in_response_to_disagreeing_with_the_signed_assertion_is_refused() {
         "in_response_to"
     );
 }
+
+/// Issue 16 item 12: SessionNotOnOrAfter was checked only when the Response arrived; the
+/// session then lived its full lifetime. It now ends when the IdP said, while in use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_ends_at_the_idps_session_not_on_or_after_while_in_use() {
+    use std::time::Duration;
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+    let clock = std::sync::Arc::new(rolegate::clock::OffsetClock::default());
+    let app = TestApp::spawn_with_files(
+        &config(p, "allow_idp_initiated = true"),
+        &[(
+            "corp-metadata.xml",
+            &forge.metadata("https://idp.forge.test/sso"),
+        )],
+        Some(clock.clone()),
+        true,
+    )
+    .await;
+    let knobs = Knobs {
+        session_valid_for: Some(30 * 60),
+        ..Knobs::default()
+    };
+    let r = post_acs(&app, &forge.response_b64(&knobs), None, None).await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    let cookie = format!(
+        "__Host-rolegate_session={}",
+        set_cookie(&r, "__Host-rolegate_session").unwrap()
+    );
+    // Used every 10 minutes (well within the idle hour and the 12-hour lifetime).
+    for _ in 0..2 {
+        clock.advance(Duration::from_secs(10 * 60));
+        assert!(signed_in(&app, &cookie).await, "before the IdP's end");
+    }
+    clock.advance(Duration::from_secs(11 * 60));
+    assert!(
+        !signed_in(&app, &cookie).await,
+        "31 minutes in: past SessionNotOnOrAfter"
+    );
+}

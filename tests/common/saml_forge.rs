@@ -45,6 +45,8 @@ pub struct Knobs {
     pub open_ended_conditions: bool,
     /// Whether the assertion carries a signature (template) of its own.
     pub sign_assertion: bool,
+    /// The AuthnStatement's SessionNotOnOrAfter, this many seconds after now (none if unset).
+    pub session_valid_for: Option<i64>,
 }
 
 pub const SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
@@ -98,6 +100,7 @@ impl Default for Knobs {
             response_extra: String::new(),
             open_ended_conditions: false,
             sign_assertion: true,
+            session_valid_for: None,
         }
     }
 }
@@ -238,6 +241,10 @@ impl SamlForge {
             .first_confirmation_valid_for
             .map(|s| confirmation(&t(s)))
             .unwrap_or_default();
+        let session_until = k
+            .session_valid_for
+            .map(|s| format!(r#" SessionNotOnOrAfter="{}""#, t(s)))
+            .unwrap_or_default();
         let aid = &k.assertion_id;
         let ns = if standalone {
             r#" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion""#
@@ -245,7 +252,7 @@ impl SamlForge {
             ""
         };
         format!(
-            r##"<saml:Assertion{ns} ID="{aid}" Version="2.0" IssueInstant="{issued}"><saml:Issuer>{IDP_ENTITY}</saml:Issuer>{sig}<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{name}</saml:NameID>{first}{regular}</saml:Subject><saml:Conditions NotBefore="{nb}"{conditions_until}><saml:AudienceRestriction><saml:Audience>{aud}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{issued}" SessionIndex="_s1"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement><saml:Attribute Name="groups">{groups}</saml:Attribute><saml:Attribute Name="email"><saml:AttributeValue>{name}</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion>"##,
+            r##"<saml:Assertion{ns} ID="{aid}" Version="2.0" IssueInstant="{issued}"><saml:Issuer>{IDP_ENTITY}</saml:Issuer>{sig}<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{name}</saml:NameID>{first}{regular}</saml:Subject><saml:Conditions NotBefore="{nb}"{conditions_until}><saml:AudienceRestriction><saml:Audience>{aud}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{issued}" SessionIndex="_s1"{session_until}><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement><saml:Attribute Name="groups">{groups}</saml:Attribute><saml:Attribute Name="email"><saml:AttributeValue>{name}</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion>"##,
             sig = if k.sign_assertion {
                 signature_template(aid, k.digest)
             } else {
