@@ -1045,3 +1045,67 @@ async fn session_ends_at_the_idps_session_not_on_or_after_while_in_use() {
         "31 minutes in: past SessionNotOnOrAfter"
     );
 }
+
+/// An IdP with a long SSO session (Entra ID's "stay signed in") vouches with an AuthnInstant
+/// older than a broker session may live. The broker asks once for a fresh authentication
+/// (ForceAuthn) instead of opening a session born dead or sending the user to sign out at the
+/// IdP; a second stale answer is refused, never retried in a loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_idp_authentication_asks_once_for_force_authn_then_refuses() {
+    use common::web::saml_start_login_with;
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+    let app = TestApp::spawn_with_files(
+        &config(p, "allow_idp_initiated = true"),
+        &[(
+            "corp-metadata.xml",
+            &forge.metadata("https://idp.forge.test/sso"),
+        )],
+        None,
+        true,
+    )
+    .await;
+    let old = Knobs {
+        authn_age: 13 * 3600,
+        ..Knobs::default()
+    };
+    // Unsolicited, authenticated 13 h ago (the session lifetime is 12 h).
+    let r = post_acs(&app, &forge.response_b64(&old), None, None).await;
+    assert_eq!(r.status(), 303);
+    assert!(set_cookie(&r, "__Host-rolegate_session").is_none());
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(location, "/login/corp?reauth=1&return_to=%2F");
+    let (started, request) = saml_start_login_with(&app.url, "reauth=1&return_to=%2F").await;
+    assert!(request.contains(r#"ForceAuthn="true""#), "{request}");
+    // The IdP ignores ForceAuthn and answers with the old authentication again: refused.
+    let again = Knobs {
+        in_response_to: Some(started.request_id.clone()),
+        authn_age: 13 * 3600,
+        ..Knobs::default()
+    };
+    let r = post_acs(
+        &app,
+        &forge.response_b64(&again),
+        Some(&started.relay),
+        Some(&started.pending_cookie),
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+    assert!(set_cookie(&r, "__Host-rolegate_session").is_none());
+    assert!(r.text().await.unwrap().contains("stale_authentication"));
+    // An IdP that honours it authenticates now: signed in.
+    let (started, _) = saml_start_login_with(&app.url, "reauth=1&return_to=%2F").await;
+    let fresh = Knobs {
+        in_response_to: Some(started.request_id.clone()),
+        ..Knobs::default()
+    };
+    let r = post_acs(
+        &app,
+        &forge.response_b64(&fresh),
+        Some(&started.relay),
+        Some(&started.pending_cookie),
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    assert!(set_cookie(&r, "__Host-rolegate_session").is_some());
+}

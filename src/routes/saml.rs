@@ -73,11 +73,26 @@ struct Pending {
     request_id: String,
     idp: String,
     return_to: String,
+    /// Sent with ForceAuthn because an earlier Response's authentication was too old to open
+    /// a session: if this one is too, the sign-in is refused rather than retried forever.
+    #[serde(default)]
+    reauth: bool,
+}
+
+/// A Response that passed every check, and what the ACS does with it.
+struct Accepted {
+    identity: crate::domain::Identity,
+    return_to: String,
+    idp: String,
+    reauth: bool,
 }
 
 #[derive(Deserialize)]
 struct LoginQuery {
     return_to: Option<String>,
+    /// `1`: ask for a fresh authentication (ForceAuthn, SAML core 3.4.1) — set by the ACS when
+    /// the IdP vouched with an authentication older than a session may live.
+    reauth: Option<String>,
 }
 
 /// `return_to` must stay on this site: a path, never `//host`, `/\\host`, a scheme, or
@@ -154,6 +169,7 @@ async fn login(
         Ok(r) => r,
         Err(m) => return Ok(page::error(StatusCode::BAD_REQUEST, "bad_return_to", m)),
     };
+    let reauth = q.reauth.as_deref() == Some("1");
     let md = idp.metadata();
     let Some(sso_url) = md.sso_redirect_url.as_deref() else {
         return Ok(page::error(
@@ -170,7 +186,7 @@ async fn login(
             sp_entity_id: &state.saml.entity_id,
             acs_url: &state.saml.acs_url,
             relay_state: &relay,
-            force_authn: idp.cfg.force_authn,
+            force_authn: idp.cfg.force_authn || reauth,
             signing_key: state.saml.sp_key.as_ref(),
         },
         state.clock.now(),
@@ -183,6 +199,7 @@ async fn login(
         request_id: redirect.request_id,
         idp: idp.id.to_string(),
         return_to,
+        reauth,
     };
     let value = serde_json::to_vec(&pending).map_err(|_| ApiError::internal())?;
     state
@@ -215,9 +232,29 @@ async fn acs(
         .limit_per_ip(&req, "ratelimit:acs", per_minute)
         .await?;
     match verify_post(&state, &req, &form).await {
-        Ok((identity, return_to)) => {
+        Ok(Accepted {
+            identity,
+            return_to,
+            idp,
+            reauth,
+        }) => {
             let cookie = match session::create(&state, &req, "saml", identity).await {
                 Ok(c) => c,
+                // IdPs with long SSO sessions (Entra ID's "stay signed in", Okta's persistent
+                // sessions) vouch with an old AuthnInstant: ask once for a fresh
+                // authentication instead of sending the user to sign out at the IdP.
+                Err(session::Refused::StaleAuthentication) if !reauth => {
+                    let mut again = url::Url::parse("http://x/").expect("static URL");
+                    again
+                        .query_pairs_mut()
+                        .append_pair("reauth", "1")
+                        .append_pair("return_to", &return_to);
+                    let location = format!("/login/{idp}?{}", again.query().unwrap_or_default());
+                    return Ok(HttpResponse::SeeOther()
+                        .insert_header((LOCATION, location))
+                        .insert_header((CACHE_CONTROL, "no-store"))
+                        .finish());
+                }
                 Err(session::Refused::StaleAuthentication) => {
                     let client_ip =
                         crate::state::client_ip(&req, &state.config.server.trusted_proxies)
@@ -288,7 +325,7 @@ async fn verify_post(
     state: &AppState,
     req: &HttpRequest,
     form: &AcsForm,
-) -> Result<(crate::domain::Identity, String), AcsError> {
+) -> Result<Accepted, AcsError> {
     let xml = decode_post(&form.saml_response)?;
     // The pending request is taken (single use) before verification: a replayed POST finds
     // nothing, and a forged one burns only the attacker's own login. The pending-login cookie
@@ -382,8 +419,10 @@ async fn verify_post(
     if !fresh {
         return Err(SamlError::Replay.into());
     }
-    Ok((
-        attributes::to_identity(&idp.id, &verified.assertion, &idp.cfg),
+    Ok(Accepted {
+        identity: attributes::to_identity(&idp.id, &verified.assertion, &idp.cfg),
         return_to,
-    ))
+        idp: idp.id.to_string(),
+        reauth: pending.as_ref().is_some_and(|p| p.reauth),
+    })
 }

@@ -47,6 +47,8 @@ pub struct Knobs {
     pub sign_assertion: bool,
     /// The AuthnStatement's SessionNotOnOrAfter, this many seconds after now (none if unset).
     pub session_valid_for: Option<i64>,
+    /// How many seconds before now the IdP authenticated the user (AuthnInstant).
+    pub authn_age: i64,
 }
 
 pub const SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
@@ -101,6 +103,7 @@ impl Default for Knobs {
             open_ended_conditions: false,
             sign_assertion: true,
             session_valid_for: None,
+            authn_age: 0,
         }
     }
 }
@@ -252,7 +255,7 @@ impl SamlForge {
             ""
         };
         format!(
-            r##"<saml:Assertion{ns} ID="{aid}" Version="2.0" IssueInstant="{issued}"><saml:Issuer>{IDP_ENTITY}</saml:Issuer>{sig}<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{name}</saml:NameID>{first}{regular}</saml:Subject><saml:Conditions NotBefore="{nb}"{conditions_until}><saml:AudienceRestriction><saml:Audience>{aud}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{issued}" SessionIndex="_s1"{session_until}><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement><saml:Attribute Name="groups">{groups}</saml:Attribute><saml:Attribute Name="email"><saml:AttributeValue>{name}</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion>"##,
+            r##"<saml:Assertion{ns} ID="{aid}" Version="2.0" IssueInstant="{issued}"><saml:Issuer>{IDP_ENTITY}</saml:Issuer>{sig}<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{name}</saml:NameID>{first}{regular}</saml:Subject><saml:Conditions NotBefore="{nb}"{conditions_until}><saml:AudienceRestriction><saml:Audience>{aud}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{authn}" SessionIndex="_s1"{session_until}><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement><saml:Attribute Name="groups">{groups}</saml:Attribute><saml:Attribute Name="email"><saml:AttributeValue>{name}</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion>"##,
             sig = if k.sign_assertion {
                 signature_template(aid, k.digest)
             } else {
@@ -266,6 +269,7 @@ impl SamlForge {
             // Now, not earlier: the broker refuses assertions issued before its store's memory
             // began (a store restart), and tests sign in right after the broker starts.
             issued = t(0),
+            authn = t(-k.authn_age),
             nb = t(-30),
             regular = confirmation(&t(k.valid_for)),
             aud = k.audience,

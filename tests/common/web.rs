@@ -80,10 +80,15 @@ pub struct Started {
 }
 
 pub async fn saml_start_login(base: &str) -> Started {
+    saml_start_login_with(base, "return_to=/").await.0
+}
+
+/// `GET /login/corp?{query}`: the pending login, and the AuthnRequest the IdP would receive.
+pub async fn saml_start_login_with(base: &str, query: &str) -> (Started, String) {
     use base64::Engine;
     use std::io::Read;
     let r = client()
-        .get(format!("{base}/login/corp?return_to=/"))
+        .get(format!("{base}/login/corp?{query}"))
         .send()
         .await
         .unwrap();
@@ -121,11 +126,12 @@ pub async fn saml_start_login(base: &str) -> Started {
         xml.contains("https://rolegate.example.test/saml/acs"),
         "{xml}"
     );
-    Started {
+    let started = Started {
         relay,
         request_id: request_id.to_string(),
         pending_cookie,
-    }
+    };
+    (started, xml)
 }
 
 pub async fn saml_post_acs(
