@@ -13,6 +13,26 @@ use reqwest::redirect::Policy;
 
 const PUBLIC: &str = "https://rolegate.example.test";
 
+/// An `[[idp]]` of kind oidc with the test client `rolegate` and its secret file.
+fn oidc_idp(id: &str, issuer: &str) -> String {
+    format!(
+        "[[idp]]\nid = \"{id}\"\nkind = \"oidc\"\nissuer = \"{issuer}\"\nclient_id = \"rolegate\"\nclient_secret_file = \"client-secret\"\n"
+    )
+}
+
+/// A broker at PUBLIC on moto with `body` (IdPs, roles, rules) after the common head.
+async fn broker(
+    moto: &Moto,
+    body: &str,
+    clock: Option<std::sync::Arc<dyn rolegate::clock::Clock>>,
+) -> TestApp {
+    let toml = format!(
+        "{}\n{body}",
+        common::app::broker_head("127.0.0.1:0", PUBLIC, &moto.url, None)
+    );
+    TestApp::spawn_with_files(&toml, &[("client-secret", OIDC_CLIENT_SECRET)], clock, true).await
+}
+
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
@@ -105,40 +125,11 @@ async fn code_flow_with_pkce_and_nonce_ends_with_credentials() {
     else {
         return;
     };
-    let toml = format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-public_url = "{PUBLIC}"
-
-[aws]
-role_chaining = "false"
-access_key_id_file = "aws-key-id"
-secret_access_key_file = "aws-secret"
-
-[aws.partitions.aws]
-sts_endpoint = "{moto}"
-
-[[idp]]
-id = "web"
-kind = "oidc"
-issuer = "{issuer}"
-client_id = "rolegate"
-client_secret_file = "client-secret"
-
-{ROLES}
-
-[[map]]
-idp = "web"
-groups = ["eng"]
-roles = ["prod-readonly"]
-"#,
-        moto = moto.url,
-        issuer = idp.issuer,
+    let body = format!(
+        "{}\n{ROLES}\n[[map]]\nidp = \"web\"\ngroups = [\"eng\"]\nroles = [\"prod-readonly\"]\n",
+        oidc_idp("web", &idp.issuer)
     );
-    let app =
-        TestApp::spawn_with_files(&toml, &[("client-secret", OIDC_CLIENT_SECRET)], None, true)
-            .await;
+    let app = broker(&moto, &body, None).await;
 
     let s = start(&app).await;
     let redirect = idp.authorize(&s.authorize, "alice");
@@ -237,46 +228,12 @@ fn query(url: &str) -> std::collections::HashMap<String, String> {
 /// A broker trusting the corporate IdP `corp` (honest, H) and a second IdP `evil` (A, which
 /// the attacker controls), each with its own redirect URI registered.
 async fn two_idp_broker(moto: &Moto, h: &OidcIdp, a: &OidcIdp) -> TestApp {
-    let toml = format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-public_url = "{PUBLIC}"
-
-[aws]
-role_chaining = "false"
-access_key_id_file = "aws-key-id"
-secret_access_key_file = "aws-secret"
-
-[aws.partitions.aws]
-sts_endpoint = "{moto}"
-
-[[idp]]
-id = "corp"
-kind = "oidc"
-issuer = "{h}"
-client_id = "rolegate"
-client_secret_file = "client-secret"
-
-[[idp]]
-id = "evil"
-kind = "oidc"
-issuer = "{a}"
-client_id = "rolegate"
-client_secret_file = "client-secret"
-
-{ROLES}
-
-[[map]]
-idp = "corp"
-groups = ["eng"]
-roles = ["prod-readonly"]
-"#,
-        moto = moto.url,
-        h = h.issuer,
-        a = a.issuer,
+    let body = format!(
+        "{}\n{}\n{ROLES}\n[[map]]\nidp = \"corp\"\ngroups = [\"eng\"]\nroles = [\"prod-readonly\"]\n",
+        oidc_idp("corp", &h.issuer),
+        oidc_idp("evil", &a.issuer)
     );
-    TestApp::spawn_with_files(&toml, &[("client-secret", OIDC_CLIENT_SECRET)], None, true).await
+    broker(moto, &body, None).await
 }
 
 /// RFC 9700 §4.4.1: the attacker's IdP A receives the victim's authorization request (the
@@ -428,43 +385,11 @@ async fn oidc_authentication_older_than_the_session_lifetime_opens_no_session() 
         return;
     };
     let clock = std::sync::Arc::new(rolegate::clock::OffsetClock::default());
-    let toml = format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-public_url = "{PUBLIC}"
-
-[session]
-lifetime = "5m"
-idle_timeout = "2m"
-
-[aws]
-role_chaining = "false"
-access_key_id_file = "aws-key-id"
-secret_access_key_file = "aws-secret"
-
-[aws.partitions.aws]
-sts_endpoint = "{moto}"
-
-[[idp]]
-id = "web"
-kind = "oidc"
-issuer = "{issuer}"
-client_id = "rolegate"
-client_secret_file = "client-secret"
-
-{ROLES}
-"#,
-        moto = moto.url,
-        issuer = idp.issuer,
+    let body = format!(
+        "[session]\nlifetime = \"5m\"\nidle_timeout = \"2m\"\n\n{}\n{ROLES}\n",
+        oidc_idp("web", &idp.issuer)
     );
-    let app = TestApp::spawn_with_files(
-        &toml,
-        &[("client-secret", OIDC_CLIENT_SECRET)],
-        Some(clock.clone()),
-        true,
-    )
-    .await;
+    let app = broker(&moto, &body, Some(clock.clone())).await;
     let s = start(&app).await;
     assert_eq!(query(&s.authorize)["max_age"], "300");
     let redirect = idp.authorize(&s.authorize, "alice");

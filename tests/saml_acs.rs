@@ -51,11 +51,20 @@ roles = ["prod-readonly"]
 }
 
 async fn spawn(p: &Peers, forge: &SamlForge, idp_extra: &str) -> TestApp {
+    spawn_with_clock(p, forge, idp_extra, None).await
+}
+
+async fn spawn_with_clock(
+    p: &Peers,
+    forge: &SamlForge,
+    idp_extra: &str,
+    clock: Option<std::sync::Arc<dyn rolegate::clock::Clock>>,
+) -> TestApp {
     let md = forge.metadata("https://idp.forge.test/sso");
     TestApp::spawn_with_files(
         &config(p, idp_extra),
         &[("corp-metadata.xml", &md)],
-        None,
+        clock,
         true,
     )
     .await
@@ -1014,16 +1023,7 @@ async fn session_ends_at_the_idps_session_not_on_or_after_while_in_use() {
     let Some(p) = peers() else { return };
     let forge = SamlForge::new();
     let clock = std::sync::Arc::new(rolegate::clock::OffsetClock::default());
-    let app = TestApp::spawn_with_files(
-        &config(p, "allow_idp_initiated = true"),
-        &[(
-            "corp-metadata.xml",
-            &forge.metadata("https://idp.forge.test/sso"),
-        )],
-        Some(clock.clone()),
-        true,
-    )
-    .await;
+    let app = spawn_with_clock(p, &forge, "allow_idp_initiated = true", Some(clock.clone())).await;
     let knobs = Knobs {
         session_valid_for: Some(30 * 60),
         ..Knobs::default()
@@ -1055,16 +1055,7 @@ async fn stale_idp_authentication_asks_once_for_force_authn_then_refuses() {
     use common::web::saml_start_login_with;
     let Some(p) = peers() else { return };
     let forge = SamlForge::new();
-    let app = TestApp::spawn_with_files(
-        &config(p, "allow_idp_initiated = true"),
-        &[(
-            "corp-metadata.xml",
-            &forge.metadata("https://idp.forge.test/sso"),
-        )],
-        None,
-        true,
-    )
-    .await;
+    let app = spawn(p, &forge, "allow_idp_initiated = true").await;
     let old = Knobs {
         authn_age: 13 * 3600,
         ..Knobs::default()
