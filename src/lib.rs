@@ -7,8 +7,9 @@
 //!    ([`routes::caller`]); `POST /saml/acs` ([`routes::saml`]) takes a browser's SAML
 //!    Response and opens a [`session`]; [`routes::browser`] shows the role picker
 //!    ([`routes::picker`], askama templates in `templates/`, [`favourites`] in the store) and
-//!    hands out console sign-ins and credentials to that session. Handlers hold no protocol
-//!    logic.
+//!    hands out console sign-ins and credentials to that session. The protocol checks live in
+//!    [`idp`] (the ACS job in [`idp::saml::service`], the OIDC mix-up rules in
+//!    [`idp::oidc::mixup`]); the OIDC login callback still walks its steps in the handler.
 //! 2. [`idp`] — verifiers. [`idp::oidc`] checks an IdP's ID token (signature via
 //!    jsonwebtoken, then every claim rule of the security checklist) against keys fetched by
 //!    discovery and cached; [`idp::saml`] runs a strict pre-parse, xmlsec signature
