@@ -63,6 +63,20 @@ fn a_valid_config_passes() {
         ),
         "{stdout}"
     );
+    // The redirect URI to register at each OIDC IdP: its own (against mix-up).
+    assert!(
+        stdout.contains(
+            "idp `corp`: register the redirect URI <server.public_url>/oidc/callback/corp"
+        ),
+        "{stdout}"
+    );
+    let with_url = format!("[server]\npublic_url = \"https://aws.example.com\"\n{GOOD}");
+    let (code, stdout, _) = check(&with_url, &[]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("register the redirect URI https://aws.example.com/oidc/callback/corp"),
+        "{stdout}"
+    );
 }
 
 #[test]
