@@ -6,7 +6,7 @@
 //
 // Usage: node server.mjs --port P [--redirect-uri URI]... [--exit-with-stdin]
 //   prints exactly "READY http://127.0.0.1:P" on stdout once listening.
-//   --redirect-uri adds a redirect URI to every client (e.g. rolegate's own /oidc/callback).
+//   --redirect-uri adds a redirect URI to every client (e.g. rolegate's own /oidc/callback/{idp}).
 //   --exit-with-stdin exits when stdin reaches EOF: the test harness holds our stdin pipe, so the
 //   IdP dies with the test process even if that process never runs its Drop (statics, SIGKILL).
 import { readFileSync } from 'node:fs';
