@@ -91,6 +91,7 @@ fn the_kubernetes_configmap_config_is_valid_with_its_secrets() {
     std::fs::create_dir(&secrets).unwrap();
     std::fs::write(dir.path().join("rolegate.toml"), toml).unwrap();
     std::fs::write(secrets.join("redis-url"), "redis://:pw@127.0.0.1:6379/0").unwrap();
+    std::fs::write(secrets.join("metrics-token"), "m".repeat(64)).unwrap();
     let openssl = |args: &[&str]| {
         let (ok, out) = run(Command::new("openssl").current_dir(&secrets).args(args));
         assert!(ok, "openssl {args:?}: {out}");
