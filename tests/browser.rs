@@ -376,3 +376,81 @@ async fn serve_dev_sign_in_to_credentials_in_chromium() {
     step(&lines, "done");
     assert_real_credentials(&lines, &moto).await;
 }
+
+/// `rolegate login` (the loopback flow, the README's first CLI command) in real Chromium on
+/// `serve --dev`: sign in at the dev IdP, press Allow, and the browser is redirected to the
+/// CLI's listener (the authorization page's CSP `form-action` names exactly that loopback
+/// origin), the CLI finishes and `credentials` works against the STS emulator. Pressing Cancel
+/// ends the CLI at once with "sign-in cancelled". (An HTTP client ignores CSP: only a browser
+/// shows that these buttons work.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_loopback_login_allow_and_cancel_in_chromium() {
+    if chromium().is_none() {
+        return;
+    }
+    let Some(moto) = Moto::start() else { return };
+    let broker = dev_broker::start(&moto, "127.0.0.1:0");
+    dev_broker::wait_ready(&common::web::client(), &broker).await;
+    let home = tempfile::tempdir().unwrap();
+    let script = repo_root().join("tests/support/browser/loopback.mjs");
+    let login = |decision: &str| {
+        let out = home.path().join(format!("browser-{decision}.jsonl"));
+        let mut c = cli::rolegate(home.path());
+        c.args(["login", "--broker", &broker.url])
+            .env("BROWSER", format!("node {} %s", script.display()))
+            .env("LOOPBACK_DECISION", decision)
+            .env("LOOPBACK_OUT", &out)
+            .env("LOOPBACK_ARTIFACTS", artifacts())
+            .stdin(std::process::Stdio::null());
+        let started = std::time::Instant::now();
+        let result = tokio::task::block_in_place(|| c.output().unwrap());
+        let took = started.elapsed();
+        // The CLI ends as soon as its listener has the answer; the browser reports a moment
+        // later, once it has shown the listener's page.
+        let mut seen = String::new();
+        for _ in 0..150 {
+            seen = std::fs::read_to_string(&out).unwrap_or_default();
+            if !seen.is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        (result, seen, took)
+    };
+
+    let (cancel, seen, took) = login("cancel");
+    let stderr = String::from_utf8_lossy(&cancel.stderr);
+    assert!(!cancel.status.success(), "{stderr}");
+    assert!(stderr.contains("sign-in cancelled"), "{stderr}\n{seen}");
+    assert!(seen.contains("Sign-in cancelled"), "{seen}");
+    assert!(
+        took < std::time::Duration::from_secs(60),
+        "the CLI ended at once, not after its 5-minute wait: {took:?}"
+    );
+
+    let (allow, seen, _) = login("allow");
+    let stderr = String::from_utf8_lossy(&allow.stderr);
+    assert!(allow.status.success(), "{stderr}\n{seen}");
+    assert!(seen.contains("Signed in. You can close this tab"), "{seen}");
+    assert!(seen.contains(r#""csp":[]"#), "no CSP violation: {seen}");
+    let creds = tokio::task::block_in_place(|| {
+        cli::rolegate(home.path())
+            .args([
+                "credentials",
+                "--broker",
+                &broker.url,
+                "--role",
+                "dev-readonly",
+            ])
+            .output()
+            .unwrap()
+    });
+    assert!(
+        creds.status.success(),
+        "{}",
+        String::from_utf8_lossy(&creds.stderr)
+    );
+    let creds: serde_json::Value = serde_json::from_slice(&creds.stdout).unwrap();
+    let arn = caller_identity_arn(&moto.url, &creds).await;
+    assert!(arn.contains(":assumed-role/DevReadOnly/"), "{arn}");
+}

@@ -322,7 +322,11 @@ async fn authorize(
         redirect_uri: r.redirect_uri.as_str(),
         params,
     };
-    Ok(page::send(StatusCode::OK, &page, &[]))
+    // Allow and Cancel post here and are answered with a redirect to the CLI's loopback
+    // listener; browsers apply `form-action` to that redirect too (Chromium does), so the
+    // page names exactly that origin — already checked to be loopback, http, with a port.
+    let callback = r.redirect_uri.origin().ascii_serialization();
+    Ok(page::send(StatusCode::OK, &page, &[callback]))
 }
 
 async fn authorize_decision(

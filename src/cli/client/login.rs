@@ -196,10 +196,15 @@ fn wait_for_callback(listener: &TcpListener, state: &str) -> Result<String> {
             )
         } else {
             let e = q.get("error").cloned().unwrap_or_else(|| "no code".into());
+            let why = if e == "access_denied" {
+                "sign-in cancelled in the browser; run `rolegate login` to try again".to_string()
+            } else {
+                format!("the sign-in was not completed ({e})")
+            };
             (
                 "200 OK",
                 "Sign-in cancelled. You can close this tab.",
-                Some(Err(fail(format!("the sign-in was not completed ({e})")))),
+                Some(Err(fail(why))),
             )
         };
         let body = format!(
