@@ -167,6 +167,18 @@ async fn serve_dev_signs_a_browser_in_through_the_dev_idp() {
 
     let home = web::get(base, "/", None).await.text().await.unwrap();
     assert!(home.contains(r#"href="/login/dev""#), "{home}");
+    // Opened as localhost: the sign-in starts at the address the broker lives at, so the
+    // pending-login cookie and the IdP's answer meet on one host.
+    let port = url::Url::parse(base).unwrap().port().unwrap();
+    let other = web::client()
+        .get(format!("{base}/login/dev?return_to=%2F"))
+        .header("host", format!("localhost:{port}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 303);
+    assert_eq!(location(&other), format!("{base}/login/dev?return_to=%2F"));
+    assert!(web::cookie_pair(&other, "rolegate_oidc_pending").is_none());
     let start = web::get(base, "/login/dev", None).await;
     assert_eq!(start.status(), 302);
     let pending = web::cookie_pair(&start, "rolegate_oidc_pending").unwrap();

@@ -11,7 +11,7 @@ use crate::state::AppState;
 use crate::store::key;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -137,12 +137,39 @@ fn pending_cookie(state: &AppState, value: String, max_age: i64) -> Cookie<'stat
         .finish()
 }
 
+/// `host[:port]` of the public URL, as a browser sends it in `Host`.
+fn public_authority(url: &url::Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        _ => String::new(),
+    }
+}
+
 async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
     q: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, PageError> {
+    // `serve --dev` opened as http://localhost:… while it lives at http://127.0.0.1:…: the
+    // pending-login cookie would be set on one host and the IdP would come back to the other,
+    // ending in "started in another browser". Start the sign-in at the public address instead.
+    // Dev only: behind a proxy that rewrites Host this would redirect forever.
+    if state.config.dev
+        && let Some(host) = req.headers().get(HOST).and_then(|h| h.to_str().ok())
+        && host != public_authority(&state.public_url)
+    {
+        let mut there = state
+            .public_url
+            .join(req.path())
+            .map_err(|_| ApiError::internal())?;
+        there.set_query(Some(req.query_string()).filter(|q| !q.is_empty()));
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((LOCATION, there.to_string()))
+            .insert_header((CACHE_CONTROL, "no-store"))
+            .finish());
+    }
     // Each start writes a pending request to the store: bounded per client IP.
     let per_minute = state.config.limits.logins_per_minute_per_ip;
     if per_minute > 0 {
