@@ -210,7 +210,14 @@ async fn code_flow_with_pkce_and_nonce_ends_with_credentials() {
         Some(&s.cookie),
     )
     .await;
-    assert_eq!(reason(denied).await, "idp_error");
+    // A Cancel at the IdP is the person's choice: said as such, not as an error.
+    assert_eq!(denied.status(), 200);
+    assert!(set_cookie(&denied, "__Host-rolegate_session").is_none());
+    let page = denied.text().await.unwrap();
+    assert!(
+        page.contains("Sign-in cancelled") && !page.contains("Something went wrong"),
+        "{page}"
+    );
 }
 
 fn url_escape(s: &str) -> String {

@@ -251,6 +251,19 @@ async fn callback(
             "This sign-in response did not come from the identity provider it was started with; start again.",
         ));
     }
+    if q.error.as_deref() == Some("access_denied") {
+        // OIDC Core §3.1.2.6: the user (or the IdP's policy) declined; nothing was signed in.
+        let client_ip = crate::state::client_ip(&req, &state.config.server.trusted_proxies)
+            .map_or_else(|| "-".to_string(), |i| i.to_string());
+        state.audit.oidc_refused(&crate::audit::OidcRefused {
+            idp: &pending.idp,
+            reason: "cancelled",
+            client_ip: &client_ip,
+        });
+        return Ok(page::cancelled(
+            "The sign-in was cancelled at the identity provider; nothing was signed in.",
+        ));
+    }
     if let Some(e) = &q.error {
         tracing::warn!(idp = %pending.idp, error = %e.chars().take(64).collect::<String>(), "IdP returned an error");
         return Ok(refuse(

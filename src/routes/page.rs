@@ -100,6 +100,25 @@ pub fn error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
     )
 }
 
+/// The person cancelled at their IdP: a choice, not an error (same page, another title).
+pub fn cancelled(message: &str) -> HttpResponse {
+    send(
+        StatusCode::OK,
+        &MessagePage {
+            title: "Sign-in cancelled",
+            assets: &ASSETS,
+            message,
+            code: None,
+            request_id: current_request_id(),
+            links: vec![Link {
+                href: "/".into(),
+                label: "Sign in".into(),
+            }],
+        },
+        &[],
+    )
+}
+
 /// What browser routes return instead of [`ApiError`]: the same status and reason code, as a
 /// page a person can read (and quote the request id from), never the API's JSON.
 #[derive(Debug)]
