@@ -1,21 +1,26 @@
 //! The ACS body from arbitrary bytes: what `POST /saml/acs` does with its `SAMLResponse`
-//! parameter (src/routes/saml.rs `verify_post`), minus the store.
+//! parameter (src/routes/saml.rs `verify_post`), minus the store and the thread pool.
 //!
 //! Every input that is UTF-8 is the form value (the route receives it as a `String`) and goes
-//! through the route's own steps: `decode_post` (whitespace, size cap, base64, UTF-8), the
-//! Issuer lookup the route runs when no pending login matches (a mirror of its private
-//! `unverified_issuer`), then `verify::verify` (pre-parse, algorithm allow list, decryption
-//! with the SP key, xmlsec against the pinned certificates, every profile check) and
-//! `attributes::to_identity`. The world is fixed: the fixtures of tests/fixtures/saml (SP
-//! `https://rolegate.example.test`, SP key `keys/sp.key`, the IdP's three TEST-ONLY signing
-//! RSA certificates `idp` and `idp-next` pinned, 60 s skew, no SHA-1) at their instant
-//! 2026-11-22T12:00:00Z. A Response that carries an `InResponseTo` is checked as the answer
-//! to the fixtures' pending request `_req-7f3c1a2b9d`; one without, as an IdP-initiated
-//! sign-in the IdP allows (the two paths an attacker chooses between with RelayState).
+//! through the route's own steps and public functions: `decode_post` (whitespace, size cap,
+//! base64, UTF-8); for a Response without a pending login, `preparse::claimed_issuer` (the
+//! strict pre-parse, the only thing that reads a post before verification) to pick the IdP;
+//! then the `pool::Job` the route hands to the verifier pool, run synchronously with
+//! `Job::run` (metadata validity, then `verify::verify`: pre-parse, algorithm allow list,
+//! xmlsec against the pinned certificates, decryption with the SP key — AES-GCM, or AES-CBC
+//! only inside a verified Response —, every profile check), and `attributes::to_identity`.
 //!
-//! Nothing may panic, and a Response that verifies yields an identity the IdP really signed:
-//! one of the identities the accepted seeds yield (computed once, at start, from the
-//! committed fixtures). The fuzzer holds no IdP key, so any other identity is a forgery.
+//! The world is fixed: the fixtures of tests/fixtures/saml (SP
+//! `https://rolegate.example.test`, SP key `keys/sp.key`, the IdP's TEST-ONLY RSA certificates
+//! `idp` and `idp-next` pinned, 60 s skew, no SHA-1) at their instant 2026-11-22T12:00:00Z. A
+//! Response that carries an `InResponseTo` is checked as the answer to the fixtures' pending
+//! request `_req-7f3c1a2b9d`; one without, as an IdP-initiated sign-in the IdP allows (the two
+//! paths an attacker chooses between with RelayState and the pending-login cookie).
+//!
+//! Nothing may panic (libfuzzer-sys aborts on a panic before `verify`'s `catch_unwind` can
+//! turn it into a refusal, so the fuzzer sees every one), and a Response that verifies yields
+//! an identity the IdP really signed: one of the identities the accepted fixtures yield
+//! (computed once, at start). The fuzzer holds no IdP key, so any other identity is a forgery.
 //!
 //! libxml2 and xmlsec keep global state that LeakSanitizer reports as leaks: run with
 //! `-detect_leaks=0` (fuzz/README.md).
@@ -24,15 +29,15 @@
 
 use libfuzzer_sys::fuzz_target;
 use openssl::pkey::{PKey, Private};
-use rolegate::clock::FixedClock;
+use rolegate::clock::{Clock, FixedClock};
 use rolegate::config::{MetadataSource, SamlIdpConfig};
 use rolegate::domain::IdpId;
-use rolegate::idp::saml::verify::{Expect, Sp, Trust, verify};
-use rolegate::idp::saml::{attributes, decode_post, metadata};
-use samael::crypto::CertificateDer;
+use rolegate::idp::saml::metadata::{self, IdpMetadata};
+use rolegate::idp::saml::pool::{Expected, Job};
+use rolegate::idp::saml::preparse::claimed_issuer;
+use rolegate::idp::saml::{attributes, decode_post};
 use std::collections::BTreeSet;
-use std::sync::LazyLock;
-use std::time::Duration;
+use std::sync::{Arc, LazyLock};
 
 /// 2026-11-22T12:00:00Z (tests/fixtures/saml/README.md).
 const NOW: i64 = 1_795_348_800;
@@ -50,13 +55,14 @@ const ACCEPTED: &[&str] = &[
     include_str!("../../tests/fixtures/saml/valid-rollover-cert.xml"),
     include_str!("../../tests/fixtures/saml/valid-unsolicited.xml"),
     include_str!("../../tests/fixtures/saml/valid-encrypted.xml"),
+    include_str!("../../tests/fixtures/saml/valid-encrypted-cbc-signed-response.xml"),
     include_str!("../../tests/fixtures/saml/comment-injection-nameid.xml"),
 ];
 
 struct Fixture {
-    entity_id: String,
-    certs: Vec<CertificateDer>,
+    metadata: Arc<IdpMetadata>,
     sp_key: PKey<Private>,
+    clock: Arc<dyn Clock>,
     cfg: SamlIdpConfig,
     idp: IdpId,
     /// serde_json of every identity the accepted fixtures yield.
@@ -67,12 +73,11 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     // Both RSA certificates (`idp`, `idp-next`). Not `idp-ec` as well: with an EC and an RSA
     // certificate pinned together, xmlsec (through samael) verifies only signatures by the
     // type listed first (the other fixture then fails with bad_signature; see fuzz/README.md).
-    let main = metadata::parse(
+    let metadata = metadata::parse(
         include_str!("../../tests/fixtures/saml/idp-metadata-rollover.xml"),
         NOW,
     )
     .expect("rollover metadata");
-    let certs = main.certs.clone();
     let sp_key =
         PKey::private_key_from_pem(include_bytes!("../../tests/fixtures/saml/keys/sp.key"))
             .expect("SP key");
@@ -81,9 +86,9 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         ..SamlIdpConfig::new(MetadataSource::File("fuzz".into()))
     };
     let mut f = Fixture {
-        entity_id: main.entity_id,
-        certs,
+        metadata: Arc::new(metadata),
         sp_key,
+        clock: Arc::new(FixedClock::at_unix(NOW)),
         cfg,
         idp: IdpId::parse("fuzz").expect("static id"),
         signed: BTreeSet::new(),
@@ -97,41 +102,33 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     f
 });
 
-/// The route's IdP lookup for a Response without a pending login: the Issuer the envelope
-/// claims, else the assertion's (routes::saml::unverified_issuer, which is private).
-fn unverified_issuer(xml: &str) -> Option<String> {
-    let r: samael::schema::Response = xml.parse().ok()?;
-    r.issuer
-        .and_then(|i| i.value)
-        .or_else(|| r.assertion.and_then(|a| a.issuer.value))
-}
-
 /// `verify_post` after `decode_post`, without the store: Ok(identity as JSON) or the refusal.
 fn acs(f: &Fixture, xml: &str) -> Result<String, &'static str> {
-    let issuer = unverified_issuer(xml);
-    let expect = if xml.contains("InResponseTo") {
-        Expect::Request(REQUEST_ID)
+    let expected = if xml.contains("InResponseTo") {
+        Expected::Request(REQUEST_ID.to_string())
     } else {
-        if issuer.as_deref() != Some(f.entity_id.as_str()) {
+        // No pending login: the route picks the IdP by the Issuer the pre-parse reads.
+        let issuer = claimed_issuer(xml).map_err(|e| e.code())?;
+        if issuer.as_deref() != Some(f.metadata.entity_id.as_str()) {
             return Err("wrong_issuer");
         }
-        Expect::Unsolicited {
+        Expected::Unsolicited {
             allowed: f.cfg.allow_idp_initiated,
         }
     };
-    let sp = Sp {
-        entity_id: SP_ENTITY_ID,
-        acs_url: ACS_URL,
-        decryption_key: Some(&f.sp_key),
+    // What SamlService::job builds for the route from the SP and the IdP's settings.
+    let job = Job {
+        xml: xml.to_string(),
+        sp_entity_id: SP_ENTITY_ID.to_string(),
+        acs_url: ACS_URL.to_string(),
+        decryption_key: Some(f.sp_key.clone()),
+        metadata: f.metadata.clone(),
+        allow_sha1: f.cfg.insecure_allow_sha1,
+        clock_skew: f.cfg.clock_skew,
+        expected,
+        clock: f.clock.clone(),
     };
-    let trust = Trust {
-        entity_id: &f.entity_id,
-        certs: &f.certs,
-        allow_sha1: false,
-        clock_skew: Duration::from_secs(60),
-    };
-    let clock = FixedClock::at_unix(NOW);
-    let verified = verify(xml, &sp, &trust, expect, &clock).map_err(|e| e.code())?;
+    let verified = job.run().map_err(|e| e.code())?;
     let identity = attributes::to_identity(&f.idp, &verified.assertion, &f.cfg);
     assert!(!identity.subject.is_empty(), "an identity without subject");
     Ok(serde_json::to_string(&identity).expect("identity serialises"))
