@@ -46,15 +46,27 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         max_duration: Duration::from_secs(secs),
     };
     let roles = vec![
-        role("readonly", "arn:aws:iam::111122223333:role/ReadOnly", 43_200),
+        role(
+            "readonly",
+            "arn:aws:iam::111122223333:role/ReadOnly",
+            43_200,
+        ),
         role("admin", "arn:aws:iam::111122223333:role/Admin", 3_600),
         role(
             "sandbox-alice",
             "arn:aws:iam::111122223333:role/sandbox-alice",
             14_400,
         ),
-        role("deploy", "arn:aws:iam::111122223333:role/team/Deploy", 7_200),
-        role("eng-prod", "arn:aws:iam::444455556666:role/eng-prod", 43_200),
+        role(
+            "deploy",
+            "arn:aws:iam::111122223333:role/team/Deploy",
+            7_200,
+        ),
+        role(
+            "eng-prod",
+            "arn:aws:iam::444455556666:role/eng-prod",
+            43_200,
+        ),
         role(
             "odd-name",
             "arn:aws:iam::444455556666:role/a+b=c,d.e@f_g-h",
@@ -111,7 +123,11 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     Fixture {
         roles,
         identities: vec![
-            (alice, ClientKind::Api, Some("10.1.2.3".parse().expect("ip"))),
+            (
+                alice,
+                ClientKind::Api,
+                Some("10.1.2.3".parse().expect("ip")),
+            ),
             (bare, ClientKind::Browser, None),
         ],
     }
