@@ -163,6 +163,18 @@ fn step<'a>(lines: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value
         .unwrap_or_else(|| panic!("no step {name} in {lines:?}"))
 }
 
+/// Runs a `rolegate credentials` command and returns the ARN moto says its answer is for.
+async fn cli_credentials_arn(mut credentials: Command, moto: &Moto) -> String {
+    let out = tokio::task::block_in_place(|| credentials.output().unwrap());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let creds: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    caller_identity_arn(&moto.url, &creds).await
+}
+
 async fn assert_real_credentials(lines: &[serde_json::Value], moto: &Moto) {
     let creds = lines
         .iter()
@@ -337,18 +349,7 @@ async fn cli_device_login_is_approved_in_chromium() {
     // ends (dropping the sender) at EOF, which follows the exit.
     let rest: Vec<String> = rx.iter().collect();
     assert!(rest.iter().any(|l| l.contains("Signed in to")), "{rest:?}");
-    let creds = tokio::task::block_in_place(|| {
-        cli(&["credentials", "--role", "prod-readonly"])
-            .output()
-            .unwrap()
-    });
-    assert!(
-        creds.status.success(),
-        "{}",
-        String::from_utf8_lossy(&creds.stderr)
-    );
-    let creds: serde_json::Value = serde_json::from_slice(&creds.stdout).unwrap();
-    let arn = caller_identity_arn(&s.moto.url, &creds).await;
+    let arn = cli_credentials_arn(cli(&["credentials", "--role", "prod-readonly"]), &s.moto).await;
     assert!(arn.contains(":assumed-role/ReadOnly/"), "{arn}");
 }
 
@@ -433,24 +434,14 @@ async fn cli_loopback_login_allow_and_cancel_in_chromium() {
     assert!(allow.status.success(), "{stderr}\n{seen}");
     assert!(seen.contains("Signed in. You can close this tab"), "{seen}");
     assert!(seen.contains(r#""csp":[]"#), "no CSP violation: {seen}");
-    let creds = tokio::task::block_in_place(|| {
-        cli::rolegate(home.path())
-            .args([
-                "credentials",
-                "--broker",
-                &broker.url,
-                "--role",
-                "dev-readonly",
-            ])
-            .output()
-            .unwrap()
-    });
-    assert!(
-        creds.status.success(),
-        "{}",
-        String::from_utf8_lossy(&creds.stderr)
-    );
-    let creds: serde_json::Value = serde_json::from_slice(&creds.stdout).unwrap();
-    let arn = caller_identity_arn(&moto.url, &creds).await;
+    let mut credentials = cli::rolegate(home.path());
+    credentials.args([
+        "credentials",
+        "--broker",
+        &broker.url,
+        "--role",
+        "dev-readonly",
+    ]);
+    let arn = cli_credentials_arn(credentials, &moto).await;
     assert!(arn.contains(":assumed-role/DevReadOnly/"), "{arn}");
 }
