@@ -116,8 +116,7 @@ pub async fn create(
         .put(&store_key(&token), &value, lifetime)
         .await
         .map_err(ApiError::from)?;
-    let client_ip = crate::state::client_ip(req, &state.config.server.trusted_proxies)
-        .map_or_else(|| "-".to_string(), |i| i.to_string());
+    let client_ip = state.client_label(req);
     state.audit.signed_in(&crate::audit::SignedIn {
         idp: session.identity.idp.as_str(),
         subject: &session.identity.subject,

@@ -63,9 +63,14 @@ impl AppState {
         if per_minute == 0 {
             return Ok(());
         }
-        let ip = client_ip(req, &self.config.server.trusted_proxies)
-            .map_or_else(|| "-".to_string(), |i| i.to_string());
-        self.rate_limit(kind, &ip, per_minute).await
+        self.rate_limit(kind, &self.client_label(req), per_minute)
+            .await
+    }
+
+    /// [`client_ip`] as audit lines and rate-limit keys write it: `-` when unknown.
+    pub fn client_label(&self, req: &HttpRequest) -> String {
+        client_ip(req, &self.config.server.trusted_proxies)
+            .map_or_else(|| "-".to_string(), |i| i.to_string())
     }
 }
 

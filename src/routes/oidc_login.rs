@@ -152,14 +152,17 @@ fn refuse(
     code: &str,
     message: &str,
 ) -> HttpResponse {
-    let client_ip = crate::state::client_ip(req, &state.config.server.trusted_proxies)
-        .map_or_else(|| "-".to_string(), |i| i.to_string());
+    audit_refusal(state, req, idp, code);
+    page::error(StatusCode::FORBIDDEN, code, message)
+}
+
+/// The audit line of a refused sign-in (reason code only).
+fn audit_refusal(state: &AppState, req: &HttpRequest, idp: &str, reason: &str) {
     state.audit.oidc_refused(&crate::audit::OidcRefused {
         idp,
-        reason: code,
-        client_ip: &client_ip,
+        reason,
+        client_ip: &state.client_label(req),
     });
-    page::error(StatusCode::FORBIDDEN, code, message)
 }
 
 async fn callback(
@@ -253,13 +256,7 @@ async fn callback(
     }
     if q.error.as_deref() == Some("access_denied") {
         // OIDC Core §3.1.2.6: the user (or the IdP's policy) declined; nothing was signed in.
-        let client_ip = crate::state::client_ip(&req, &state.config.server.trusted_proxies)
-            .map_or_else(|| "-".to_string(), |i| i.to_string());
-        state.audit.oidc_refused(&crate::audit::OidcRefused {
-            idp: &pending.idp,
-            reason: "cancelled",
-            client_ip: &client_ip,
-        });
+        audit_refusal(&state, &req, &pending.idp, "cancelled");
         return Ok(page::cancelled(
             "The sign-in was cancelled at the identity provider; nothing was signed in.",
         ));

@@ -173,8 +173,7 @@ async fn login(
     // Each start writes a pending request to the store: bounded per client IP.
     let per_minute = state.config.limits.logins_per_minute_per_ip;
     if per_minute > 0 {
-        let ip = crate::state::client_ip(&req, &state.config.server.trusted_proxies)
-            .map_or_else(|| "-".to_string(), |i| i.to_string());
+        let ip = state.client_label(&req);
         state.rate_limit("ratelimit:login", &ip, per_minute).await?;
     }
     let Some(idp) = state.saml.idp(&path) else {
@@ -283,15 +282,9 @@ async fn acs(
                         .finish());
                 }
                 Err(session::Refused::StaleAuthentication) => {
-                    let client_ip =
-                        crate::state::client_ip(&req, &state.config.server.trusted_proxies)
-                            .map_or_else(|| "-".to_string(), |i| i.to_string());
-                    state.audit.saml_refused(&crate::audit::SamlRefused {
-                        reason: "stale_authentication",
-                        client_ip: &client_ip,
-                    });
-                    return Ok(page::error(
-                        StatusCode::FORBIDDEN,
+                    return Ok(refuse(
+                        &state,
+                        &req,
                         "stale_authentication",
                         session::STALE_AUTHENTICATION,
                     ));
@@ -314,14 +307,9 @@ async fn acs(
                 .with_label_values(&[e.code()])
                 .inc();
             tracing::warn!(reason = e.code(), detail = %e, "SAML Response rejected");
-            let client_ip = crate::state::client_ip(&req, &state.config.server.trusted_proxies)
-                .map_or_else(|| "-".to_string(), |i| i.to_string());
-            state.audit.saml_refused(&crate::audit::SamlRefused {
-                reason: e.code(),
-                client_ip: &client_ip,
-            });
-            Ok(page::error(
-                StatusCode::FORBIDDEN,
+            Ok(refuse(
+                &state,
+                &req,
                 e.code(),
                 "The sign-in response from your identity provider was not accepted.",
             ))
@@ -329,6 +317,15 @@ async fn acs(
         // Store down and the like: fail closed with the API error mapping (503).
         Err(AcsError::Api(e)) => Err(e.into()),
     }
+}
+
+/// A refusal page, and its line in the audit stream (reason code only).
+fn refuse(state: &AppState, req: &HttpRequest, code: &str, message: &str) -> HttpResponse {
+    state.audit.saml_refused(&crate::audit::SamlRefused {
+        reason: code,
+        client_ip: &state.client_label(req),
+    });
+    page::error(StatusCode::FORBIDDEN, code, message)
 }
 
 enum AcsError {
