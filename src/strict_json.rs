@@ -246,6 +246,15 @@ mod tests {
     }
 
     #[test]
+    fn deep_nesting_is_refused_not_a_stack_overflow() {
+        // serde_json's recursion limit (128) holds through this visitor too.
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(parse(&deep).unwrap_err().message.starts_with("not JSON"));
+        let objects = format!("{}1{}", r#"{"a":"#.repeat(10_000), "}".repeat(10_000));
+        assert!(parse(&objects).unwrap_err().message.starts_with("not JSON"));
+    }
+
+    #[test]
     fn same_key_in_sibling_objects_is_fine() {
         parse(r#"{"Statement":[{"Effect":"Deny"},{"Effect":"Allow"}]}"#).unwrap();
     }
