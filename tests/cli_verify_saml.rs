@@ -94,6 +94,14 @@ fn check(base: &Path, case: &Value, sp: &str, acs: &str) -> Option<String> {
         args.push("--groups-split-commas".into());
     }
     let out = run(&args, &input);
+    // xmlsec's own error lines (`func=…:file=…`) never reach stderr raw: the verifier logs
+    // them as one structured event (issue 18 item 3).
+    if out.stderr.contains("func=") {
+        return Some(format!(
+            "{name}: xmlsec wrote to stderr: {}",
+            out.stderr.trim()
+        ));
+    }
     match s(case, "expect") {
         Some("accept") => {
             if out.code != 0 {

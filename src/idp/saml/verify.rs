@@ -140,13 +140,41 @@ fn verify_unguarded(
     })
 }
 
+/// Routes xmlsec's error reports away from stderr, once per process. The OpenSSL backend's
+/// initialisation (run by samael on first use) installs its own printing callback, so samael's
+/// xmlsec is initialised first — by verifying a tiny document signed at build time with a
+/// throwaway key that is trusted for nothing else — and our callback installed after it.
+fn quiet_xmlsec() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use base64::Engine;
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(include_str!("warmup/cert.der.b64").trim())
+            .expect("the warm-up certificate is valid base64");
+        let warm = Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+            include_str!("warmup/signed.xml"),
+            &[CertificateDer::from(der)],
+            ReduceMode::PreDigest,
+            Some(STRONG),
+        );
+        if warm.is_err() {
+            tracing::warn!("the xmlsec warm-up did not verify; xmlsec errors may reach stderr");
+        }
+        rolegate_xmlsec::capture_errors();
+    });
+}
+
 /// xmlsec verification with the pinned certificates; returns the signed content only.
 fn reduce(
     xml: &str,
     trust: &Trust<'_>,
     allowed: Option<&[AllowedSignatureAlgorithm]>,
 ) -> Result<String, SamlError> {
-    Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+    // xmlsec reports each failed digest or signature (one per pinned certificate tried): kept
+    // off stderr, and logged below as one event when the Response is refused.
+    quiet_xmlsec();
+    let _ = rolegate_xmlsec::take_errors();
+    let reduced = Crypto::reduce_xml_to_signed_with_allowed_algorithms(
         xml,
         trust.certs,
         // The exact canonical bytes the verified digest covered, and nothing else: what we
@@ -154,8 +182,18 @@ fn reduce(
         // cannot truncate it), and it is about 40 % cheaper than rebuilding a reduced tree.
         ReduceMode::PreDigest,
         allowed,
-    )
-    .map_err(|_| SamlError::BadSignature("no valid signature by the IdP's certificate"))
+    );
+    let (reports, dropped) = rolegate_xmlsec::take_errors();
+    reduced.map_err(|_| {
+        let xmlsec: Vec<String> = reports.iter().map(ToString::to_string).collect();
+        tracing::info!(
+            idp = trust.entity_id,
+            ?xmlsec,
+            xmlsec_dropped = dropped,
+            "xmlsec found no valid signature by a pinned certificate"
+        );
+        SamlError::BadSignature("no valid signature by the IdP's certificate")
+    })
 }
 
 /// The assertion the IdP signed, directly or through the Response. "The Response is signed"
