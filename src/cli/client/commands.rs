@@ -48,7 +48,7 @@ pub fn roles(broker: &Url, as_json: bool) -> Result<()> {
                 for_terminal(r["alias"].as_str().unwrap_or("")),
                 for_terminal(&account),
                 for_terminal(&actions.join(",")),
-                format!("{}h{:02}m", max / 3600, (max % 3600) / 60),
+                crate::clock::human(max),
             ]
         })
         .collect();
