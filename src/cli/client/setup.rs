@@ -161,7 +161,10 @@ fn build_dir_warning(exe: &Path) -> Option<String> {
         .any(|c| *c == "debug" || *c == "release")
         .then(|| {
             format!(
-                "rolegate: warning: {} is in a build directory, and the profiles run it by that path:                  they break when the build directory is cleaned. Install the CLI first                  (`cargo install --path . --locked` in the rolegate checkout), then run                  `rolegate setup` again with the installed binary.",
+                "rolegate: warning: {} is in a build directory, and the profiles run it by that \
+                 path: they break when the build directory is cleaned. Install the CLI first \
+                 (`cargo install --path . --locked` in the rolegate checkout), then run \
+                 `rolegate setup` again with the installed binary.",
                 exe.display()
             )
         })
@@ -244,6 +247,7 @@ mod tests {
                 w.contains(exe) && w.contains("cargo install --path . --locked"),
                 "{w}"
             );
+            assert!(!w.contains("  "), "one space between words: {w}");
         }
         for exe in [
             "/home/me/.cargo/bin/rolegate",
