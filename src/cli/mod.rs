@@ -91,6 +91,21 @@ enum Command {
         /// Sign in from another device's browser (for SSH sessions, containers…).
         #[arg(long)]
         device: bool,
+        /// Sign in again even when already signed in, without asking.
+        #[arg(long)]
+        force: bool,
+    },
+    /// The broker, who is signed in there and until when, and the cached credentials per role.
+    /// Exit 0 when signed in, 1 when not.
+    #[command(after_long_help = "Example:\n  \
+        rolegate status\n  \
+        rolegate status --json | jq .signed_in")]
+    Status {
+        #[command(flatten)]
+        broker: BrokerArg,
+        /// Print JSON (for scripts) on stdout.
+        #[arg(long)]
+        json: bool,
     },
     /// Revoke the sign-in at the broker and delete local tokens and cached credentials.
     #[command(after_long_help = "Example:\n  rolegate logout")]
@@ -167,6 +182,10 @@ enum Command {
         /// Profile names are <prefix><role>.
         #[arg(long, default_value = "rolegate-")]
         prefix: String,
+        /// The region written into every profile (default: each role's, as the broker names it
+        /// from its `[aws.partitions.*] region`).
+        #[arg(long)]
+        region: Option<String>,
     },
 }
 
@@ -331,12 +350,15 @@ fn probe(url: &str) -> ExitCode {
 }
 
 fn run_client(command: Command) -> client::Result<ExitCode> {
-    use client::{broker::resolve, commands, credentials, login, setup};
+    use client::{broker::resolve, commands, credentials, login, setup, status};
     let ok = |_| ExitCode::SUCCESS;
     match command {
-        Command::Login { broker, device } => {
-            login::run(&resolve(broker.broker.as_deref())?, device).map(ok)
-        }
+        Command::Login {
+            broker,
+            device,
+            force,
+        } => login::run(&resolve(broker.broker.as_deref())?, device, force).map(ok),
+        Command::Status { broker, json } => status::run(&resolve(broker.broker.as_deref())?, json),
         Command::Logout { broker } => commands::logout(&resolve(broker.broker.as_deref())?).map(ok),
         Command::Roles { broker, json } => {
             commands::roles(&resolve(broker.broker.as_deref())?, json).map(ok)
@@ -365,7 +387,14 @@ fn run_client(command: Command) -> client::Result<ExitCode> {
             broker,
             write,
             prefix,
-        } => setup::run(&resolve(broker.broker.as_deref())?, write, &prefix).map(ok),
+            region,
+        } => setup::run(
+            &resolve(broker.broker.as_deref())?,
+            write,
+            &prefix,
+            region.as_deref(),
+        )
+        .map(ok),
         _ => unreachable!("server commands are handled by run()"),
     }
 }

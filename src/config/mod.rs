@@ -136,6 +136,27 @@ pub struct AwsConfig {
     pub static_credentials: Option<StaticCredentials>,
 }
 
+impl Config {
+    /// How pages and the CLI name an IdP: its `display_name`, else its id.
+    pub fn idp_display_name<'a>(&'a self, id: &'a str) -> &'a str {
+        self.idps
+            .iter()
+            .find(|i| i.id.as_str() == id)
+            .map_or(id, |i| i.display_name.as_str())
+    }
+}
+
+impl AwsConfig {
+    /// The region a partition's sessions are used in (`[aws.partitions.<name>] region`); the
+    /// `aws` partition's for a name that is not one (role ARNs are validated at load).
+    pub fn region(&self, partition: &str) -> &str {
+        self.partitions
+            .get(partition)
+            .or_else(|| self.partitions.get("aws"))
+            .map_or("us-east-1", |p| p.region.as_str())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct StaticCredentials {
     pub access_key_id: Secret<String>,

@@ -14,15 +14,66 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/roles", web::get().to(roles))
         .route("/credentials", web::post().to(credentials))
         .route("/console-url", web::post().to(console_url))
+        .route("/me", web::get().to(me))
         .route("/explain", web::get().to(explain_self))
         .route("/explain", web::post().to(explain_admin));
 }
 
+/// A role as the CLI sees it: with the region `rolegate setup` writes into its profile.
+#[derive(Serialize)]
+struct RoleView<'a> {
+    #[serde(flatten)]
+    role: &'a crate::policy::RoleSummary,
+    /// `[aws.partitions.<partition>] region`: the role's partition default unless configured.
+    region: &'a str,
+}
+
 async fn roles(state: web::Data<AppState>, caller: Caller) -> HttpResponse {
     let roles = state.mapper.roles(&caller.context(&state));
+    let aws = &state.config.aws;
+    let views: Vec<RoleView> = roles
+        .iter()
+        .map(|role| RoleView {
+            region: aws.region(role.arn.split(':').nth(1).unwrap_or("aws")),
+            role,
+        })
+        .collect();
+    let mut body = serde_json::json!({ "roles": views });
+    if let Some(sts) = dev_sts_emulator(&state) {
+        // So that `rolegate setup` against `serve --dev` writes profiles whose STS calls reach
+        // the emulator that issued their credentials. The CLI honours it only when both the
+        // broker and this address are loopback.
+        body["dev"] = serde_json::json!({ "sts_endpoint": sts.as_str() });
+    }
     HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({ "roles": roles }))
+        .json(body)
+}
+
+/// The local STS emulator a `--dev` broker takes its credentials from, when it is on loopback.
+fn dev_sts_emulator(state: &AppState) -> Option<&url::Url> {
+    if !state.config.dev {
+        return None;
+    }
+    state.config.aws.partitions["aws"]
+        .sts_endpoint
+        .as_ref()
+        .filter(|u| crate::config::is_loopback_url(u))
+}
+
+/// Who the caller is, as the broker sees them: `rolegate status` shows it, and it is what a
+/// user sends an administrator who asks "which groups do you have?".
+async fn me(state: web::Data<AppState>, caller: Caller) -> HttpResponse {
+    let id = &caller.identity;
+    HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({
+            "idp": id.idp.as_str(),
+            "idp_name": state.config.idp_display_name(id.idp.as_str()),
+            "subject": id.subject,
+            "name": id.display_name(),
+            "groups": id.groups,
+        }))
 }
 
 #[derive(Deserialize)]
@@ -43,6 +94,8 @@ struct CredentialsResponse<'a> {
     expiration: String,
     role_arn: &'a str,
     session_name: &'a str,
+    /// Where the session is meant to be used: `rolegate exec`/`env` export it.
+    region: &'a str,
 }
 
 async fn credentials(
@@ -73,6 +126,7 @@ async fn credentials(
             expiration: rfc3339(creds.expiration),
             role_arn: role.arn.as_str(),
             session_name: plan.session_name(),
+            region: state.config.aws.region(role.arn.partition()),
         }))
 }
 

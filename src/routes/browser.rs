@@ -79,12 +79,7 @@ fn federation_origins(state: &AppState) -> Vec<String> {
 }
 
 fn display_name<'a>(state: &'a AppState, id: &'a str) -> &'a str {
-    state
-        .config
-        .idps
-        .iter()
-        .find(|i| i.id.as_str() == id)
-        .map_or(id, |i| i.display_name.as_str())
+    state.config.idp_display_name(id)
 }
 
 async fn home(

@@ -82,3 +82,27 @@ pub async fn wait_ready(http: &reqwest::Client, b: &Broker) {
         b.read("stderr")
     );
 }
+
+/// A browser session cookie for `user` on a dev broker, signed in the way a browser is: the
+/// broker's OIDC code flow against the built-in dev IdP, the user's choice posted back.
+pub async fn dev_session(http: &reqwest::Client, b: &Broker, user: &str) -> String {
+    let start = super::web::get(&b.url, "/login/dev", None).await;
+    let pending = super::web::cookie_pair(&start, "rolegate_oidc_pending").unwrap();
+    let authorize = url::Url::parse(start.headers()["location"].to_str().unwrap()).unwrap();
+    let mut form: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
+    form.push(("username".into(), user.into()));
+    let chosen = http
+        .post(format!("{}/dev-idp/authorize", b.url))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let callback = chosen.headers()["location"].to_str().unwrap().to_string();
+    let done = http
+        .get(&callback)
+        .header("cookie", &pending)
+        .send()
+        .await
+        .unwrap();
+    super::web::cookie_pair(&done, "rolegate_session").expect("a session after the dev IdP")
+}

@@ -1,7 +1,7 @@
 //! `rolegate roles`, `console`, `env`, `exec`, `logout`.
 
 use super::broker::{self, Answer};
-use super::files::{config_dir, lock};
+use super::files::lock;
 use super::{Result, block_on, credentials, fail, profile, role_choice};
 use crate::domain::text::for_terminal;
 use serde_json::{Value, json};
@@ -147,12 +147,37 @@ pub fn env(broker: &Url, role: &str, duration: Option<u64>, format: &str) -> Res
 
 fn vars(v: &Value) -> Vec<(&'static str, String)> {
     let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
-    vec![
+    let mut out = vec![
         ("AWS_ACCESS_KEY_ID", s("AccessKeyId")),
         ("AWS_SECRET_ACCESS_KEY", s("SecretAccessKey")),
         ("AWS_SESSION_TOKEN", s("SessionToken")),
         ("AWS_CREDENTIAL_EXPIRATION", s("Expiration")),
-    ]
+    ];
+    let preset = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+    out.extend(region_vars(
+        v["Region"].as_str(),
+        preset("AWS_REGION") || preset("AWS_DEFAULT_REGION"),
+    ));
+    out
+}
+
+/// The role's region as both variables SDKs and the AWS CLI read, unless the user chose one:
+/// either variable already set means neither is touched (setting only the other would make
+/// SDKs and the CLI disagree). A region that is not a plain name is not passed on.
+fn region_vars(region: Option<&str>, preset: bool) -> Vec<(&'static str, String)> {
+    match region {
+        Some(r)
+            if !preset
+                && !r.is_empty()
+                && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
+        {
+            vec![
+                ("AWS_REGION", r.to_string()),
+                ("AWS_DEFAULT_REGION", r.to_string()),
+            ]
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// Runs `cmd` with the role's credentials in its environment only; exits with its status.
@@ -199,10 +224,27 @@ pub fn logout(broker: &Url) -> Result<()> {
             let _ = std::fs::remove_file(e.path());
         }
     }
-    let current = config_dir()?.join("current-broker");
-    if std::fs::read_to_string(&current).is_ok_and(|c| c.trim() == broker.as_str()) {
-        let _ = std::fs::remove_file(current);
-    }
-    eprintln!("Signed out of {broker}.");
+    // `current-broker` stays: the next `rolegate login` needs no --broker.
+    eprintln!("Signed out of {broker}; `rolegate login` signs in again.");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::region_vars;
+
+    #[test]
+    fn region_is_exported_unless_the_user_chose_one() {
+        let both = region_vars(Some("eu-west-1"), false);
+        assert_eq!(
+            both,
+            vec![
+                ("AWS_REGION", "eu-west-1".to_string()),
+                ("AWS_DEFAULT_REGION", "eu-west-1".to_string())
+            ]
+        );
+        assert!(region_vars(Some("eu-west-1"), true).is_empty());
+        assert!(region_vars(None, false).is_empty());
+        assert!(region_vars(Some("x'; rm -rf ~"), false).is_empty());
+    }
 }

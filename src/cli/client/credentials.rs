@@ -33,7 +33,7 @@ fn cache_file(broker: &Url, role: &str, duration: Option<u64>) -> Result<PathBuf
     Ok(profile::cache(broker)?.join(format!("creds-{safe}-{tag}-{d}.json")))
 }
 
-fn expires_at(v: &Value) -> Option<i64> {
+pub(super) fn expires_at(v: &Value) -> Option<i64> {
     let t = humantime::parse_rfc3339_weak(v["Expiration"].as_str()?).ok()?;
     Some(t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64)
 }
@@ -70,7 +70,9 @@ pub fn get(broker: &Url, role: &str, duration: Option<u64>) -> Result<Value> {
             return Ok(v);
         }
         match block_on(fetch(broker, role, duration))? {
-            Ok(v) => {
+            Ok(mut v) => {
+                // For `rolegate status`: which alias this file answers.
+                v["Alias"] = json!(role);
                 write_private(&path, &serde_json::to_vec(&v)?)?;
                 return Ok(v);
             }

@@ -20,7 +20,15 @@ use url::Url;
 /// How long `login` waits for the browser (or the device approval) before giving up.
 const WAIT: Duration = Duration::from_secs(300);
 
-pub fn run(broker: &Url, device: bool) -> Result<()> {
+pub fn run(broker: &Url, device: bool, force: bool) -> Result<()> {
+    // A sign-in the broker no longer honours (a restarted dev broker, a revoked token) is no
+    // reason to ask: only a live one is.
+    if !force
+        && let Ok(Some(current)) = super::status::signed_in(broker)
+        && !super::status::confirm_new_sign_in(broker, &current)?
+    {
+        return Ok(());
+    }
     let tokens = if device {
         device_flow(broker)?
     } else {
@@ -48,9 +56,9 @@ pub fn run(broker: &Url, device: bool) -> Result<()> {
         Answer::Ok(v) => v["roles"].as_array().map_or(0, Vec::len),
         Answer::Refused(_) => 0,
     };
-    let hours = (saved.refresh_expires_at - profile::now()) / 3600;
     eprintln!(
-        "Signed in to {broker} for {hours} h. {n} role{} available: `rolegate roles`, then `rolegate setup` to add them to ~/.aws/config.",
+        "Signed in to {broker} {}. {n} role{} available: `rolegate roles`, then `rolegate setup` to add them to ~/.aws/config.",
+        super::when::until(saved.refresh_expires_at, profile::now()),
         if n == 1 { "" } else { "s" }
     );
     Ok(())

@@ -1,10 +1,10 @@
 //! The engineer's side: `rolegate login`, `credentials` (the AWS CLI's and SDKs'
-//! `credential_process`), `roles`, `console`, `env`, `exec`, `logout`, `setup`; which role they
-//! act as is [`role_choice`].
+//! `credential_process`), `roles`, `console`, `env`, `exec`, `logout`, `setup`, `status`; which
+//! role they act as is [`role_choice`].
 //!
 //! State on disk, all mode 0600 in 0700 directories:
 //! - `$XDG_CONFIG_HOME/rolegate/brokers/<broker>.json` — the broker tokens of one sign-in
-//!   ([`profile`]); `current-broker` names the broker of the last `login`;
+//!   ([`profile`]); `current-broker` names the broker of the last `login` (kept by `logout`);
 //! - `$XDG_CACHE_HOME/rolegate/<broker>/` — credentials per role and duration
 //!   ([`credentials`]) and `.lock`, the one file lock under which a process refreshes the broker
 //!   token and fetches credentials, so 20 SDK processes asking at once cause one STS call.
@@ -24,6 +24,8 @@ pub mod login;
 pub mod profile;
 pub mod role_choice;
 pub mod setup;
+pub mod status;
+pub mod when;
 
 use std::process::ExitCode;
 

@@ -36,22 +36,101 @@ fn markers(broker: &Url) -> (String, String) {
     )
 }
 
-pub fn block(broker: &Url, exe: &str, prefix: &str, roles: &[(String, Option<String>)]) -> String {
+/// One profile `setup` writes: a role the broker offers for credentials.
+#[derive(Debug, PartialEq)]
+pub struct Entry {
+    pub alias: String,
+    /// Account name and id, as a comment above the profile.
+    pub comment: Option<String>,
+    pub region: Option<String>,
+}
+
+/// Where a profile's STS calls go when the broker is a `serve --dev` on this machine: a
+/// `[services]` section naming only STS, so every other service still goes to AWS.
+pub struct DevSts {
+    pub section: String,
+    pub endpoint: String,
+}
+
+pub fn block(
+    broker: &Url,
+    exe: &str,
+    prefix: &str,
+    roles: &[Entry],
+    dev_sts: Option<&DevSts>,
+) -> String {
     let (begin, end) = markers(broker);
     let mut out = format!("{begin}\n");
-    for (alias, account) in roles {
-        if let Some(a) = account {
+    for e in roles {
+        if let Some(a) = &e.comment {
             out.push_str(&format!("# {a}\n"));
         }
         out.push_str(&format!(
-            "[profile {prefix}{alias}]\ncredential_process = {} credentials --broker {} --role {}\n\n",
+            "[profile {prefix}{}]\ncredential_process = {} credentials --broker {} --role {}\n",
+            e.alias,
             word(exe),
             word(broker.as_str()),
-            word(alias)
+            word(&e.alias)
+        ));
+        if let Some(r) = &e.region {
+            out.push_str(&format!("region = {r}\n"));
+        }
+        if let Some(d) = dev_sts {
+            out.push_str(&format!("services = {}\n", d.section));
+        }
+        out.push('\n');
+    }
+    if let Some(d) = dev_sts {
+        out.push_str(&format!(
+            "# STS of the local emulator `rolegate serve --dev` uses; other services go to AWS.\n\
+             [services {}]\nsts =\n  endpoint_url = {}\n\n",
+            d.section, d.endpoint
         ));
     }
     out.push_str(&format!("{end}\n"));
     out
+}
+
+/// The emulator's STS address, when a `serve --dev` broker on this machine advertises one on
+/// this machine too. Anything else is ignored: a broker must never be able to send a profile's
+/// AWS calls (and the credentials signing them) somewhere else.
+pub fn dev_sts(broker: &Url, roles_answer: &serde_json::Value) -> Option<DevSts> {
+    let advertised = roles_answer["dev"]["sts_endpoint"].as_str()?;
+    let url = Url::parse(advertised).ok()?;
+    let plain = url.username().is_empty()
+        && url.password().is_none()
+        && matches!(url.path(), "" | "/")
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && matches!(url.scheme(), "http" | "https");
+    let port = url.port_or_known_default()?;
+    if !(plain && on_this_machine(broker) && on_this_machine(&url)) {
+        eprintln!(
+            "rolegate: the broker advertises an STS endpoint ({}) that is not on this machine, \
+             or is not served from this machine; it is not written",
+            text::for_terminal(advertised)
+        );
+        return None;
+    }
+    Some(DevSts {
+        section: format!("rolegate-dev-sts-{port}"),
+        endpoint: format!("{}://{}:{port}", url.scheme(), url.host_str()?),
+    })
+}
+
+/// Loopback by address: 127.0.0.0/8, ::1, or `localhost`.
+fn on_this_machine(u: &Url) -> bool {
+    match u.host() {
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// An AWS region name as written into a profile: letters, digits and dashes only.
+fn is_region(r: &str) -> bool {
+    !r.is_empty() && r.len() <= 32 && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 /// `current` with this broker's block replaced by `new` (appended when absent).
@@ -89,11 +168,12 @@ pub fn splice(current: &str, broker: &Url, new: &str) -> String {
     }
 }
 
-/// The roles the broker offers for credentials, as (alias, comment) — refused whole if any
+/// The roles the broker offers for credentials — refused whole if any
 /// string would not be read back exactly as written: an alias is a profile name (a strict
 /// character set), the account name and id a comment (no character that ends a line). The
-/// broker checks this at config load; the CLI does not take its word for it.
-fn profiles(v: &serde_json::Value, prefix: &str) -> Result<Vec<(String, Option<String>)>> {
+/// broker checks this at config load; the CLI does not take its word for it. `region` (from
+/// `--region`) wins over the region the broker names for each role's partition.
+fn profiles(v: &serde_json::Value, prefix: &str, region: Option<&str>) -> Result<Vec<Entry>> {
     let roles = v["roles"].as_array().cloned().unwrap_or_default();
     let mut out = Vec::new();
     for r in roles.iter().filter(|r| {
@@ -122,7 +202,22 @@ fn profiles(v: &serde_json::Value, prefix: &str) -> Result<Vec<(String, Option<S
                 text::describe(c)
             )));
         }
-        out.push((alias.to_string(), Some(comment)));
+        let region = match region.or(r["region"].as_str()) {
+            Some(reg) if is_region(reg) => Some(reg.to_string()),
+            Some(reg) => {
+                return Err(fail(format!(
+                    "the region {:?} for role {alias:?} is not a region name (letters, digits \
+                     and dashes); nothing was written",
+                    text::for_terminal(reg)
+                )));
+            }
+            None => None,
+        };
+        out.push(Entry {
+            alias: alias.to_string(),
+            comment: Some(comment),
+            region,
+        });
     }
     Ok(out)
 }
@@ -170,9 +265,15 @@ fn build_dir_warning(exe: &Path) -> Option<String> {
         })
 }
 
-pub fn run(broker: &Url, write: bool, prefix: &str) -> Result<()> {
+pub fn run(broker: &Url, write: bool, prefix: &str, region: Option<&str>) -> Result<()> {
+    if let Some(r) = region.filter(|r| !is_region(r)) {
+        return Err(fail(format!(
+            "--region {r:?} is not a region name, e.g. eu-west-1"
+        )));
+    }
     let v = call(broker, reqwest::Method::GET, "/api/v1/roles", None)?;
-    let roles = profiles(&v, prefix)?;
+    let roles = profiles(&v, prefix, region)?;
+    let dev_sts = dev_sts(broker, &v);
     let exe = std::env::current_exe()?.display().to_string();
     build_dir_warning(Path::new(&exe)).inspect(|w| eprintln!("{w}"));
     let path = aws_config_path()?;
@@ -181,7 +282,11 @@ pub fn run(broker: &Url, write: bool, prefix: &str) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(fail(format!("cannot read {}: {e}", path.display()))),
     };
-    let next = splice(&current, broker, &block(broker, &exe, prefix, &roles));
+    let next = splice(
+        &current,
+        broker,
+        &block(broker, &exe, prefix, &roles, dev_sts.as_ref()),
+    );
     if next == current {
         eprintln!(
             "{} is up to date ({} profiles).",
@@ -211,7 +316,7 @@ pub fn run(broker: &Url, write: bool, prefix: &str) -> Result<()> {
         "Wrote {} profiles to {}: try `aws sts get-caller-identity --profile {prefix}{}`",
         roles.len(),
         path.display(),
-        roles.first().map_or("…", |r| r.0.as_str())
+        roles.first().map_or("…", |r| r.alias.as_str())
     );
     Ok(())
 }
@@ -223,16 +328,21 @@ mod tests {
     #[test]
     fn the_managed_block_is_replaced_not_duplicated_and_the_rest_kept() {
         let b = Url::parse("https://rg.example.com").unwrap();
-        let one = block(&b, "/usr/bin/rolegate", "rg-", &[("a".into(), None)]);
+        let entry = |a: &str| Entry {
+            alias: a.into(),
+            comment: None,
+            region: Some("eu-west-1".into()),
+        };
+        let one = block(&b, "/usr/bin/rolegate", "rg-", &[entry("a")], None);
         let mine = "[profile mine]\nregion = eu-west-1\n";
         let first = splice(mine, &b, &one);
         assert!(first.starts_with(mine) && first.contains("[profile rg-a]"));
-        let two = block(&b, "/usr/bin/rolegate", "rg-", &[("b".into(), None)]);
+        let two = block(&b, "/usr/bin/rolegate", "rg-", &[entry("b")], None);
         let second = splice(&first, &b, &two);
         assert!(second.contains("[profile rg-b]") && !second.contains("[profile rg-a]"));
         assert!(second.starts_with(mine));
         assert_eq!(splice(&second, &b, &two), second, "idempotent");
-        assert!(one.contains("credential_process = /usr/bin/rolegate credentials --broker https://rg.example.com/ --role a"));
+        assert!(one.contains("credential_process = /usr/bin/rolegate credentials --broker https://rg.example.com/ --role a\nregion = eu-west-1\n"));
         assert_eq!(word("/opt/my tools/rolegate"), "\"/opt/my tools/rolegate\"");
     }
 
@@ -265,19 +375,77 @@ mod tests {
 
     #[test]
     fn broker_strings_that_would_add_config_lines_are_refused() {
-        let ok = profiles(&offered("prod-ro", "Prod (EU)"), "rolegate-").unwrap();
-        assert_eq!(ok[0].1.as_deref(), Some("Prod (EU) (111122223333)"));
+        let ok = profiles(&offered("prod-ro", "Prod (EU)"), "rolegate-", None).unwrap();
+        assert_eq!(ok[0].comment.as_deref(), Some("Prod (EU) (111122223333)"));
         let injected = "x]\ncredential_process = touch /tmp/pwned\n[profile y";
-        let e = profiles(&offered(injected, "Prod"), "rolegate-").unwrap_err();
+        let e = profiles(&offered(injected, "Prod"), "rolegate-", None).unwrap_err();
         assert!(
             e.0.contains(r#""x]\ncredential_process"#),
             "named, escaped: {}",
             e.0
         );
         for name in ["Prod\rcredential_process = x", "Prod\u{85}", "\u{1b}[2J"] {
-            let e = profiles(&offered("prod-ro", name), "rolegate-").unwrap_err();
+            let e = profiles(&offered("prod-ro", name), "rolegate-", None).unwrap_err();
             assert!(e.0.contains("\"prod-ro\"") && e.0.contains("U+"), "{}", e.0);
         }
-        assert!(profiles(&offered("prod-ro", "Prod"), "bad prefix ").is_err());
+        assert!(profiles(&offered("prod-ro", "Prod"), "bad prefix ", None).is_err());
+    }
+
+    #[test]
+    fn region_from_the_broker_or_the_flag_and_never_a_config_line() {
+        let mut v = offered("prod-ro", "Prod");
+        v["roles"][0]["region"] = "us-gov-west-1".into();
+        let from_broker = profiles(&v, "rolegate-", None).unwrap();
+        assert_eq!(from_broker[0].region.as_deref(), Some("us-gov-west-1"));
+        let flag = profiles(&v, "rolegate-", Some("eu-central-1")).unwrap();
+        assert_eq!(flag[0].region.as_deref(), Some("eu-central-1"));
+        v["roles"][0]["region"] = "us-east-1\ncredential_process = touch /tmp/pwned".into();
+        let e = profiles(&v, "rolegate-", None).unwrap_err();
+        assert!(e.0.contains("not a region name"), "{}", e.0);
+    }
+
+    fn advertising(sts: &str) -> serde_json::Value {
+        serde_json::json!({"roles": [], "dev": {"sts_endpoint": sts}})
+    }
+
+    #[test]
+    fn dev_sts_endpoint_only_from_a_loopback_broker_to_a_loopback_address_redirect_attack() {
+        let local = Url::parse("http://127.0.0.1:8080").unwrap();
+        let d = dev_sts(&local, &advertising("http://127.0.0.1:40123")).unwrap();
+        assert_eq!(d.endpoint, "http://127.0.0.1:40123");
+        assert_eq!(d.section, "rolegate-dev-sts-40123");
+        let remote = Url::parse("https://rolegate.example.com").unwrap();
+        assert!(dev_sts(&remote, &advertising("http://127.0.0.1:40123")).is_none());
+        for elsewhere in [
+            "http://attacker.example:80",
+            "http://10.0.0.8:4566",
+            "http://127.0.0.1.attacker.example:4566",
+            "http://user:pw@127.0.0.1:4566",
+            "http://127.0.0.1:4566/x?y",
+            "file:///etc/passwd",
+            "not a url",
+        ] {
+            assert!(
+                dev_sts(&local, &advertising(elsewhere)).is_none(),
+                "{elsewhere}"
+            );
+        }
+        assert!(dev_sts(&local, &serde_json::json!({"roles": []})).is_none());
+        let b = block(
+            &local,
+            "/usr/bin/rolegate",
+            "rg-",
+            &[Entry {
+                alias: "a".into(),
+                comment: None,
+                region: None,
+            }],
+            Some(&d),
+        );
+        assert!(b.contains("services = rolegate-dev-sts-40123\n"), "{b}");
+        assert!(
+            b.contains("[services rolegate-dev-sts-40123]\nsts =\n  endpoint_url = http://127.0.0.1:40123\n"),
+            "{b}"
+        );
     }
 }

@@ -126,13 +126,13 @@ fn verify_unguarded(
     }
 
     let allowed = (!trust.allow_sha1).then_some(STRONG);
-    let (assertion, response_signed) = if facts.encrypted_assertions == 1 {
+    let assertion = if facts.encrypted_assertions == 1 {
         encrypted_assertion(xml, facts.root_signed, sp, trust, allowed)?
     } else {
         signed_assertion(xml, facts.root_signed, trust, allowed)?
     };
 
-    check_response(envelope, response_signed, sp, trust, clock)?;
+    check_response(envelope, sp, trust, clock)?;
     let replay_until = check_assertion(&assertion, sp, trust, expect, envelope, clock)?;
     Ok(Verified {
         assertion,
@@ -158,15 +158,15 @@ fn reduce(
     .map_err(|_| SamlError::BadSignature("no valid signature by the IdP's certificate"))
 }
 
-/// (assertion, whether the Response itself was signed). "The Response is signed" means the
-/// document root carries its own ds:Signature (SAML core 3.2.2, 5.4.1): a signature placed
+/// The assertion the IdP signed, directly or through the Response. "The Response is signed"
+/// means the document root carries its own ds:Signature (SAML core 3.2.2, 5.4.1): a signature placed
 /// elsewhere that happens to reference the root is not the Response's signature.
 fn signed_assertion(
     xml: &str,
     root_signed: bool,
     trust: &Trust<'_>,
     allowed: Option<&[AllowedSignatureAlgorithm]>,
-) -> Result<(Assertion, bool), SamlError> {
+) -> Result<Assertion, SamlError> {
     let signed = reduce(xml, trust, allowed)?;
     match root_of(&signed)? {
         Root::Response if !root_signed => Err(SamlError::BadSignature(
@@ -176,12 +176,11 @@ fn signed_assertion(
             let r: Response = signed
                 .parse()
                 .map_err(|_| SamlError::Malformed("signed Response does not parse"))?;
-            let a = r.assertion.ok_or(SamlError::BadSignature(
+            r.assertion.ok_or(SamlError::BadSignature(
                 "the signed Response has no assertion",
-            ))?;
-            Ok((a, true))
+            ))
         }
-        Root::Assertion => Ok((parse_assertion(&signed)?, false)),
+        Root::Assertion => parse_assertion(&signed),
         Root::Other => Err(SamlError::BadSignature(
             "the signature covers neither the Response nor the Assertion",
         )),
@@ -194,7 +193,7 @@ fn encrypted_assertion(
     sp: &Sp<'_>,
     trust: &Trust<'_>,
     allowed: Option<&[AllowedSignatureAlgorithm]>,
-) -> Result<(Assertion, bool), SamlError> {
+) -> Result<Assertion, SamlError> {
     let key = sp.decryption_key.ok_or(SamlError::Encryption(
         "encrypted assertion but no SP decryption key is configured",
     ))?;
@@ -222,7 +221,7 @@ fn encrypted_assertion(
             preparse_assertion(&plain, trust)?;
             parse_assertion(&plain)
         })?;
-        return Ok((assertion, true));
+        return Ok(assertion);
     }
     // Unsigned envelope (the pre-parse has run over it): the decrypted assertion must carry its
     // own valid signature, and only an AEAD cipher is decrypted (see `decrypt`).
@@ -245,7 +244,7 @@ fn encrypted_assertion(
         }
         parse_assertion(&signed)
     })?;
-    Ok((assertion, false))
+    Ok(assertion)
 }
 
 /// Runs what follows a decryption, up to and including the plaintext's signature check, and
@@ -316,17 +315,21 @@ fn unix(t: &chrono::DateTime<chrono::Utc>) -> i64 {
 /// Checks on the Response element itself.
 fn check_response(
     r: &Envelope,
-    signed: bool,
     sp: &Sp<'_>,
     trust: &Trust<'_>,
     clock: &dyn Clock,
 ) -> Result<(), SamlError> {
-    // SAML core 3.2.2 and bindings 3.5.5.2: a signed Response sent through the POST binding
-    // MUST carry Destination, and it must be the URL it was posted to.
+    // SAML core 3.2.2: a Destination that is present must be the URL it was posted to.
+    //
+    // Deliberate deviation from bindings 3.5.5.2, which wants Destination on every signed
+    // Response: deployed IdPs (OneLogin among them) sign Responses without one, and OpenSAML,
+    // python3-saml and gosaml2 accept them. Nothing is lost by doing the same: what binds the
+    // Response to this SP is checked on signed content whatever the envelope says — a bearer
+    // confirmation whose Recipient is this ACS (`check_bearer`) and an Audience naming us
+    // (`check_assertion`) are required of every Response.
     match r.destination.as_deref() {
         Some(d) if d == sp.acs_url => {}
         Some(_) => return Err(SamlError::WrongDestination),
-        None if signed => return Err(SamlError::WrongDestination),
         None => {}
     }
     // Profiles 4.1.4.2: the Response Issuer, when present, is the IdP.
@@ -488,8 +491,12 @@ fn bearer_confirmations(
 }
 
 /// Profiles 4.1.4.2: at least one bearer SubjectConfirmation whose data has Recipient = ACS,
-/// a NotOnOrAfter in the future, no NotBefore, and (solicited) InResponseTo = the request.
-/// Returns that confirmation's NotOnOrAfter.
+/// a NotOnOrAfter in the future and (solicited) InResponseTo = the request; one that satisfies
+/// every rule is enough, whatever the others say. Returns that confirmation's NotOnOrAfter.
+///
+/// Deliberate deviation: the profile says bearer SubjectConfirmationData has no NotBefore;
+/// deployed IdPs send one, and like OpenSAML it is honoured as a lower bound (with skew)
+/// rather than a reason to refuse — a confirmation is never accepted before it.
 fn check_bearer(
     a: &Assertion,
     sp: &Sp<'_>,
@@ -510,10 +517,10 @@ fn check_bearer(
     let mut first_error = None;
     for d in bearer_confirmations(a) {
         let result = (|| {
-            if d.not_before.is_some() {
-                return Err(SamlError::SubjectConfirmation(
-                    "bearer SubjectConfirmationData must not have NotBefore",
-                ));
+            if let Some(nb) = &d.not_before
+                && now + skew < unix(nb)
+            {
+                return Err(SamlError::NotYetValid);
             }
             let noa = d
                 .not_on_or_after
