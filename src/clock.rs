@@ -71,7 +71,47 @@ impl Clock for OffsetClock {
     }
 }
 
+/// A duration as people write it, in the units `--duration` and `max_duration` accept:
+/// "1h", "12h", "1h30m", "15m", "4h0m1s" (every unit below the largest, once one is shown).
+pub fn human(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 || (h > 0 && s > 0) {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 || out.is_empty() {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}
+
 /// RFC 3339 with second precision and `Z`, the form AWS uses for `Expiration`.
 pub fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn durations_are_shown_in_the_units_people_type() {
+        let cases = [
+            (3600, "1h"),
+            (43200, "12h"),
+            (5400, "1h30m"),
+            (900, "15m"),
+            (14401, "4h0m1s"),
+            (90, "1m30s"),
+            (0, "0s"),
+        ];
+        for (secs, shown) in cases {
+            assert_eq!(super::human(secs), shown);
+            if secs > 0 {
+                let parsed = humantime::parse_duration(shown).unwrap().as_secs();
+                assert_eq!(parsed, secs, "{shown} reads back as `--duration` parses it");
+            }
+        }
+    }
 }

@@ -617,3 +617,205 @@ async fn roles_escape_broker_control_sequences_terminal_injection() {
         stdout(&out)
     );
 }
+
+// --- which role: by position, by flag, picked on a terminal, or a helpful refusal ---------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_by_position_refusals_without_a_terminal_and_misspellings_suggest() {
+    let Some(e) = env().await else { return };
+    let p = peers().unwrap();
+    e.login("cli-carol").await;
+
+    // The real AWS CLI, with a profile naming the role by position.
+    let profile = format!(
+        "[profile positional]\ncredential_process = {} credentials --broker {} prod-readonly\n",
+        env!("CARGO_BIN_EXE_rolegate"),
+        e.app.url
+    );
+    std::fs::write(e.home.path().join("aws-config"), profile).unwrap();
+    let mut aws = Command::new("aws");
+    e.isolate(&mut aws);
+    aws.args(["sts", "get-caller-identity", "--output", "json"])
+        .args(["--profile", "positional", "--endpoint-url", &p.moto.url]);
+    let out = run(&mut aws);
+    assert_success(
+        &out,
+        "aws sts get-caller-identity through `credentials <role>`",
+    );
+    assert!(
+        stdout(&out).contains(":assumed-role/ReadOnly/corp.cli-carol@example.com"),
+        "{}",
+        stdout(&out)
+    );
+
+    // No role and stdin not a terminal: never a prompt, a message and nothing on stdout.
+    for (args, usage) in [
+        (&["credentials"][..], "rolegate credentials <role>"),
+        (&["env"][..], "rolegate env <role>"),
+        (&["console", "--print"][..], "rolegate console <role>"),
+        (
+            &["exec", "--", "true"][..],
+            "rolegate exec <role> -- command",
+        ),
+    ] {
+        let out = run(&mut e.cli(args));
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(stdout(&out).is_empty(), "{args:?}");
+        assert!(
+            stderr(&out).contains(&format!(
+                "which role? name one: `{usage}`; `rolegate roles` lists yours"
+            )),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+
+    // A misspelt role: the nearest of the user's aliases, and the command that lists them.
+    let out = run(&mut e.cli(&["credentials", "prod-redonly"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).is_empty());
+    let err = stderr(&out);
+    assert!(
+        err.contains("no credentials for `prod-redonly`: it is not one of your roles; did you mean `prod-readonly`?")
+            && err.contains("`rolegate roles` lists yours")
+            && !err.contains("/api/"),
+        "{err}"
+    );
+    let out = run(&mut e.cli(&["console", "--role", "admn", "--print"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("did you mean `admin`?"),
+        "{}",
+        stderr(&out)
+    );
+    // A role of the catalogue the user may not use, far from theirs: no guess.
+    let out = run(&mut e.cli(&["credentials", "sales"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("`sales`: it is not one of your roles")
+            && !stderr(&out).contains("did you mean"),
+        "{}",
+        stderr(&out)
+    );
+    // Named twice, differently.
+    let out = run(&mut e.cli(&["credentials", "admin", "--role", "prod-readonly"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("two roles named"), "{}", stderr(&out));
+
+    // Durations in human units, both ways.
+    let out = run(&mut e.cli(&["credentials", "admin", "--duration", "4h"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("at most 1h"), "{}", stderr(&out));
+    let out = run(&mut e.cli(&["exec", "prod-readonly", "--duration", "4h", "--", "true"]));
+    assert_success(&out, "exec with --duration 4h (the role's maximum)");
+    let out = run(&mut e.cli(&["roles"]));
+    let max = |alias: &str| {
+        stdout(&out)
+            .lines()
+            .find(|l| l.starts_with(&format!("{alias} ")))
+            .and_then(|l| l.split_whitespace().last().map(str::to_string))
+    };
+    assert_eq!(
+        max("prod-readonly").as_deref(),
+        Some("4h"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(max("admin").as_deref(), Some("1h"), "{}", stdout(&out));
+
+    // `env --format zsh` (and bash) write what sh reads.
+    let sh = stdout(&run(&mut e.cli(&["env", "prod-readonly"])));
+    for shell in ["zsh", "bash"] {
+        let out = run(&mut e.cli(&["env", "prod-readonly", "--format", shell]));
+        assert_success(&out, shell);
+        assert_eq!(stdout(&out), sh, "{shell}");
+    }
+    assert!(sh.contains("export AWS_SESSION_TOKEN='"), "{sh}");
+}
+
+/// A pseudo-terminal: the master side for the test, the slave side for the child's stdin and
+/// stderr, 30 rows by 100 columns.
+fn pty() -> (std::fs::File, std::fs::File) {
+    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
+    grantpt(&master).unwrap();
+    unlockpt(&master).unwrap();
+    let name = ptsname(&master, Vec::new()).unwrap();
+    use std::os::unix::fs::OpenOptionsExt;
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY)
+        .open(name.to_str().unwrap())
+        .unwrap();
+    let size = rustix::termios::Winsize {
+        ws_row: 30,
+        ws_col: 100,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    rustix::termios::tcsetwinsize(&slave, size).unwrap();
+    (std::fs::File::from(master), slave)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_role_on_a_terminal_a_fuzzy_picker_chooses_one() {
+    let Some(e) = env().await else { return };
+    e.login("cli-dave").await;
+    let (mut master, slave) = pty();
+    let mut c = e.cli(&["credentials"]);
+    c.env("TERM", "xterm")
+        .stdin(slave.try_clone().unwrap())
+        .stderr(slave)
+        .stdout(Stdio::piped());
+    let child = c.spawn().unwrap();
+    drop(c); // the parent's copies of the slave side: EOF on the master when the child exits
+    let screen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let mut reader = master.try_clone().unwrap();
+    let seen = screen.clone();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let shown = |text: &str| String::from_utf8_lossy(&screen.lock().unwrap()).contains(text);
+    let wait_until = |text: &str| {
+        for _ in 0..200 {
+            if shown(text) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!(
+            "the picker never showed {text:?}: {}",
+            String::from_utf8_lossy(&screen.lock().unwrap())
+        );
+    };
+    tokio::task::block_in_place(|| {
+        use std::io::Write;
+        // Alias, account name and number, in the broker's order.
+        wait_until("prod-readonly  prod (123456789012)");
+        wait_until("admin          prod (123456789012)");
+        master.write_all(b"adm").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        master.write_all(b"\r").unwrap();
+    });
+    let out = tokio::task::block_in_place(|| child.wait_with_output().unwrap());
+    assert_success(&out, "credentials through the picker");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["Version"], 1, "stdout is credential_process JSON only");
+    let cached: Vec<String> = std::fs::read_dir(e.broker_dir())
+        .unwrap()
+        .flatten()
+        .map(|f| f.file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(
+        cached.iter().any(|f| f.starts_with("creds-admin-")),
+        "typing `adm` chose admin: {cached:?}"
+    );
+}

@@ -25,9 +25,16 @@ static TAG_CHARS: LazyLock<Regex> =
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LimitError {
-    #[error("duration_seconds {requested} is above this role's maximum of {max} seconds")]
+    #[error(
+        "duration_seconds {requested} ({}) is above this role's maximum: at most {}",
+        crate::clock::human(*requested),
+        crate::clock::human(*max)
+    )]
     DurationTooLong { requested: u64, max: u64 },
-    #[error("duration_seconds {requested} is below the STS minimum of 900 seconds")]
+    #[error(
+        "duration_seconds {requested} ({}) is below the STS minimum: at least 15m",
+        crate::clock::human(*requested)
+    )]
     DurationTooShort { requested: u64 },
     #[error("{count} session tags; STS allows at most 50")]
     TooManyTags { count: usize },

@@ -6,15 +6,32 @@ mod policy;
 mod serve;
 mod verify;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// The commands `rolegate --help` lists for engineers, in this order. A name that is not (yet)
+/// a command is skipped; a test checks that every command is in exactly one group.
+const FOR_ENGINEERS: &[&str] = &[
+    "login",
+    "credentials",
+    "console",
+    "env",
+    "exec",
+    "roles",
+    "setup",
+    "status",
+    "logout",
+];
+/// The commands `rolegate --help` lists for the broker's operators.
+const FOR_OPERATORS: &[&str] = &["serve", "config", "policy", "verify", "probe"];
 
 #[derive(Parser)]
 #[command(
     name = "rolegate",
     version,
-    about = "Federation identity broker for AWS: IdP sign-in in, STS credentials out"
+    about = "Federation identity broker for AWS: IdP sign-in in, STS credentials out",
+    after_help = "Run `rolegate <command> --help` for what a command does, with an example."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -24,7 +41,11 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the broker.
+    #[command(after_long_help = "Example:\n  \
+        rolegate serve --dev                       # try it: dev IdP, memory store, loopback\n  \
+        rolegate serve --config /etc/rolegate/rolegate.toml")]
     Serve {
+        /// The broker's config file (TOML).
         #[arg(long, env = "ROLEGATE_CONFIG")]
         config: Option<PathBuf>,
         /// Try rolegate: memory store, built-in dev IdP (no password), generated keys, loopback only.
@@ -32,24 +53,38 @@ enum Command {
         dev: bool,
     },
     /// Inspect configuration.
+    #[command(after_long_help = "Example:\n  rolegate config check --config rolegate.toml")]
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
     },
     /// Explain or lint the role-mapping policy.
+    #[command(after_long_help = "Example:\n  \
+        rolegate policy explain --config rolegate.toml --identity alice.json --role prod-readonly --action credentials\n  \
+        rolegate policy lint --config rolegate.toml")]
     Policy {
         #[command(subcommand)]
         command: PolicyCommand,
     },
     /// Run the broker's verifier on one proof, offline, at a given instant.
+    #[command(after_long_help = "Example:\n  \
+        rolegate verify jwt --jwks idp-keys.json --issuer https://idp.example.com \\\n    \
+        --audience rolegate --now 2026-11-22T10:00:00Z < token.jwt")]
     Verify {
         #[command(subcommand)]
         command: VerifyCommand,
     },
     /// Exit 0 if GET <url> answers 2xx within 2 s: the container healthcheck (the runtime
     /// image has no shell or curl).
-    Probe { url: String },
+    #[command(after_long_help = "Example:\n  rolegate probe http://127.0.0.1:8080/healthz")]
+    Probe {
+        /// The URL to GET, e.g. the broker's /healthz.
+        url: String,
+    },
     /// Sign in to a broker: opens the browser (loopback), or shows a code with --device.
+    #[command(after_long_help = "Example:\n  \
+        rolegate login --broker https://rolegate.example.com\n  \
+        rolegate login --device          # over SSH: sign in from your laptop's browser")]
     Login {
         #[command(flatten)]
         broker: BrokerArg,
@@ -62,6 +97,9 @@ enum Command {
     },
     /// The broker, who is signed in there and until when, and the cached credentials per role.
     /// Exit 0 when signed in, 1 when not.
+    #[command(after_long_help = "Example:\n  \
+        rolegate status\n  \
+        rolegate status --json | jq .signed_in")]
     Status {
         #[command(flatten)]
         broker: BrokerArg,
@@ -70,20 +108,34 @@ enum Command {
         json: bool,
     },
     /// Revoke the sign-in at the broker and delete local tokens and cached credentials.
+    #[command(after_long_help = "Example:\n  rolegate logout")]
     Logout {
         #[command(flatten)]
         broker: BrokerArg,
     },
     /// List the roles you may use.
+    #[command(after_long_help = "Example:\n  \
+        rolegate roles\n  \
+        rolegate roles --json | jq -r '.roles[].alias'")]
     Roles {
         #[command(flatten)]
         broker: BrokerArg,
+        /// The broker's answer as JSON, for scripts.
         #[arg(long)]
         json: bool,
     },
     /// credential_process JSON for a role (cached; renewed 15 minutes before expiry).
+    #[command(
+        after_long_help = "Example: in ~/.aws/config (`rolegate setup` writes these)\n  \
+        [profile prod]\n  \
+        credential_process = /usr/local/bin/rolegate credentials --broker https://rolegate.example.com prod-readonly\n\
+        Without a role, on a terminal, a picker lists yours."
+    )]
     Credentials(RoleArgs),
     /// Open the AWS console as a role (or print the sign-in URL).
+    #[command(after_long_help = "Example:\n  \
+        rolegate console prod-readonly --destination /s3/buckets\n  \
+        rolegate console                 # pick a role from a list")]
     Console {
         #[command(flatten)]
         role: RoleArgs,
@@ -95,23 +147,36 @@ enum Command {
         print: bool,
     },
     /// Print shell commands that export a role's credentials.
+    #[command(after_long_help = "Example:\n  \
+        eval \"$(rolegate env prod-readonly)\"                 # sh, bash, zsh\n  \
+        rolegate env prod-readonly --format fish | source")]
     Env {
         #[command(flatten)]
         role: RoleArgs,
-        #[arg(long, default_value = "sh", value_parser = ["sh", "fish", "powershell"])]
+        /// The shell to write for (bash and zsh read the sh form).
+        #[arg(long, default_value = "sh", value_parser = ["sh", "bash", "zsh", "fish", "powershell"])]
         format: String,
     },
     /// Run a command with a role's credentials in its environment only.
+    #[command(after_long_help = "Example:\n  \
+        rolegate exec prod-readonly -- aws s3 ls\n  \
+        rolegate exec prod-readonly --duration 4h -- terraform plan")]
     Exec {
         #[command(flatten)]
         role: RoleArgs,
+        /// The command and its arguments, after `--`.
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
     /// Write a credential_process profile per role into ~/.aws/config (dry run unless --write).
+    #[command(after_long_help = "Example:\n  \
+        rolegate setup                   # shows the change\n  \
+        rolegate setup --write\n  \
+        aws sts get-caller-identity --profile rolegate-prod-readonly")]
     Setup {
         #[command(flatten)]
         broker: BrokerArg,
+        /// Write the change (else only show it).
         #[arg(long)]
         write: bool,
         /// Profile names are <prefix><role>.
@@ -135,12 +200,27 @@ struct BrokerArg {
 struct RoleArgs {
     #[command(flatten)]
     broker: BrokerArg,
-    /// A role alias (or ARN) from `rolegate roles`.
-    #[arg(long)]
-    role: String,
-    /// Session length, e.g. 1h or 90m (default: the broker's).
+    /// A role alias (or ARN) from `rolegate roles`; without one, on a terminal, pick from a list.
+    #[arg(value_name = "ROLE")]
+    role: Option<String>,
+    /// The role, as a flag (the form `rolegate setup` writes into profiles).
+    #[arg(long = "role", id = "role_flag", value_name = "ROLE")]
+    role_flag: Option<String>,
+    /// Session length, e.g. 1h, 90m or 4h (default: the broker's; at most the role's maximum).
     #[arg(long, value_parser = parse_duration)]
     duration: Option<u64>,
+}
+
+impl RoleArgs {
+    /// The broker, and the role named or picked; `usage` says how to name one.
+    fn resolve(&self, usage: &str, action: &str) -> client::Result<(url::Url, String)> {
+        let (positional, flag) = (self.role.as_deref(), self.role_flag.as_deref());
+        // Two different names fail before anything else is looked at.
+        client::role_choice::named(positional, flag)?;
+        let broker = client::broker::resolve(self.broker.broker.as_deref())?;
+        let role = client::role_choice::choose(&broker, positional, flag, usage, action)?;
+        Ok((broker, role))
+    }
 }
 
 fn parse_duration(s: &str) -> Result<u64, String> {
@@ -149,10 +229,44 @@ fn parse_duration(s: &str) -> Result<u64, String> {
         .map_err(|e| format!("`{s}`: {e} (try 1h, 90m, 3600s)"))
 }
 
+/// The command tree, with `--help` listing the commands in their two groups.
+fn command() -> clap::Command {
+    let cmd = Cli::command();
+    let groups = grouped(&cmd);
+    cmd.help_template(format!(
+        "{{about-with-newline}}\n{{usage-heading}} {{usage}}\n\n{groups}Options:\n{{options}}{{after-help}}"
+    ))
+}
+
+/// "Commands for engineers:" and "Commands for operators:", each command with its summary.
+fn grouped(cmd: &clap::Command) -> String {
+    let width = cmd
+        .get_subcommands()
+        .map(|c| c.get_name().len())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for (heading, names) in [("engineers", FOR_ENGINEERS), ("operators", FOR_OPERATORS)] {
+        out.push_str(&format!("Commands for {heading}:\n"));
+        for name in names.iter() {
+            if let Some(c) = cmd.find_subcommand(name) {
+                let about = c.get_about().map(|a| a.to_string()).unwrap_or_default();
+                out.push_str(&format!("  {name:width$}  {about}\n"));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
 #[derive(Subcommand)]
 enum ConfigCommand {
     /// Validate a config file (and the files it names); exit 1 naming the offending key.
+    #[command(
+        after_long_help = "Example:\n  rolegate config check --config /etc/rolegate/rolegate.toml"
+    )]
     Check {
+        /// The broker's config file (TOML).
         #[arg(long, env = "ROLEGATE_CONFIG")]
         config: PathBuf,
     },
@@ -162,9 +276,14 @@ enum ConfigCommand {
 enum PolicyCommand {
     /// The decision for one identity, role and action, with every statement and why it
     /// matched or not. Exit 0 on allow, 1 on deny, 2 on errors.
+    #[command(after_long_help = "Example:\n  \
+        rolegate policy explain --config rolegate.toml --identity alice.json \\\n    \
+        --role prod-readonly --action credentials")]
     Explain(policy::ExplainArgs),
     /// Warn about IAM traps; exit 1 when there are findings.
+    #[command(after_long_help = "Example:\n  rolegate policy lint --config rolegate.toml")]
     Lint {
+        /// The broker's config file (TOML).
         #[arg(long, env = "ROLEGATE_CONFIG")]
         config: PathBuf,
     },
@@ -173,13 +292,19 @@ enum PolicyCommand {
 #[derive(Subcommand)]
 enum VerifyCommand {
     /// Verify a JWT (compact form on stdin) as the broker would verify a bearer ID token.
+    #[command(after_long_help = "Example:\n  \
+        rolegate verify jwt --jwks idp-keys.json --issuer https://idp.example.com \\\n    \
+        --audience rolegate --now 2026-11-22T10:00:00Z < token.jwt")]
     Jwt(verify::JwtArgs),
     /// Verify a SAML Response (base64 as posted, or XML, on stdin) as the ACS would.
+    #[command(after_long_help = "Example:\n  \
+        rolegate verify saml --idp-metadata idp-metadata.xml --sp-entity-id https://rolegate.example.com \\\n    \
+        --acs-url https://rolegate.example.com/saml/acs --now 2026-11-22T10:00:00Z < response.b64")]
     Saml(verify::SamlArgs),
 }
 
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|e| e.exit());
     match cli.command {
         Command::Serve { config, dev } => serve::run(config, dev),
         Command::Config {
@@ -239,33 +364,25 @@ fn run_client(command: Command) -> client::Result<ExitCode> {
             commands::roles(&resolve(broker.broker.as_deref())?, json).map(ok)
         }
         Command::Credentials(r) => {
-            credentials::run(&resolve(r.broker.broker.as_deref())?, &r.role, r.duration).map(ok)
+            let (broker, role) = r.resolve("rolegate credentials <role>", "credentials")?;
+            credentials::run(&broker, &role, r.duration).map(ok)
         }
         Command::Console {
             role: r,
             destination,
             print,
-        } => commands::console(
-            &resolve(r.broker.broker.as_deref())?,
-            &r.role,
-            r.duration,
-            destination.as_deref(),
-            print,
-        )
-        .map(ok),
-        Command::Env { role: r, format } => commands::env(
-            &resolve(r.broker.broker.as_deref())?,
-            &r.role,
-            r.duration,
-            &format,
-        )
-        .map(ok),
-        Command::Exec { role: r, command } => commands::exec(
-            &resolve(r.broker.broker.as_deref())?,
-            &r.role,
-            r.duration,
-            &command,
-        ),
+        } => {
+            let (broker, role) = r.resolve("rolegate console <role>", "console")?;
+            commands::console(&broker, &role, r.duration, destination.as_deref(), print).map(ok)
+        }
+        Command::Env { role: r, format } => {
+            let (broker, role) = r.resolve("rolegate env <role>", "credentials")?;
+            commands::env(&broker, &role, r.duration, &format).map(ok)
+        }
+        Command::Exec { role: r, command } => {
+            let (broker, role) = r.resolve("rolegate exec <role> -- command", "credentials")?;
+            commands::exec(&broker, &role, r.duration, &command)
+        }
         Command::Setup {
             broker,
             write,
@@ -279,5 +396,153 @@ fn run_client(command: Command) -> client::Result<ExitCode> {
         )
         .map(ok),
         _ => unreachable!("server commands are handled by run()"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_is_in_exactly_one_help_group() {
+        let cmd = Cli::command();
+        for c in cmd.get_subcommands() {
+            let name = c.get_name();
+            let groups = FOR_ENGINEERS
+                .iter()
+                .chain(FOR_OPERATORS)
+                .filter(|n| **n == name);
+            assert_eq!(
+                groups.count(),
+                1,
+                "`{name}` must be in exactly one of FOR_ENGINEERS, FOR_OPERATORS"
+            );
+        }
+        let help = command().render_help().to_string();
+        let engineers = help.find("Commands for engineers:").unwrap();
+        let operators = help.find("Commands for operators:").unwrap();
+        assert!(engineers < operators, "{help}");
+        for (name, (start, end)) in FOR_ENGINEERS
+            .iter()
+            .map(|n| (n, (engineers, operators)))
+            .chain(FOR_OPERATORS.iter().map(|n| (n, (operators, help.len()))))
+        {
+            if cmd.find_subcommand(name).is_some() {
+                assert!(
+                    help[start..end].contains(&format!("\n  {name} ")),
+                    "{name}: {help}"
+                );
+            }
+        }
+        assert!(
+            help.contains("Options:") && help.contains("--help"),
+            "{help}"
+        );
+    }
+
+    /// Every command, at every level, says what it does and shows an example in its long
+    /// help; every argument says what it is.
+    #[test]
+    fn every_command_and_flag_has_help_and_every_command_an_example() {
+        fn walk(c: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for sub in c.get_subcommands() {
+                let path = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() {
+                    missing.push(format!("`{path}`: no description"));
+                }
+                let example = sub
+                    .get_after_long_help()
+                    .map(|h| h.to_string())
+                    .unwrap_or_default();
+                if !example.starts_with("Example") || !example.contains("rolegate ") {
+                    missing.push(format!("`{path}`: no example in after_long_help"));
+                }
+                for a in sub.get_arguments() {
+                    let id = a.get_id().as_str();
+                    if id == "help" || id == "version" {
+                        continue;
+                    }
+                    if a.get_help().is_none() && a.get_long_help().is_none() {
+                        missing.push(format!("`{path}`: argument `{id}` has no description"));
+                    }
+                }
+                walk(sub, &path, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "rolegate", &mut missing);
+        assert!(missing.is_empty(), "{missing:#?}");
+    }
+
+    #[test]
+    fn the_command_tree_is_consistent() {
+        command().debug_assert();
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::from_arg_matches(&command().try_get_matches_from(args)?)
+    }
+
+    fn role_args(cli: Cli) -> RoleArgs {
+        match cli.command {
+            Command::Credentials(r) => r,
+            Command::Console { role, .. } | Command::Env { role, .. } => role,
+            Command::Exec { role, command } => {
+                assert_eq!(command, ["aws", "s3", "ls"]);
+                role
+            }
+            _ => panic!("not a role command"),
+        }
+    }
+
+    #[test]
+    fn a_role_is_named_by_position_or_by_flag() {
+        for args in [
+            &["rolegate", "credentials", "prod-ro"][..],
+            &["rolegate", "credentials", "--role", "prod-ro"],
+            &["rolegate", "console", "prod-ro", "--print"],
+            &["rolegate", "env", "prod-ro", "--format", "zsh"],
+            &["rolegate", "exec", "prod-ro", "--", "aws", "s3", "ls"],
+            &[
+                "rolegate", "exec", "--role", "prod-ro", "--", "aws", "s3", "ls",
+            ],
+        ] {
+            let r = role_args(parse(args).unwrap());
+            let named = client::role_choice::named(r.role.as_deref(), r.role_flag.as_deref());
+            assert_eq!(named.unwrap().as_deref(), Some("prod-ro"), "{args:?}");
+        }
+        // As `rolegate setup` has always written it into profiles.
+        let r = role_args(
+            parse(&[
+                "rolegate",
+                "credentials",
+                "--broker",
+                "https://rg.example.com/",
+                "--role",
+                "a",
+            ])
+            .unwrap(),
+        );
+        assert_eq!(r.role_flag.as_deref(), Some("a"));
+        assert_eq!(r.broker.broker.as_deref(), Some("https://rg.example.com/"));
+        let r = role_args(parse(&["rolegate", "credentials", "a", "--role", "b"]).unwrap());
+        assert!(client::role_choice::named(r.role.as_deref(), r.role_flag.as_deref()).is_err());
+        let r = role_args(parse(&["rolegate", "credentials"]).unwrap());
+        assert!(r.role.is_none() && r.role_flag.is_none());
+    }
+
+    #[test]
+    fn shells_and_durations_are_accepted_as_people_write_them() {
+        for shell in ["sh", "bash", "zsh", "fish", "powershell"] {
+            assert!(
+                parse(&["rolegate", "env", "r", "--format", shell]).is_ok(),
+                "{shell}"
+            );
+        }
+        assert!(parse(&["rolegate", "env", "r", "--format", "csh"]).is_err());
+        let r = role_args(parse(&["rolegate", "credentials", "r", "--duration", "4h"]).unwrap());
+        assert_eq!(r.duration, Some(4 * 3600));
+        let r = role_args(parse(&["rolegate", "credentials", "r", "--duration", "1h30m"]).unwrap());
+        assert_eq!(r.duration, Some(5400));
     }
 }

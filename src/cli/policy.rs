@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct ExplainArgs {
+    /// The broker's config file (its roles, IdPs and policy).
     #[arg(long, env = "ROLEGATE_CONFIG")]
     config: PathBuf,
     /// JSON file with the identity (idp, subject, email, email_verified, username, groups,
@@ -22,6 +23,7 @@ pub struct ExplainArgs {
     /// Role alias or ARN.
     #[arg(long)]
     role: String,
+    /// What the identity wants to do with the role.
     #[arg(long, value_enum)]
     action: ActionArg,
 }

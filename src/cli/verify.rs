@@ -23,6 +23,7 @@ pub struct JwtArgs {
     /// An audience the token must name (the broker's client_id or a listed audience).
     #[arg(long)]
     audience: String,
+    /// The `nonce` the token must carry (as the OIDC callback checks it).
     #[arg(long)]
     nonce: Option<String>,
     /// The instant to verify at (RFC 3339), e.g. 2026-11-22T10:00:00Z.
@@ -116,8 +117,10 @@ pub struct SamlArgs {
     /// PEM private key of the SP, for encrypted assertions.
     #[arg(long)]
     sp_key: Option<PathBuf>,
+    /// Allowed clock skew.
     #[arg(long, default_value = "60s")]
     clock_skew: humantime::Duration,
+    /// The assertion attribute that carries the groups (the IdP's `groups_attribute`).
     #[arg(long, default_value = "groups")]
     groups_attribute: String,
     /// Split group values on commas.

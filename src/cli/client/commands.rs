@@ -2,7 +2,7 @@
 
 use super::broker::{self, Answer};
 use super::files::lock;
-use super::{Result, block_on, credentials, fail, profile};
+use super::{Result, block_on, credentials, fail, profile, role_choice};
 use crate::domain::text::for_terminal;
 use serde_json::{Value, json};
 use std::process::ExitCode;
@@ -15,9 +15,18 @@ pub(crate) fn call(
     path: &str,
     body: Option<Value>,
 ) -> Result<Value> {
+    call_answer(broker, method, path, body)?.map_err(|r| fail(r.description))
+}
+
+/// [`call`], with the broker's refusal as it came (the lock is released on return).
+fn call_answer(
+    broker: &Url,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> Result<std::result::Result<Value, broker::Refused>> {
     let _lock = lock(&profile::cache(broker)?)?;
-    block_on(profile::call_api(broker, method, path, body.as_ref()))?
-        .map_err(|r| fail(r.description))
+    block_on(profile::call_api(broker, method, path, body.as_ref()))
 }
 
 pub fn roles(broker: &Url, as_json: bool) -> Result<()> {
@@ -48,7 +57,7 @@ pub fn roles(broker: &Url, as_json: bool) -> Result<()> {
                 for_terminal(r["alias"].as_str().unwrap_or("")),
                 for_terminal(&account),
                 for_terminal(&actions.join(",")),
-                format!("{}h{:02}m", max / 3600, (max % 3600) / 60),
+                crate::clock::human(max),
             ]
         })
         .collect();
@@ -94,12 +103,13 @@ pub fn console(
     print: bool,
 ) -> Result<()> {
     let body = json!({"role": role, "duration_seconds": duration, "destination": destination});
-    let v = call(
+    let v = call_answer(
         broker,
         reqwest::Method::POST,
         "/api/v1/console-url",
         Some(body),
-    )?;
+    )?
+    .map_err(|r| role_choice::refused(broker, role, "console", "no console sign-in for", &r))?;
     let url = v["url"]
         .as_str()
         .ok_or_else(|| fail("the broker's answer has no url"))?;
@@ -122,12 +132,12 @@ pub fn env(broker: &Url, role: &str, duration: Option<u64>, format: &str) -> Res
     let vars = vars(&v);
     for (k, val) in vars {
         match format {
-            "sh" => println!("export {k}={}", quote(&val)),
+            "sh" | "bash" | "zsh" => println!("export {k}={}", quote(&val)),
             "fish" => println!("set -gx {k} {};", quote(&val)),
             "powershell" => println!("$Env:{k} = '{}'", val.replace('\'', "''")),
             other => {
                 return Err(fail(format!(
-                    "unknown --format {other}: use sh, fish or powershell"
+                    "unknown --format {other}: use sh (or bash, zsh), fish or powershell"
                 )));
             }
         }
@@ -174,7 +184,7 @@ fn region_vars(region: Option<&str>, preset: bool) -> Vec<(&'static str, String)
 pub fn exec(broker: &Url, role: &str, duration: Option<u64>, cmd: &[String]) -> Result<ExitCode> {
     let (program, args) = cmd
         .split_first()
-        .ok_or_else(|| fail("nothing to run: rolegate exec --role R -- command args…"))?;
+        .ok_or_else(|| fail("nothing to run: rolegate exec <role> -- command args…"))?;
     let v = credentials::get(broker, role, duration)?;
     let mut child = std::process::Command::new(program);
     child.args(args).envs(vars(&v));

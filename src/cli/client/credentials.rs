@@ -4,9 +4,10 @@
 //! 15 and 10 minutes before they expire, so a shorter margin would make every SDK call spawn
 //! rolegate again. A warm cache costs one file read, no lock, no network: the fast path.
 
+use super::broker::Refused;
 use super::files::{lock, read_private, write_private};
 use super::profile::{self, now};
-use super::{Result, block_on, fail};
+use super::{Result, block_on, role_choice};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -62,19 +63,37 @@ pub fn get(broker: &Url, role: &str, duration: Option<u64>) -> Result<Value> {
     if let Some(v) = cached(&path)? {
         return Ok(v);
     }
-    let _lock = lock(&profile::cache(broker)?)?;
-    // Another process may have fetched while this one waited for the lock.
-    if let Some(v) = cached(&path)? {
-        return Ok(v);
-    }
-    let mut v = block_on(fetch(broker, role, duration))?;
-    // For `rolegate status`: which alias this file answers.
-    v["Alias"] = json!(role);
-    write_private(&path, &serde_json::to_vec(&v)?)?;
-    Ok(v)
+    let refused = {
+        let _lock = lock(&profile::cache(broker)?)?;
+        // Another process may have fetched while this one waited for the lock.
+        if let Some(v) = cached(&path)? {
+            return Ok(v);
+        }
+        match block_on(fetch(broker, role, duration))? {
+            Ok(mut v) => {
+                // For `rolegate status`: which alias this file answers.
+                v["Alias"] = json!(role);
+                write_private(&path, &serde_json::to_vec(&v)?)?;
+                return Ok(v);
+            }
+            Err(r) => r,
+        }
+    };
+    // Outside the lock: explaining asks the broker for the user's roles.
+    Err(role_choice::refused(
+        broker,
+        role,
+        "credentials",
+        "no credentials for",
+        &refused,
+    ))
 }
 
-async fn fetch(broker: &Url, role: &str, duration: Option<u64>) -> Result<Value> {
+async fn fetch(
+    broker: &Url,
+    role: &str,
+    duration: Option<u64>,
+) -> Result<std::result::Result<Value, Refused>> {
     let body = json!({ "role": role, "duration_seconds": duration });
     profile::call_api(
         broker,
@@ -82,8 +101,7 @@ async fn fetch(broker: &Url, role: &str, duration: Option<u64>) -> Result<Value>
         "/api/v1/credentials",
         Some(&body),
     )
-    .await?
-    .map_err(|r| fail(format!("no credentials for `{role}`: {}", r.description)))
+    .await
 }
 
 /// Prints credential_process JSON (Version 1) on stdout.

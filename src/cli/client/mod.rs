@@ -1,5 +1,6 @@
 //! The engineer's side: `rolegate login`, `credentials` (the AWS CLI's and SDKs'
-//! `credential_process`), `roles`, `console`, `env`, `exec`, `logout`, `setup`, `status`.
+//! `credential_process`), `roles`, `console`, `env`, `exec`, `logout`, `setup`, `status`; which
+//! role they act as is [`role_choice`].
 //!
 //! State on disk, all mode 0600 in 0700 directories:
 //! - `$XDG_CONFIG_HOME/rolegate/brokers/<broker>.json` — the broker tokens of one sign-in
@@ -21,6 +22,7 @@ pub mod credentials;
 pub mod files;
 pub mod login;
 pub mod profile;
+pub mod role_choice;
 pub mod setup;
 pub mod status;
 pub mod when;

@@ -246,6 +246,25 @@ fn write_config(path: &Path, next: &str) -> Result<()> {
     files::replace(path, next.as_bytes(), mode & !0o022)
 }
 
+/// The warning for profiles that would point into a cargo build directory (a `target`
+/// component followed by `debug` or `release`): `cargo clean` or another checkout breaks them.
+fn build_dir_warning(exe: &Path) -> Option<String> {
+    let parts: Vec<_> = exe.components().map(|c| c.as_os_str()).collect();
+    let target = parts.iter().position(|c| *c == "target")?;
+    parts[target + 1..]
+        .iter()
+        .any(|c| *c == "debug" || *c == "release")
+        .then(|| {
+            format!(
+                "rolegate: warning: {} is in a build directory, and the profiles run it by that \
+                 path: they break when the build directory is cleaned. Install the CLI first \
+                 (`cargo install --path . --locked` in the rolegate checkout), then run \
+                 `rolegate setup` again with the installed binary.",
+                exe.display()
+            )
+        })
+}
+
 pub fn run(broker: &Url, write: bool, prefix: &str, region: Option<&str>) -> Result<()> {
     if let Some(r) = region.filter(|r| !is_region(r)) {
         return Err(fail(format!(
@@ -256,6 +275,7 @@ pub fn run(broker: &Url, write: bool, prefix: &str, region: Option<&str>) -> Res
     let roles = profiles(&v, prefix, region)?;
     let dev_sts = dev_sts(broker, &v);
     let exe = std::env::current_exe()?.display().to_string();
+    build_dir_warning(Path::new(&exe)).inspect(|w| eprintln!("{w}"));
     let path = aws_config_path()?;
     let current = match std::fs::read_to_string(&path) {
         Ok(s) => s,
@@ -324,6 +344,28 @@ mod tests {
         assert_eq!(splice(&second, &b, &two), second, "idempotent");
         assert!(one.contains("credential_process = /usr/bin/rolegate credentials --broker https://rg.example.com/ --role a\nregion = eu-west-1\n"));
         assert_eq!(word("/opt/my tools/rolegate"), "\"/opt/my tools/rolegate\"");
+    }
+
+    #[test]
+    fn a_binary_in_a_build_directory_is_warned_about() {
+        for exe in [
+            "/home/me/rolegate/target/debug/rolegate",
+            "/src/target/x86_64-unknown-linux-gnu/release/rolegate",
+        ] {
+            let w = build_dir_warning(Path::new(exe)).unwrap();
+            assert!(
+                w.contains(exe) && w.contains("cargo install --path . --locked"),
+                "{w}"
+            );
+            assert!(!w.contains("  "), "one space between words: {w}");
+        }
+        for exe in [
+            "/home/me/.cargo/bin/rolegate",
+            "/usr/local/bin/rolegate",
+            "/target/rolegate",
+        ] {
+            assert_eq!(build_dir_warning(Path::new(exe)), None, "{exe}");
+        }
     }
 
     fn offered(alias: &str, account_name: &str) -> serde_json::Value {
