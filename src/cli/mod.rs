@@ -95,8 +95,10 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// The broker, who is signed in there and until when, and the cached credentials per role.
-    /// Exit 0 when signed in, 1 when not.
+    /// Who is signed in, until when, and the cached credentials per role
+    ///
+    /// The broker, the IdP and subject of the sign-in and when it ends, and each cached role's
+    /// credentials with their expiry. Exit 0 when signed in, 1 when not.
     #[command(after_long_help = "Example:\n  \
         rolegate status\n  \
         rolegate status --json | jq .signed_in")]

@@ -48,9 +48,12 @@ Development mode: memory store, built-in dev IdP (users alice, bob, carol; no pa
   In a browser: open {url}/ and sign in as alice (groups eng, sre: both roles), bob (eng) or
   carol (sales: no role). Credentials come from the local STS emulator; Console needs real AWS.
 
-  From a terminal, as the AWS CLI would (credential_process):
-     cargo run -q -- login --broker {url}
-     cargo run -q -- credentials --broker {url} --role dev-readonly
+  From a terminal (the CLI is this same binary), as an engineer would:
+     export PATH="{bin_dir}:$PATH"
+     rolegate login --broker {url}        # Allow in the browser; --device prints a code instead
+     rolegate credentials dev-readonly    # what the AWS CLI runs as credential_process
+     rolegate setup --write               # a profile per role in ~/.aws/config, then:
+     aws sts get-caller-identity --profile rolegate-dev-readonly
 
   Or by hand with curl (roles: {roles}):
      TOKEN=$(curl -s -d grant_type=password -d username=alice -d password=x {url}/dev-idp/token \
@@ -59,6 +62,10 @@ Development mode: memory store, built-in dev IdP (users alice, bob, carol; no pa
      curl -s -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \
        -d '{{"role":"dev-readonly","duration_seconds":3600}}' {url}/api/v1/credentials
 "#,
-        roles = roles.join(", ")
+        roles = roles.join(", "),
+        bin_dir = std::env::current_exe()
+            .ok()
+            .and_then(|e| e.parent().map(|d| d.display().to_string()))
+            .unwrap_or_else(|| "target/debug".into()),
     );
 }

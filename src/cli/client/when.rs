@@ -2,21 +2,14 @@
 
 use chrono::{DateTime, Local, TimeZone};
 
-/// A length in the largest units that matter: `45s`, `59m`, `1h`, `1h30m`, `2d3h`. Minutes are
-/// rounded to the nearest, so a 12-hour sign-in taken a few seconds ago reads `12h`, not `11h59m`.
+/// A time left, as [`crate::clock::human`] writes durations but rounded to the minute, so a
+/// 12-hour sign-in taken a few seconds ago reads `12h`, not `11h59m40s`.
 pub fn human(secs: u64) -> String {
-    if secs < 60 {
-        return format!("{secs}s");
-    }
-    let minutes = (secs + 30) / 60;
-    let (d, h, m) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
-    match (d, h, m) {
-        (0, 0, m) => format!("{m}m"),
-        (0, h, 0) => format!("{h}h"),
-        (0, h, m) => format!("{h}h{m}m"),
-        (d, 0, _) => format!("{d}d"),
-        (d, h, _) => format!("{d}d{h}h"),
-    }
+    crate::clock::human(if secs < 60 {
+        secs
+    } else {
+        (secs + 30) / 60 * 60
+    })
 }
 
 /// `14:02`, or `Tue 8 Dec 01:02` when not today, in the local time zone.
@@ -69,15 +62,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lengths_read_in_the_largest_units_rounded_to_the_minute() {
+    fn time_left_reads_in_the_largest_units_rounded_to_the_minute() {
         assert_eq!(human(0), "0s");
         assert_eq!(human(59), "59s");
         assert_eq!(human(3600), "1h");
         assert_eq!(human(12 * 3600 - 20), "12h", "a sign-in seconds old");
         assert_eq!(human(11 * 3600 + 58 * 60), "11h58m");
         assert_eq!(human(5400), "1h30m");
-        assert_eq!(human(3 * 86400 + 7200), "3d2h");
-        assert_eq!(human(86400), "1d");
+        assert_eq!(human(26 * 3600 + 10), "26h");
     }
 
     #[test]
