@@ -84,8 +84,9 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
 }
 
 /// Unknown paths: an HTML page for a person, the API's JSON error for a program — under the
-/// machine prefixes (`/api/`, `/oauth2/`, `/.well-known/`) always, elsewhere when the `Accept`
-/// header prefers `application/json` to `text/html`.
+/// machine prefixes (`/api/`, `/oauth2/`, `/.well-known/`) always, elsewhere unless the
+/// `Accept` header names `text/html` (or `text/*`, as browsers' navigations do) at least as
+/// high as `application/json`. A program that sends `*/*` or no `Accept` keeps today's JSON.
 pub async fn not_found(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
     use actix_web::ResponseError;
     let accept = req
@@ -108,14 +109,16 @@ fn wants_json(path: &str, accept: &str) -> bool {
         path.strip_prefix(p)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
     });
-    machine || accept_q(accept, "application", "json") > accept_q(accept, "text", "html")
+    let html = accept_q(accept, "text", "html", false);
+    machine || html == 0 || accept_q(accept, "application", "json", true) > html
 }
 
 /// The quality `accept` gives `kind/sub` (RFC 9110 §12.5.1: the most specific matching range
-/// decides; no header means `*/*`). Malformed parts are skipped; q is read to 3 decimals.
-fn accept_q(accept: &str, kind: &str, sub: &str) -> u16 {
+/// decides; no header means `*/*`), counting `*/*` only when `any` is set. Malformed parts
+/// are skipped; q is read to 3 decimals.
+fn accept_q(accept: &str, kind: &str, sub: &str, any: bool) -> u16 {
     if accept.trim().is_empty() {
-        return 1000;
+        return if any { 1000 } else { 0 };
     }
     let mut best: Option<(u8, u16)> = None; // (specificity, q)
     for range in accept.split(',') {
@@ -127,7 +130,7 @@ fn accept_q(accept: &str, kind: &str, sub: &str) -> u16 {
         let specificity = match (t, s) {
             _ if t == kind && s == sub => 2,
             (_, "*") if t == kind => 1,
-            ("*", "*") => 0,
+            ("*", "*") if any => 0,
             _ => continue,
         };
         let mut q = 1000;
@@ -160,14 +163,18 @@ mod tests {
     #[test]
     fn unknown_paths_are_json_for_programs_and_html_for_people() {
         assert!(!wants_json("/nope", CHROMIUM));
-        assert!(!wants_json("/nope", ""));
-        assert!(!wants_json("/nope", "*/*"));
+        assert!(!wants_json("/nope", "text/*"));
+        // Programs: curl and most HTTP clients send `*/*` or nothing.
+        assert!(wants_json("/nope", ""));
+        assert!(wants_json("/nope", "*/*"));
+        assert!(wants_json("/nope", "text/html;q=0, */*"));
         assert!(wants_json("/nope", "application/json"));
         assert!(wants_json("/nope", "application/json, text/html;q=0.9"));
         assert!(wants_json("/nope", "application/json, */*;q=0.1"));
         assert!(!wants_json("/nope", "text/html, application/json"));
         assert!(!wants_json("/nope", "application/json;q=0.5, text/*"));
-        assert!(!wants_json("/nope", "application/json;q=0"));
+        // Nothing acceptable: the API's answer, as before.
+        assert!(wants_json("/nope", "application/json;q=0"));
         assert!(!wants_json(
             "/nope",
             "application/json;q=junk, text/html;q=0.1"
@@ -214,6 +221,7 @@ mod tests {
 
         for (uri, accept) in [
             ("/no/such/page", "application/json"),
+            ("/no/such/page", "*/*"),
             ("/api/v1/nope", CHROMIUM),
             ("/oauth2/nope", CHROMIUM),
             ("/.well-known/nope", CHROMIUM),
