@@ -4,6 +4,52 @@
   'use strict';
   document.documentElement.classList.add('js');
 
+  // --- Expiries: local time and time left --------------------------------------------------
+  // The server writes the UTC instant (it cannot know the browser's time zone); this rewrites
+  // the text to local time and what is left ("11:58, 59 min left"), every 15 seconds.
+  var times = Array.prototype.slice.call(document.querySelectorAll('time[data-expiry]'));
+  var left = function (ms) {
+    if (ms <= 0) { return 'expired'; }
+    var m = Math.ceil(ms / 60000);
+    if (m < 60) { return m + ' min left'; }
+    var h = Math.floor(m / 60);
+    m = m % 60;
+    return h + ' h' + (m ? ' ' + m + ' min' : '') + ' left';
+  };
+  var tick = function () {
+    var now = new Date();
+    times.forEach(function (t) {
+      var iso = t.getAttribute('datetime');
+      var at = new Date(iso);
+      if (isNaN(at.getTime())) { return; }
+      var clock = at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+      if (at.toDateString() !== now.toDateString()) {
+        clock = at.toLocaleDateString([], { weekday: 'short', day: 'numeric', month: 'short' }) + ' ' + clock;
+      }
+      t.textContent = clock + ', ' + left(at - now);
+      t.title = iso.replace('T', ' ').replace('Z', ' UTC');
+      t.classList.toggle('expired', at <= now);
+    });
+  };
+  if (times.length) {
+    tick();
+    setInterval(tick, 15000);
+  }
+
+  // --- Role picker: accounts collapse on a phone ---------------------------------------------
+  // Every account is open in the HTML (readable without script); on a narrow screen, with
+  // more than one account, they start collapsed to their headings. Favourites stay open.
+  var accounts = Array.prototype.slice.call(document.querySelectorAll('section.account:not(.favourites) > details'));
+  var narrow = window.matchMedia ? window.matchMedia('(max-width: 600px)') : null;
+  var layout = function () {
+    var collapse = narrow && narrow.matches && accounts.length > 1;
+    accounts.forEach(function (d) { d.open = !collapse; });
+  };
+  if (accounts.length) {
+    layout();
+    if (narrow && narrow.addEventListener) { narrow.addEventListener('change', layout); }
+  }
+
   // --- Role picker: filter as you type -------------------------------------------------------
   var q = document.getElementById('q');
   var count = document.getElementById('count');
@@ -33,6 +79,12 @@
       document.querySelectorAll('section.account').forEach(function (s) {
         s.hidden = !s.querySelector('.roles > li:not([hidden])');
       });
+      // A search opens the accounts it found roles in (collapsed on a phone otherwise).
+      if (terms.length) {
+        accounts.forEach(function (d) { d.open = true; });
+      } else {
+        layout();
+      }
       count.textContent = shown + ' of ' + total + ' roles';
       if (hiddenQ) { hiddenQ.value = q.value.trim(); }
     };
@@ -49,7 +101,7 @@
         q.select();
       }
     });
-    if (q.value) { apply(); }
+    if (q.value.trim()) { apply(); }
   }
 
   // --- Credentials page: copy buttons ----------------------------------------------------------

@@ -37,7 +37,7 @@ pub struct Session {
 }
 
 impl Session {
-    fn ends_at(&self, lifetime: Duration) -> i64 {
+    pub(crate) fn ends_at(&self, lifetime: Duration) -> i64 {
         let by_lifetime = self.created + lifetime.as_secs() as i64;
         if self.deadline == 0 {
             by_lifetime

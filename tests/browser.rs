@@ -445,3 +445,75 @@ async fn cli_loopback_login_allow_and_cancel_in_chromium() {
     let arn = cli_credentials_arn(credentials, &moto).await;
     assert!(arn.contains(":assumed-role/DevReadOnly/"), "{arn}");
 }
+
+/// The pages at 1280 and 390 px on the journeys' broker (two IdPs): expiries rewritten to
+/// local time with the time left (the UTC instant in `<time datetime>`), accounts open on a
+/// desktop and collapsed on a phone, the whole search placeholder, no sideways scrolling, the
+/// no-role page (IdP, subject, groups; no search box), the HTML 404 (JSON when asked and under
+/// `/api/`), the favicon, and no console error or CSP report anywhere. Screenshots:
+/// `pages-saml-*-{1280,390}.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_at_desktop_and_phone_width_in_chromium() {
+    let Some(s) = stack().await else { return };
+    let url = s.app.url.clone();
+    let lines = tokio::task::block_in_place(|| {
+        run_script("pages.mjs", &["--broker", &url, "--scenario", "saml"])
+    });
+    let creds = step(&lines, "credentials-1280");
+    assert!(
+        creds["time"]["datetime"].as_str().unwrap().ends_with('Z'),
+        "{creds}"
+    );
+    assert!(
+        creds["sentence"].as_str().unwrap().contains("min left."),
+        "{creds}"
+    );
+    assert_eq!(step(&lines, "404-1280")["status"], 404);
+    assert_eq!(step(&lines, "404-1280")["error"], "not_found");
+    assert_eq!(
+        step(&lines, "roles-390")["open"],
+        serde_json::json!([false, false, false])
+    );
+    let facts = step(&lines, "no-role-390")["facts"].to_string();
+    assert!(
+        facts.contains("bob@example.com") && facts.contains("contractors"),
+        "{facts}"
+    );
+    step(&lines, "done");
+    for what in ["roles", "credentials", "404", "no-role"] {
+        for width in [1280, 390] {
+            let shot = format!("pages-saml-{what}-{width}.png");
+            assert!(artifacts().join(&shot).is_file(), "screenshot {shot}");
+        }
+    }
+}
+
+/// `serve --dev` has one IdP: `/` goes straight to it — but not after a sign-out (Back, or `/`
+/// again) nor after a Cancel at the IdP, whose pages link to it instead; the Console button
+/// says why the console cannot open against the STS emulator; a user without roles sees what
+/// to send an administrator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_dev_single_idp_sign_out_cancel_and_console_in_chromium() {
+    if chromium().is_none() {
+        return;
+    }
+    let Some(moto) = Moto::start() else { return };
+    let broker = dev_broker::start(&moto, "127.0.0.1:0");
+    dev_broker::wait_ready(&common::web::client(), &broker).await;
+    let lines = tokio::task::block_in_place(|| {
+        run_script("pages.mjs", &["--broker", &broker.url, "--scenario", "dev"])
+    });
+    assert_eq!(
+        step(&lines, "single-idp")["open"],
+        serde_json::json!([true])
+    );
+    let why = step(&lines, "dev-console")["message"].to_string();
+    assert!(why.contains("https://signin.aws.amazon.com"), "{why}");
+    assert_eq!(step(&lines, "sign-out")["again"], "/login/dev");
+    assert_eq!(step(&lines, "cancel")["again"], "/login/dev");
+    step(&lines, "no-role");
+    step(&lines, "done");
+    for shot in ["pages-dev-console-1280.png", "pages-dev-console-390.png"] {
+        assert!(artifacts().join(shot).is_file(), "screenshot {shot}");
+    }
+}

@@ -269,12 +269,15 @@ async fn favourites_are_remembered_per_user_and_need_csrf() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_console_deep_link_survives_sign_in_and_stays_on_the_console_host() {
     let Some(e) = env().await else { return };
-    // Signed out: the IdP links come back to the same deep link after sign-in.
-    let page = get(&e, "/?destination=/s3/buckets", None)
-        .await
-        .text()
-        .await
-        .unwrap();
+    // Signed out: the only IdP is where `/` goes, coming back to the same deep link after
+    // sign-in; after a sign-out (the marker cookie) the sign-in page links there instead.
+    let r = get(&e, "/?destination=/s3/buckets", None).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        r.headers()["location"],
+        "/login/corp?return_to=%2F%3Fdestination%3D%2Fs3%2Fbuckets"
+    );
+    let page = html(&e, "/?destination=/s3/buckets", "rolegate_signed_out=1").await;
     assert!(
         page.contains("/login/corp?return_to=%2F%3Fdestination%3D%2Fs3%2Fbuckets"),
         "{page}"
@@ -350,8 +353,15 @@ async fn sign_out_ends_the_session_and_offers_the_idps_logout() {
         cleared.starts_with("__Host-rolegate_session=;"),
         "{cleared}"
     );
+    // The signed-out marker: `/` shows the sign-in page instead of going straight back to the
+    // only IdP (whose session lives on: Back would sign the user in again silently).
+    let marker = web::cookie_pair(&r, "rolegate_signed_out").expect("the signed-out marker");
     let body = r.text().await.unwrap();
     assert!(body.contains("Signed out"));
+    assert!(
+        body.contains(r#"href="/login/corp">Sign in again"#),
+        "{body}"
+    );
     assert!(
         body.contains(r#"href="https://idp.forge.test/logout">Also sign out of Corporate SSO"#),
         "{body}"
@@ -360,7 +370,111 @@ async fn sign_out_ends_the_session_and_offers_the_idps_logout() {
     let r = post(&e, "/credentials/prod-readonly", &alice, &[("csrf", &csrf)]).await;
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], "/");
-    assert!(html(&e, "/", &alice).await.contains("/login/corp"));
+    let after = get(&e, "/", Some(&format!("{alice}; {marker}"))).await;
+    assert_eq!(after.status(), 200);
+    let after = after.text().await.unwrap();
+    assert!(after.contains("<title>Sign in"), "{after}");
+    assert!(after.contains(r#"href="/login/corp""#), "{after}");
+    // Starting a sign-in clears the marker; without it `/` goes to the IdP again.
+    let start = get(&e, "/login/corp", Some(&marker)).await;
+    let cleared = start
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .any(|c| c.to_str().unwrap().starts_with("rolegate_signed_out=;"));
+    assert!(cleared, "{:?}", start.headers());
+    let r = get(&e, "/", Some(&alice)).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/login/corp");
+}
+
+/// A user whose groups grant nothing sees who the IdP says they are (to send an
+/// administrator), escaped as the untrusted text it is, and no empty search box.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_without_roles_sees_what_to_send_an_administrator() {
+    let Some(e) = env().await else { return };
+    // XML-escaped in the assertion: the group the IdP asserts is `<script>x</script>`.
+    let mallory = sign_in(
+        &e,
+        "mallory",
+        &["contractors", "&lt;script&gt;x&lt;/script&gt;"],
+    )
+    .await;
+    let page = html(&e, "/", &mallory).await;
+    assert!(page.contains("No AWS role is granted to you"), "{page}");
+    assert!(page.contains("administrator"), "{page}");
+    assert!(!page.contains(r#"id="q""#), "no search box: {page}");
+    assert!(
+        !page.contains(r#"id="roles""#),
+        "no empty role form: {page}"
+    );
+    assert!(page.contains("<code>mallory@example.com</code>"), "{page}");
+    assert!(page.contains("<code>contractors</code>"), "{page}");
+    assert!(
+        page.contains("<code>&#60;script&#62;x&#60;/script&#62;</code>"),
+        "{page}"
+    );
+    assert!(!page.contains("<script>x"), "{page}");
+    assert!(page.contains("Corporate SSO"), "{page}");
+    assert!(
+        page.contains(r#"<time datetime=""#),
+        "the session's end: {page}"
+    );
+}
+
+/// A Cancel at a SAML IdP comes back as a Response with a non-Success status and no assertion
+/// (SAML core 3.2.2.2): the page says the sign-in was cancelled or refused and offers to sign
+/// in again, not "something went wrong"; nothing is signed in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saml_cancel_says_sign_in_cancelled() {
+    use base64::Engine;
+    let Some(e) = env().await else { return };
+    for (second, shown) in [
+        (
+            r#"<samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:AuthnFailed"/>"#,
+            "AuthnFailed",
+        ),
+        (
+            r#"<samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:RequestDenied"/>"#,
+            "RequestDenied",
+        ),
+        (r#"<samlp:StatusCode Value="x-&lt;b&gt;"/>"#, "Responder"),
+    ] {
+        let xml = format!(
+            r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_c1" Version="2.0" IssueInstant="2026-12-07T10:00:00Z" Destination="{PUBLIC}/saml/acs"><saml:Issuer>{issuer}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Responder">{second}</samlp:StatusCode><samlp:StatusMessage>User cancelled</samlp:StatusMessage></samlp:Status></samlp:Response>"#,
+            issuer = common::saml_forge::IDP_ENTITY,
+        );
+        let b64 = base64::engine::general_purpose::STANDARD.encode(xml);
+        let r = web::client()
+            .post(format!("{}/saml/acs", e.app.url))
+            .form(&[("SAMLResponse", b64.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{shown}");
+        assert!(web::cookie_pair(&r, "__Host-rolegate_session").is_none());
+        assert!(web::cookie_pair(&r, "rolegate_signed_out").is_some());
+        let body = r.text().await.unwrap();
+        assert!(body.contains("<h1>Sign-in cancelled</h1>"), "{body}");
+        assert!(
+            body.contains(&format!(
+                "Sign-in cancelled or refused at your identity provider (status {shown})"
+            )),
+            "{body}"
+        );
+        assert!(
+            body.contains(r#"href="/login/corp">Sign in again"#),
+            "{body}"
+        );
+        assert!(!body.contains("went wrong"), "{body}");
+    }
+    let refused = e.app.metrics().await;
+    assert!(
+        refused
+            .lines()
+            .any(|l| l.contains("reason=\"status\"") && l.ends_with(" 3")),
+        "{refused}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,4 +1,4 @@
-//! The pages' only stylesheet and script, compiled into the binary. Their URLs carry a hash of
+//! The pages' only stylesheet, script and icon, compiled into the binary. Their URLs carry a hash of
 //! their content, so browsers may cache them for a year and a new release is fetched at once.
 //! Serving them from this origin is what lets the CSP forbid every inline script and style.
 
@@ -9,22 +9,27 @@ use std::sync::LazyLock;
 
 const CSS: &str = include_str!("../../assets/rolegate.css");
 const JS: &str = include_str!("../../assets/rolegate.js");
+const ICON: &str = include_str!("../../assets/rolegate.svg");
 
 /// The versioned URLs the templates link to, and the versions themselves (hashed once).
 pub struct Assets {
     pub css: String,
     pub js: String,
+    pub icon: String,
     css_version: String,
     js_version: String,
+    icon_version: String,
 }
 
 pub static ASSETS: LazyLock<Assets> = LazyLock::new(|| {
-    let (css_version, js_version) = (version(CSS), version(JS));
+    let (css_version, js_version, icon_version) = (version(CSS), version(JS), version(ICON));
     Assets {
         css: format!("/assets/rolegate.css?v={css_version}"),
         js: format!("/assets/rolegate.js?v={js_version}"),
+        icon: format!("/assets/rolegate.svg?v={icon_version}"),
         css_version,
         js_version,
+        icon_version,
     }
 });
 
@@ -33,13 +38,24 @@ fn version(body: &str) -> String {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/assets/{name}", web::get().to(asset));
+    cfg.route("/assets/{name}", web::get().to(asset))
+        .route("/favicon.ico", web::get().to(favicon));
+}
+
+/// Every page links the SVG icon; this answers the browsers and tools that ask for the
+/// conventional path anyway (a JSON 404 there would only fill logs and consoles).
+async fn favicon() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "image/svg+xml"))
+        .insert_header((CACHE_CONTROL, "public, max-age=86400"))
+        .body(ICON)
 }
 
 async fn asset(name: web::Path<String>, req: HttpRequest) -> HttpResponse {
     let (body, mime, version) = match name.as_str() {
         "rolegate.css" => (CSS, "text/css; charset=utf-8", &ASSETS.css_version),
         "rolegate.js" => (JS, "text/javascript; charset=utf-8", &ASSETS.js_version),
+        "rolegate.svg" => (ICON, "image/svg+xml", &ASSETS.icon_version),
         _ => return HttpResponse::NotFound().finish(),
     };
     // Only the current version is immutable; any other `v` (an old page) revalidates.

@@ -94,6 +94,18 @@ async fn home(
             "" => "/".to_string(),
             q => format!("/?{q}"),
         };
+        // One IdP: straight to it — unless the user just signed out or came back from a
+        // cancel or refusal at the IdP (the marker cookie): Back after "Signed out" would
+        // otherwise sign them in again silently at an IdP whose session lives on, and a
+        // refusing IdP would loop. Those pages link to the IdP explicitly instead.
+        if let [only] = signin_idps(&state)[..]
+            && req.cookie(SIGNED_OUT_COOKIE).is_none()
+        {
+            return Ok(HttpResponse::SeeOther()
+                .insert_header((LOCATION, login_href(only, &here)))
+                .insert_header((CACHE_CONTROL, "no-store"))
+                .finish());
+        }
         return Ok(signin(&state, &here, destination));
     };
     let ctx = RequestContext {
@@ -105,7 +117,7 @@ async fn home(
     let roles = state.mapper.roles(&ctx);
     let favourites = favourites::list(&state, &s.identity).await?;
     let who = s.identity.display_name();
-    let page = picker::build(&picker::Input {
+    let mut page = picker::build(&picker::Input {
         who,
         idp: display_name(&state, s.identity.idp.as_str()),
         csrf: &s.csrf,
@@ -114,6 +126,17 @@ async fn home(
         roles: &roles,
         favourites: &favourites,
     });
+    if roles.is_empty() {
+        page.no_role = Some(picker::NoRole {
+            idp_id: s.identity.idp.as_str().to_string(),
+            subject: s.identity.subject.clone(),
+            groups: s.identity.groups.clone(),
+        });
+    }
+    let ends = s.ends_at(state.config.session.lifetime);
+    page.session_ends = u64::try_from(ends)
+        .ok()
+        .map(|secs| page::expiry(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)));
     Ok(page::send(
         StatusCode::OK,
         &page,
@@ -121,9 +144,36 @@ async fn home(
     ))
 }
 
-/// The IdP chooser; each link comes back to `here` (a local path with its query) after sign-in.
-pub(crate) fn signin(state: &AppState, here: &str, destination: Option<&str>) -> HttpResponse {
-    let return_to: String = url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
+/// Set when the user signs out, cancels at the IdP or is refused there: while present, `GET /`
+/// shows the sign-in page rather than going straight to the only IdP. Cleared when a sign-in
+/// starts (`/login/{idp}`). Not a secret: a planted one only costs a click.
+pub(crate) const SIGNED_OUT_COOKIE: &str = "rolegate_signed_out";
+
+/// The marker cookie (12 hours), or with `set == false` its removal.
+pub(crate) fn signed_out_cookie(state: &AppState, set: bool) -> actix_web::cookie::Cookie<'static> {
+    let mut c = actix_web::cookie::Cookie::build(SIGNED_OUT_COOKIE, "1")
+        .path("/")
+        .http_only(true)
+        .secure(state.public_url.scheme() != "http")
+        .same_site(actix_web::cookie::SameSite::Lax)
+        .max_age(actix_web::cookie::time::Duration::hours(12))
+        .finish();
+    if !set {
+        c.make_removal();
+    }
+    c
+}
+
+/// Where a "Sign in again" link goes: the only IdP's sign-in, else the chooser.
+pub(crate) fn sign_in_again_href(state: &AppState) -> String {
+    match signin_idps(state)[..] {
+        [only] => login_href(only, "/"),
+        _ => "/".into(),
+    }
+}
+
+/// The IdPs a browser can sign in with, in the chooser's order.
+fn signin_idps(state: &AppState) -> Vec<&str> {
     let saml = state.saml.idps.iter().map(|i| i.id.as_str());
     let oidc = state
         .idps
@@ -131,14 +181,25 @@ pub(crate) fn signin(state: &AppState, here: &str, destination: Option<&str>) ->
         .iter()
         .filter(|i| i.endpoints().is_some())
         .map(|i| i.id.as_str());
-    let idps = saml
-        .chain(oidc)
+    saml.chain(oidc).collect()
+}
+
+/// `/login/{id}`, coming back to `here` (a local path with its query) after sign-in.
+fn login_href(id: &str, here: &str) -> String {
+    if here == "/" {
+        format!("/login/{id}")
+    } else {
+        let return_to: String = url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
+        format!("/login/{id}?return_to={return_to}")
+    }
+}
+
+/// The IdP chooser; each link comes back to `here` (a local path with its query) after sign-in.
+pub(crate) fn signin(state: &AppState, here: &str, destination: Option<&str>) -> HttpResponse {
+    let idps = signin_idps(state)
+        .into_iter()
         .map(|id| Link {
-            href: if here == "/" {
-                format!("/login/{id}")
-            } else {
-                format!("/login/{id}?return_to={return_to}")
-            },
+            href: login_href(id, here),
             label: display_name(state, id).to_string(),
         })
         .collect();
@@ -253,6 +314,25 @@ async fn console(
         Ok(x) => x,
         Err(resp) => return Ok(resp),
     };
+    if let Some(federation) = console_out_of_reach(&state, &role) {
+        // 200: an explanation, not a failure to retry.
+        return Ok(page::message(
+            StatusCode::OK,
+            "The AWS console cannot open in dev mode",
+            &format!(
+                "This broker runs with serve --dev: its credentials come from a local STS \
+                 emulator, not from AWS. Opening the console goes through AWS's sign-in \
+                 federation endpoint ({federation}), which needs real AWS and does not accept \
+                 credentials from an emulator, so this button cannot work here. Credentials \
+                 work: use them with the AWS CLI against the emulator. To open the console, \
+                 run the broker with a real configuration and AWS account."
+            ),
+            vec![Link {
+                href: "/".into(),
+                label: "Back to your roles".into(),
+            }],
+        ));
+    }
     let link = issue::console(
         &state,
         &issue::Request {
@@ -276,6 +356,31 @@ async fn console(
     }
 }
 
+/// In `serve --dev` with STS on a loopback emulator, the console sign-in can only fail: the
+/// federation endpoint (real AWS) never accepts an emulator's credentials. Returns that
+/// endpoint's origin, to name it; None when the console may work (real STS, or a federation
+/// endpoint on loopback too, as tests use).
+fn console_out_of_reach(state: &AppState, role: &str) -> Option<String> {
+    if !state.config.dev {
+        return None;
+    }
+    let partition = state
+        .policy
+        .engine()
+        .role(role)
+        .map(|r| r.arn.partition().to_string())?;
+    let p = state.config.aws.partitions.get(&partition)?;
+    let loopback = |u: &url::Url| match u.host() {
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    };
+    let emulated = p.sts_endpoint.as_ref().is_some_and(loopback);
+    (emulated && !loopback(&p.federation_url))
+        .then(|| p.federation_url.origin().ascii_serialization())
+}
+
 #[derive(Template)]
 #[template(path = "credentials.html")]
 struct CredentialsPage<'a> {
@@ -284,7 +389,7 @@ struct CredentialsPage<'a> {
     alias: &'a str,
     arn: &'a str,
     session: &'a str,
-    expires: String,
+    until: page::Expiry,
     blocks: Vec<Block>,
 }
 
@@ -399,7 +504,7 @@ async fn credentials(
         alias,
         arn: plan.grant().role().arn.as_str(),
         session: plan.session_name(),
-        expires,
+        until: page::expiry(creds.expiration),
         blocks,
     };
     Ok(page::send(StatusCode::OK, &page, &[]))
@@ -464,7 +569,7 @@ async fn logout(
     }
     let gone = session::end(&state, &req).await?;
     let mut links = vec![Link {
-        href: "/".into(),
+        href: sign_in_again_href(&state),
         label: "Sign in again".into(),
     }];
     if let Some(s) = &current
@@ -485,6 +590,8 @@ async fn logout(
         links,
     );
     resp.add_cookie(&gone).map_err(|_| ApiError::internal())?;
+    resp.add_cookie(&signed_out_cookie(&state, true))
+        .map_err(|_| ApiError::internal())?;
     Ok(resp)
 }
 

@@ -83,6 +83,165 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
     c
 }
 
-pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::not_found())
+/// Unknown paths: an HTML page for a person, the API's JSON error for a program — under the
+/// machine prefixes (`/api/`, `/oauth2/`, `/.well-known/`) always, elsewhere unless the
+/// `Accept` header names `text/html` (or `text/*`, as browsers' navigations do) at least as
+/// high as `application/json`. A program that sends `*/*` or no `Accept` keeps today's JSON.
+pub async fn not_found(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
+    use actix_web::ResponseError;
+    let accept = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if wants_json(req.path(), accept) {
+        ApiError::not_found().error_response()
+    } else {
+        page::not_found()
+    }
+}
+
+const MACHINE_PREFIXES: [&str; 3] = ["/api", "/oauth2", "/.well-known"];
+
+/// Whether an unknown path answers JSON: see [`not_found`].
+fn wants_json(path: &str, accept: &str) -> bool {
+    let machine = MACHINE_PREFIXES.iter().any(|p| {
+        path.strip_prefix(p)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    });
+    let html = accept_q(accept, "text", "html", false);
+    machine || html == 0 || accept_q(accept, "application", "json", true) > html
+}
+
+/// The quality `accept` gives `kind/sub` (RFC 9110 §12.5.1: the most specific matching range
+/// decides; no header means `*/*`), counting `*/*` only when `any` is set. Malformed parts
+/// are skipped; q is read to 3 decimals.
+fn accept_q(accept: &str, kind: &str, sub: &str, any: bool) -> u16 {
+    if accept.trim().is_empty() {
+        return if any { 1000 } else { 0 };
+    }
+    let mut best: Option<(u8, u16)> = None; // (specificity, q)
+    for range in accept.split(',') {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let Some((t, s)) = media.split_once('/') else {
+            continue;
+        };
+        let specificity = match (t, s) {
+            _ if t == kind && s == sub => 2,
+            (_, "*") if t == kind => 1,
+            ("*", "*") if any => 0,
+            _ => continue,
+        };
+        let mut q = 1000;
+        for p in parts {
+            if let Some((k, v)) = p.split_once('=')
+                && k.trim().eq_ignore_ascii_case("q")
+            {
+                q = v
+                    .trim()
+                    .parse::<f32>()
+                    .map_or(0, |v| (v.clamp(0.0, 1.0) * 1000.0).round() as u16);
+            }
+        }
+        if best.is_none_or(|(sp, _)| specificity > sp) {
+            best = Some((specificity, q));
+        }
+    }
+    best.map_or(0, |(_, q)| q)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::App;
+    use actix_web::test::{self as atest, TestRequest};
+
+    const CHROMIUM: &str =
+        "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8";
+
+    #[test]
+    fn unknown_paths_are_json_for_programs_and_html_for_people() {
+        assert!(!wants_json("/nope", CHROMIUM));
+        assert!(!wants_json("/nope", "text/*"));
+        // Programs: curl and most HTTP clients send `*/*` or nothing.
+        assert!(wants_json("/nope", ""));
+        assert!(wants_json("/nope", "*/*"));
+        assert!(wants_json("/nope", "text/html;q=0, */*"));
+        assert!(wants_json("/nope", "application/json"));
+        assert!(wants_json("/nope", "application/json, text/html;q=0.9"));
+        assert!(wants_json("/nope", "application/json, */*;q=0.1"));
+        assert!(!wants_json("/nope", "text/html, application/json"));
+        assert!(!wants_json("/nope", "application/json;q=0.5, text/*"));
+        // Nothing acceptable: the API's answer, as before.
+        assert!(wants_json("/nope", "application/json;q=0"));
+        assert!(!wants_json(
+            "/nope",
+            "application/json;q=junk, text/html;q=0.1"
+        ));
+        for machine in ["/api", "/api/v2/nope", "/oauth2/nope", "/.well-known/nope"] {
+            assert!(wants_json(machine, CHROMIUM), "{machine}");
+        }
+        // A prefix of a word is not the prefix.
+        assert!(!wants_json("/apiary", CHROMIUM));
+        assert!(!wants_json("/oauth2x/y", CHROMIUM));
+    }
+
+    #[actix_web::test]
+    async fn the_404_page_is_html_for_a_browser_and_json_when_asked() {
+        let app = atest::init_service(App::new().default_service(web::to(not_found))).await;
+        let r = atest::call_service(
+            &app,
+            TestRequest::get()
+                .uri("/no/such/page")
+                .insert_header(("accept", CHROMIUM))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(r.status(), 404);
+        assert!(
+            r.headers()
+                .get("content-type")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let csp = r
+            .headers()
+            .get("content-security-policy")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(csp.contains("script-src 'self'"), "{csp}");
+        let body = String::from_utf8(atest::read_body(r).await.to_vec()).unwrap();
+        assert!(body.contains("<h1>Page not found</h1>"), "{body}");
+        assert!(body.contains(r#"href="/""#), "a link home: {body}");
+
+        for (uri, accept) in [
+            ("/no/such/page", "application/json"),
+            ("/no/such/page", "*/*"),
+            ("/api/v1/nope", CHROMIUM),
+            ("/oauth2/nope", CHROMIUM),
+            ("/.well-known/nope", CHROMIUM),
+        ] {
+            let r = atest::call_service(
+                &app,
+                TestRequest::get()
+                    .uri(uri)
+                    .insert_header(("accept", accept))
+                    .to_request(),
+            )
+            .await;
+            assert_eq!(r.status(), 404, "{uri}");
+            assert_eq!(
+                r.headers().get("content-type").unwrap(),
+                "application/json",
+                "{uri}"
+            );
+            let body: serde_json::Value = atest::read_body_json(r).await;
+            assert_eq!(body["error"], "not_found", "{uri}");
+        }
+    }
 }

@@ -153,7 +153,10 @@ fn refuse(
     message: &str,
 ) -> HttpResponse {
     audit_refusal(state, req, idp, code);
-    page::error(StatusCode::FORBIDDEN, code, message)
+    let mut resp = page::error(StatusCode::FORBIDDEN, code, message);
+    // `/` must not go straight back to a single IdP that would refuse again.
+    let _ = resp.add_cookie(&super::browser::signed_out_cookie(state, true));
+    resp
 }
 
 /// The audit line of a refused sign-in (reason code only).
@@ -257,9 +260,13 @@ async fn callback(
     if q.error.as_deref() == Some("access_denied") {
         // OIDC Core §3.1.2.6: the user (or the IdP's policy) declined; nothing was signed in.
         audit_refusal(&state, &req, &pending.idp, "cancelled");
-        return Ok(page::cancelled(
+        let mut resp = page::cancelled(
             "The sign-in was cancelled at the identity provider; nothing was signed in.",
-        ));
+            super::browser::sign_in_again_href(&state),
+        );
+        resp.add_cookie(&super::browser::signed_out_cookie(&state, true))
+            .map_err(|_| ApiError::internal())?;
+        return Ok(resp);
     }
     if let Some(e) = &q.error {
         tracing::warn!(idp = %pending.idp, error = %e.chars().take(64).collect::<String>(), "IdP returned an error");

@@ -65,6 +65,27 @@ pub fn csp(form_targets: &[String]) -> String {
     )
 }
 
+/// An instant a page shows (an expiry): the UTC form, readable without script, inside
+/// `<time datetime="…Z" data-expiry>`; `/assets/rolegate.js` rewrites the text to the
+/// browser's local time and the time left ("11:58, 59 min left"), which the server cannot
+/// know (it does not know the browser's time zone).
+pub struct Expiry {
+    /// RFC 3339 in UTC, to the second: the `datetime` attribute.
+    pub datetime: String,
+    /// "2026-12-07 10:58 UTC".
+    pub text: String,
+}
+
+pub fn expiry(t: std::time::SystemTime) -> Expiry {
+    let datetime = crate::clock::rfc3339(t);
+    // `2026-12-07T10:58:09Z` → `2026-12-07 10:58 UTC` (the seconds stay in the attribute).
+    let text = match datetime.split_once('T') {
+        Some((day, time)) => format!("{day} {} UTC", time.get(..5).unwrap_or(time)),
+        None => datetime.clone(),
+    };
+    Expiry { datetime, text }
+}
+
 /// A page with one message and links onward.
 pub fn message(status: StatusCode, title: &str, message: &str, links: Vec<Link>) -> HttpResponse {
     send(
@@ -100,8 +121,9 @@ pub fn error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
     )
 }
 
-/// The person cancelled at their IdP: a choice, not an error (same page, another title).
-pub fn cancelled(message: &str) -> HttpResponse {
+/// The person cancelled at their IdP (or the IdP refused): a choice, not an error (same page,
+/// another title). `sign_in_again` is where the link goes (see `browser::sign_in_again_href`).
+pub fn cancelled(message: &str, sign_in_again: String) -> HttpResponse {
     send(
         StatusCode::OK,
         &MessagePage {
@@ -111,11 +133,24 @@ pub fn cancelled(message: &str) -> HttpResponse {
             code: None,
             request_id: current_request_id(),
             links: vec![Link {
-                href: "/".into(),
-                label: "Sign in".into(),
+                href: sign_in_again,
+                label: "Sign in again".into(),
             }],
         },
         &[],
+    )
+}
+
+/// An unknown path, for a person (the API's JSON 404 is for programs: see `routes::not_found`).
+pub fn not_found() -> HttpResponse {
+    message(
+        StatusCode::NOT_FOUND,
+        "Page not found",
+        "There is no page at this address. It may have moved, or the link may be incomplete.",
+        vec![Link {
+            href: "/".into(),
+            label: "Go to your AWS roles".into(),
+        }],
     )
 }
 
@@ -159,4 +194,17 @@ pub fn csrf_failed() -> HttpResponse {
         "csrf",
         "This form has expired or did not come from this site; reload the page and try again.",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn an_expiry_reads_in_utc_without_script() {
+        let e = expiry(UNIX_EPOCH + Duration::from_secs(1_796_641_089));
+        assert_eq!(e.datetime, "2026-12-07T10:58:09Z");
+        assert_eq!(e.text, "2026-12-07 10:58 UTC");
+    }
 }

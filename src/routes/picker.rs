@@ -37,6 +37,19 @@ pub struct PickerPage<'a> {
     pub groups: Vec<Group>,
     pub shown: usize,
     pub total: usize,
+    /// Set by the page handler (the view stays pure): who the IdP says the user is, shown
+    /// when no role is granted so they can send it to an administrator.
+    pub no_role: Option<NoRole>,
+    /// When the browser session ends.
+    pub session_ends: Option<super::page::Expiry>,
+}
+
+/// The identity facts a user without roles sends to an administrator. Untrusted text (from the
+/// IdP), escaped by the template like everything else.
+pub struct NoRole {
+    pub idp_id: String,
+    pub subject: String,
+    pub groups: Vec<String>,
 }
 
 pub struct Group {
@@ -225,6 +238,8 @@ pub fn build<'a>(input: &Input<'a>) -> PickerPage<'a> {
         groups,
         shown: shown.len(),
         total: input.roles.len(),
+        no_role: None,
+        session_ends: None,
     }
 }
 

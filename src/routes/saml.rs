@@ -146,11 +146,28 @@ fn public_authority(url: &url::Url) -> String {
     }
 }
 
+/// `GET /login/{idp}`, for SAML and OIDC IdPs alike. Starting a sign-in by hand clears the
+/// signed-out marker, so `/` goes straight to a single IdP again once signed in and out of
+/// the session's life (see `browser::SIGNED_OUT_COOKIE`).
 async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
     q: web::Query<LoginQuery>,
+) -> Result<HttpResponse, PageError> {
+    let mut resp = start_login(&state, &req, &path, &q).await?;
+    if req.cookie(super::browser::SIGNED_OUT_COOKIE).is_some() {
+        resp.add_cookie(&super::browser::signed_out_cookie(&state, false))
+            .map_err(|_| ApiError::internal())?;
+    }
+    Ok(resp)
+}
+
+async fn start_login(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    path: &str,
+    q: &LoginQuery,
 ) -> Result<HttpResponse, PageError> {
     // `serve --dev` opened as http://localhost:… while it lives at http://127.0.0.1:…: the
     // pending-login cookie would be set on one host and the IdP would come back to the other,
@@ -173,17 +190,12 @@ async fn login(
     // Each start writes a pending request to the store: bounded per client IP.
     let per_minute = state.config.limits.logins_per_minute_per_ip;
     if per_minute > 0 {
-        let ip = state.client_label(&req);
+        let ip = state.client_label(req);
         state.rate_limit("ratelimit:login", &ip, per_minute).await?;
     }
-    let Some(idp) = state.saml.idp(&path) else {
-        if let Some(oidc) = state
-            .idps
-            .oidc()
-            .iter()
-            .find(|i| i.id.as_str() == path.as_str())
-        {
-            return super::oidc_login::start(&state, oidc, q.return_to.as_deref()).await;
+    let Some(idp) = state.saml.idp(path) else {
+        if let Some(oidc) = state.idps.oidc().iter().find(|i| i.id.as_str() == path) {
+            return super::oidc_login::start(state, oidc, q.return_to.as_deref()).await;
         }
         return Ok(page::error(
             StatusCode::NOT_FOUND,
@@ -235,7 +247,7 @@ async fn login(
     Ok(HttpResponse::Found()
         .insert_header((LOCATION, redirect.url))
         .insert_header((CACHE_CONTROL, "no-store"))
-        .cookie(pending_cookie(&state, relay, PENDING_TTL.as_secs() as i64))
+        .cookie(pending_cookie(state, relay, PENDING_TTL.as_secs() as i64))
         .finish())
 }
 
@@ -307,6 +319,21 @@ async fn acs(
                 .with_label_values(&[e.code()])
                 .inc();
             tracing::warn!(reason = e.code(), detail = %e, "SAML Response rejected");
+            if let SamlError::Status(status) = e {
+                // A Cancel at the IdP, or its refusal: the user's choice or the IdP's policy,
+                // not a fault here. Still a refused sign-in in the audit stream.
+                audit_refusal(&state, &req, e.code());
+                let mut resp = page::cancelled(
+                    &format!(
+                        "Sign-in cancelled or refused at your identity provider (status {status}). \
+                         Nothing was signed in."
+                    ),
+                    super::browser::sign_in_again_href(&state),
+                );
+                resp.add_cookie(&super::browser::signed_out_cookie(&state, true))
+                    .map_err(|_| ApiError::internal())?;
+                return Ok(resp);
+            }
             Ok(refuse(
                 &state,
                 &req,
@@ -320,12 +347,21 @@ async fn acs(
 }
 
 /// A refusal page, and its line in the audit stream (reason code only).
+/// The page does not send the browser back to the IdP by itself: the signed-out marker keeps
+/// `/` from going straight to a single IdP that would refuse again.
 fn refuse(state: &AppState, req: &HttpRequest, code: &str, message: &str) -> HttpResponse {
+    audit_refusal(state, req, code);
+    let mut resp = page::error(StatusCode::FORBIDDEN, code, message);
+    let _ = resp.add_cookie(&super::browser::signed_out_cookie(state, true));
+    resp
+}
+
+/// The audit line of a refused sign-in (reason code only).
+fn audit_refusal(state: &AppState, req: &HttpRequest, code: &str) {
     state.audit.saml_refused(&crate::audit::SamlRefused {
         reason: code,
         client_ip: &state.client_label(req),
     });
-    page::error(StatusCode::FORBIDDEN, code, message)
 }
 
 enum AcsError {

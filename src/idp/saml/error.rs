@@ -45,8 +45,11 @@ pub enum SamlError {
     /// replaced it: the certificates it pins are no longer vouched for.
     #[error("the identity provider's metadata has expired (validUntil); refresh it")]
     MetadataExpired,
-    #[error("the identity provider reported a failed sign-in (Status)")]
-    Status,
+    /// A non-Success StatusCode: the user cancelled, or the IdP refused (SAML core 3.2.2.2).
+    /// Carries the most specific status the IdP gave, by its SAML name (`AuthnFailed`,
+    /// `RequestDenied`, `Responder`…; `unknown` for any other value, which is never echoed).
+    #[error("the identity provider reported a failed sign-in (status {0})")]
+    Status(&'static str),
     #[error("SAML assertion has no AuthnStatement")]
     NoAuthnStatement,
     #[error("encrypted SAML assertion rejected: {0}")]
@@ -81,9 +84,62 @@ impl SamlError {
             SamlError::Replay => "replay",
             SamlError::BeforeStoreEpoch => "before_store_epoch",
             SamlError::MetadataExpired => "metadata_expired",
-            SamlError::Status => "status",
+            SamlError::Status(_) => "status",
             SamlError::NoAuthnStatement => "no_authn_statement",
             SamlError::Encryption(_) | SamlError::Undecryptable(_) => "encryption",
         }
+    }
+}
+
+/// The SAML name of a StatusCode URI (SAML core 3.2.2.2), for display; `unknown` for anything
+/// else, so the page never shows text the Response chose.
+pub fn status_name(uri: &str) -> &'static str {
+    const NAMES: [&str; 23] = [
+        "Success",
+        "Requester",
+        "Responder",
+        "VersionMismatch",
+        "AuthnFailed",
+        "InvalidAttrNameOrValue",
+        "InvalidNameIDPolicy",
+        "NoAuthnContext",
+        "NoAvailableIDP",
+        "NoPassive",
+        "NoSupportedIDP",
+        "PartialLogout",
+        "ProxyCountExceeded",
+        "RequestDenied",
+        "RequestUnsupported",
+        "RequestVersionDeprecated",
+        "RequestVersionTooHigh",
+        "RequestVersionTooLow",
+        "ResourceNotRecognized",
+        "TooManyResponses",
+        "UnknownAttrProfile",
+        "UnknownPrincipal",
+        "UnsupportedBinding",
+    ];
+    uri.strip_prefix("urn:oasis:names:tc:SAML:2.0:status:")
+        .and_then(|n| NAMES.iter().find(|k| **k == n))
+        .copied()
+        .unwrap_or("unknown")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_names_are_the_spec_s_or_unknown() {
+        let s = |n: &str| status_name(&format!("urn:oasis:names:tc:SAML:2.0:status:{n}"));
+        assert_eq!(s("AuthnFailed"), "AuthnFailed");
+        assert_eq!(s("RequestDenied"), "RequestDenied");
+        assert_eq!(s("Responder"), "Responder");
+        assert_eq!(s("<b>Hi</b>"), "unknown");
+        assert_eq!(status_name("AuthnFailed"), "unknown");
+        assert_eq!(
+            SamlError::Status("AuthnFailed").to_string(),
+            "the identity provider reported a failed sign-in (status AuthnFailed)"
+        );
     }
 }

@@ -82,6 +82,9 @@ pub struct Envelope {
     pub issue_instant: Option<String>,
     pub issuer: Option<String>,
     pub status: Option<String>,
+    /// The second-level StatusCode inside the top-level one (`AuthnFailed`, `RequestDenied`…):
+    /// what the IdP says about a failed sign-in, for the page that tells the user.
+    pub sub_status: Option<String>,
 }
 
 /// `root` is the (namespace, local name) the document element must have.
@@ -99,6 +102,8 @@ pub fn preparse(xml: &str, root: (&[u8], &[u8])) -> Result<Facts, SamlError> {
     // Assertion that is a child of the root.
     let mut issuer_text: Option<(IssuerOf, String)> = None;
     let mut in_status = false;
+    // Inside the top-level StatusCode (whose child StatusCode is the second-level one).
+    let mut in_top_code = false;
     let mut in_assertion = false;
     // The depth of the children of an open RSA-OAEP xenc:EncryptionMethod.
     let mut oaep_children: Option<usize> = None;
@@ -151,15 +156,20 @@ pub fn preparse(xml: &str, root: (&[u8], &[u8])) -> Result<Facts, SamlError> {
                     || (start && depth == 1 && ns == ASSERTION_NS && local == b"Assertion");
                 in_status = (in_status && depth >= 2)
                     || (depth == 1 && ns == PROTOCOL_NS && local == b"Status");
-                if depth == 2
-                    && in_status
-                    && ns == PROTOCOL_NS
-                    && local == b"StatusCode"
-                    && facts.envelope.status.is_none()
-                {
+                let status_code = in_status && ns == PROTOCOL_NS && local == b"StatusCode";
+                let top_code = depth == 2 && status_code && facts.envelope.status.is_none();
+                let sub_code =
+                    depth == 3 && in_top_code && status_code && facts.envelope.sub_status.is_none();
+                in_top_code = (in_top_code && depth >= 3) || (top_code && start);
+                if top_code || sub_code {
+                    let slot = if top_code {
+                        &mut facts.envelope.status
+                    } else {
+                        &mut facts.envelope.sub_status
+                    };
                     for a in e.attributes().flatten() {
                         if a.key.as_ref() == b"Value" {
-                            facts.envelope.status = a
+                            *slot = a
                                 .normalized_value(quick_xml::XmlVersion::Implicit1_0)
                                 .ok()
                                 .map(|v| v.into_owned());
@@ -422,6 +432,7 @@ mod tests {
             e.status.as_deref(),
             Some("urn:oasis:names:tc:SAML:2.0:status:Responder")
         );
+        assert_eq!(e.sub_status.as_deref(), Some("inner"));
     }
 
     #[test]

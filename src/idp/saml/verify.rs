@@ -13,6 +13,7 @@
 
 use super::SamlError;
 use super::decrypt::{self, Sealed};
+use super::error::status_name;
 use super::preparse::{ASSERTION_NS, Envelope, PROTOCOL_NS, check_algorithms, preparse};
 use crate::clock::Clock;
 use openssl::pkey::{PKey, Private};
@@ -108,21 +109,30 @@ fn verify_unguarded(
 ) -> Result<Verified, SamlError> {
     let facts = preparse(xml, (PROTOCOL_NS, b"Response"))?;
     check_algorithms(&facts, trust.allow_sha1)?;
-    let count = facts.assertions + facts.encrypted_assertions;
-    if count != 1 {
-        return Err(SamlError::AssertionCount(count));
-    }
     // The envelope as sent (read by the pre-parse): its root attributes, Issuer and Status.
     // The root element is the same one the signature (if any) covers.
     let envelope = &facts.envelope;
     if envelope.version.as_deref() != Some("2.0") {
         return Err(SamlError::Malformed("Version is not 2.0"));
     }
-    // SAML core 3.2.2.2: a failed sign-in carries a non-Success top-level StatusCode.
+    // SAML core 3.2.2.2: a failed sign-in carries a non-Success top-level StatusCode, and
+    // usually no assertion at all (a Cancel at the IdP): checked before the assertion count so
+    // the user is told the IdP refused, not that the Response was malformed. Refused either way.
     match envelope.status.as_deref() {
         Some(SUCCESS) => {}
-        Some(_) => return Err(SamlError::Status),
+        Some(top) => {
+            let second = envelope.sub_status.as_deref().map(status_name);
+            return Err(SamlError::Status(
+                second
+                    .filter(|n| *n != "unknown")
+                    .unwrap_or(status_name(top)),
+            ));
+        }
         None => return Err(SamlError::Malformed("no StatusCode")),
+    }
+    let count = facts.assertions + facts.encrypted_assertions;
+    if count != 1 {
+        return Err(SamlError::AssertionCount(count));
     }
 
     let allowed = (!trust.allow_sha1).then_some(STRONG);

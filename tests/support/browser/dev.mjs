@@ -1,6 +1,6 @@
 // The README's first command in a real browser: `rolegate serve --dev` (started by
-// tests/dev_mode.rs with a local STS emulator) → the IdP chooser → the built-in dev IdP's
-// sign-in page → the role picker → credentials from the emulator.
+// tests/browser.rs with a local STS emulator) → straight to the built-in dev IdP's (the only
+// IdP) sign-in page → the role picker → credentials from the emulator.
 //
 // Usage: node dev.mjs --broker URL --artifacts DIR
 //
@@ -39,12 +39,9 @@ try {
     if (/Content.Security.Policy|Refused to/i.test(m.text())) cspViolations.push(m.text());
   });
 
-  step = 'chooser';
-  await page.goto(`${broker}/`);
-  expect((await page.title()).startsWith('Sign in'), 'the IdP chooser');
-  await page.getByRole('link', { name: 'Development IdP' }).click();
-
+  // One IdP: `/` goes straight to it (no chooser).
   step = 'dev-idp';
+  await page.goto(`${broker}/`);
   await page.waitForURL(/\/dev-idp\/authorize\?/);
   const users = await page.locator('ul.idps button').allTextContents();
   await page.screenshot({ path: join(args.artifacts, 'dev-idp-signin.png'), fullPage: true });
