@@ -170,6 +170,17 @@ fn run_manifest(base: &Path, manifest_file: &str) {
         if only_replay {
             continue;
         }
+        // An outcome rolegate cannot reach today: not run as a failure, but printed on every run
+        // (straight to stderr, past the test harness's capture) so nobody forgets it.
+        if let Some(cause) = s(case, "known_failure") {
+            let name = s(case, "name").expect("name");
+            let now = match check(base, case, SP, ACS) {
+                Some(_) => "still fails",
+                None => "now passes: drop its known_failure",
+            };
+            let _ = writeln!(std::io::stderr(), "KNOWN FAILURE {name} ({now}): {cause}");
+            continue;
+        }
         ran += 1;
         failures.extend(check(base, case, SP, ACS));
     }
