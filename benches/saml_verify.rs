@@ -128,7 +128,7 @@ fn bench(c: &mut Criterion) {
     };
     let trust = Trust {
         entity_id: &md.entity_id,
-        certs: &md.certs,
+        keys: &md.keys,
         allow_sha1: false,
         clock_skew: Duration::from_secs(60),
     };

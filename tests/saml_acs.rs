@@ -961,7 +961,9 @@ fn offline(
 ) -> Result<rolegate::idp::saml::verify::Verified, rolegate::idp::saml::SamlError> {
     use rolegate::idp::saml::verify::{Expect, Sp, Trust, verify};
     let der = STANDARD.decode(forge.cert_b64_der()).unwrap();
-    let certs = [samael::crypto::CertificateDer::from(der)];
+    let keys =
+        rolegate::idp::saml::verify::pinned_keys(&[samael::crypto::CertificateDer::from(der)])
+            .unwrap();
     verify(
         xml,
         &Sp {
@@ -971,7 +973,7 @@ fn offline(
         },
         &Trust {
             entity_id: IDP_ENTITY,
-            certs: &certs,
+            keys: &keys,
             allow_sha1: false,
             clock_skew: std::time::Duration::from_secs(60),
         },

@@ -174,7 +174,7 @@ pub fn saml(a: SamlArgs) -> ExitCode {
     };
     let trust = sv::Trust {
         entity_id: &md.entity_id,
-        certs: &md.certs,
+        keys: &md.keys,
         allow_sha1: cfg.insecure_allow_sha1,
         clock_skew: cfg.clock_skew,
     };

@@ -24,8 +24,6 @@ use openssl::pkey::{PKey, Private};
 use openssl::pkey_ctx::PkeyCtx;
 use openssl::rsa::Padding;
 use openssl::symm::{Cipher, Crypter, Mode};
-use samael::schema::{EncryptedAssertion, EncryptedKey};
-use samael::signature::DigestAlgorithm;
 
 const OAEP: &str = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p";
 const RSA15: &str = "http://www.w3.org/2001/04/xmlenc#rsa-1_5";
@@ -60,18 +58,13 @@ impl Sealed {
     /// Everything that can be said about the EncryptedAssertion without a key. These refusals
     /// depend only on what the sender wrote, never on a decryption, so they may differ.
     pub fn read(
-        enc: &EncryptedAssertion,
+        parts: &super::encrypted::Parts,
         envelope: Envelope,
         key: &PKey<Private>,
     ) -> Result<Sealed, SamlError> {
-        let ek = encrypted_key(enc).ok_or(SamlError::Encryption("no EncryptedKey"))?;
-        let transport = ek
-            .encryption_method
-            .as_ref()
-            .and_then(|m| m.algorithm.as_deref())
-            .ok_or(SamlError::Encryption(
-                "EncryptedKey has no EncryptionMethod",
-            ))?;
+        let transport = parts.key_method.as_deref().ok_or(SamlError::Encryption(
+            "EncryptedKey has no EncryptionMethod",
+        ))?;
         match transport {
             OAEP => {}
             RSA15 => {
@@ -87,25 +80,19 @@ impl Sealed {
         }
         // XML Encryption §5.5.2: the OAEP digest defaults to SHA-1; MGF1 is SHA-1 by the
         // algorithm's definition (rsa-oaep-mgf1p).
-        let oaep_digest = match ek
-            .encryption_method
-            .as_ref()
-            .and_then(|m| m.digest_method.as_ref())
-            .map(|d| &d.algorithm)
-        {
-            None | Some(DigestAlgorithm::Sha1) => Md::sha1(),
-            Some(DigestAlgorithm::Sha256) => Md::sha256(),
-            Some(DigestAlgorithm::Unsupported(_)) => {
+        let oaep_digest = match parts.key_digest.as_deref() {
+            None | Some("http://www.w3.org/2000/09/xmldsig#sha1") => Md::sha1(),
+            Some("http://www.w3.org/2001/04/xmlenc#sha256") => Md::sha256(),
+            Some(_) => {
                 return Err(SamlError::Encryption(
                     "RSA-OAEP digest other than SHA-1 or SHA-256",
                 ));
             }
         };
-        let wrapped_key = ek
-            .cipher_data
-            .as_ref()
-            .and_then(|c| c.cipher_value.as_ref())
-            .map(|v| base64(&v.value))
+        let wrapped_key = parts
+            .key_value
+            .as_deref()
+            .map(base64)
             .ok_or(SamlError::Encryption("EncryptedKey has no CipherValue"))?
             .ok_or(SamlError::Encryption(
                 "EncryptedKey CipherValue is not base64",
@@ -116,9 +103,13 @@ impl Sealed {
                 "EncryptedKey is not as long as the SP key's modulus",
             ));
         }
-        let (value, method) = enc
-            .encrypted_value_info()
-            .ok_or(SamlError::Encryption("no EncryptedData"))?;
+        let (value, method) = parts
+            .data_value
+            .as_deref()
+            .zip(parts.data_method.as_deref())
+            .ok_or(SamlError::Encryption(
+                "EncryptedData lacks its EncryptionMethod or CipherValue",
+            ))?;
         let (cipher, mode) = content_cipher(method)?;
         if mode == Chaining::Cbc && envelope == Envelope::Unverified {
             return Err(SamlError::Encryption(
@@ -127,7 +118,7 @@ impl Sealed {
                  AES-256-CBC), or have it encrypt with AES-GCM",
             ));
         }
-        let value = base64(&value.value).ok_or(SamlError::Encryption(
+        let value = base64(value).ok_or(SamlError::Encryption(
             "EncryptedData CipherValue is not base64",
         ))?;
         let long_enough = match mode {
@@ -197,16 +188,6 @@ impl Sealed {
             .map_err(|_| ())?;
         Ok(out)
     }
-}
-
-/// The EncryptedKey inside the EncryptedData's KeyInfo, or beside it in the
-/// EncryptedAssertion (SAML core 2.3.4 allows both).
-fn encrypted_key(enc: &EncryptedAssertion) -> Option<&EncryptedKey> {
-    enc.data
-        .as_ref()
-        .and_then(|d| d.key_info.as_ref())
-        .and_then(|k| k.encrypted_key.as_ref())
-        .or(enc.encrypted_key.as_ref())
 }
 
 fn content_cipher(uri: &str) -> Result<(Cipher, Chaining), SamlError> {

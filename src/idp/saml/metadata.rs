@@ -16,6 +16,9 @@ pub struct IdpMetadata {
     pub entity_id: String,
     /// Every signing certificate (several during a rollover); any of them may sign.
     pub certs: Vec<CertificateDer>,
+    /// Their public keys, loaded into xmlsec once here (per load and refresh), shared by every
+    /// verification.
+    pub keys: rolegate_xmlsec::PinnedKeys,
     /// SHA-256 fingerprints of `certs`, hex, for logs and rollover alarms.
     pub fingerprints: Vec<String>,
     /// SingleSignOnService with the HTTP-Redirect binding (SP-initiated sign-in).
@@ -79,6 +82,7 @@ pub fn parse(xml: &str, now: i64) -> Result<IdpMetadata, String> {
                 .into(),
         );
     }
+    let keys = super::verify::pinned_keys(&certs)?;
     let fingerprints = certs
         .iter()
         .map(|c| {
@@ -94,6 +98,7 @@ pub fn parse(xml: &str, now: i64) -> Result<IdpMetadata, String> {
     Ok(IdpMetadata {
         entity_id,
         certs,
+        keys,
         fingerprints,
         sso_redirect_url,
         valid_until,

@@ -2,9 +2,11 @@
 //!
 //! - [`metadata`]: the IdP's entity ID and pinned signing certificates (refused without one);
 //! - [`preparse`]: the strict pass over raw XML before any XML library interprets it;
-//! - [`verify`]: signatures through xmlsec (samael), then every check the profile requires,
-//!   each citing its section, against an injected clock;
-//! - [`decrypt`]: EncryptedAssertions, lengths checked before any key is used;
+//! - [`verify`]: signatures through xmlsec (`crates/xmlsec-bridge`: pinned keys loaded once,
+//!   KeyInfo never read), then every check the profile requires, each citing its section,
+//!   against an injected clock;
+//! - [`encrypted`] and [`decrypt`]: EncryptedAssertions read by namespace, lengths checked
+//!   before any key is used;
 //! - [`pool`]: the ACS runs the verifier on a bounded set of blocking threads;
 //! - [`attributes`]: the verified assertion → the same `Identity` the OIDC path produces;
 //! - [`authn_request`] and [`sp_metadata`]: what we send the IdP.
@@ -15,6 +17,7 @@
 pub mod attributes;
 pub mod authn_request;
 pub mod decrypt;
+pub mod encrypted;
 mod error;
 pub mod metadata;
 pub mod pool;

@@ -104,7 +104,7 @@ impl Job {
         };
         let trust = Trust {
             entity_id: &self.metadata.entity_id,
-            certs: &self.metadata.certs,
+            keys: &self.metadata.keys,
             allow_sha1: self.allow_sha1,
             clock_skew: self.clock_skew,
         };

@@ -295,6 +295,42 @@ pub fn claimed_issuer(xml: &str) -> Result<Option<String>, SamlError> {
 
 /// Algorithms a signature or an encrypted assertion may use. Anything else — XSLT or XPath
 /// transforms, HMAC, RSA1_5 key transport, MD5 — is refused before xmlsec runs.
+/// Signature methods accepted without the SHA-1 opt-in.
+const SIGNATURE_METHODS: &[&str] = &[
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
+];
+const DIGEST_METHODS: &[&str] = &[
+    "http://www.w3.org/2001/04/xmlenc#sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#sha384",
+    "http://www.w3.org/2001/04/xmlenc#sha512",
+];
+/// Canonicalization methods and Reference transforms.
+const TRANSFORMS: &[&str] = &[
+    "http://www.w3.org/2000/09/xmldsig#enveloped-signature",
+    "http://www.w3.org/2001/10/xml-exc-c14n#",
+    "http://www.w3.org/2001/10/xml-exc-c14n#WithComments",
+    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
+    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments",
+    "http://www.w3.org/2006/12/xml-c14n11",
+];
+const RSA_SHA1: &str = "http://www.w3.org/2000/09/xmldsig#rsa-sha1";
+const SHA1: &str = "http://www.w3.org/2000/09/xmldsig#sha1";
+
+/// Every algorithm xmlsec may run while verifying: the same lists this pre-parse checks, so the
+/// door has two locks (any other algorithm is refused by xmlsec itself too).
+pub fn signature_algorithms(allow_sha1: bool) -> Vec<&'static str> {
+    let mut all: Vec<&str> = [SIGNATURE_METHODS, DIGEST_METHODS, TRANSFORMS].concat();
+    if allow_sha1 {
+        all.extend([RSA_SHA1, SHA1]);
+    }
+    all
+}
+
 pub fn check_algorithms(facts: &Facts, allow_sha1: bool) -> Result<(), SamlError> {
     for AlgorithmUse {
         element,
@@ -304,15 +340,9 @@ pub fn check_algorithms(facts: &Facts, allow_sha1: bool) -> Result<(), SamlError
     {
         let ok = match element.as_str() {
             "SignatureMethod" => match uri.as_str() {
-                "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
-                | "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384"
-                | "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512"
-                | "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
-                | "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384"
-                | "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512" => true,
-                "http://www.w3.org/2000/09/xmldsig#rsa-sha1" if allow_sha1 => true,
-                "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
-                | "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1" => {
+                u if SIGNATURE_METHODS.contains(&u) => true,
+                RSA_SHA1 if allow_sha1 => true,
+                RSA_SHA1 | "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1" => {
                     return Err(SamlError::WeakAlgorithm(
                         "SHA-1 signature (set insecure_allow_sha1 to accept it)",
                     ));
@@ -320,30 +350,20 @@ pub fn check_algorithms(facts: &Facts, allow_sha1: bool) -> Result<(), SamlError
                 _ => false,
             },
             "DigestMethod" => match uri.as_str() {
-                "http://www.w3.org/2001/04/xmlenc#sha256"
-                | "http://www.w3.org/2001/04/xmldsig-more#sha384"
-                | "http://www.w3.org/2001/04/xmlenc#sha512" => true,
-                "http://www.w3.org/2000/09/xmldsig#sha1" if allow_sha1 => true,
+                u if DIGEST_METHODS.contains(&u) => true,
+                SHA1 if allow_sha1 => true,
                 // The OAEP hash of rsa-oaep-mgf1p (SHA-1 by default, XML Encryption §5.5.2)
                 // is not a signature digest — but only there: a SHA-1 digest anywhere else in
                 // a document that also holds an OAEP EncryptionMethod is still a signature's.
-                "http://www.w3.org/2000/09/xmldsig#sha1" if *in_oaep => true,
-                "http://www.w3.org/2000/09/xmldsig#sha1" => {
+                SHA1 if *in_oaep => true,
+                SHA1 => {
                     return Err(SamlError::WeakAlgorithm(
                         "SHA-1 digest (set insecure_allow_sha1 to accept it)",
                     ));
                 }
                 _ => false,
             },
-            "CanonicalizationMethod" | "Transform" => matches!(
-                uri.as_str(),
-                "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
-                    | "http://www.w3.org/2001/10/xml-exc-c14n#"
-                    | "http://www.w3.org/2001/10/xml-exc-c14n#WithComments"
-                    | "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
-                    | "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments"
-                    | "http://www.w3.org/2006/12/xml-c14n11"
-            ),
+            "CanonicalizationMethod" | "Transform" => TRANSFORMS.contains(&uri.as_str()),
             "EncryptionMethod" => match uri.as_str() {
                 // Whether CBC may be decrypted depends on the Response signature: `decrypt`.
                 "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"

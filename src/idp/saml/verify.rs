@@ -4,10 +4,11 @@
 //! 1. the strict pre-parse ([`super::preparse`]) refuses DTDs, entities, PIs, trailing content,
 //!    deep nesting, oversize input and any document without exactly one assertion;
 //! 2. algorithms are checked against an allow list before xmlsec runs;
-//! 3. xmlsec (through samael) verifies every signature against the IdP's pinned certificates
-//!    only — never a key from the document's KeyInfo — and returns *only the signed content*
-//!    (the canonical bytes the digest covered); everything read about the assertion below
-//!    comes from that verified copy;
+//! 3. xmlsec (through `crates/xmlsec-bridge`) verifies every signature against the IdP's
+//!    pinned keys — loaded once per metadata load, never a key from the document's KeyInfo,
+//!    which is not read — running only the algorithms the pre-parse allows, and returns *only
+//!    the signed content* (the canonical bytes the digest covered); everything read about the
+//!    assertion below comes from that verified copy (samael's schema parses it);
 //! 4. the checks samael leaves to its caller (or runs against the wall clock, which `verify
 //!    saml` cannot use) run here with an injected clock, each citing the section it implements.
 
@@ -17,6 +18,7 @@ use super::error::status_name;
 use super::preparse::{ASSERTION_NS, Envelope, PROTOCOL_NS, check_algorithms, preparse};
 use crate::clock::Clock;
 use openssl::pkey::{PKey, Private};
+use rolegate_xmlsec::PinnedKeys;
 use samael::crypto::{
     AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode,
 };
@@ -30,16 +32,9 @@ const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 /// within seconds; five minutes covers a slow MFA prompt between IdP and post.
 pub const MAX_RESPONSE_AGE: Duration = Duration::from_secs(300);
 
-/// Signature algorithms passed to xmlsec when SHA-1 is not allowed (the pre-parse already
-/// refused the rest; this is the second lock on the same door).
-const STRONG: &[AllowedSignatureAlgorithm] = &[
-    AllowedSignatureAlgorithm::RsaSha256,
-    AllowedSignatureAlgorithm::RsaSha384,
-    AllowedSignatureAlgorithm::RsaSha512,
-    AllowedSignatureAlgorithm::EcdsaSha256,
-    AllowedSignatureAlgorithm::EcdsaSha384,
-    AllowedSignatureAlgorithm::EcdsaSha512,
-];
+/// The only signature algorithm samael's one-time xmlsec initialisation (see [`xmlsec_ready`])
+/// is asked to run.
+const WARM_UP_ALGORITHMS: &[AllowedSignatureAlgorithm] = &[AllowedSignatureAlgorithm::RsaSha256];
 
 /// This broker as a service provider.
 pub struct Sp<'a> {
@@ -49,10 +44,10 @@ pub struct Sp<'a> {
     pub decryption_key: Option<&'a PKey<Private>>,
 }
 
-/// What we trust about one IdP: its entity ID and its pinned signing certificates.
+/// What we trust about one IdP: its entity ID and its pinned signing keys.
 pub struct Trust<'a> {
     pub entity_id: &'a str,
-    pub certs: &'a [CertificateDer],
+    pub keys: &'a PinnedKeys,
     pub allow_sha1: bool,
     pub clock_skew: Duration,
 }
@@ -135,11 +130,10 @@ fn verify_unguarded(
         return Err(SamlError::AssertionCount(count));
     }
 
-    let allowed = (!trust.allow_sha1).then_some(STRONG);
     let assertion = if facts.encrypted_assertions == 1 {
-        encrypted_assertion(xml, facts.root_signed, sp, trust, allowed)?
+        encrypted_assertion(xml, facts.root_signed, sp, trust)?
     } else {
-        signed_assertion(xml, facts.root_signed, trust, allowed)?
+        signed_assertion(xml, facts.root_signed, trust)?
     };
 
     check_response(envelope, sp, trust, clock)?;
@@ -150,11 +144,16 @@ fn verify_unguarded(
     })
 }
 
-/// Routes xmlsec's error reports away from stderr, once per process. The OpenSSL backend's
-/// initialisation (run by samael on first use) installs its own printing callback, so samael's
-/// xmlsec is initialised first — by verifying a tiny document signed at build time with a
-/// throwaway key that is trusted for nothing else — and our callback installed after it.
-fn quiet_xmlsec() {
+/// xmlsec initialised once for the process, its error reports kept off stderr.
+///
+/// Two libraries in one process use libxmlsec1: samael (which tests and benchmarks still use to
+/// sign) initialises it lazily on first use, and `rolegate_xmlsec` initialises it only when no
+/// one has. xmlsec must not be initialised twice (the second run rebuilds registries another
+/// thread may be reading), so samael's initialisation is run first, here, by verifying a tiny
+/// document signed at build time with a throwaway key trusted for nothing else
+/// (`warmup/`); `rolegate_xmlsec` then finds xmlsec ready and installs its error callback after
+/// the OpenSSL backend's own (printing) one.
+fn xmlsec_ready() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         use base64::Engine;
@@ -165,7 +164,7 @@ fn quiet_xmlsec() {
             include_str!("warmup/signed.xml"),
             &[CertificateDer::from(der)],
             ReduceMode::PreDigest,
-            Some(STRONG),
+            Some(WARM_UP_ALGORITHMS),
         );
         if warm.is_err() {
             tracing::warn!("the xmlsec warm-up did not verify; xmlsec errors may reach stderr");
@@ -174,36 +173,70 @@ fn quiet_xmlsec() {
     });
 }
 
-/// xmlsec verification with the pinned certificates; returns the signed content only.
-fn reduce(
-    xml: &str,
-    trust: &Trust<'_>,
-    allowed: Option<&[AllowedSignatureAlgorithm]>,
-) -> Result<String, SamlError> {
-    // xmlsec reports each failed digest or signature (one per pinned certificate tried): kept
-    // off stderr, and logged below as one event when the Response is refused.
-    quiet_xmlsec();
+/// The public keys of an IdP's pinned certificates, loaded into xmlsec once.
+pub fn pinned_keys(certs: &[CertificateDer]) -> Result<PinnedKeys, String> {
+    xmlsec_ready();
+    let spki: Vec<Vec<u8>> = certs
+        .iter()
+        .map(|c| {
+            openssl::x509::X509::from_der(c.der_data())
+                .and_then(|x| x.public_key())
+                .and_then(|k| k.public_key_to_der())
+                .map_err(|_| "a signing certificate has no usable public key".to_string())
+        })
+        .collect::<Result<_, _>>()?;
+    let keys = PinnedKeys::from_spki_der(spki.iter().map(Vec::as_slice));
     let _ = rolegate_xmlsec::take_errors();
-    let reduced = Crypto::reduce_xml_to_signed_with_allowed_algorithms(
-        xml,
-        trust.certs,
-        // The exact canonical bytes the verified digest covered, and nothing else: what we
-        // read is what was signed (comments are gone, so a `<!---->` spliced into a NameID
-        // cannot truncate it), and it is about 40 % cheaper than rebuilding a reduced tree.
-        ReduceMode::PreDigest,
-        allowed,
-    );
+    keys.map_err(|e| format!("a signing certificate's key cannot be used for XML signatures: {e}"))
+}
+
+/// xmlsec verification with the pinned keys only (a signature's KeyInfo is never read), xmlsec
+/// itself allowed only the algorithms the pre-parse allows; returns the signed content only:
+/// the exact canonical bytes the verified digest covered, and nothing else — what we read is
+/// what was signed (comments are gone, so a `<!---->` spliced into a NameID cannot truncate
+/// it). With several signatures (Response and Assertion both signed), the Response's content,
+/// which holds the assertion.
+fn reduce(xml: &str, trust: &Trust<'_>) -> Result<String, SamlError> {
+    xmlsec_ready();
+    // xmlsec reports each failed digest or signature (one per pinned key tried): kept off
+    // stderr, and logged below as one event when the Response is refused.
+    let _ = rolegate_xmlsec::take_errors();
+    let allowed = super::preparse::signature_algorithms(trust.allow_sha1);
+    let verified = rolegate_xmlsec::verify_signatures(xml, trust.keys, &allowed);
     let (reports, dropped) = rolegate_xmlsec::take_errors();
-    reduced.map_err(|_| {
+    let refused = |detail: String| {
         let xmlsec: Vec<String> = reports.iter().map(ToString::to_string).collect();
         tracing::info!(
             idp = trust.entity_id,
+            %detail,
             ?xmlsec,
             xmlsec_dropped = dropped,
-            "xmlsec found no valid signature by a pinned certificate"
+            "no valid signature by a pinned key"
         );
         SamlError::BadSignature("no valid signature by the IdP's certificate")
-    })
+    };
+    let mut contents: Vec<String> = verified
+        .map_err(|e| refused(e.to_string()))?
+        .into_iter()
+        .map(|r| r.content)
+        .collect();
+    if contents.len() == 1 {
+        return Ok(contents.remove(0));
+    }
+    // Several References verified: exactly one of them must be the Response (which contains
+    // whatever else was signed); anything else is ambiguous.
+    let mut responses: Vec<String> = contents
+        .into_iter()
+        .filter(|c| matches!(root_of(c), Ok(Root::Response)))
+        .collect();
+    if responses.len() == 1 {
+        Ok(responses.remove(0))
+    } else {
+        Err(refused(format!(
+            "{} signed Responses among several References",
+            responses.len()
+        )))
+    }
 }
 
 /// The assertion the IdP signed, directly or through the Response. "The Response is signed"
@@ -213,9 +246,8 @@ fn signed_assertion(
     xml: &str,
     root_signed: bool,
     trust: &Trust<'_>,
-    allowed: Option<&[AllowedSignatureAlgorithm]>,
 ) -> Result<Assertion, SamlError> {
-    let signed = reduce(xml, trust, allowed)?;
+    let signed = reduce(xml, trust)?;
     match root_of(&signed)? {
         Root::Response if !root_signed => Err(SamlError::BadSignature(
             "the signature over the Response is not the Response's own child",
@@ -240,7 +272,6 @@ fn encrypted_assertion(
     root_signed: bool,
     sp: &Sp<'_>,
     trust: &Trust<'_>,
-    allowed: Option<&[AllowedSignatureAlgorithm]>,
 ) -> Result<Assertion, SamlError> {
     let key = sp.decryption_key.ok_or(SamlError::Encryption(
         "encrypted assertion but no SP decryption key is configured",
@@ -248,22 +279,14 @@ fn encrypted_assertion(
     if root_signed {
         // The Response signature covers the EncryptedAssertion: decrypt the verified copy,
         // whose ciphertext is exactly what the IdP signed.
-        let signed = reduce(xml, trust, allowed)?;
+        let signed = reduce(xml, trust)?;
         if root_of(&signed)? != Root::Response {
             return Err(SamlError::BadSignature(
                 "the signature does not cover the Response",
             ));
         }
-        let r: Response = signed
-            .parse()
-            .map_err(|_| SamlError::Malformed("signed Response does not parse"))?;
-        let enc = r
-            .encrypted_assertion
-            .as_ref()
-            .ok_or(SamlError::BadSignature(
-                "the signed Response has no assertion",
-            ))?;
-        let sealed = Sealed::read(enc, decrypt::Envelope::Verified, key)?;
+        let parts = super::encrypted::read(&signed)?;
+        let sealed = Sealed::read(&parts, decrypt::Envelope::Verified, key)?;
         let assertion = after_decryption(|| {
             let plain = sealed.open(key)?;
             preparse_assertion(&plain, trust)?;
@@ -273,18 +296,12 @@ fn encrypted_assertion(
     }
     // Unsigned envelope (the pre-parse has run over it): the decrypted assertion must carry its
     // own valid signature, and only an AEAD cipher is decrypted (see `decrypt`).
-    let envelope: Response = xml
-        .parse()
-        .map_err(|_| SamlError::Malformed("not a SAML 2.0 Response"))?;
-    let enc = envelope
-        .encrypted_assertion
-        .as_ref()
-        .ok_or(SamlError::Malformed("EncryptedAssertion does not parse"))?;
-    let sealed = Sealed::read(enc, decrypt::Envelope::Unverified, key)?;
+    let parts = super::encrypted::read(xml)?;
+    let sealed = Sealed::read(&parts, decrypt::Envelope::Unverified, key)?;
     let assertion = after_decryption(|| {
         let plain = sealed.open(key)?;
         preparse_assertion(&plain, trust)?;
-        let signed = reduce(&plain, trust, allowed)?;
+        let signed = reduce(&plain, trust)?;
         if root_of(&signed)? != Root::Assertion {
             return Err(SamlError::BadSignature(
                 "the signature does not cover the decrypted Assertion",
