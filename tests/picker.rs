@@ -211,7 +211,10 @@ async fn durations_are_bounded_by_the_grant_and_the_clicked_rows_choice_wins() {
     let r = post(&e, &clicked, &alice, &form).await;
     assert_eq!(r.status(), 400);
     let body = r.text().await.unwrap();
-    assert!(body.contains("at most 1h30m"), "names the grant's maximum: {body}");
+    assert!(
+        body.contains("at most 1h30m"),
+        "names the grant's maximum: {body}"
+    );
     let page = html(&e, "/", &alice).await;
     let csrf = hidden(&page, "csrf");
     let r = post(
