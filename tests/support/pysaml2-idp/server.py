@@ -15,9 +15,10 @@ POST /sso/login          username (+ request key) and how to answer → pysaml2'
 
 How to answer (form fields of POST /sso/login, what an IdP administrator would configure per SP):
   sign     = assertion | response | both
-  encrypt  = none | sp-preference | pysaml2-default
+  encrypt  = none | sp-preference | <content cipher URI> | pysaml2-default
              sp-preference: the SP metadata's first EncryptionMethod that is a content cipher
-             (rolegate lists aes256-gcm first), RSA-OAEP key transport;
+             (rolegate lists aes256-gcm first), RSA-OAEP key transport; a URI: that one, if
+             the SP metadata lists it (as an administrator would pick AES-CBC);
              pysaml2-default: what Server.create_authn_response(encrypt_assertion=True) does on
              its own (pysaml2 7.5 always uses Triple-DES-CBC there, see README.md)
   key      = metadata | rogue
@@ -229,6 +230,10 @@ class IdP:
             if not ciphers:
                 raise ValueError(f"{sp}'s metadata names no content cipher")
             server.content_cipher = ciphers[0]
+        elif encrypt in SESSION_KEYS:
+            if encrypt not in sp_content_ciphers(server, sp):
+                raise ValueError(f"{sp}'s metadata does not list {encrypt}")
+            server.content_cipher = encrypt
         else:
             server.content_cipher = None
         identity = {"mail": [user["email"]], "uid": [username], "isMemberOf": user["groups"]}
