@@ -330,6 +330,7 @@ def main():
     base = f"http://127.0.0.1:{a.port}"
     with open(a.users) as f:
         users = json.load(f)
+    # Bind before the (slower) pysaml2 set-up, so a lost port race fails fast and is retried.
     try:
         httpd = HTTPServer(("127.0.0.1", a.port), make_handler(None))
     except OSError as err:
@@ -341,6 +342,7 @@ def main():
 
         def watch():
             sys.stdin.read()
+            shutil.rmtree(idp.workdir, ignore_errors=True)  # the key pairs of this run
             os._exit(0)
 
         threading.Thread(target=watch, daemon=True).start()
