@@ -23,8 +23,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-const INSTALL_HINT: &str = "run `scripts/install-test-deps` (redis-server via apt, .venv with moto, \
-                            npm ci in tests/support/oidc-idp and tests/support/samlify-idp)";
+const INSTALL_HINT: &str = "run `scripts/install-test-deps` (redis-server and xmlsec1 via apt, .venv \
+                            with moto and pysaml2, npm ci in tests/support/oidc-idp and \
+                            tests/support/samlify-idp)";
 /// Confidential clients of the test IdP share this secret (tests/support/oidc-idp/server.mjs).
 pub const OIDC_CLIENT_SECRET: &str = "rolegate-secret";
 
@@ -612,5 +613,79 @@ impl SamlIdp {
 
     pub fn metadata_url(&self) -> String {
         format!("{}/metadata", self.url)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A second real SAML 2.0 IdP (pysaml2's Server, tests/support/pysaml2-idp).
+
+pub struct Pysaml2Idp {
+    /// `http://127.0.0.1:PORT`; metadata at `/metadata`, SSO at `/sso`.
+    pub url: String,
+    proc: Proc,
+}
+
+/// `.venv/bin/python` if it imports pysaml2 and the `xmlsec1` command pysaml2 drives runs.
+fn pysaml2_python() -> Option<PathBuf> {
+    static PYTHON: OnceLock<Option<PathBuf>> = OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            let venv = repo_root().join(".venv/bin/python");
+            (command_works(Path::new("xmlsec1"), &["--version"])
+                && command_works(&venv, &["-c", "import saml2.server"]))
+            .then_some(venv)
+        })
+        .clone()
+}
+
+impl Pysaml2Idp {
+    /// Users alice (eng, sre, MFA), bob (contractors), carol (no groups), signed in by name
+    /// (tests/support/pysaml2-idp/users.json). Fresh signing and rogue key pairs per start.
+    pub fn start() -> Option<Pysaml2Idp> {
+        let python = pysaml2_python();
+        if !require_peer(
+            "pysaml2 SAML IdP (.venv/bin/python with pysaml2, and xmlsec1)",
+            python.is_some(),
+        ) {
+            return None;
+        }
+        let python = python.expect("checked above");
+        let script = repo_root().join("tests/support/pysaml2-idp/server.py");
+        let (proc, _port, url) = start_on_free_port("pysaml2-idp", |port| {
+            let mut cmd = Command::new(&python);
+            cmd.arg(&script)
+                .args(["--port", &port.to_string(), "--exit-with-stdin"]);
+            let mut proc = Proc::spawn(format!("pysaml2-idp:{port}"), cmd);
+            let ready = proc.wait_ready_line(Duration::from_secs(30));
+            (proc, ready)
+        });
+        Some(Pysaml2Idp { url, proc })
+    }
+
+    pub fn metadata_url(&self) -> String {
+        format!("{}/metadata", self.url)
+    }
+
+    /// Has the IdP load the SP's metadata from `url` (pysaml2's remote metadata loader): the
+    /// broker's port is known only after it started, which needs this IdP's metadata first.
+    pub async fn load_sp_metadata(&self, url: &str) {
+        let r = http()
+            .post(format!("{}/sp-metadata", self.url))
+            .form(&[("url", url)])
+            .send()
+            .await
+            .expect("POST /sp-metadata");
+        let status = r.status();
+        assert!(
+            status.is_success(),
+            "pysaml2 IdP could not load {url}: {status} {}\n--- IdP output ---\n{}",
+            r.text().await.unwrap_or_default(),
+            self.proc.log_tail()
+        );
+    }
+
+    /// The IdP's recent output, for assertion messages.
+    pub fn log_tail(&self) -> String {
+        self.proc.log_tail()
     }
 }
