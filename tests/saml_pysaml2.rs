@@ -390,10 +390,6 @@ async fn pysaml2_signed_response_and_assertion() {
 const AES256_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes256-gcm";
 const AES256_CBC: &str = "http://www.w3.org/2001/04/xmlenc#aes256-cbc";
 
-/// Why rolegate refuses every encrypted assertion pysaml2 sends today (see the tests below).
-const KEYINFO_KNOWN_FAILURE: &str = "samael 0.0.22 requires an xmlns:ds or xmlns:dsig attribute \
-     on EncryptedData's KeyInfo itself; pysaml2 declares the namespace on EncryptedData";
-
 /// Signs alice in with her assertion encrypted with `cipher` (RSA-OAEP key transport) by
 /// pysaml2, and checks what pysaml2 sent: that cipher, nothing in clear, and a ciphertext that
 /// `xmlsec1` opens with the SP key to alice's signed assertion.
@@ -418,28 +414,11 @@ async fn encrypted_sign_in(app: &TestApp, idp: &Pysaml2Idp, how: How, cipher: &s
     acs
 }
 
-/// KNOWN FAILURE, printed on every run rather than failed (as the saml-realworld manifest's
-/// `known_failure` entries are): rolegate refuses pysaml2's encrypted assertions as `malformed`
-/// before decrypting, because samael 0.0.22's `EncryptedKeyInfo` (the KeyInfo inside
-/// EncryptedData) has a required field deserialized from an attribute literally named
-/// `xmlns:ds` or `xmlns:dsig` on that KeyInfo element; pysaml2 declares the XML-DSig namespace
-/// once, as `xmlns:ns1` on EncryptedData, which is equally valid XML. Once rolegate parses it,
-/// this returns false and the tests go on to what must happen.
-fn known_keyinfo_failure(acs: &Acs, test: &str) -> bool {
-    if acs.status == 403 && acs.reason() == "malformed" {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "KNOWN FAILURE ({test}): refused as malformed: {KEYINFO_KNOWN_FAILURE}"
-        );
-        return true;
-    }
-    false
-}
-
 /// pysaml2 encrypts the signed assertion to the certificate in the broker's metadata with the
 /// first content cipher that metadata prefers, AES-256-GCM; the Response around it is
-/// unsigned, which rolegate accepts for GCM (an AEAD). Known failure today: see above.
+/// unsigned, which rolegate accepts for GCM (an AEAD). pysaml2 declares the XML-DSig namespace
+/// once, as `xmlns:ns1` on EncryptedData: rolegate refused this as `malformed` until it read
+/// EncryptedAssertions by namespace (src/idp/saml/encrypted.rs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pysaml2_encrypted_assertion_aes_gcm() {
     let Some(p) = peers() else { return };
@@ -452,15 +431,12 @@ async fn pysaml2_encrypted_assertion_aes_gcm() {
     };
     let acs = encrypted_sign_in(&app, idp, how, AES256_GCM).await;
     assert!(!signatures(&acs.response_xml).0, "the Response is unsigned");
-    if known_keyinfo_failure(&acs, "AES-256-GCM, unsigned Response") {
-        return;
-    }
     alice_gets_credentials(p, &app, &acs).await;
 }
 
 /// AES-256-CBC, as Entra ID and ADFS encrypt: rolegate decrypts CBC only when the Response
 /// signature has verified first, so inside a signed Response alice gets credentials and in an
-/// unsigned one the Response is refused (`encryption`). Known failure today: see above.
+/// unsigned one the Response is refused (`encryption`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pysaml2_encrypted_assertion_aes_cbc_only_inside_a_signed_response() {
     let Some(p) = peers() else { return };
@@ -474,18 +450,13 @@ async fn pysaml2_encrypted_assertion_aes_cbc_only_inside_a_signed_response() {
     let acs = encrypted_sign_in(&app, idp, unsigned, AES256_CBC).await;
     assert_eq!(acs.status, 403, "{}", acs.body);
     assert!(acs.session.is_none());
-    if !known_keyinfo_failure(&acs, "AES-256-CBC, unsigned Response") {
-        assert_eq!(acs.reason(), "encryption", "CBC outside a signed Response");
-    }
+    assert_eq!(acs.reason(), "encryption", "CBC outside a signed Response");
     let signed = How {
         sign: "both",
         ..unsigned
     };
     let acs = encrypted_sign_in(&app, idp, signed, AES256_CBC).await;
     assert!(signatures(&acs.response_xml).0, "the Response is signed");
-    if known_keyinfo_failure(&acs, "AES-256-CBC, signed Response") {
-        return;
-    }
     alice_gets_credentials(p, &app, &acs).await;
 }
 
