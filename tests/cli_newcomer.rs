@@ -66,7 +66,7 @@ async fn quick_start_against_serve_dev_works_with_the_real_aws_cli_and_nothing_e
         "{text}"
     );
     assert!(
-        text.contains("subject dev|alice") && text.contains("eng, sre"),
+        text.contains("subject alice") && text.contains("eng, sre"),
         "{text}"
     );
     assert!(text.contains("none cached"), "{text}");
@@ -116,7 +116,7 @@ async fn quick_start_against_serve_dev_works_with_the_real_aws_cli_and_nothing_e
     assert_success(&out, "rolegate status --json");
     let s: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(s["broker"], format!("{base}/"));
-    assert_eq!(s["signed_in"]["subject"], "dev|alice");
+    assert_eq!(s["signed_in"]["subject"], "alice");
     assert_eq!(s["signed_in"]["groups"], serde_json::json!(["eng", "sre"]));
     let creds = s["credentials"].as_array().unwrap();
     assert_eq!(creds.len(), 2, "{s}");

@@ -151,15 +151,14 @@ fn s<'a>(v: &'a Value, k: &str) -> &'a str {
 async fn loopback_flow_gives_a_broker_token_that_gets_credentials() {
     let Some(e) = env("").await else { return };
     let p = peers().unwrap();
-    // Signed out: the authorization request shows the sign-in page, coming back here after.
-    let page = web::get(&e.app.url, &authorize_query(REDIRECT, "S256"), None)
-        .await
-        .text()
-        .await
-        .unwrap();
+    // Signed out: the authorization request sends the browser to sign in (one IdP: straight
+    // to it, no chooser), coming back here after.
+    let r = web::get(&e.app.url, &authorize_query(REDIRECT, "S256"), None).await;
+    assert_eq!(r.status(), 303);
+    let to = r.headers()["location"].to_str().unwrap();
     assert!(
-        page.contains("/login/corp?return_to=%2Foauth2%2Fauthorize%3F"),
-        "{page}"
+        to.starts_with("/login/corp?return_to=%2Foauth2%2Fauthorize%3F"),
+        "{to}"
     );
 
     let alice = saml_sign_in(&e.app.url, &e.forge, "alice", &["eng"]).await;
@@ -477,11 +476,12 @@ async fn device_flow_pending_slow_down_approval_and_single_use() {
 
     // The page needs a session; a typed code is case- and dash-insensitive.
     let r = web::get(&e.app.url, "/device", None).await;
+    assert_eq!(r.status(), 303);
     assert!(
-        r.text()
-            .await
+        r.headers()["location"]
+            .to_str()
             .unwrap()
-            .contains("/login/corp?return_to=%2Fdevice")
+            .starts_with("/login/corp?return_to=%2Fdevice")
     );
     let alice = saml_sign_in(&e.app.url, &e.forge, "alice", &["eng"]).await;
     let typed = user_code.replace('-', "").to_lowercase();

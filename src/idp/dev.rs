@@ -93,7 +93,9 @@ impl DevIdp {
         let u = self.users.iter().find(|u| u.username == username)?;
         let mut claims = json!({
             "iss": self.issuer,
-            "sub": format!("dev|{}", u.username),
+            // The username itself: the session name STS shows is then `dev.alice`, readable
+            // (a `|`, as some IdPs write, is outside STS's alphabet and would be hashed).
+            "sub": u.username,
             "aud": audience,
             "iat": now,
             "exp": now + TOKEN_LIFETIME.as_secs() as i64,

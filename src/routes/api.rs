@@ -51,7 +51,7 @@ async fn roles(state: web::Data<AppState>, caller: Caller) -> HttpResponse {
 }
 
 /// The local STS emulator a `--dev` broker takes its credentials from, when it is on loopback.
-fn dev_sts_emulator(state: &AppState) -> Option<&url::Url> {
+pub(super) fn dev_sts_emulator(state: &AppState) -> Option<&url::Url> {
     if !state.config.dev {
         return None;
     }

@@ -194,6 +194,18 @@ fn login_href(id: &str, here: &str) -> String {
     }
 }
 
+/// Sign-in the user asked for (the CLI's `rolegate login`, a device code): with one IdP,
+/// straight to it, else the chooser; either way back to `here` afterwards.
+pub(crate) fn sign_in_first(state: &AppState, here: &str) -> HttpResponse {
+    match signin_idps(state)[..] {
+        [only] => HttpResponse::SeeOther()
+            .insert_header((LOCATION, login_href(only, here)))
+            .insert_header((CACHE_CONTROL, "no-store"))
+            .finish(),
+        _ => signin(state, here, None),
+    }
+}
+
 /// The IdP chooser; each link comes back to `here` (a local path with its query) after sign-in.
 pub(crate) fn signin(state: &AppState, here: &str, destination: Option<&str>) -> HttpResponse {
     let idps = signin_idps(state)
@@ -324,8 +336,15 @@ async fn console(
                  emulator, not from AWS. Opening the console goes through AWS's sign-in \
                  federation endpoint ({federation}), which needs real AWS and does not accept \
                  credentials from an emulator, so this button cannot work here. Credentials \
-                 work: use them with the AWS CLI against the emulator. To open the console, \
-                 run the broker with a real configuration and AWS account."
+                 work: use them with the AWS CLI against the emulator{at}. To open the console, \
+                 run the broker with a real configuration and AWS account.",
+                at = super::api::dev_sts_emulator(&state)
+                    .map(|u| format!(
+                        " at {} (export AWS_ENDPOINT_URL_STS={})",
+                        u.as_str().trim_end_matches('/'),
+                        u.as_str().trim_end_matches('/')
+                    ))
+                    .unwrap_or_default()
             ),
             vec![Link {
                 href: "/".into(),
@@ -391,6 +410,8 @@ struct CredentialsPage<'a> {
     session: &'a str,
     until: page::Expiry,
     blocks: Vec<Block>,
+    /// `serve --dev`: the local STS emulator these credentials belong to.
+    dev_sts: Option<String>,
 }
 
 struct Block {
@@ -506,6 +527,8 @@ async fn credentials(
         session: plan.session_name(),
         until: page::expiry(creds.expiration),
         blocks,
+        dev_sts: super::api::dev_sts_emulator(&state)
+            .map(|u| u.as_str().trim_end_matches('/').to_string()),
     };
     Ok(page::send(StatusCode::OK, &page, &[]))
 }

@@ -13,7 +13,7 @@
 //! errors as pages. Nothing here ever redirects to a URI that failed validation.
 
 use super::assets::{ASSETS, Assets};
-use super::browser::signin;
+use super::browser::sign_in_first;
 use super::page::{self, Link, PageError};
 use crate::clock::rfc3339;
 use crate::error::ApiError;
@@ -300,7 +300,7 @@ async fn authorize(
     let Some(s) = session::current(&state, &req).await? else {
         // Sign in first, then come back here with the same request.
         let here = format!("/oauth2/authorize?{}", req.query_string());
-        return Ok(signin(&state, &here, None));
+        return Ok(sign_in_first(&state, &here));
     };
     let mut params = vec![
         ("client_id", CLI_CLIENT_ID.to_string()),
@@ -493,7 +493,7 @@ async fn device_page(
             "" => "/device".to_string(),
             q => format!("/device?{q}"),
         };
-        return Ok(signin(&state, &here, None));
+        return Ok(sign_in_first(&state, &here));
     };
     let Some(linked) = query.user_code.as_deref().filter(|c| !c.trim().is_empty()) else {
         return Ok(device_view(&s, None, None));

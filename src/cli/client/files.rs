@@ -54,13 +54,29 @@ pub fn private_dir(dir: &Path) -> Result<()> {
 /// Refuses a directory that another user owns or that group or others may write: they could
 /// replace what we write there, or plant links. The message says what to fix.
 pub fn check_dir(dir: &Path) -> Result<()> {
+    check(dir, false)
+}
+
+/// As [`check_dir`], for a directory the user chose for a file other programs read too
+/// (`AWS_CONFIG_FILE=/tmp/…`): one owned by root and sticky, like /tmp, is accepted. Others may
+/// write into a sticky directory but not rename or delete what is ours, and every file is
+/// created O_EXCL|O_NOFOLLOW and renamed into place, so a planted name makes the write fail,
+/// never go astray. rolegate's own state directories stay private ([`check_dir`]).
+pub fn check_shared_dir(dir: &Path) -> Result<()> {
+    check(dir, true)
+}
+
+fn check(dir: &Path, sticky_ok: bool) -> Result<()> {
     let meta =
         fs::metadata(dir).map_err(|e| fail(format!("cannot read {}: {e}", dir.display())))?;
     if !meta.is_dir() {
         return Err(fail(format!("{} is not a directory", dir.display())));
     }
     let me = rustix::process::geteuid().as_raw();
-    if meta.uid() != me {
+    let mode = meta.permissions().mode() & 0o7777;
+    let sticky = sticky_ok && mode & 0o1000 != 0;
+    // A sticky directory may be root's (as /tmp is): only root could then change it.
+    if meta.uid() != me && !(sticky && meta.uid() == 0) {
         return Err(fail(format!(
             "{} belongs to uid {}, not to you (uid {me}); another user could change what \
              rolegate writes there. Fix its owner (`chown {me} {}`) or use another directory",
@@ -69,11 +85,10 @@ pub fn check_dir(dir: &Path) -> Result<()> {
             dir.display()
         )));
     }
-    let mode = meta.permissions().mode() & 0o7777;
-    if mode & 0o022 != 0 {
+    if mode & 0o022 != 0 && !sticky {
         return Err(fail(format!(
             "{} is writable by other users (mode {mode:o}); they could replace what rolegate \
-             writes there. Run `chmod go-w {}`",
+             writes there. Run `chmod go-w {}`, or use another directory",
             dir.display(),
             dir.display()
         )));
@@ -175,6 +190,23 @@ pub fn lock(dir: &Path) -> Result<File> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aws_config_in_a_sticky_shared_directory_is_usable_a_plain_shared_one_is_not_swap_attack() {
+        let d = tempfile::tempdir().unwrap();
+        fs::set_permissions(d.path(), fs::Permissions::from_mode(0o1777)).unwrap();
+        assert!(
+            check_shared_dir(d.path()).is_ok(),
+            "like /tmp: ours cannot be renamed"
+        );
+        assert!(
+            check_dir(d.path()).is_err(),
+            "rolegate's own state stays private"
+        );
+        fs::set_permissions(d.path(), fs::Permissions::from_mode(0o777)).unwrap();
+        let e = check_shared_dir(d.path()).unwrap_err();
+        assert!(e.0.contains("chmod go-w"), "{}", e.0);
+    }
 
     fn private_tempdir() -> tempfile::TempDir {
         let d = tempfile::tempdir().unwrap();

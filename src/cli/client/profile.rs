@@ -110,9 +110,14 @@ pub async fn access_token(broker: &Url, force: bool) -> Result<String> {
         Answer::Ok(tokens) => Ok(save(broker, &tokens)?.access_token),
         Answer::Refused(r) if r.error == "invalid_grant" => {
             delete(broker)?;
+            // The broker's reason, without its own advice to run login: ours follows.
+            let reason = r
+                .description
+                .split("; run `rolegate login")
+                .next()
+                .unwrap_or_default();
             Err(fail(format!(
-                "your sign-in to {broker} ended ({}); run `rolegate login --broker {broker}`",
-                r.description
+                "your sign-in to {broker} ended ({reason}); run `rolegate login --broker {broker}`"
             )))
         }
         Answer::Refused(r) => Err(fail(format!("the broker refused to refresh: {r}"))),

@@ -236,7 +236,7 @@ fn write_config(path: &Path, next: &str) -> Result<()> {
             .create(dir)
             .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
     }
-    files::check_dir(dir)?;
+    files::check_shared_dir(dir)?;
     let mode = match std::fs::symlink_metadata(path) {
         Ok(m) => m.permissions().mode() & 0o777,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0o600,

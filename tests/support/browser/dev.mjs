@@ -62,6 +62,8 @@ try {
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('a[download]')]);
   const creds = JSON.parse(readFileSync(await download.path(), 'utf8'));
   expect(creds.Version === 1 && creds.AccessKeyId && creds.SessionToken, 'a credential_process JSON download');
+  const note = await page.locator('main').innerText();
+  expect(/AWS_ENDPOINT_URL_STS=http:\/\/127\.0\.0\.1:\d+/.test(note), `the page names the emulator, got ${note.slice(0, 400)}`);
   say();
   console.log(JSON.stringify({ credentials: creds }));
 

@@ -1,5 +1,5 @@
 // The person at the browser when `rolegate login` (the loopback flow, not --device) runs
-// $BROWSER with the authorization URL: on `serve --dev`, choose the Development IdP, sign in as
+// $BROWSER with the authorization URL: on `serve --dev` (straight to its one IdP), sign in as
 // a user, then press Allow or Cancel on "Sign in the rolegate CLI?" and wait for the CLI's own
 // loopback page. Real Chromium enforces the page's CSP, including `form-action` on the
 // redirect to the CLI's listener — which an HTTP client never would.
@@ -27,8 +27,8 @@ try {
   page.on('console', (m) => {
     if (/Content.Security.Policy|Refused to|violates/i.test(m.text())) csp.push(m.text());
   });
+  // One IdP: the sign-in the CLI asked for goes straight to it, no chooser.
   await page.goto(url);
-  await page.getByRole('link', { name: 'Development IdP' }).click();
   await page.waitForURL(/\/dev-idp\/authorize\?/);
   await page.locator(`button[name=username][value=${user}]`).click();
   await page.waitForURL(/\/oauth2\/authorize\?/);

@@ -232,6 +232,7 @@ try {
     const message = (await page.locator('main p').first().innerText()).replace(/\s+/g, ' ');
     expect(title.startsWith('The AWS console cannot open in dev mode'), `the dev-mode explanation, got "${title}"`);
     expect(/federation endpoint/.test(message) && /emulator/.test(message) && !/try again/i.test(message), `why, got ${message}`);
+    expect(/AWS_ENDPOINT_URL_STS=http:\/\/127\.0\.0\.1:\d+/.test(message), `the emulator's address, got ${message}`);
     await shot('console', 1280);
     await page.setViewportSize(PHONE);
     await shot('console', 390);
