@@ -13,7 +13,9 @@
 //! 2. [`idp`] — verifiers. [`idp::oidc`] checks an IdP's ID token (signature via
 //!    jsonwebtoken, then every claim rule of the security checklist) against keys fetched by
 //!    discovery and cached; [`idp::saml`] runs a strict pre-parse, xmlsec signature
-//!    verification against pinned certificates and every Web Browser SSO profile check.
+//!    verification against the IdP's pinned keys (loaded once; KeyInfo never read) through
+//!    `crates/xmlsec-bridge` — the workspace's one crate with `unsafe` — and every Web Browser
+//!    SSO profile check.
 //!    Both end in the same protocol-neutral [`domain::Identity`].
 //! 3. [`policy`] — the mapper: IAM-grammar documents ([`policy::document`]) and the `[[map]]`
 //!    shorthand compiled into one [`policy::engine::Engine`], evaluated with IAM's logic.

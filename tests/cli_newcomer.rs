@@ -136,7 +136,6 @@ async fn quick_start_against_serve_dev_works_with_the_real_aws_cli_and_nothing_e
     // exec and env: the role's region unless the user chose one.
     let out = rolegate(&[
         "exec",
-        "--role",
         "dev-readonly",
         "--",
         "sh",
@@ -149,7 +148,6 @@ async fn quick_start_against_serve_dev_works_with_the_real_aws_cli_and_nothing_e
     isolated(&mut chosen);
     chosen.env("AWS_DEFAULT_REGION", "eu-west-1").args([
         "exec",
-        "--role",
         "dev-readonly",
         "--",
         "sh",
@@ -162,7 +160,7 @@ async fn quick_start_against_serve_dev_works_with_the_real_aws_cli_and_nothing_e
         "unset eu-west-1",
         "the user's choice stands"
     );
-    let out = rolegate(&["env", "--role", "dev-readonly"]);
+    let out = rolegate(&["env", "dev-readonly"]);
     assert!(
         stdout(&out).contains("export AWS_REGION='us-east-1'"),
         "{}",
