@@ -181,6 +181,17 @@ fn bench(c: &mut Criterion) {
             )
         })
     });
+    // The signature step as the verifier runs it now: the keys loaded once (at metadata load),
+    // KeyInfo never read. `xmlsec_predigest` is the same step as samael runs it, decoding the
+    // certificate on every call (what `saml/verify` did before crates/xmlsec-bridge).
+    let strong = rolegate::idp::saml::preparse::signature_algorithms(false);
+    parts.bench_function("bridge_verify_pinned_keys", |b| {
+        b.iter(|| {
+            black_box(
+                rolegate_xmlsec::verify_signatures(black_box(&signed), &md.keys, &strong).is_ok(),
+            )
+        })
+    });
     parts.bench_function("xmlsec_predigest", |b| {
         b.iter(|| {
             black_box(

@@ -87,6 +87,19 @@ async fn quick_start_against_serve_dev_works_with_the_real_aws_cli_and_nothing_e
         "{suggested}"
     );
 
+    // The roles answer says which roles are starred (the CLI's picker lists those first).
+    let out = rolegate(&["roles", "--json"]);
+    assert_success(&out, "rolegate roles --json");
+    let roles: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        roles["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["favourite"] == false && r["region"] == "us-east-1"),
+        "{roles}"
+    );
+
     // The command setup suggests, exactly: no --endpoint-url, no region from the environment.
     for profile in ["rolegate-dev-readonly", "rolegate-dev-admin"] {
         let mut aws = Command::new("aws");

@@ -26,15 +26,26 @@ struct RoleView<'a> {
     role: &'a crate::policy::RoleSummary,
     /// `[aws.partitions.<partition>] region`: the role's partition default unless configured.
     region: &'a str,
+    /// Starred in the web picker: the CLI's picker lists these first.
+    favourite: bool,
 }
 
 async fn roles(state: web::Data<AppState>, caller: Caller) -> HttpResponse {
     let roles = state.mapper.roles(&caller.context(&state));
+    // Favourites only order a list: a store that cannot answer leaves them out, it does not
+    // take the list away.
+    let favourites = crate::favourites::list(&state, &caller.identity)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e.description, "favourites unavailable for the roles answer");
+            Default::default()
+        });
     let aws = &state.config.aws;
     let views: Vec<RoleView> = roles
         .iter()
         .map(|role| RoleView {
             region: aws.region(role.arn.split(':').nth(1).unwrap_or("aws")),
+            favourite: favourites.contains(&role.alias),
             role,
         })
         .collect();

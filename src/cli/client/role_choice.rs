@@ -7,8 +7,8 @@
 //! `credential_process` and `env`. It never opens unless both stdin and stderr are terminals,
 //! so an SDK, a pipe or CI never waits on a prompt nobody sees.
 //!
-//! The roles answer (`GET /api/v1/roles`) carries no favourites (they are kept for the web
-//! picker, src/favourites.rs), so the picker lists roles in the broker's order.
+//! The picker lists the roles starred in the web picker first (the roles answer's
+//! `favourite`), each group in the broker's order.
 
 use super::broker::Refused;
 use super::commands::call;
@@ -26,6 +26,8 @@ pub struct Offered {
     pub account: String,
     pub account_name: Option<String>,
     pub actions: Vec<String>,
+    /// Starred in the web picker.
+    pub favourite: bool,
 }
 
 impl Offered {
@@ -62,6 +64,7 @@ pub fn offered(v: &Value) -> Vec<Offered> {
                         .collect()
                 })
                 .unwrap_or_default(),
+            favourite: r["favourite"] == true,
         })
         .collect()
 }
@@ -97,7 +100,7 @@ pub fn choose(
                     "none of your roles on {broker} allows {action}; `rolegate roles` lists yours"
                 )));
             }
-            pick(&mine)
+            pick(&favourites_first(mine))
         }
         None => Err(not_named(usage)),
     }
@@ -118,6 +121,12 @@ fn not_named(usage: &str) -> CliError {
     fail(format!(
         "which role? name one: `{usage}`; `rolegate roles` lists yours"
     ))
+}
+
+/// Starred roles first; the broker's order within each group (a stable sort).
+fn favourites_first(mut roles: Vec<Offered>) -> Vec<Offered> {
+    roles.sort_by_key(|r| !r.favourite);
+    roles
 }
 
 fn pick(roles: &[Offered]) -> Result<String> {
@@ -216,6 +225,22 @@ mod tests {
             {"alias": "admin", "arn": "arn:aws:iam::111122223333:role/Admin",
              "account": "111122223333", "account_name": "prod", "actions": ["console"]},
         ]}))
+    }
+
+    #[test]
+    fn starred_roles_come_first_in_the_broker_s_order() {
+        let mut roles = mine();
+        roles[2].favourite = true;
+        roles[1].favourite = true;
+        let order: Vec<String> = favourites_first(roles)
+            .into_iter()
+            .map(|r| r.alias)
+            .collect();
+        assert_eq!(order, ["dev-readonly", "admin", "prod-readonly"]);
+        let parsed = offered(&serde_json::json!({"roles": [
+            {"alias": "a", "favourite": true}, {"alias": "b", "favourite": "yes"}, {"alias": "c"}]}));
+        let stars: Vec<bool> = parsed.iter().map(|r| r.favourite).collect();
+        assert_eq!(stars, [true, false, false], "only a JSON true counts");
     }
 
     #[test]
