@@ -389,12 +389,7 @@ fn console_out_of_reach(state: &AppState, role: &str) -> Option<String> {
         .role(role)
         .map(|r| r.arn.partition().to_string())?;
     let p = state.config.aws.partitions.get(&partition)?;
-    let loopback = |u: &url::Url| match u.host() {
-        Some(url::Host::Ipv4(a)) => a.is_loopback(),
-        Some(url::Host::Ipv6(a)) => a.is_loopback(),
-        Some(url::Host::Domain(d)) => d == "localhost",
-        None => false,
-    };
+    let loopback = crate::config::is_loopback_url;
     let emulated = p.sts_endpoint.as_ref().is_some_and(loopback);
     (emulated && !loopback(&p.federation_url))
         .then(|| p.federation_url.origin().ascii_serialization())

@@ -104,7 +104,7 @@ pub fn dev_sts(broker: &Url, roles_answer: &serde_json::Value) -> Option<DevSts>
         && url.fragment().is_none()
         && matches!(url.scheme(), "http" | "https");
     let port = url.port_or_known_default()?;
-    if !(plain && on_this_machine(broker) && on_this_machine(&url)) {
+    if !(plain && crate::config::is_loopback_url(broker) && crate::config::is_loopback_url(&url)) {
         eprintln!(
             "rolegate: the broker advertises an STS endpoint ({}) that is not on this machine, \
              or is not served from this machine; it is not written",
@@ -116,16 +116,6 @@ pub fn dev_sts(broker: &Url, roles_answer: &serde_json::Value) -> Option<DevSts>
         section: format!("rolegate-dev-sts-{port}"),
         endpoint: format!("{}://{}:{port}", url.scheme(), url.host_str()?),
     })
-}
-
-/// Loopback by address: 127.0.0.0/8, ::1, or `localhost`.
-fn on_this_machine(u: &Url) -> bool {
-    match u.host() {
-        Some(url::Host::Ipv4(a)) => a.is_loopback(),
-        Some(url::Host::Ipv6(a)) => a.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
 }
 
 /// An AWS region name as written into a profile: letters, digits and dashes only.
