@@ -150,6 +150,8 @@ fn bench(c: &mut Criterion) {
     });
     g.finish();
 
+    idp_count_and_refresh(c, &signed, &metadata_xml(&cert_der));
+
     // Diagnostic: where the time goes.
     let mut parts = c.benchmark_group("parts");
     parts.bench_function("preparse", |b| {
@@ -225,6 +227,109 @@ fn bench(c: &mut Criterion) {
         })
     });
     floor.finish();
+}
+
+/// The ACS path as the route runs it, through a `SamlService` loaded from a config with 1, 5
+/// or 50 SAML IdPs (the Response's IdP configured last): the Issuer pre-read, the lookup by
+/// entity ID, the verification job, the identity. `lookup/*` is the lookup alone. Then the same
+/// verification while another thread refreshes that IdP's metadata as fast as it can (parse,
+/// keys loaded, swap): far more often than any `metadata_refresh` would, so the number bounds
+/// what a refresh can cost the hot path.
+fn idp_count_and_refresh(c: &mut Criterion, signed: &str, target_metadata: &str) {
+    use rolegate::idp::saml::pool::Expected;
+    use rolegate::idp::saml::preparse::claimed_issuer;
+    use rolegate::idp::saml::service::SamlService;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let clock: Arc<dyn rolegate::clock::Clock> = Arc::new(FixedClock::at_unix(NOW));
+    let load = |n: usize| -> (tempfile::TempDir, SamlService) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut toml = String::new();
+        for k in 0..n {
+            let md = if k + 1 == n {
+                target_metadata.to_string()
+            } else {
+                target_metadata.replace(IDP, &format!("https://idp{k}.other.bench.test/saml"))
+            };
+            std::fs::write(dir.path().join(format!("md{k}.xml")), md).unwrap();
+            toml.push_str(&format!(
+                "[[idp]]\nid = \"idp{k}\"\nkind = \"saml\"\nmetadata_file = \"md{k}.xml\"\n\n"
+            ));
+        }
+        toml.push_str(&format!(
+            "[server]\npublic_url = \"https://rolegate.bench.test\"\n\n\
+             [[role]]\narn = \"arn:aws:iam::123456789012:role/ProdReadOnly\"\nalias = \"prod-readonly\"\n\n\
+             [[map]]\nidp = \"idp{}\"\ngroups = [\"eng\"]\nroles = [\"prod-readonly\"]\n",
+            n - 1
+        ));
+        let path = dir.path().join("rolegate.toml");
+        std::fs::write(&path, toml).unwrap();
+        let config =
+            rolegate::config::Config::load_with_env(Some(&path), false, std::iter::empty())
+                .expect("bench config is valid");
+        let url = url::Url::parse("https://rolegate.bench.test").unwrap();
+        let http = reqwest::Client::new();
+        let service = runtime
+            .block_on(SamlService::load(&config, &url, &http, NOW))
+            .expect("bench IdPs load");
+        assert_eq!(service.acs_url, ACS);
+        assert_eq!(service.entity_id, SP);
+        (dir, service)
+    };
+    let acs = |service: &SamlService| {
+        let issuer = claimed_issuer(signed).unwrap().unwrap();
+        let idp = service.idp_by_entity_id(&issuer).unwrap();
+        let job = service.job(
+            idp,
+            signed.to_string(),
+            Expected::Request(REQ.to_string()),
+            clock.clone(),
+        );
+        let v = job.run().expect("the bench Response verifies");
+        attributes::to_identity(&idp.id, &v.assertion, &idp.cfg)
+    };
+
+    let mut g = c.benchmark_group("idps");
+    g.throughput(Throughput::Elements(1));
+    for n in [1, 5, 50] {
+        let (_dir, service) = load(n);
+        assert_eq!(acs(&service).groups.len(), 10);
+        g.bench_function(format!("acs/{n}"), |b| {
+            b.iter(|| black_box(acs(black_box(&service))))
+        });
+        g.bench_function(format!("lookup/{n}"), |b| {
+            b.iter(|| black_box(service.idp_by_entity_id(black_box(IDP)).is_some()))
+        });
+    }
+
+    // The same ACS path while a second thread refreshes the IdP's metadata without pause.
+    let (_dir, service) = load(1);
+    let stop = AtomicBool::new(false);
+    let swaps = AtomicU64::new(0);
+    std::thread::scope(|scope| {
+        let idp = service.idp_by_entity_id(IDP).unwrap();
+        scope.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                let md = metadata::parse(target_metadata, NOW).unwrap();
+                idp.replace_metadata(md);
+                swaps.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        g.bench_function("acs/1_while_refreshing", |b| {
+            b.iter(|| black_box(acs(black_box(&service))))
+        });
+        stop.store(true, Ordering::Relaxed);
+    });
+    eprintln!(
+        "idps/acs/1_while_refreshing: {} metadata swaps during the measurement",
+        swaps.load(Ordering::Relaxed)
+    );
+    g.finish();
 }
 
 criterion_group! {

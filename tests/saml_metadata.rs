@@ -117,6 +117,55 @@ async fn metadata_without_a_signing_certificate_refuses_the_start() {
     assert!(stderr.contains("idp[0].metadata_file"), "{stderr}");
 }
 
+/// Two `[[idp]]` blocks whose metadata names one entity ID: an unsolicited Response's Issuer
+/// would pick whichever came first in the file, so the second IdP's policy could never apply
+/// (or apply to the wrong users after a reorder). Refused at start and by `config check`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_idps_with_one_entity_id_refuse_the_start_issuer_confusion() {
+    let Some(p) = peers() else { return };
+    let forge = SamlForge::new();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("md.xml"),
+        forge.metadata("https://idp.forge.test/sso"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("aws-key-id"), "testing").unwrap();
+    std::fs::write(dir.path().join("aws-secret"), "testing").unwrap();
+    let path = dir.path().join("rolegate.toml");
+    let second = r#"
+[[idp]]
+id = "corp-copy"
+kind = "saml"
+metadata_file = "md.xml"
+"#;
+    let text = config(p, r#"metadata_file = "md.xml""#, "")
+        .replace("\n[[map]]", &format!("{second}\n[[map]]"));
+    assert!(text.contains("corp-copy"));
+    std::fs::write(&path, text).unwrap();
+    let cfg = Config::load_with_env(Some(&path), false, std::iter::empty()).unwrap();
+    let err = match Application::build(cfg).await {
+        Ok(_) => panic!("two SAML IdPs with one entity ID must not serve"),
+        Err(e) => e,
+    };
+    assert!(
+        err.contains("corp-copy") && err.contains("already idp `corp`"),
+        "{err}"
+    );
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"))
+        .args(["config", "check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("idp[1].metadata_file") && stderr.contains("`idp[0]`"),
+        "{stderr}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metadata_url_refresh_keeps_the_last_good_copy_and_counts_new_certificates() {
     let Some(p) = peers() else { return };

@@ -59,11 +59,12 @@ fn saml_metadata(c: &Config) -> Result<(), String> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or_default();
+    let mut entity_ids: Vec<(String, usize)> = Vec::new();
     for (i, idp) in c.idps.iter().enumerate() {
         if let IdpKind::Saml(s) = &idp.kind
             && let MetadataSource::File(f) = &s.metadata
         {
-            std::fs::read_to_string(f)
+            let md = std::fs::read_to_string(f)
                 .map_err(|e| e.to_string())
                 .and_then(|x| crate::idp::saml::metadata::parse(&x, now))
                 .map_err(|e| {
@@ -72,6 +73,17 @@ fn saml_metadata(c: &Config) -> Result<(), String> {
                         f.display()
                     )
                 })?;
+            // The server refuses this too (SamlService::load): the Issuer of a Response must
+            // name one IdP.
+            if let Some((_, first)) = entity_ids.iter().find(|(e, _)| *e == md.entity_id) {
+                return Err(format!(
+                    "config error at `idp[{i}].metadata_file`: {}: entity ID `{}` is already \
+                     `idp[{first}]`'s; configure each SAML IdP once",
+                    f.display(),
+                    md.entity_id
+                ));
+            }
+            entity_ids.push((md.entity_id, i));
         }
     }
     Ok(())

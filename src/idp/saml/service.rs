@@ -11,6 +11,7 @@ use crate::config::{Config, IdpKind, MetadataSource, SamlIdpConfig};
 use crate::domain::IdpId;
 use crate::metrics::Metrics;
 use openssl::pkey::{PKey, Private};
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -25,8 +26,15 @@ pub struct SamlIdp {
 }
 
 impl SamlIdp {
+    /// The current metadata. A reader holds the lock only to clone the `Arc`: a refresh parses
+    /// and loads keys before it takes the lock, so verification never waits on a refresh.
     pub fn metadata(&self) -> Arc<IdpMetadata> {
         self.metadata.read().expect("metadata lock").clone()
+    }
+
+    /// Swaps in refreshed metadata. Responses already being verified keep the `Arc` they took.
+    pub fn replace_metadata(&self, md: IdpMetadata) {
+        *self.metadata.write().expect("metadata lock") = Arc::new(md);
     }
 }
 
@@ -36,6 +44,11 @@ pub struct SamlService {
     pub sp_key: Option<PKey<Private>>,
     pub sp_cert_der: Option<Vec<u8>>,
     pub idps: Vec<Arc<SamlIdp>>,
+    /// Index into `idps` by IdP id and by metadata entity ID, so finding the IdP of a Response
+    /// costs the same with 1 IdP or 500. Entity IDs never change after load: a refresh that
+    /// names another one is refused.
+    by_id: HashMap<String, usize>,
+    by_entity_id: HashMap<String, usize>,
     /// Where the ACS verifies: off the async workers, a bounded number at once.
     pub verifiers: VerifierPool,
 }
@@ -77,7 +90,9 @@ impl SamlService {
             }
             _ => (None, None),
         };
-        let mut idps = Vec::new();
+        let mut idps: Vec<Arc<SamlIdp>> = Vec::new();
+        let mut by_id = HashMap::new();
+        let mut by_entity_id: HashMap<String, usize> = HashMap::new();
         for idp in &config.idps {
             let IdpKind::Saml(cfg) = &idp.kind else {
                 continue;
@@ -85,8 +100,20 @@ impl SamlService {
             let md = fetch(&cfg.metadata, http, now)
                 .await
                 .map_err(|e| format!("idp `{}`: {e}", idp.id))?;
+            // Two IdPs with one entity ID would make the Issuer of an unsolicited Response name
+            // either of them: the second could never sign in that way, and which policy applied
+            // would depend on the order of the config.
+            if let Some(&first) = by_entity_id.get(&md.entity_id) {
+                return Err(format!(
+                    "idp `{}`: its metadata names entity ID `{}`, which is already idp `{}`'s; \
+                     configure each SAML IdP once",
+                    idp.id, md.entity_id, idps[first].id
+                ));
+            }
             tracing::info!(idp = %idp.id, entity_id = %md.entity_id,
                 signing_certs = ?md.fingerprints, "SAML IdP metadata loaded");
+            by_id.insert(idp.id.as_str().to_string(), idps.len());
+            by_entity_id.insert(md.entity_id.clone(), idps.len());
             idps.push(Arc::new(SamlIdp {
                 id: idp.id.clone(),
                 display_name: idp.display_name.clone(),
@@ -100,12 +127,14 @@ impl SamlService {
             sp_key,
             sp_cert_der,
             idps,
+            by_id,
+            by_entity_id,
             verifiers: VerifierPool::per_core(),
         })
     }
 
     pub fn idp(&self, id: &str) -> Option<&Arc<SamlIdp>> {
-        self.idps.iter().find(|i| i.id.as_str() == id)
+        self.by_id.get(id).map(|&i| &self.idps[i])
     }
 
     /// The verification of one posted Response against `idp`'s current metadata, owned so that
@@ -133,9 +162,7 @@ impl SamlService {
     /// The IdP whose entity ID a Response's Issuer names (IdP-initiated sign-in only; the
     /// signature is then checked against that IdP's certificates and nobody else's).
     pub fn idp_by_entity_id(&self, entity_id: &str) -> Option<&Arc<SamlIdp>> {
-        self.idps
-            .iter()
-            .find(|i| i.metadata().entity_id == entity_id)
+        self.by_entity_id.get(entity_id).map(|&i| &self.idps[i])
     }
 
     /// One refresh pass over every `metadata_url` IdP whose interval has passed.
@@ -165,7 +192,7 @@ impl SamlService {
                             .inc();
                         continue;
                     }
-                    *idp.metadata.write().expect("metadata lock") = Arc::new(md);
+                    idp.replace_metadata(md);
                     metrics
                         .saml_metadata_refreshes
                         .with_label_values(&[idp.id.as_str(), "ok"])
