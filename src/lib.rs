@@ -4,12 +4,14 @@
 //! which roles the proof is good for. Follow one request through the modules:
 //!
 //! 1. [`routes`] — the HTTP surfaces. `POST /api/v1/credentials` extracts the bearer token
-//!    ([`routes::caller`]); `POST /saml/acs` ([`routes::saml`]) takes a browser's SAML
-//!    Response and opens a [`session`]; [`routes::browser`] shows the role picker
-//!    ([`routes::picker`], askama templates in `templates/`, [`favourites`] in the store) and
-//!    hands out console sign-ins and credentials to that session. The protocol checks live in
-//!    [`idp`] (the ACS job in [`idp::saml::service`], the OIDC mix-up rules in
-//!    [`idp::oidc::mixup`]); the OIDC login callback still walks its steps in the handler.
+//!    ([`routes::caller`]); `GET /login/{idp}` ([`routes::login`]) starts a browser sign-in,
+//!    and `POST /saml/acs` ([`routes::saml`]) or `GET /oidc/callback/{idp}`
+//!    ([`routes::oidc_login`]) finishes it and opens a [`session`]; [`routes::browser`] shows
+//!    the role picker ([`routes::picker`], askama templates in `templates/`, [`favourites`] in
+//!    the store) and hands out console sign-ins and credentials to that session. Handlers
+//!    extract, call and present: the sign-in flows themselves, with every check they make
+//!    (pending request or state bound to the browser, verification, replay cache, mix-up,
+//!    code exchange), are [`idp::saml::login`] and [`idp::oidc::login`], free of HTTP.
 //! 2. [`idp`] — verifiers. [`idp::oidc`] checks an IdP's ID token (signature via
 //!    jsonwebtoken, then every claim rule of the security checklist) against keys fetched by
 //!    discovery and cached; [`idp::saml`] runs a strict pre-parse, xmlsec signature
@@ -35,7 +37,8 @@
 //! [`secret`] (values that never print), [`strict_json`] (JSON with duplicate keys refused,
 //! for every document the broker trusts), [`client_addr`] (the client's address behind
 //! trusted proxies: what `aws:SourceIp` and per-IP limits see), [`fetch`] (capped, https-only
-//! fetches of keys and metadata) and [`untrusted`] (hidden characters in user-supplied URLs).
+//! fetches of keys and metadata) and [`untrusted`] (`return_to` and hidden characters in
+//! user-supplied URLs).
 #![forbid(unsafe_code)]
 
 pub mod audit;

@@ -109,12 +109,28 @@ impl Application {
         )
         .await?;
         let policy = Arc::new(PolicyMapper::load(&config)?);
+        let saml_login = Arc::new(crate::idp::saml::login::SamlLogin::new(
+            saml.clone(),
+            store.clone(),
+            clock.clone(),
+        ));
+        let oidc_login = Arc::new(crate::idp::oidc::login::OidcLogin::new(
+            idps.clone(),
+            store.clone(),
+            clock.clone(),
+            http.clone(),
+            metrics.clone(),
+            public_url.clone(),
+            config.session.lifetime,
+        ));
         let state = web::Data::new(AppState {
             config: Arc::new(config),
             public_url,
             store,
             idps,
             saml,
+            saml_login,
+            oidc_login,
             http: http.clone(),
             mapper: policy.clone(),
             policy,

@@ -22,6 +22,10 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub idps: Arc<IdpRegistry>,
     pub saml: Arc<crate::idp::saml::service::SamlService>,
+    /// Browser sign-in through SAML IdPs: start and ACS.
+    pub saml_login: Arc<crate::idp::saml::login::SamlLogin>,
+    /// Browser sign-in through OIDC IdPs: start and callback.
+    pub oidc_login: Arc<crate::idp::oidc::login::OidcLogin>,
     pub mapper: Arc<dyn Mapper>,
     /// The same policy as `mapper`, for explain, reload and its status.
     pub policy: Arc<PolicyMapper>,

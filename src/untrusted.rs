@@ -24,6 +24,34 @@ pub fn has_hidden_chars(s: &str) -> bool {
     text.chars().any(hidden)
 }
 
+/// `return_to` (where a sign-in goes when it ends) must stay on this site: a path, never
+/// `//host`, `/\\host`, a scheme, or control characters.
+pub fn safe_return_to(r: Option<&str>) -> Result<String, &'static str> {
+    let r = r.unwrap_or("/");
+    // Encoded slashes matter only in the path (a server that decodes `/%2F%2Fevil` may answer
+    // `//evil`); the query may carry URLs of its own (the CLI's loopback `redirect_uri`).
+    let path = r
+        .split(['?', '#'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let ok = r.starts_with('/')
+        && !r.starts_with("//")
+        && !r.starts_with("/\\")
+        && !r.contains(['\\', '\r', '\n', '\t'])
+        && !r.chars().any(char::is_control)
+        && !has_hidden_chars(r)
+        && !path.contains("%2f%2f")
+        && !path.contains("%5c")
+        && !path.starts_with("/%2f")
+        && r.len() <= 2048;
+    if ok {
+        Ok(r.to_string())
+    } else {
+        Err("return_to must be a path on this site")
+    }
+}
+
 fn hidden(c: char) -> bool {
     c.is_control() || c.is_whitespace()
 }
@@ -85,5 +113,35 @@ mod tests {
         ] {
             assert!(!has_hidden_chars(good), "{good:?}");
         }
+    }
+
+    #[test]
+    fn return_to_open_redirect_forms_are_refused() {
+        for bad in [
+            "https://evil.example/",
+            "//evil.example",
+            "/\\evil.example",
+            "/\\/evil.example",
+            "/\t/evil.example",
+            "/%2F%2Fevil.example",
+            "/%2f/evil.example",
+            "/a%5cb",
+            "/a\rb",
+            "javascript:alert(1)",
+            "evil.example",
+            "",
+        ] {
+            assert!(safe_return_to(Some(bad)).is_err(), "{bad:?}");
+        }
+        let long = format!("/{}", "a".repeat(2048));
+        assert!(safe_return_to(Some(&long)).is_err());
+        for good in [
+            "/",
+            "/credentials?role=prod",
+            "/oauth2/authorize?redirect_uri=http%3A%2F%2F127.0.0.1%3A1234%2F%2Fcb",
+        ] {
+            assert_eq!(safe_return_to(Some(good)).as_deref(), Ok(good));
+        }
+        assert_eq!(safe_return_to(None).as_deref(), Ok("/"));
     }
 }

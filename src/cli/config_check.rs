@@ -44,7 +44,7 @@ fn print_redirect_uris(c: &Config) {
             continue;
         }
         let uri = match &c.server.public_url {
-            Some(u) => crate::routes::oidc_login::redirect_uri(u, idp.id.as_str()),
+            Some(u) => crate::idp::oidc::login::redirect_uri(u, idp.id.as_str()),
             None => format!("<server.public_url>/oidc/callback/{}", idp.id),
         };
         println!("  idp `{}`: register the redirect URI {uri}", idp.id);

@@ -4,10 +4,10 @@
 //! can get an ID token.
 
 use super::assets::{ASSETS, Assets};
-use super::oidc_login;
 use super::page::{self, PageError};
 use crate::error::ApiError;
 use crate::idp::dev::{CLIENT_ID, CODE_LIFETIME, CodeGrant, DevIdp, PATH};
+use crate::idp::oidc::login::redirect_uri;
 use crate::oauth::code::{pkce_s256_matches, valid_challenge};
 use crate::oauth::{random_token, token_hash};
 use crate::state::AppState;
@@ -85,7 +85,7 @@ impl AuthorizeRequest {
             return Err("unknown client_id: the dev IdP has one client, rolegate-dev");
         }
         let idp = dev(state).map_err(|_| "the dev IdP is not configured")?;
-        if self.redirect_uri != oidc_login::redirect_uri(&state.public_url, idp.id.as_str()) {
+        if self.redirect_uri != redirect_uri(&state.public_url, idp.id.as_str()) {
             return Err("redirect_uri must be this broker's /oidc/callback/{idp} for the dev IdP");
         }
         if self.response_type != "code" {

@@ -7,6 +7,7 @@ pub mod browser;
 pub mod caller;
 pub mod dev_idp;
 pub mod health;
+pub mod login;
 pub mod oauth2;
 pub mod oidc_login;
 pub mod page;
@@ -38,6 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, cors_origins: &[String], dev_idp:
     .configure(health::configure)
     .configure(assets::configure)
     .configure(wellknown::configure)
+    .configure(login::configure)
     .configure(saml::configure)
     .configure(oidc_login::configure)
     .configure(browser::configure)

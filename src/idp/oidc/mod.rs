@@ -1,6 +1,9 @@
 //! One configured OIDC IdP: its settings, its key cache, and where the keys come from.
+//! [`verify`] checks ID tokens (bearer tokens and the code flow alike); [`login`] is the
+//! browser's code flow, HTTP-free; [`mixup`] its defence against IdP mix-up.
 
 pub mod keys;
+pub mod login;
 pub mod mixup;
 pub mod verify;
 

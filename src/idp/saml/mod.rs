@@ -9,16 +9,20 @@
 //!   before any key is used;
 //! - [`pool`]: the ACS runs the verifier on a bounded set of blocking threads;
 //! - [`attributes`]: the verified assertion → the same `Identity` the OIDC path produces;
-//! - [`authn_request`] and [`sp_metadata`]: what we send the IdP.
+//! - [`authn_request`] and [`sp_metadata`]: what we send the IdP;
+//! - [`service`]: the SP at run time (each IdP's current metadata, refreshed; the verifiers);
+//! - [`login`]: the browser flow, HTTP-free: SP-initiated start (pending request) and the ACS
+//!   (pending request taken, verification, the store's epoch, the replay cache).
 //!
-//! `rolegate verify saml` and the ACS run the same code; only the replay cache and the
-//! pending-request store are the server's.
+//! `rolegate verify saml` and the ACS run the same verifier; only [`login`]'s replay cache and
+//! pending requests are the server's.
 
 pub mod attributes;
 pub mod authn_request;
 pub mod decrypt;
 pub mod encrypted;
 mod error;
+pub mod login;
 pub mod metadata;
 pub mod pool;
 pub mod preparse;
