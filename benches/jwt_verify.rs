@@ -1,5 +1,5 @@
 //! Bearer JWT verification, and verification plus role mapping, through the library code the
-//! server runs per `POST /api/v1/credentials` (DESIGN § Performance):
+//! server runs per `POST /api/v1/credentials`:
 //!
 //! - `verify/{rs256,es256}`: `parse_header` + `verify` (signature via jsonwebtoken on aws-lc-rs,
 //!   then every claim check), against a `KeySet` parsed once, as the server's key cache holds it.

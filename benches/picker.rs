@@ -1,4 +1,4 @@
-//! The role picker (issue 6 § Benchmarks): a user with 200 roles in 20 accounts.
+//! The role picker (scripts/bench/README.md, `picker.sh`): a user with 200 roles in 20 accounts.
 //!
 //! - `picker/acs_to_picker`: `POST /saml/acs` with a freshly signed Response (verification,
 //!   replay cache, session creation) → 303 → `GET /` with the new cookie (session lookup, policy

@@ -1,4 +1,4 @@
-//! The policy engine at scale (DESIGN § Performance, issue 4 § Benchmarks).
+//! The policy engine at scale (scripts/bench/README.md, `policy.sh`).
 //!
 //! A synthetic organisation shaped like a large Okta + AWS estate: 10,000 roles (1,000 teams ×
 //! 10 roles, spread over 100 accounts) and a policy of N statements, where statement `i`

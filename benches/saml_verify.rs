@@ -1,4 +1,4 @@
-//! ACS verification of a realistic signed SAML Response (issue 5 § Benchmarks): about 6 KB,
+//! ACS verification of a realistic signed SAML Response (scripts/bench/README.md, `saml_vs_peers.sh`): about 6 KB,
 //! RSA-SHA256 over the assertion, 10 group values, the attributes Okta/Entra send.
 //!
 //! - `saml/verify`: what `POST /saml/acs` runs per Response after base64 decoding — the strict

@@ -83,7 +83,7 @@ pub async fn credentials(
     Ok((creds, plan))
 }
 
-/// A console sign-in URL for `r.role` (DESIGN § HTTP: `POST /console/{role}`,
+/// A console sign-in URL for `r.role` (`POST /console/{role}`,
 /// `POST /api/v1/console-url`). The destination is validated before anything is issued, so a
 /// bad one changes nothing.
 pub async fn console(

@@ -1,7 +1,8 @@
 //! # rolegate — a federation identity broker for AWS
 //!
 //! A proof of identity comes in, AWS credentials go out, and in between a policy decides
-//! which roles the proof is good for. Follow one request through the modules:
+//! which roles the proof is good for (`docs/ARCHITECTURE.md` draws the pipeline, the trust
+//! boundaries and where each check lives). Follow one request through the modules:
 //!
 //! 1. [`routes`] — the HTTP surfaces. `POST /api/v1/credentials` extracts the bearer token
 //!    ([`routes::caller`]); `GET /login/{idp}` ([`routes::login`]) starts a browser sign-in,

@@ -2,8 +2,7 @@
 //! holds an opaque 256-bit token in a cookie; the store holds the identity under the token's
 //! SHA-256, so a store dump never yields a usable cookie.
 //!
-//! The cookie is `__Host-` prefixed, Secure, HttpOnly, SameSite=Lax (DESIGN § Security
-//! checklist); only `serve --dev` on plain-http loopback drops the prefix and Secure, because
+//! The cookie is `__Host-` prefixed, Secure, HttpOnly, SameSite=Lax; only `serve --dev` on plain-http loopback drops the prefix and Secure, because
 //! browsers refuse both without TLS. Sessions have an absolute lifetime (`[session] lifetime`,
 //! 12 h by default): after it the user signs in at the IdP again, so group changes and
 //! deprovisioning take effect; and an idle timeout (`idle_timeout`, 1 h).
@@ -197,8 +196,8 @@ pub async fn end(state: &AppState, req: &HttpRequest) -> Result<Cookie<'static>,
     Ok(gone)
 }
 
-/// Spends the session's CSRF token for a console or credentials POST (DESIGN § Security:
-/// single-use for those): atomically, so of two identical POSTs (a replay, a double click) only
+/// Spends the session's CSRF token for a console or credentials POST (single-use for
+/// those): atomically, so of two identical POSTs (a replay, a double click) only
 /// one gets through. The next page the user loads carries the new token.
 pub async fn spend_csrf(
     state: &AppState,

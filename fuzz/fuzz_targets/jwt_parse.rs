@@ -1,4 +1,4 @@
-//! Bearer JWTs from arbitrary bytes (DESIGN § Security checklist, OIDC/JWT items).
+//! Bearer JWTs from arbitrary bytes (the OIDC/JWT checks of docs/ARCHITECTURE.md).
 //!
 //! Every input that is UTF-8 goes where `POST /api/v1/credentials` sends an `Authorization:
 //! Bearer` value: `peek_issuer` (which picks the IdP), `parse_header`, then `verify` against a

@@ -1,4 +1,4 @@
-//! Policy documents from arbitrary bytes (DESIGN § Role mapping policy).
+//! Policy documents from arbitrary bytes.
 //!
 //! Every input that is UTF-8 goes to `parse_document`, as the loader passes a file's text. A
 //! document that parses is built into an `Engine` over a small fixed role catalogue and

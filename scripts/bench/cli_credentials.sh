@@ -2,7 +2,7 @@
 # `rolegate credentials` on a warm cache — what every AWS CLI / SDK call through
 # credential_process costs once credentials are cached — from process start to the JSON on
 # stdout, against `aws --version` (the AWS CLI's own start-up, which every `aws` call pays
-# anyway) measured by hyperfine in the same run (DESIGN § Performance). Target (issue 7):
+# anyway) measured by hyperfine in the same run. Target:
 # < 10 ms, well under the AWS CLI's own start-up noise.
 #
 #   scripts/bench/cli_credentials.sh        # ~30 s after the release build

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Token exchange through the whole HTTP stack (DESIGN § Performance), measured in one run:
+# Token exchange through the whole HTTP stack, measured in one run:
 #   - GET /healthz: the broker's own ceiling (actix routing + middleware, no work);
 #   - POST /api/v1/credentials: bearer JWT verify (ES256, dev IdP) + mapping + rate-limit
 #     counter + AssumeRole through the AWS SDK to a local canned STS (examples/fast_sts.rs),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # JWT verification (benches/jwt_verify.rs, criterion) against `openssl speed`, the physical
-# limit of the signature math on this machine, measured side by side in one run
-# (DESIGN § Performance). Single core on both sides. Target: verify/* ≥ 80 % of openssl.
+# limit of the signature math on this machine, measured side by side in one run.
+# Single core on both sides. Target: verify/* ≥ 80 % of openssl.
 #
 #   scripts/bench/jwt_vs_openssl.sh            # OPENSSL_SECONDS=3 by default
 #

@@ -2,8 +2,8 @@
 # The role picker for a user with 200 roles in 20 accounts (benches/picker.rs, criterion):
 # ACS POST (fresh signed Response) → 303 → GET / with the new session, over loopback HTTP against
 # the real server, against the floor of two `GET /healthz` round trips on the same client in the
-# same run (DESIGN § Performance). Also the page build + render alone, and the page weight.
-# Targets from issue 6: server time < 5 ms excluding STS; HTML + CSS + JS < 100 KB.
+# same run. Also the page build + render alone, and the page weight.
+# Targets: server time < 5 ms excluding STS; HTML + CSS + JS < 100 KB.
 #
 #   scripts/bench/picker.sh          # ~1 min after the build
 #

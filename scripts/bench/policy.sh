@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The policy engine at 10 / 1,000 / 10,000 statements over a 10,000-role catalogue
 # (benches/policy_eval.rs, criterion), reported as a growth curve: every size as a ratio of
-# the 10-statement case measured in the same run (DESIGN § Performance). Absolute targets from
-# issue 4: one decision at 10,000 statements < 50 µs; listing 10,000 roles < 5 ms.
+# the 10-statement case measured in the same run. Absolute targets from
+# Targets: one decision at 10,000 statements < 50 µs; listing 10,000 roles < 5 ms.
 #
 #   scripts/bench/policy.sh          # ~2 min
 #

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SAML Response verification, rolegate vs python3-saml and node-saml on the SAME signed Response,
-# measured in one run (DESIGN § Performance), plus the crypto floor (one RSA-2048 verify + SHA-256
-# over the assertion, OpenSSL). Targets (issue 5): ≥ 10× python3-saml, ≥ 20× node-saml.
+# measured in one run, plus the crypto floor (one RSA-2048 verify + SHA-256
+# over the assertion, OpenSSL). Targets: ≥ 10× python3-saml, ≥ 20× node-saml.
 #
 #   scripts/bench/saml_vs_peers.sh           # PEER_SECONDS=5 by default; ~2 min after installs
 #

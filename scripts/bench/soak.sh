@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Soak (issue 8 § Benchmarks): two broker replicas on one redis-server take POST
+# Soak: two broker replicas on one redis-server take POST
 # /api/v1/credentials (RS256 bearer → policy → rate-limit counter in Redis → AssumeRole against
 # examples/fast_sts) at LOAD_PCT % of the capacity measured at the start of the same run, for
 # MINUTES one-minute windows. Each window reports the achieved rate, p50/p99, non-2xx and socket

@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-/// Web identity tokens the broker signs live at most this long (DESIGN § Issuing): each is
+/// Web identity tokens the broker signs live at most this long: each is
 /// used for exactly one STS call and never leaves the broker.
 const WEB_IDENTITY_TOKEN_LIFETIME: i64 = 300;
 

@@ -93,7 +93,7 @@ pub fn jwt(a: JwtArgs) -> ExitCode {
 
 /// `rolegate verify saml`: the ACS checks, offline, at an injected instant. Without
 /// `--request-id` the Response is treated as unsolicited and only the InResponseTo comparison
-/// is skipped (DESIGN § CLI); the replay cache is the server's and does not run here.
+/// is skipped; the replay cache is the server's and does not run here.
 #[derive(clap::Args)]
 pub struct SamlArgs {
     /// The IdP's SAML metadata (entity ID and signing certificates).

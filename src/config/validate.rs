@@ -17,7 +17,7 @@ fn err<T>(path: impl Into<String>, message: impl Into<String>) -> R<T> {
 /// STS accepts DurationSeconds from 900 s to 43,200 s (AssumeRole API reference).
 const MIN_SESSION: Duration = Duration::from_secs(900);
 const MAX_SESSION: Duration = Duration::from_secs(43_200);
-/// DESIGN § Security checklist: skew up to 60 s by default, never more than 300 s.
+/// Clock skew up to 60 s by default, never more than 300 s.
 const MAX_SKEW: Duration = Duration::from_secs(300);
 
 pub fn validate(raw: RawConfig, dev: bool, base: &Path) -> R<Config> {

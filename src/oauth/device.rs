@@ -3,7 +3,7 @@
 //! approves or denies; the CLI's next poll gets tokens, once.
 //!
 //! The record lives under the device code's hash and is changed only by compare-and-set
-//! (DESIGN § State): polls record their time so §3.5 `slow_down` can be enforced (and the
+//! (`src/store`): polls record their time so §3.5 `slow_down` can be enforced (and the
 //! interval grows by 5 s from then on), and approval records who approved.
 
 use super::{random_token, token_hash};

@@ -21,7 +21,7 @@ pub mod tokens;
 
 use sha2::{Digest, Sha256};
 
-/// The built-in public client (no secret: a CLI cannot keep one). DESIGN § HTTP.
+/// The built-in public client (no secret: a CLI cannot keep one).
 pub const CLI_CLIENT_ID: &str = "rolegate-cli";
 
 /// 256 random bits, URL-safe, with a prefix that says what the token is (and lets secret

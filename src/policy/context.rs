@@ -1,4 +1,4 @@
-//! Condition keys and the values a request gives them (DESIGN § Role mapping policy).
+//! Condition keys and the values a request gives them (the README's Role-mapping policy section lists them).
 //! Key names are case-insensitive, as in IAM; values are exactly what the IdP said.
 
 use crate::policy::RequestContext;

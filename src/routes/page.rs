@@ -1,7 +1,7 @@
 //! Server-rendered HTML for the browser surfaces (askama templates in `templates/`, escaping on
 //! by default). Every page carries the same security headers: a CSP that allows script and
 //! style only from this origin (`/assets/…`, never inline), no framing, no referrer. Errors
-//! show a short reason class plus the request id; the detail is only in the log (DESIGN § HTTP).
+//! show a short reason class plus the request id; the detail is only in the log.
 
 use super::assets::{ASSETS, Assets};
 use crate::error::ApiError;

@@ -5,7 +5,7 @@
 //! The page is one form with a single CSRF token: each role's buttons name the role and their
 //! row in their `formaction` (`/console/<alias>?r=<n>`), and `r` picks that row's `m<n>`
 //! session length in minutes. Per-row forms would repeat the token 200 times for a 200-role user and blow the
-//! page-weight budget (100 KB, issue 6).
+//! page-weight budget (100 KB, `scripts/bench/picker.sh`).
 
 use super::assets::{ASSETS, Assets};
 use crate::policy::{Action, RoleSummary};

@@ -1,5 +1,5 @@
 //! Which broker, and talking to it: `--broker`, else `ROLEGATE_BROKER`, else the broker of
-//! the last `rolegate login` (DESIGN § CLI contract).
+//! the last `rolegate login`.
 
 use super::files::{config_dir, read_private, write_private};
 use super::{Result, fail};

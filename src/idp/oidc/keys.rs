@@ -29,7 +29,7 @@ pub struct VerifyKey {
     /// The algorithms this key may verify: from its `alg`, else from its type and curve.
     pub algs: Vec<Algorithm>,
     /// One parsed aws-lc-rs key per algorithm, built when the JWKS loads: verifying a token
-    /// never re-parses key material (DESIGN § Performance). jsonwebtoken's own `verify`
+    /// never re-parses key material. jsonwebtoken's own `verify`
     /// rebuilds the RSA key from `n`/`e` on every call, about 1.5 µs of a 14 µs RS256 check.
     verifiers: Vec<(Algorithm, ParsedPublicKey)>,
 }

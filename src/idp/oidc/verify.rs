@@ -1,4 +1,4 @@
-//! Bearer JWT verification: every OIDC/JWT item of DESIGN § Security checklist, in order.
+//! Bearer JWT verification: every OIDC/JWT check of docs/ARCHITECTURE.md's table, in order.
 //! Pure and synchronous (keys and clock are passed in) so `rolegate verify jwt`, the server
 //! and the benchmarks run exactly the same code.
 
@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 /// The claims as the Identity keeps them (parsed once, moved, never rebuilt).
 type Claims = BTreeMap<String, Value>;
 
-/// DESIGN: rolegate's own input limit for bearer tokens.
+/// rolegate's own input limit for bearer tokens.
 pub const MAX_TOKEN_CHARS: usize = 20_000;
 
 /// What the checks need to know about the IdP (a view of `OidcIdpConfig`).

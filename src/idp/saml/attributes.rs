@@ -60,7 +60,7 @@ pub fn to_identity(idp: &IdpId, a: &Assertion, cfg: &SamlIdpConfig) -> Identity 
     id.groups.sort();
     id.groups.dedup();
     // SAML has no email_verified: whether the IdP's email attribute is authoritative is a
-    // per-IdP decision (DESIGN § Security checklist).
+    // per-IdP decision.
     id.email_verified = id.email.is_some() && cfg.trust_email;
     let authn = a.authn_statements.iter().flatten();
     id.auth_time = authn

@@ -17,7 +17,7 @@ pub struct AuthnParams<'a> {
     pub sso_url: &'a str,
     pub sp_entity_id: &'a str,
     pub acs_url: &'a str,
-    /// An opaque store key, never a URL (DESIGN § Security checklist).
+    /// An opaque store key, never a URL.
     pub relay_state: &'a str,
     pub force_authn: bool,
     pub signing_key: Option<&'a PKey<Private>>,

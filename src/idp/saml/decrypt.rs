@@ -4,7 +4,7 @@
 //! Why not samael's decryption: it slices the EncryptedData value at the IV length and
 //! subtracts the GCM tag length from it unchecked, so a CipherValue of a few bytes panicked the
 //! worker — before any signature check, with nothing but the SP certificate that
-//! /saml/metadata publishes (issue 16, item 7).
+//! /saml/metadata publishes (`short_encrypted_assertion_is_refused_not_panicking`).
 //!
 //! Which content ciphers (XML Encryption 1.1 §5.2):
 //! - AES-GCM always: an AEAD, so an edited ciphertext fails its tag and decrypting it teaches

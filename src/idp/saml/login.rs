@@ -144,7 +144,8 @@ impl SamlLogin {
         // nothing, and a forged one burns only the attacker's own login. The pending-login
         // cookie is compared first (it binds the Response to the browser that started the
         // sign-in): a post without it never reaches the store, so a leaked RelayState cannot
-        // burn a victim's login (issue 16, item 9), and it goes on as unsolicited — refused
+        // burn a victim's login
+        // (`leaked_relay_state_without_cookie_keeps_victim_login`), and it goes on as unsolicited — refused
         // when it answers a request (login CSRF: an attacker's Response pushed into a victim's
         // browser).
         let relay = relay_state

@@ -13,7 +13,7 @@ use quick_xml::NsReader;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 
-/// Decoded characters of XML we look at (DESIGN § Security checklist).
+/// Decoded characters of XML we look at.
 pub const MAX_XML_CHARS: usize = 100_000;
 /// A Response is about 10 levels deep; 48 leaves room for extensions, never for a bomb.
 pub const MAX_DEPTH: usize = 48;
@@ -286,7 +286,7 @@ pub fn preparse(xml: &str, root: (&[u8], &[u8])) -> Result<Facts, SamlError> {
 }
 
 /// The IdP a Response claims to come from, read by the strict pre-parse and nothing else
-/// (issue 16, item 9: no XML library sees unverified input first): the Response Issuer, else
+/// (no XML library sees unverified input first): the Response Issuer, else
 /// its Assertion's. It only picks whose pinned certificates the Response must verify against.
 pub fn claimed_issuer(xml: &str) -> Result<Option<String>, SamlError> {
     let facts = preparse(xml, (PROTOCOL_NS, b"Response"))?;

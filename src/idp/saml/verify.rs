@@ -314,7 +314,7 @@ fn encrypted_assertion(
 
 /// Runs what follows a decryption, up to and including the plaintext's signature check, and
 /// gives every failure (a panic too) the one public reason `encryption`: which step refused a
-/// plaintext must not be observable (issue 16, item 8). The step stays in the boxed error for
+/// plaintext must not be observable (the XML Encryption oracle). The step stays in the boxed error for
 /// the log; the plaintext and the keys never appear in it.
 fn after_decryption<T>(f: impl FnOnce() -> Result<T, SamlError>) -> Result<T, SamlError> {
     match catch_unwind(AssertUnwindSafe(f)) {
