@@ -2,14 +2,17 @@
 //!
 //! `Secret` implements neither `Display` nor a revealing `Debug`, so `{:?}` on a struct that
 //! holds one prints `Secret(<redacted>)`. Reading the value needs an explicit `expose()`, which
-//! makes every use easy to find in review (the openidconnect-rs pattern).
+//! makes every use easy to find in review (the openidconnect-rs pattern). Its memory is
+//! overwritten when it is dropped (`zeroize`), so a freed secret does not linger in the heap
+//! for a core dump or a later out-of-bounds read to find.
 
 use subtle::ConstantTimeEq;
+use zeroize::Zeroize;
 
 #[derive(Clone, Default)]
-pub struct Secret<T>(T);
+pub struct Secret<T: Zeroize>(T);
 
-impl<T> Secret<T> {
+impl<T: Zeroize> Secret<T> {
     pub fn new(value: T) -> Self {
         Secret(value)
     }
@@ -19,13 +22,19 @@ impl<T> Secret<T> {
     }
 }
 
-impl<T> std::fmt::Debug for Secret<T> {
+impl<T: Zeroize> Drop for Secret<T> {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl<T: Zeroize> std::fmt::Debug for Secret<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Secret(<redacted>)")
     }
 }
 
-impl<T: AsRef<[u8]>> Secret<T> {
+impl<T: Zeroize + AsRef<[u8]>> Secret<T> {
     /// Constant-time equality, so comparing a presented token leaks nothing through timing.
     pub fn ct_eq(&self, other: &[u8]) -> bool {
         self.0.as_ref().ct_eq(other).into()
