@@ -221,16 +221,15 @@ async fn refuse_unsafe_store(store: &dyn Store) -> Result<(), String> {
 async fn keep_idp_keys_fresh(state: web::Data<AppState>) {
     let mut backoff = Duration::from_millis(200);
     loop {
-        for idp in state.idps.oidc() {
-            let result = idp.refresh().await;
+        for (idp, result) in state.idps.refresh_all().await {
             let label = if result.is_ok() { "ok" } else { "error" };
             state
                 .metrics
                 .key_refreshes
-                .with_label_values(&[idp.id.as_str(), label])
+                .with_label_values(&[idp.as_str(), label])
                 .inc();
             if let Err(e) = result {
-                tracing::error!(idp = %idp.id, error = %e, "could not load the IdP's signing keys; keeping the last good ones");
+                tracing::error!(idp = %idp, error = %e, "could not load the IdP's signing keys; keeping the last good ones");
             }
         }
         let ready = state.idps.oidc().iter().filter(|i| i.is_ready()).count();

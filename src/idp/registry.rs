@@ -6,7 +6,7 @@ use super::oidc::verify::{MAX_TOKEN_CHARS, parse_header, peek_issuer};
 use super::oidc::{KeySource, OidcIdp};
 use crate::clock::Clock;
 use crate::config::{Config, IdpKind};
-use crate::domain::Identity;
+use crate::domain::{Identity, IdpId};
 use std::sync::Arc;
 
 pub struct IdpRegistry {
@@ -64,15 +64,14 @@ impl IdpRegistry {
         self.oidc.iter().all(|i| i.is_ready())
     }
 
-    /// Loads keys for every IdP; returns the failures (last good keys stay in place).
-    pub async fn refresh_all(&self) -> Vec<(String, String)> {
-        let mut failures = Vec::new();
+    /// Loads keys for every IdP, one result per IdP in configuration order (the server's key
+    /// refresher runs this; a failure keeps that IdP's last good keys in place).
+    pub async fn refresh_all(&self) -> Vec<(&IdpId, Result<(), String>)> {
+        let mut results = Vec::with_capacity(self.oidc.len());
         for idp in &self.oidc {
-            if let Err(e) = idp.refresh().await {
-                failures.push((idp.id.to_string(), e));
-            }
+            results.push((&idp.id, idp.refresh().await));
         }
-        failures
+        results
     }
 
     /// Verifies an IdP-issued bearer token with the verifier of the IdP named by its exact
