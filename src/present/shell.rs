@@ -74,8 +74,9 @@ impl Environment {
         Environment(vars)
     }
 
-    /// The variable names, in order (tests and messages; never the values).
-    pub fn names(&self) -> Vec<&'static str> {
+    /// The variable names, in order.
+    #[cfg(test)]
+    fn names(&self) -> Vec<&'static str> {
         self.0.iter().map(|(k, _)| *k).collect()
     }
 
