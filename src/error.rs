@@ -140,6 +140,14 @@ impl From<LimitError> for ApiError {
     }
 }
 
+/// A value STS sent that a format cannot hold (see [`crate::present`]): STS's answer is at
+/// fault, as with any other unusable answer. The reason goes to the log.
+impl From<crate::present::Unpresentable> for ApiError {
+    fn from(_: crate::present::Unpresentable) -> Self {
+        IssueError::Upstream.into()
+    }
+}
+
 impl From<IssueError> for ApiError {
     fn from(e: IssueError) -> Self {
         use IssueError::*;

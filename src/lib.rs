@@ -28,7 +28,12 @@
 //!    `SessionPlan`; [`aws::sts`] calls AssumeRole or AssumeRoleWithWebIdentity. [`issue`]
 //!    is the single path from identity to credentials that every surface shares (policy,
 //!    limits, rate limit, metric, audit event).
-//! 5. [`error`] — the one place where each layer's error becomes an HTTP status and an
+//! 5. [`present`] — the Presenter: [`present::Credentials`] is the one shape of issued
+//!    credentials (the API's JSON answer, read back by the CLI), written as credential_process
+//!    JSON, shell exports ([`present::shell`]: sh, fish, PowerShell, each with its own
+//!    quoting), a `~/.aws/credentials` profile ([`present::ini`]) or the browser's page
+//!    ([`present::html`]); a value a format cannot hold is refused, never written half-quoted.
+//! 6. [`error`] — the one place where each layer's error becomes an HTTP status and an
 //!    OAuth-style `{"error", "error_description", "request_id"}` body.
 //!
 //! Around them: [`config`] (TOML → validated `Config`, naming the key path of any error),
@@ -57,6 +62,7 @@ pub mod issue;
 pub mod metrics;
 pub mod oauth;
 pub mod policy;
+pub mod present;
 pub mod routes;
 pub mod secret;
 pub mod session;

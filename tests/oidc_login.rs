@@ -164,7 +164,7 @@ async fn code_flow_with_pkce_and_nonce_ends_with_credentials() {
         creds
             .split(&format!("export {k}="))
             .nth(1)
-            .and_then(|s| s.split(['\n', '<']).next())
+            .and_then(|s| s.strip_prefix("&#39;")?.split("&#39;").next())
             .unwrap()
             .to_string()
     };

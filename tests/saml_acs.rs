@@ -180,7 +180,7 @@ async fn sign_in_pick_a_role_and_hold_credentials_verified_by_sts() {
     let export = |k: &str| {
         body.split(&format!("export {k}="))
             .nth(1)
-            .and_then(|s| s.split(['\n', '<']).next())
+            .and_then(|s| s.strip_prefix("&#39;")?.split("&#39;").next())
             .unwrap_or_else(|| panic!("no {k} in {body}"))
             .to_string()
     };

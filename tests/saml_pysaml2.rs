@@ -284,7 +284,7 @@ async fn alice_gets_credentials(p: &Peers, app: &TestApp, acs: &Acs) {
     let export = |k: &str| {
         body.split(&format!("export {k}="))
             .nth(1)
-            .and_then(|s| s.split(['\n', '<']).next())
+            .and_then(|s| s.strip_prefix("&#39;")?.split("&#39;").next())
             .unwrap()
             .to_string()
     };

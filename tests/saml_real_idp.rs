@@ -151,7 +151,7 @@ roles = ["prod-readonly"]
     let export = |k: &str| {
         body.split(&format!("export {k}="))
             .nth(1)
-            .and_then(|s| s.split(['\n', '<']).next())
+            .and_then(|s| s.strip_prefix("&#39;")?.split("&#39;").next())
             .unwrap()
             .to_string()
     };

@@ -5,6 +5,7 @@ use crate::clock::rfc3339;
 use crate::error::ApiError;
 use crate::policy::explain::{IdentityFile, explain, explain_own};
 use crate::policy::{Action, RequestContext};
+use crate::present::Credentials;
 use crate::state::AppState;
 use actix_web::http::header::CACHE_CONTROL;
 use actix_web::{HttpResponse, web};
@@ -94,27 +95,14 @@ struct CredentialsRequest {
     duration_seconds: Option<u64>,
 }
 
-/// credential_process output (Version 1) plus which role and session it is.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct CredentialsResponse<'a> {
-    version: u8,
-    access_key_id: &'a str,
-    secret_access_key: &'a str,
-    session_token: &'a str,
-    expiration: String,
-    role_arn: &'a str,
-    session_name: &'a str,
-    /// Where the session is meant to be used: `rolegate exec`/`env` export it.
-    region: &'a str,
-}
-
+/// credential_process JSON (Version 1) plus the role, the session and the region: the
+/// Presenter's [`crate::present::Credentials`], which the CLI reads back.
 async fn credentials(
     state: web::Data<AppState>,
     caller: Caller,
     body: web::Json<CredentialsRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (creds, plan) = crate::issue::credentials(
+    let (keys, plan) = crate::issue::credentials(
         &state,
         &crate::issue::Request {
             identity: &caller.identity,
@@ -126,19 +114,10 @@ async fn credentials(
         },
     )
     .await?;
-    let role = plan.grant().role();
+    let region = state.config.aws.region(plan.grant().role().arn.partition());
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
-        .json(CredentialsResponse {
-            version: 1,
-            access_key_id: &creds.access_key_id,
-            secret_access_key: creds.secret_access_key.expose(),
-            session_token: creds.session_token.expose(),
-            expiration: rfc3339(creds.expiration),
-            role_arn: role.arn.as_str(),
-            session_name: plan.session_name(),
-            region: state.config.aws.region(role.arn.partition()),
-        }))
+        .json(Credentials::issued(keys, &plan, region)))
 }
 
 #[derive(Deserialize)]

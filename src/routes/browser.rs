@@ -5,20 +5,19 @@
 use super::assets::ASSETS;
 use super::page::{self, Link, PageError};
 use super::picker;
-use crate::clock::rfc3339;
 use crate::config::IdpKind;
 use crate::domain::ClientKind;
 use crate::error::ApiError;
 use crate::favourites;
 use crate::issue;
 use crate::policy::{Action, RequestContext};
+use crate::present;
 use crate::session::{self, Session};
 use crate::state::{AppState, client_ip};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use base64::Engine;
 use serde::Deserialize;
 
 /// The picker is one form: every role's duration field comes along with each POST. This bounds
@@ -404,18 +403,10 @@ struct CredentialsPage<'a> {
     arn: &'a str,
     session: &'a str,
     until: page::Expiry,
-    blocks: Vec<Block>,
+    /// The Presenter's formats (askama escapes them here, see `present::html`).
+    blocks: Vec<present::html::Section>,
     /// `serve --dev`: the local STS emulator these credentials belong to.
     dev_sts: Option<String>,
-}
-
-struct Block {
-    id: &'static str,
-    title: &'static str,
-    text: String,
-    /// A file name: offer the text as a download (a `data:` URL, so nothing is fetched again).
-    download: Option<String>,
-    data_url: String,
 }
 
 async fn credentials(
@@ -440,85 +431,26 @@ async fn credentials(
         },
     )
     .await;
-    let (creds, plan) = match issued {
+    let (keys, plan) = match issued {
         Ok(x) => x,
         Err(e) => return Ok(failure(e)),
     };
-    let alias = plan.grant().role().alias.as_str();
-    let (id, secret, token) = (
-        creds.access_key_id.as_str(),
-        creds.secret_access_key.expose(),
-        creds.session_token.expose(),
-    );
-    let expires = rfc3339(creds.expiration);
-    // The credential_process shape, fields in the order the AWS docs show them.
-    #[derive(serde::Serialize)]
-    #[serde(rename_all = "PascalCase")]
-    struct Process<'a> {
-        version: u8,
-        access_key_id: &'a str,
-        secret_access_key: &'a str,
-        session_token: &'a str,
-        expiration: &'a str,
-    }
-    let json = serde_json::to_string_pretty(&Process {
-        version: 1,
-        access_key_id: id,
-        secret_access_key: secret,
-        session_token: token,
-        expiration: &expires,
-    })
-    .map_err(|_| ApiError::internal())?;
-    let block = |id, title, text: String, download: Option<String>| Block {
-        id,
-        title,
-        data_url: match download {
-            Some(_) => format!(
-                "data:application/json;base64,{}",
-                base64::engine::general_purpose::STANDARD.encode(text.as_bytes())
-            ),
-            None => String::new(),
-        },
-        text,
-        download,
+    let role = plan.grant().role();
+    let region = state.config.aws.region(role.arn.partition());
+    let creds = present::Credentials::issued(keys, &plan, region);
+    let blocks = match present::html::sections(&creds, &role.alias) {
+        Ok(b) => b,
+        Err(e) => {
+            // Only STS (or its emulator) can send a value no format holds: its answer is bad.
+            tracing::warn!(reason = %e, "STS credentials that cannot be shown");
+            return Ok(failure(e.into()));
+        }
     };
-    let blocks = vec![
-        block(
-            "sh",
-            "Shell (bash, zsh)",
-            format!(
-                "export AWS_ACCESS_KEY_ID={id}\nexport AWS_SECRET_ACCESS_KEY={secret}\nexport AWS_SESSION_TOKEN={token}"
-            ),
-            None,
-        ),
-        block(
-            "ps",
-            "PowerShell",
-            format!(
-                "$Env:AWS_ACCESS_KEY_ID=\"{id}\"\n$Env:AWS_SECRET_ACCESS_KEY=\"{secret}\"\n$Env:AWS_SESSION_TOKEN=\"{token}\""
-            ),
-            None,
-        ),
-        block(
-            "profile",
-            "~/.aws/credentials",
-            format!(
-                "[{alias}]\naws_access_key_id = {id}\naws_secret_access_key = {secret}\naws_session_token = {token}"
-            ),
-            None,
-        ),
-        block(
-            "json",
-            "JSON (credential_process)",
-            json,
-            Some(format!("rolegate-{alias}.json")),
-        ),
-    ];
     let page = CredentialsPage {
         title: "Temporary AWS credentials",
         assets: &ASSETS,
-        alias,
-        arn: plan.grant().role().arn.as_str(),
+        alias: &role.alias,
+        arn: role.arn.as_str(),
         session: plan.session_name(),
         until: page::expiry(creds.expiration),
         blocks,
@@ -629,4 +561,79 @@ fn idp_logout_url(state: &AppState, s: &Session) -> Option<String> {
     url.query_pairs_mut()
         .append_pair("client_id", &oidc.client_id);
     Some(url.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOSTILE: &str = r#"</pre><script>alert(1)</script>"'&amp;<img/src=x/onerror=alert(2)>"#;
+
+    /// What a browser shows for `html` escaped text: the five entities askama writes.
+    fn unescape(html: &str) -> String {
+        html.replace("&#60;", "<")
+            .replace("&#62;", ">")
+            .replace("&#34;", "\"")
+            .replace("&#39;", "'")
+            .replace("&#38;", "&")
+    }
+
+    fn render(blocks: Vec<present::html::Section>, alias: &str) -> String {
+        CredentialsPage {
+            title: "Temporary AWS credentials",
+            assets: &ASSETS,
+            alias,
+            arn: HOSTILE,
+            session: HOSTILE,
+            until: page::expiry(std::time::SystemTime::UNIX_EPOCH),
+            blocks,
+            dev_sts: Some(HOSTILE.to_string()),
+        }
+        .render()
+        .unwrap()
+    }
+
+    #[test]
+    fn a_session_token_that_closes_the_pre_and_opens_a_script_stays_text() {
+        let c = present::Credentials::for_tests("ASIA", HOSTILE, HOSTILE, None);
+        let blocks = present::html::sections(&c, "prod-ro").unwrap();
+        let shown: Vec<String> = blocks.iter().map(|b| b.text.clone()).collect();
+        let html = render(blocks, "prod-ro");
+        assert!(
+            !html.contains("<script>alert") && !html.contains("<img"),
+            "{html}"
+        );
+        // Each <pre> decodes to exactly the Presenter's text: what the copy button copies.
+        for (id, text) in ["sh", "ps", "profile", "json"].iter().zip(shown) {
+            let open = format!(r#"<pre id="{id}" aria-labelledby="h-{id}" tabindex="0">"#);
+            let inner = html
+                .split(&open)
+                .nth(1)
+                .unwrap()
+                .split("</pre>")
+                .next()
+                .unwrap();
+            assert_eq!(unescape(inner), text, "{id}");
+        }
+    }
+
+    #[test]
+    fn a_file_name_or_link_that_would_close_its_attribute_is_escaped() {
+        let blocks = vec![present::html::Section {
+            id: "json",
+            title: "JSON",
+            text: String::new(),
+            download: Some(present::html::Download {
+                file_name: format!("x\" onclick=\"alert(1){HOSTILE}"),
+                data_url: format!("data:,\" onmouseover=\"alert(2){HOSTILE}"),
+            }),
+        }];
+        let html = render(blocks, HOSTILE);
+        assert!(!html.contains("\" onclick=") && !html.contains("\" onmouseover="));
+        assert!(html.contains(r#"download="x&#34; onclick=&#34;alert(1)&#60;/pre&#62;"#));
+        assert!(
+            !html.contains("<script>alert") && !html.contains("<img"),
+            "{html}"
+        );
+    }
 }

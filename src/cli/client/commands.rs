@@ -4,6 +4,8 @@ use super::broker::{self, Answer};
 use super::files::lock;
 use super::{Result, block_on, credentials, fail, profile, role_choice};
 use crate::domain::text::for_terminal;
+use crate::present::Credentials;
+use crate::present::shell::{Environment, Shell};
 use serde_json::{Value, json};
 use std::process::ExitCode;
 use url::Url;
@@ -122,62 +124,23 @@ pub fn console(
     Ok(())
 }
 
-/// Single-quoted for POSIX shells and fish: the values are base64-ish, but never trust that.
-fn quote(v: &str) -> String {
-    format!("'{}'", v.replace('\'', "'\\''"))
-}
-
+/// Prints the commands that export a role's credentials in `format`'s shell (see
+/// [`crate::present::shell`] for each shell's quoting).
 pub fn env(broker: &Url, role: &str, duration: Option<u64>, format: &str) -> Result<()> {
-    let v = credentials::get(broker, role, duration)?;
-    let vars = vars(&v);
-    for (k, val) in vars {
-        match format {
-            "sh" | "bash" | "zsh" => println!("export {k}={}", quote(&val)),
-            "fish" => println!("set -gx {k} {};", quote(&val)),
-            "powershell" => println!("$Env:{k} = '{}'", val.replace('\'', "''")),
-            other => {
-                return Err(fail(format!(
-                    "unknown --format {other}: use sh (or bash, zsh), fish or powershell"
-                )));
-            }
-        }
-    }
+    let shell = Shell::from_name(format).ok_or_else(|| {
+        fail(format!(
+            "unknown --format {format}: use sh (or bash, zsh), fish or powershell"
+        ))
+    })?;
+    let c = credentials::get(broker, role, duration)?;
+    println!("{}", session_env(&c).render(shell)?);
     Ok(())
 }
 
-fn vars(v: &Value) -> Vec<(&'static str, String)> {
-    let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
-    let mut out = vec![
-        ("AWS_ACCESS_KEY_ID", s("AccessKeyId")),
-        ("AWS_SECRET_ACCESS_KEY", s("SecretAccessKey")),
-        ("AWS_SESSION_TOKEN", s("SessionToken")),
-        ("AWS_CREDENTIAL_EXPIRATION", s("Expiration")),
-    ];
+/// The variables `env` prints and `exec` sets; the region only when the user has none set.
+fn session_env(c: &Credentials) -> Environment {
     let preset = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
-    out.extend(region_vars(
-        v["Region"].as_str(),
-        preset("AWS_REGION") || preset("AWS_DEFAULT_REGION"),
-    ));
-    out
-}
-
-/// The role's region as both variables SDKs and the AWS CLI read, unless the user chose one:
-/// either variable already set means neither is touched (setting only the other would make
-/// SDKs and the CLI disagree). A region that is not a plain name is not passed on.
-fn region_vars(region: Option<&str>, preset: bool) -> Vec<(&'static str, String)> {
-    match region {
-        Some(r)
-            if !preset
-                && !r.is_empty()
-                && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
-        {
-            vec![
-                ("AWS_REGION", r.to_string()),
-                ("AWS_DEFAULT_REGION", r.to_string()),
-            ]
-        }
-        _ => Vec::new(),
-    }
+    Environment::session(c, preset("AWS_REGION") || preset("AWS_DEFAULT_REGION"))
 }
 
 /// Runs `cmd` with the role's credentials in its environment only; exits with its status.
@@ -185,9 +148,10 @@ pub fn exec(broker: &Url, role: &str, duration: Option<u64>, cmd: &[String]) -> 
     let (program, args) = cmd
         .split_first()
         .ok_or_else(|| fail("nothing to run: rolegate exec <role> -- command args…"))?;
-    let v = credentials::get(broker, role, duration)?;
+    let c = credentials::get(broker, role, duration)?;
+    let env = session_env(&c);
     let mut child = std::process::Command::new(program);
-    child.args(args).envs(vars(&v));
+    child.args(args).envs(env.for_process()?);
     // A profile named in the environment would win over these variables in some SDKs.
     for k in ["AWS_PROFILE", "AWS_DEFAULT_PROFILE"] {
         child.env_remove(k);
@@ -227,24 +191,4 @@ pub fn logout(broker: &Url) -> Result<()> {
     // `current-broker` stays: the next `rolegate login` needs no --broker.
     eprintln!("Signed out of {broker}; `rolegate login` signs in again.");
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::region_vars;
-
-    #[test]
-    fn region_is_exported_unless_the_user_chose_one() {
-        let both = region_vars(Some("eu-west-1"), false);
-        assert_eq!(
-            both,
-            vec![
-                ("AWS_REGION", "eu-west-1".to_string()),
-                ("AWS_DEFAULT_REGION", "eu-west-1".to_string())
-            ]
-        );
-        assert!(region_vars(Some("eu-west-1"), true).is_empty());
-        assert!(region_vars(None, false).is_empty());
-        assert!(region_vars(Some("x'; rm -rf ~"), false).is_empty());
-    }
 }

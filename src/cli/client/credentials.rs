@@ -7,7 +7,9 @@
 use super::broker::Refused;
 use super::files::{lock, read_private, write_private};
 use super::profile::{self, now};
-use super::{Result, block_on, role_choice};
+use super::{Result, block_on, fail, role_choice};
+use crate::present::Credentials;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -33,48 +35,54 @@ fn cache_file(broker: &Url, role: &str, duration: Option<u64>) -> Result<PathBuf
     Ok(profile::cache(broker)?.join(format!("creds-{safe}-{tag}-{d}.json")))
 }
 
-pub(super) fn expires_at(v: &Value) -> Option<i64> {
-    let t = humantime::parse_rfc3339_weak(v["Expiration"].as_str()?).ok()?;
-    Some(t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64)
+/// A cache file: the broker's answer as [`Credentials`] (what `credentials` prints), plus the
+/// alias it answers, for `rolegate status`.
+#[derive(Serialize, Deserialize)]
+pub(super) struct CacheFile {
+    #[serde(flatten)]
+    pub credentials: Credentials,
+    /// Absent from files written before the alias was recorded: `status` shows the file name.
+    #[serde(rename = "Alias", default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
 }
 
 /// Cached credentials still good for more than the renewal margin.
-fn cached(path: &Path) -> Result<Option<Value>> {
+fn cached(path: &Path) -> Result<Option<Credentials>> {
     let Some(bytes) = read_private(path)? else {
         return Ok(None);
     };
-    let Ok(v) = serde_json::from_slice::<Value>(&bytes) else {
+    let Ok(file) = serde_json::from_slice::<CacheFile>(&bytes) else {
         eprintln!(
             "rolegate: {} is corrupted; fetching new credentials",
             path.display()
         );
         return Ok(None);
     };
-    let fresh = v["Version"] == 1
-        && v["AccessKeyId"].is_string()
-        && expires_at(&v).is_some_and(|e| e - now() > RENEW_BEFORE_SECS);
-    Ok(fresh.then_some(v))
+    let c = file.credentials;
+    Ok((c.expires_at_unix() - now() > RENEW_BEFORE_SECS).then_some(c))
 }
 
 /// Credentials for `role`: from the cache when fresh, else from the broker (refreshing the
 /// broker token if needed) under the broker's lock, so concurrent callers fetch once.
-pub fn get(broker: &Url, role: &str, duration: Option<u64>) -> Result<Value> {
+pub fn get(broker: &Url, role: &str, duration: Option<u64>) -> Result<Credentials> {
     let path = cache_file(broker, role, duration)?;
-    if let Some(v) = cached(&path)? {
-        return Ok(v);
+    if let Some(c) = cached(&path)? {
+        return Ok(c);
     }
     let refused = {
         let _lock = lock(&profile::cache(broker)?)?;
         // Another process may have fetched while this one waited for the lock.
-        if let Some(v) = cached(&path)? {
-            return Ok(v);
+        if let Some(c) = cached(&path)? {
+            return Ok(c);
         }
         match block_on(fetch(broker, role, duration))? {
-            Ok(mut v) => {
-                // For `rolegate status`: which alias this file answers.
-                v["Alias"] = json!(role);
-                write_private(&path, &serde_json::to_vec(&v)?)?;
-                return Ok(v);
+            Ok(credentials) => {
+                let file = CacheFile {
+                    credentials,
+                    alias: Some(role.to_string()),
+                };
+                write_private(&path, &serde_json::to_vec(&file)?)?;
+                return Ok(file.credentials);
             }
             Err(r) => r,
         }
@@ -93,27 +101,84 @@ async fn fetch(
     broker: &Url,
     role: &str,
     duration: Option<u64>,
-) -> Result<std::result::Result<Value, Refused>> {
+) -> Result<std::result::Result<Credentials, Refused>> {
     let body = json!({ "role": role, "duration_seconds": duration });
-    profile::call_api(
+    let answer = profile::call_api(
         broker,
         reqwest::Method::POST,
         "/api/v1/credentials",
         Some(&body),
     )
-    .await
+    .await?;
+    Ok(match answer {
+        Ok(v) => Ok(read_answer(v)?),
+        Err(r) => Err(r),
+    })
+}
+
+/// The broker's answer as [`Credentials`]; the error names the field that is missing or wrong.
+fn read_answer(v: Value) -> Result<Credentials> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let at = e.path().to_string();
+        let at = if at == "." {
+            String::new()
+        } else {
+            format!("{at}: ")
+        };
+        fail(format!(
+            "the broker's answer to POST /api/v1/credentials is not credentials: {at}{}",
+            e.inner()
+        ))
+    })
 }
 
 /// Prints credential_process JSON (Version 1) on stdout.
 pub fn run(broker: &Url, role: &str, duration: Option<u64>) -> Result<()> {
-    let v = get(broker, role, duration)?;
-    let out = json!({
-        "Version": 1,
-        "AccessKeyId": v["AccessKeyId"],
-        "SecretAccessKey": v["SecretAccessKey"],
-        "SessionToken": v["SessionToken"],
-        "Expiration": v["Expiration"],
-    });
-    println!("{out}");
+    let c = get(broker, role, duration)?;
+    println!("{}", c.credential_process_json()?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broker_answer_without_a_session_token_is_refused_naming_the_field() {
+        let v = json!({
+            "Version": 1, "AccessKeyId": "ASIA", "SecretAccessKey": "s",
+            "Expiration": "2100-01-01T00:00:00Z", "Region": "eu-west-1",
+        });
+        let e = read_answer(v).unwrap_err().0;
+        assert!(e.contains("missing field `SessionToken`"), "{e}");
+        let v = json!({
+            "Version": 1, "AccessKeyId": "ASIA", "SecretAccessKey": "s", "SessionToken": 7,
+            "Expiration": "2100-01-01T00:00:00Z",
+        });
+        let e = read_answer(v).unwrap_err().0;
+        assert!(e.contains("SessionToken: invalid type"), "{e}");
+    }
+
+    #[test]
+    fn a_cache_file_keeps_the_alias_beside_the_credentials() {
+        let file = CacheFile {
+            credentials: Credentials::for_tests("ASIA", "s", "t", Some("eu-west-1")),
+            alias: Some("prod-ro".into()),
+        };
+        let bytes = serde_json::to_vec(&file).unwrap();
+        let v: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["Alias"], "prod-ro");
+        assert_eq!(v["SessionToken"], "t");
+        let back: CacheFile = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(back.alias.as_deref(), Some("prod-ro"));
+        assert_eq!(back.credentials.region.as_deref(), Some("eu-west-1"));
+        // What scripts/bench/cli_credentials.sh writes: the five fields alone.
+        let bare = br#"{"Version":1,"AccessKeyId":"A","SecretAccessKey":"s","SessionToken":"t","Expiration":"2100-01-01T00:00:00Z"}"#;
+        assert!(
+            serde_json::from_slice::<CacheFile>(bare)
+                .unwrap()
+                .alias
+                .is_none()
+        );
+    }
 }

@@ -1,10 +1,12 @@
 //! `rolegate status`: which broker, who is signed in there and until when, and the cached
 //! credentials per role with their expiry. Exit 0 when signed in, 1 when not.
 
+use super::credentials::CacheFile;
 use super::files::read_private;
 use super::profile::{self, Profile, now};
 use super::{Result, fail, when};
 use crate::domain::text::for_terminal;
+use crate::present::Credentials;
 use serde_json::{Value, json};
 use std::process::ExitCode;
 use url::Url;
@@ -56,16 +58,18 @@ fn cached_credentials(broker: &Url) -> Vec<Cached> {
         .filter(|e| e.file_name().to_string_lossy().starts_with("creds-"))
         .filter_map(|e| {
             let bytes = read_private(&e.path()).ok()??;
-            let v: Value = serde_json::from_slice(&bytes).ok()?;
             let name = e.file_name().to_string_lossy().to_string();
+            // A file that does not read as credentials is listed as unreadable, not hidden.
+            let file = serde_json::from_slice::<CacheFile>(&bytes).ok();
+            let c = file.as_ref().map(|f| &f.credentials);
             Some(Cached {
                 // Written by `credentials` since it records the alias; older files: the name.
-                role: v["Alias"].as_str().map_or_else(
-                    || name.trim_start_matches("creds-").to_string(),
-                    String::from,
-                ),
-                role_arn: v["RoleArn"].as_str().unwrap_or("").to_string(),
-                expires_at: super::credentials::expires_at(&v),
+                role: file
+                    .as_ref()
+                    .and_then(|f| f.alias.clone())
+                    .unwrap_or_else(|| name.trim_start_matches("creds-").to_string()),
+                role_arn: c.and_then(|c| c.role_arn.clone()).unwrap_or_default(),
+                expires_at: c.map(Credentials::expires_at_unix),
             })
         })
         .collect();
