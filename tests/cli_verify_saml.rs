@@ -94,11 +94,11 @@ fn check(base: &Path, case: &Value, sp: &str, acs: &str) -> Option<String> {
         args.push("--groups-split-commas".into());
     }
     let out = run(&args, &input);
-    // xmlsec's own error lines (`func=…:file=…`) never reach stderr raw: the verifier logs
-    // them as one structured event (issue 18 item 3).
-    if out.stderr.contains("func=") {
+    // xmlsec's own error lines (`func=…:file=…`) and libxml2's (`C14N error : …`) never reach
+    // stderr raw: the verifier logs them as one structured event.
+    if out.stderr.contains("func=") || out.stderr.contains(" error : ") {
         return Some(format!(
-            "{name}: xmlsec wrote to stderr: {}",
+            "{name}: xmlsec or libxml2 wrote to stderr: {}",
             out.stderr.trim()
         ));
     }

@@ -11,6 +11,7 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/valid.h>
+#include <libxml/xmlerror.h>
 #include <xmlsec/xmlsec.h>
 #include <xmlsec/xmltree.h>
 #include <xmlsec/keys.h>
@@ -33,6 +34,30 @@ int rg_xmlsec_init(void) {
     if (xmlSecCryptoInit() < 0) return -4;
     return 1;
 }
+
+/* libxml2's own errors (canonicalisation of a namespace URI that does not parse, say) go to its
+ * generic handler, which prints to stderr: an attacker's Response would write raw lines into a
+ * JSON log. They are routed to the same sink as xmlsec's reports instead. The sink is set once
+ * (rg_libxml_errors_to, before any verification); libxml2's handler is per thread, so each
+ * verifying thread installs it (rg_libxml_errors_on_this_thread, a thread-local store). */
+typedef void (*rg_report_fn)(const char *file, int line, const char *func, const char *object,
+                             const char *subject, int reason, const char *msg);
+static rg_report_fn rg_report = NULL;
+
+#if LIBXML_VERSION >= 21200
+static void rg_libxml_error(void *ctx, const xmlError *err) {
+#else
+static void rg_libxml_error(void *ctx, xmlErrorPtr err) {
+#endif
+    (void)ctx;
+    if (rg_report == NULL || err == NULL) return;
+    rg_report(NULL, 0, err->domain == XML_FROM_C14N ? "libxml2 c14n" : "libxml2", NULL, NULL,
+              err->code, err->message);
+}
+
+void rg_libxml_errors_to(rg_report_fn sink) { rg_report = sink; }
+
+void rg_libxml_errors_on_this_thread(void) { xmlSetStructuredErrorFunc(NULL, rg_libxml_error); }
 
 /* A public key from DER (SubjectPublicKeyInfo), or NULL. */
 xmlSecKeyPtr rg_key_load_spki(const unsigned char *der, size_t len) {

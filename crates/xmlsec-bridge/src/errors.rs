@@ -1,7 +1,8 @@
-//! xmlsec's error reports. By default libxmlsec1 prints every error it meets to stderr — one
-//! raw line per failed digest or signature, outside the broker's log format, so a JSON log stops
-//! being JSON under attack. [`capture_errors`] installs a callback that keeps them, per thread
-//! and bounded, until [`take_errors`] hands them to the caller.
+//! xmlsec's and libxml2's error reports. By default libxmlsec1 prints every error it meets to
+//! stderr — one raw line per failed digest or signature — and so does libxml2 (canonicalising a
+//! namespace URI that does not parse, say): lines outside the broker's log format, so a JSON log
+//! would stop being JSON under attack. [`capture_errors`] installs a callback that keeps them,
+//! per thread and bounded, until [`take_errors`] hands them to the caller.
 //!
 //! The declarations are the ones in `<xmlsec/errors.h>`, unchanged since xmlsec 1.2. xmlsec's
 //! OpenSSL backend installs its own printing callback when it initialises, so ours is installed
@@ -57,6 +58,12 @@ unsafe extern "C" {
     fn xmlSecErrorsSetCallback(callback: Option<Callback>);
 }
 
+// shim/verify.c: libxml2's errors into the same sink.
+unsafe extern "C" {
+    fn rg_libxml_errors_to(sink: Option<Callback>);
+    fn rg_libxml_errors_on_this_thread();
+}
+
 thread_local! {
     static REPORTS: RefCell<(Vec<Report>, usize)> = const { RefCell::new((Vec::new(), 0)) };
 }
@@ -101,7 +108,7 @@ unsafe extern "C" fn keep(
             object: text(error_object),
             subject: text(error_subject),
             reason,
-            message: text(msg),
+            message: text(msg).trim_end().to_string(),
         }
     };
     let _ = REPORTS.try_with(|r| {
@@ -115,18 +122,31 @@ unsafe extern "C" fn keep(
     });
 }
 
-/// Routes libxmlsec1's error reports to [`take_errors`] instead of stderr, for the whole
-/// process, once xmlsec is initialised (initialising it if no other library has). Idempotent
-/// and cheap: call it before each verification.
+/// Routes libxmlsec1's error reports, and libxml2's on this thread, to [`take_errors`] instead
+/// of stderr, once xmlsec is initialised (initialising it if no other library has). Idempotent
+/// and cheap: call it on the verifying thread before each verification.
 pub fn capture_errors() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         if crate::verify::ready().is_ok() {
-            // SAFETY: sets a process-wide function pointer; `keep` has exactly the C signature
-            // of xmlSecErrorsCallback and is valid for the life of the process.
-            unsafe { xmlSecErrorsSetCallback(Some(keep)) };
+            // SAFETY: both set process-wide function pointers, before any thread reads them
+            // (every verifying thread passes through this `Once` first); `keep` has exactly
+            // the C signature of xmlSecErrorsCallback and lives for the life of the process.
+            unsafe {
+                xmlSecErrorsSetCallback(Some(keep));
+                rg_libxml_errors_to(Some(keep));
+            }
         }
     });
+    silence_libxml_on_this_thread();
+}
+
+/// Sets this thread's libxml2 error handler to the shim's, which forwards to the sink
+/// [`capture_errors`] installed (or drops the report before it is installed).
+pub(crate) fn silence_libxml_on_this_thread() {
+    // SAFETY: stores a function pointer in libxml2's thread-local error state; the shim's
+    // handler only reads the error it is given and calls `keep` (or nothing).
+    unsafe { rg_libxml_errors_on_this_thread() };
 }
 
 /// The reports this thread collected since the last call (at most [`MAX_REPORTS`]), and how

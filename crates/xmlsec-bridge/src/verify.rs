@@ -214,6 +214,9 @@ pub fn verify_signatures(
     allowed: &[&str],
 ) -> Result<Vec<SignedReference>, VerifyError> {
     ready()?;
+    // libxml2 never prints to stderr on this thread, whether or not the caller captures
+    // reports (without a sink they are dropped).
+    crate::errors::silence_libxml_on_this_thread();
     let allowed: Vec<CString> = allowed
         .iter()
         .map(|a| CString::new(*a).map_err(|_| VerifyError::Internal("an algorithm URI has NUL")))
