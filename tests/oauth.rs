@@ -304,6 +304,56 @@ async fn loopback_flow_refuses_what_pkce_and_rfc_8252_forbid() {
     );
 }
 
+/// RFC 6749 §3.1/§3.2: a parameter sent twice. A map keeps the last `redirect_uri` or
+/// `refresh_token` while whatever sits in front of the broker (a proxy, a WAF, a log) may have
+/// judged the first; the broker refuses the request instead of choosing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_oauth_parameter_is_refused_parameter_pollution() {
+    let Some(e) = env("").await else { return };
+    let (status, body) = token(
+        &e,
+        &[
+            ("client_id", "rolegate-cli"),
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "first"),
+            ("refresh_token", "second"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(s(&body, "error"), "invalid_request");
+    assert!(
+        s(&body, "error_description").contains("`refresh_token` appears more than once"),
+        "{body}"
+    );
+    let (status, body) = token(
+        &e,
+        &[
+            ("client_id", "rolegate-cli"),
+            ("client_id", "rolegate-cli"),
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "x"),
+        ],
+    )
+    .await;
+    assert_eq!((status, s(&body, "error")), (400, "invalid_request"));
+
+    // The authorization request: a second redirect_uri pointing elsewhere is an error page,
+    // never a redirect to either.
+    let alice = saml_sign_in(&e.app.url, &e.forge, "alice", &["eng"]).await;
+    let twice = format!(
+        "{}&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb",
+        authorize_query(REDIRECT, "S256")
+    );
+    let r = web::get(&e.app.url, &twice, Some(&alice)).await;
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().get("location").is_none());
+    assert!(
+        r.text().await.unwrap().contains("appears more than once"),
+        "the page says why"
+    );
+}
+
 async fn start_device(e: &Env) -> Value {
     let r = client()
         .post(format!("{}/oauth2/device_authorization", e.app.url))

@@ -59,6 +59,36 @@ fn check_client(client_id: Option<&str>) -> Result<(), ApiError> {
     }
 }
 
+/// A form or query as OAuth reads it: each parameter at most once. RFC 6749 §3.1 and §3.2:
+/// "Request and response parameters MUST NOT be included more than once." A map would keep the
+/// last of two `code`s or `redirect_uri`s without a word, while a proxy, a log or a WAF in front
+/// of the broker may have judged the first.
+type Params = HashMap<String, String>;
+
+fn single_valued(pairs: Vec<(String, String)>) -> Result<Params, String> {
+    let mut params = Params::with_capacity(pairs.len());
+    for (name, value) in pairs {
+        if params.contains_key(&name) {
+            // Named only when it is a plain parameter name: never echo arbitrary input.
+            let plain = !name.is_empty()
+                && name.len() <= 32
+                && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+            return Err(if plain {
+                format!("`{name}` appears more than once (RFC 6749 §3.1)")
+            } else {
+                "a parameter appears more than once (RFC 6749 §3.1)".to_string()
+            });
+        }
+        params.insert(name, value);
+    }
+    Ok(params)
+}
+
+/// [`single_valued`] for the JSON endpoints.
+fn params(pairs: Vec<(String, String)>) -> Result<Params, ApiError> {
+    single_valued(pairs).map_err(|m| ApiError::bad_request("invalid_request", m))
+}
+
 fn count(state: &AppState, event: &str) {
     state.metrics.oauth_events.with_label_values(&[event]).inc();
 }
@@ -125,60 +155,24 @@ const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 async fn token(
     state: web::Data<AppState>,
     req: HttpRequest,
-    form: web::Form<HashMap<String, String>>,
+    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ApiError> {
     // Polls, refreshes and redemptions all count: guessing codes or tokens needs volume.
     let per_minute = state.config.limits.token_requests_per_minute_per_ip;
     state
         .limit_per_ip(&req, "ratelimit:token", per_minute)
         .await?;
-    let f = |k: &str| form.get(k).map(String::as_str);
-    check_client(f("client_id"))?;
-    let required = |k: &'static str| {
-        f(k).filter(|v| !v.is_empty())
-            .ok_or_else(|| ApiError::bad_request("invalid_request", format!("`{k}` is required")))
-    };
-    let grant = required("grant_type")?;
-    let issued = match grant {
-        DEVICE_GRANT => {
-            if !state.config.cli.device_flow {
-                return Err(ApiError::bad_request(
-                    "unauthorized_client",
-                    "the device flow is disabled on this broker",
-                ));
-            }
-            let poll = device::poll(&state, required("device_code")?, CLI_CLIENT_ID).await?;
-            // RFC 8628 §3.5 error codes.
-            let (code, description) = match poll {
-                device::Poll::Approved(identity) => {
-                    count(&state, "token_device_code");
-                    let issued = tokens::sign_in(&state, *identity).await?;
-                    return Ok(no_store(HttpResponse::Ok()).json(issued));
-                }
-                device::Poll::Pending => (
-                    "authorization_pending",
-                    "waiting for the user to approve the code",
-                ),
-                device::Poll::SlowDown => (
-                    "slow_down",
-                    "polling faster than the interval; wait 5 seconds more between polls",
-                ),
-                device::Poll::Denied => ("access_denied", "the user denied the request"),
-                device::Poll::Expired => (
-                    "expired_token",
-                    "the device code expired before it was approved; run `rolegate login --device` again",
-                ),
-                device::Poll::Unknown => ("invalid_grant", "unknown or already used device code"),
-            };
-            return Err(ApiError::bad_request(code, description));
-        }
+    let form = params(form.into_inner())?;
+    check_client(form.get("client_id").map(String::as_str))?;
+    let issued = match required(&form, "grant_type")? {
+        DEVICE_GRANT => device_code_grant(&state, &form).await?,
         "authorization_code" => {
             let identity = code::redeem(
                 &state,
-                required("code")?,
+                required(&form, "code")?,
                 CLI_CLIENT_ID,
-                required("redirect_uri")?,
-                required("code_verifier")?,
+                required(&form, "redirect_uri")?,
+                required(&form, "code_verifier")?,
             )
             .await?;
             count(&state, "token_authorization_code");
@@ -186,7 +180,7 @@ async fn token(
         }
         "refresh_token" => {
             let ip = client_ip(&req, &state.config.server.trusted_proxies);
-            let issued = tokens::refresh(&state, required("refresh_token")?, ip).await?;
+            let issued = tokens::refresh(&state, required(&form, "refresh_token")?, ip).await?;
             count(&state, "token_refresh_token");
             issued
         }
@@ -200,11 +194,57 @@ async fn token(
     Ok(no_store(HttpResponse::Ok()).json(issued))
 }
 
+/// A parameter the request must carry, not empty.
+fn required<'a>(form: &'a Params, name: &'static str) -> Result<&'a str, ApiError> {
+    form.get(name)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::bad_request("invalid_request", format!("`{name}` is required")))
+}
+
+/// RFC 8628 §3.4–3.5: a poll with the device code; a sign-in once the user approved.
+async fn device_code_grant(state: &AppState, form: &Params) -> Result<tokens::Issued, ApiError> {
+    if !state.config.cli.device_flow {
+        return Err(ApiError::bad_request(
+            "unauthorized_client",
+            "the device flow is disabled on this broker",
+        ));
+    }
+    let (code, description) = match device::poll(
+        state,
+        required(form, "device_code")?,
+        CLI_CLIENT_ID,
+    )
+    .await?
+    {
+        device::Poll::Approved(identity) => {
+            count(state, "token_device_code");
+            return tokens::sign_in(state, *identity).await;
+        }
+        device::Poll::Pending => (
+            "authorization_pending",
+            "waiting for the user to approve the code",
+        ),
+        device::Poll::SlowDown => (
+            "slow_down",
+            "polling faster than the interval; wait 5 seconds more between polls",
+        ),
+        device::Poll::Denied => ("access_denied", "the user denied the request"),
+        device::Poll::Expired => (
+            "expired_token",
+            "the device code expired before it was approved; run `rolegate login --device` again",
+        ),
+        device::Poll::Unknown => ("invalid_grant", "unknown or already used device code"),
+    };
+    Err(ApiError::bad_request(code, description))
+}
+
 /// RFC 7009 §2.2: 200 whether or not the token was known (no oracle for token guessing).
 async fn revoke(
     state: web::Data<AppState>,
-    form: web::Form<HashMap<String, String>>,
+    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ApiError> {
+    let form = params(form.into_inner())?;
     check_client(form.get("client_id").map(String::as_str))?;
     let token = form
         .get("token")
@@ -238,9 +278,7 @@ struct AuthorizeRequest {
 }
 
 /// The error is (reason code, message) for the page.
-fn check_authorize(
-    q: &HashMap<String, String>,
-) -> Result<AuthorizeRequest, (&'static str, &'static str)> {
+fn check_authorize(q: &Params) -> Result<AuthorizeRequest, (&'static str, &'static str)> {
     let bad = |code, m| Err((code, m));
     if q.get("client_id").map(String::as_str) != Some(CLI_CLIENT_ID) {
         return bad(
@@ -291,8 +329,12 @@ fn human(d: Duration) -> String {
 async fn authorize(
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<HashMap<String, String>>,
+    query: web::Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
+    let query = match single_valued(query.into_inner()) {
+        Ok(q) => q,
+        Err(m) => return Ok(page::error(StatusCode::BAD_REQUEST, "invalid_request", &m)),
+    };
     let r = match check_authorize(&query) {
         Ok(r) => r,
         Err((code, m)) => return Ok(page::error(StatusCode::BAD_REQUEST, code, m)),
@@ -332,8 +374,12 @@ async fn authorize(
 async fn authorize_decision(
     state: web::Data<AppState>,
     req: HttpRequest,
-    form: web::Form<HashMap<String, String>>,
+    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
+    let form = match single_valued(form.into_inner()) {
+        Ok(f) => f,
+        Err(m) => return Ok(page::error(StatusCode::BAD_REQUEST, "invalid_request", &m)),
+    };
     let r = match check_authorize(&form) {
         Ok(r) => r,
         Err((code, m)) => return Ok(page::error(StatusCode::BAD_REQUEST, code, m)),
@@ -507,11 +553,15 @@ async fn device_page(
 async fn device_decision(
     state: web::Data<AppState>,
     req: HttpRequest,
-    form: web::Form<HashMap<String, String>>,
+    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
     if let Some(off) = device_flow_off(&state) {
         return Ok(off);
     }
+    let form = match single_valued(form.into_inner()) {
+        Ok(f) => f,
+        Err(m) => return Ok(page::error(StatusCode::BAD_REQUEST, "invalid_request", &m)),
+    };
     let Some(s) = session::current(&state, &req).await? else {
         return Ok(HttpResponse::SeeOther()
             .insert_header((LOCATION, "/device"))
