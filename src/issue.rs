@@ -6,6 +6,7 @@ use crate::aws::Credentials;
 use crate::aws::limits::{self, SessionPlan};
 use crate::domain::{ClientKind, Identity};
 use crate::error::ApiError;
+use crate::policy::Mapper;
 use crate::policy::{Action, RequestContext};
 use crate::state::AppState;
 use std::net::IpAddr;
@@ -30,7 +31,7 @@ pub async fn credentials(
         source_ip: r.ip,
         now: state.clock.now(),
     };
-    let grant = match state.mapper.authorize(&ctx, r.role, r.action) {
+    let grant = match state.policy.authorize(&ctx, r.role, r.action) {
         Ok(g) => g,
         Err(denied) => {
             state.audit.denied(&crate::audit::Denied {
@@ -50,7 +51,7 @@ pub async fn credentials(
         r.identity,
         r.duration_seconds,
         state.config.aws.default_duration,
-        state.issuer.chained(),
+        state.sts.chained(),
     )?;
     let subject = format!("{}:{}", r.identity.idp, r.identity.subject);
     state
@@ -60,7 +61,7 @@ pub async fn credentials(
             state.config.limits.credentials_per_minute,
         )
         .await?;
-    let creds = state.issuer.issue(&plan).await?;
+    let creds = state.sts.issue(&plan).await?;
     let role = plan.grant().role();
     state
         .metrics
@@ -77,7 +78,7 @@ pub async fn credentials(
         client: client_name(r.client),
         client_ip: &ip_string(r.ip),
         matched: plan.grant().matched(),
-        mode: state.issuer.mode(),
+        mode: state.sts.mode(),
         action: action_name(r.action),
     });
     Ok((creds, plan))
@@ -120,7 +121,7 @@ pub async fn console(
         &console::SigninRequest {
             partition: &partition,
             credentials: &creds,
-            session_duration: (!state.issuer.chained()).then(|| plan.duration()),
+            session_duration: (!state.sts.chained()).then(|| plan.duration()),
             destination: target,
             issuer: state.public_url.as_str(),
             now: state.clock.now(),

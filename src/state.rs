@@ -7,7 +7,6 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::idp::IdpRegistry;
 use crate::metrics::Metrics;
-use crate::policy::Mapper;
 use crate::policy::loader::PolicyMapper;
 use crate::store::{Store, key};
 use crate::token::SigningKey;
@@ -17,23 +16,34 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub struct AppState {
+    /// The validated configuration (policies reload separately, through `policy`).
     pub config: Arc<Config>,
+    /// `[server] public_url`: what the broker calls itself in links, cookies and metadata.
     pub public_url: url::Url,
+    /// Short-lived shared state (memory or Redis, metered): pending logins, replay caches,
+    /// sessions, codes, rate-limit counters.
     pub store: Arc<dyn Store>,
+    /// The OIDC IdPs (and the dev IdP): bearer-token verification and their keys.
     pub idps: Arc<IdpRegistry>,
+    /// The SAML service provider: each SAML IdP's metadata and the verifiers.
     pub saml: Arc<crate::idp::saml::service::SamlService>,
     /// Browser sign-in through SAML IdPs: start and ACS.
     pub saml_login: Arc<crate::idp::saml::login::SamlLogin>,
     /// Browser sign-in through OIDC IdPs: start and callback.
     pub oidc_login: Arc<crate::idp::oidc::login::OidcLogin>,
-    pub mapper: Arc<dyn Mapper>,
-    /// The same policy as `mapper`, for explain, reload and its status.
+    /// The role-mapping policy: decisions ([`crate::policy::Mapper`]), explain, reload and
+    /// its status.
     pub policy: Arc<PolicyMapper>,
-    pub issuer: Arc<dyn Issuer>,
-    /// The broker's own issuer key (web_identity mode, and always in --dev).
-    pub issuer_key: Option<Arc<SigningKey>>,
+    /// What calls STS (`assume_role` or `web_identity`).
+    pub sts: Arc<dyn Issuer>,
+    /// The broker's own signing key as an OIDC issuer toward AWS (web_identity mode, and
+    /// always in --dev), published at `/.well-known/jwks.json`.
+    pub broker_key: Option<Arc<SigningKey>>,
+    /// Prometheus counters and histograms.
     pub metrics: Arc<Metrics>,
+    /// The audit stream: one event per issuance and per refusal.
     pub audit: Arc<crate::audit::Audit>,
+    /// The one clock every time check reads (injected in tests).
     pub clock: Arc<dyn Clock>,
     /// Outbound HTTP (discovery, JWKS, SAML metadata).
     pub http: reqwest::Client,

@@ -3,6 +3,7 @@
 use super::caller::{Admin, Caller};
 use crate::clock::rfc3339;
 use crate::error::ApiError;
+use crate::policy::Mapper;
 use crate::policy::explain::{IdentityFile, explain, explain_own};
 use crate::policy::{Action, RequestContext};
 use crate::present::Credentials;
@@ -32,7 +33,7 @@ struct RoleView<'a> {
 }
 
 async fn roles(state: web::Data<AppState>, caller: Caller) -> HttpResponse {
-    let roles = state.mapper.roles(&caller.context(&state));
+    let roles = state.policy.roles(&caller.context(&state));
     // Favourites only order a list: a store that cannot answer leaves them out, it does not
     // take the list away.
     let favourites = crate::favourites::list(&state, &caller.identity)

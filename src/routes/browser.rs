@@ -10,6 +10,7 @@ use crate::domain::ClientKind;
 use crate::error::ApiError;
 use crate::favourites;
 use crate::issue;
+use crate::policy::Mapper;
 use crate::policy::{Action, RequestContext};
 use crate::present;
 use crate::session::{self, Session};
@@ -113,7 +114,7 @@ async fn home(
         source_ip: client_ip(&req, &state.config.server.trusted_proxies),
         now: state.clock.now(),
     };
-    let roles = state.mapper.roles(&ctx);
+    let roles = state.policy.roles(&ctx);
     let favourites = favourites::list(&state, &s.identity).await?;
     let who = s.identity.display_name();
     let mut page = picker::build(&picker::Input {
@@ -478,7 +479,7 @@ async fn favourite(
         source_ip: client_ip(&req, &state.config.server.trusted_proxies),
         now: state.clock.now(),
     };
-    if !state.mapper.roles(&ctx).iter().any(|r| r.alias == *role) {
+    if !state.policy.roles(&ctx).iter().any(|r| r.alias == *role) {
         return Ok(page::error(
             StatusCode::FORBIDDEN,
             "access_denied",

@@ -23,7 +23,7 @@ fn issuer_url(state: &AppState) -> String {
 }
 
 async fn discovery(state: web::Data<AppState>) -> HttpResponse {
-    if state.issuer_key.is_none() {
+    if state.broker_key.is_none() {
         return crate::error::ApiError::not_found().error_response();
     }
     let iss = issuer_url(&state);
@@ -38,7 +38,7 @@ async fn discovery(state: web::Data<AppState>) -> HttpResponse {
 }
 
 async fn jwks(state: web::Data<AppState>) -> HttpResponse {
-    match &state.issuer_key {
+    match &state.broker_key {
         Some(k) => HttpResponse::Ok()
             .insert_header(("cache-control", "public, max-age=300"))
             .json(k.jwks()),
