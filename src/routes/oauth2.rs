@@ -609,7 +609,12 @@ async fn device_decision(
         approved = approve,
         "device sign-in decided"
     );
-    let (title, message) = if approve {
+    Ok(decided_page(approve))
+}
+
+/// What the person who decided sees.
+fn decided_page(approved: bool) -> HttpResponse {
+    let (title, message) = if approved {
         (
             "Command line signed in",
             "Done: return to your terminal. You can close this page.",
@@ -620,7 +625,7 @@ async fn device_decision(
             "The command line was not signed in. If you did not start this request, tell your security team.",
         )
     };
-    Ok(page::message(
+    page::message(
         StatusCode::OK,
         title,
         message,
@@ -628,5 +633,5 @@ async fn device_decision(
             href: "/".into(),
             label: "Your AWS roles".into(),
         }],
-    ))
+    )
 }
