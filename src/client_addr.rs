@@ -436,7 +436,7 @@ mod tests {
     #[test]
     fn forwarded_mode_ignores_x_forwarded_for_and_vice_versa() {
         // The helper passes lines of the configured header only; what the routes read is
-        // tested in tests/client_ip.rs. Here: an XFF-looking line is not an RFC 7239 element.
+        // tested in tests/it/client_ip.rs. Here: an XFF-looking line is not an RFC 7239 element.
         assert_eq!(
             fwd("10.0.0.5", &["198.51.100.7"], &["10.0.0.0/8"]),
             "10.0.0.5"

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Stands in for the person at the browser during `rolegate login` (loopback flow) in
-tests/cli_client.rs: the CLI runs it as $BROWSER with the authorization URL. With the session
+tests/it/cli_client.rs: the CLI runs it as $BROWSER with the authorization URL. With the session
 cookie of an already signed-in user (env CLI_BROWSER_COOKIE) it opens the URL on the broker,
 reads the confirmation form, presses Allow (or Cancel with CLI_BROWSER_DECISION=deny), and
 follows the broker's redirect to the CLI's loopback listener, as a browser would. Real HTTP
-against the real broker and the real CLI; the Chromium journeys are in tests/browser.rs.
+against the real broker and the real CLI; the Chromium journeys are in tests/it/browser.rs.
 
 Usage: cli_browser.py URL   (stdlib only; rewrites the broker's public origin to
 CLI_BROWSER_BROKER when the broker sits behind a public URL the test cannot resolve)

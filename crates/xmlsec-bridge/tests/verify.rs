@@ -129,7 +129,7 @@ fn ids_need_not_be_ncnames_as_deployed_idps_write_them() {
     // An ID starting with a digit (SecureWorks writes UUIDs) resolves like any other: the
     // Reference finds the element (no "ID not found" refusal before the digest), and the digest
     // still covers it, so renaming an ID inside signed content fails. The accepted case is the
-    // real SecureWorks Response in tests/fixtures/saml-realworld (tests/cli_verify_saml.rs).
+    // real SecureWorks Response in tests/fixtures/saml-realworld (tests/it/cli_verify_saml.rs).
     let xml = fixture("valid.xml").replace("_a7f3c1", "28338c8c-39ab");
     assert_eq!(
         verify_signatures(&xml, &keys(&["idp"]), STRONG),

@@ -1,5 +1,5 @@
 // The README's first command in a real browser: `rolegate serve --dev` (started by
-// tests/browser.rs with a local STS emulator) → straight to the built-in dev IdP's (the only
+// tests/it/browser.rs with a local STS emulator) → straight to the built-in dev IdP's (the only
 // IdP) sign-in page → the role picker → credentials from the emulator.
 //
 // Usage: node dev.mjs --broker URL --artifacts DIR

@@ -1,4 +1,4 @@
-// The person's side of `rolegate login --device` (tests/browser.rs): opens the verification
+// The person's side of `rolegate login --device` (tests/it/browser.rs): opens the verification
 // URL the CLI printed, signs in at the SAML IdP (samlify), lands back on /device, types the
 // code the terminal shows (it is never pre-filled), checks the page shows where and when the
 // request came from, and approves.

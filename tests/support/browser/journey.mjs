@@ -1,5 +1,5 @@
 // Drives Debian's headless Chromium (playwright-core, no bundled browser) through rolegate's
-// browser journeys; started by tests/browser.rs, which owns the broker and every peer.
+// browser journeys; started by tests/it/browser.rs, which owns the broker and every peer.
 //
 // Usage: node journey.mjs --broker URL --scenario saml|oidc --artifacts DIR
 //          --idp-label TEXT [--user NAME --password PW] [--search TERM]

@@ -1,7 +1,7 @@
 // The pages themselves, at desktop (1280 px) and phone (390 px) width, in Debian's headless
 // Chromium: expiries in local time with the time left, accounts that collapse on a phone, the
 // no-role page, the HTML 404, the favicon, the single-IdP redirect and what stops it, and the
-// Console button in dev mode. Started by tests/browser.rs, which owns the broker and the peers.
+// Console button in dev mode. Started by tests/it/browser.rs, which owns the broker and the peers.
 //
 // Usage: node pages.mjs --broker URL --scenario saml|dev --artifacts DIR
 //   saml: the broker of the journeys (two IdPs; samlify users alice: roles in three accounts,

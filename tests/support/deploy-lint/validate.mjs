@@ -1,4 +1,4 @@
-// Static checks for deploy/ (docker and a cluster are not available in CI; tests/deploy_static.rs
+// Static checks for deploy/ (docker and a cluster are not available in CI; tests/it/deploy_static.rs
 // runs this): every Kubernetes manifest is validated against the Kubernetes API's JSON schemas
 // (kubernetes-models, v1.27 API) plus the rules that matter for rolegate; compose.yaml is
 // parsed with its anchors and checked for references that would fail at `docker compose up`.
