@@ -124,7 +124,7 @@ fn a_half_configured_audit_is_a_config_error() {
     }
 }
 
-/// Issue 16 (low). A refused SAML Response left a log line and a metric but nothing in the
+/// From the security review: A refused SAML Response left a log line and a metric but nothing in the
 /// audit stream, so an attack on the ACS was invisible to whoever reads only the audit trail.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn saml_refusals_are_in_the_audit_stream() {

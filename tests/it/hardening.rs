@@ -1,4 +1,4 @@
-//! Small holes from the security review (issue 16, "Low"), each closed with a test named after
+//! Small holes from the security review, each closed with a test named after
 //! the attack: what a browser or an unauthenticated caller could learn or steer.
 
 use crate::common;

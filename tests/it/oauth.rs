@@ -803,7 +803,7 @@ async fn sign_ins_end_at_their_absolute_lifetime_and_on_revocation() {
     assert_eq!(roles_with(&e, s(&current, "access_token")).await, 401);
 }
 
-/// Issue 16 item 12: a browser session approving `rolegate login` late in its life must not
+/// From the security review: a browser session approving `rolegate login` late in its life must not
 /// start a fresh `[cli] session_lifetime`: the family is anchored at the IdP's authentication,
 /// so an identity lives at most one lifetime after the IdP last vouched for it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -381,7 +381,7 @@ async fn leaked_state_without_cookie_does_not_burn_the_victims_login() {
     assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
 }
 
-/// Issue 16 item 12: a session is anchored at the IdP's `auth_time`, so an IdP authentication
+/// From the security review: a session is anchored at the IdP's `auth_time`, so an IdP authentication
 /// older than the session lifetime opens no session (the broker asks for `max_age`, so an IdP
 /// honouring it re-authenticates instead).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
