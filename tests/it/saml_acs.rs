@@ -675,7 +675,7 @@ async fn published_sp_cert(app: &TestApp) -> String {
     .unwrap()
 }
 
-/// From the security review: Before any signature check, samael sliced the EncryptedData value at the
+/// From the security review: before any signature check, samael sliced the EncryptedData value at the
 /// IV length (CBC) and subtracted the GCM tag length from it: a CipherValue shorter than that
 /// panicked the worker. The attacker needs only the SP certificate the metadata publishes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -749,7 +749,7 @@ async fn cbc_assertion_in_unsigned_response_is_refused() {
     assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
 }
 
-/// From the security review: Whatever a decrypted plaintext holds — no XML, a DOCTYPE, two assertions,
+/// From the security review: whatever a decrypted plaintext holds — no XML, a DOCTYPE, two assertions,
 /// no valid signature — or a ciphertext whose tag fails, the refusal is the same: the page's
 /// reason code must not tell an attacker anything about a plaintext.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -813,7 +813,7 @@ async fn leaked_relay_state_without_cookie_keeps_victim_login() {
     assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
 }
 
-/// From the security review: Without a pending login, the ACS looked the IdP up by running samael's full
+/// From the security review: without a pending login, the ACS looked the IdP up by running samael's full
 /// deserialiser over the raw post: XML that the strict pre-parse refuses (a DTD with entities,
 /// nesting far deeper than any Response) reached an XML parser first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -837,7 +837,7 @@ async fn unsolicited_post_meets_the_preparse_before_any_xml_parser() {
     }
 }
 
-/// From the security review: Inside a signed Response the decrypted assertion went straight to samael's
+/// From the security review: inside a signed Response the decrypted assertion went straight to samael's
 /// deserialiser; it now meets the strict pre-parse like any XML (here, a DTD inside the
 /// plaintext).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -861,7 +861,7 @@ async fn doctype_in_decrypted_assertion_of_signed_response_is_refused() {
     assert_eq!(reason(r).await, "encryption");
 }
 
-/// From the security review: The pending-login cookie is `__Host-` and site-wide: a sibling subdomain
+/// From the security review: the pending-login cookie is `__Host-` and site-wide: a sibling subdomain
 /// can neither plant nor shadow it (a `Path=/saml/acs` cookie without the prefix could be
 /// overwritten by one set for the parent domain).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -925,7 +925,7 @@ async fn response_signature_outside_the_root_is_not_the_response_signature() {
     assert_eq!(reason(r).await, "bad_signature");
 }
 
-/// From the security review: Metadata past its `validUntil` (SAML metadata 2.3.1) was refused at load
+/// From the security review: metadata past its `validUntil` (SAML metadata 2.3.1) was refused at load
 /// but trusted forever after at run time, while failing refreshes kept the last copy.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn response_after_idp_metadata_valid_until_is_refused() {
@@ -982,7 +982,7 @@ fn offline(
     )
 }
 
-/// From the security review: The replay cache kept an assertion's ID until the NotOnOrAfter of the first
+/// From the security review: the replay cache kept an assertion's ID until the NotOnOrAfter of the first
 /// bearer confirmation that passed; with open-ended Conditions a second, longer confirmation
 /// kept it acceptable after the ID was forgotten. The entry now lives at least until
 /// IssueInstant + the maximum Response age + skew, past which nothing is accepted.
@@ -1001,7 +1001,7 @@ fn replay_entry_outlives_every_confirmation_of_the_assertion() {
     assert!(v.replay_until >= floor, "{} < {floor}", v.replay_until);
 }
 
-/// From the security review: When only the assertion is signed, an InResponseTo on the (unsigned)
+/// From the security review: when only the assertion is signed, an InResponseTo on the (unsigned)
 /// Response must agree with the signed one, also offline (`verify saml` without a request ID).
 #[test]
 fn outer_in_response_to_disagreeing_with_the_signed_assertion_is_refused() {
@@ -1019,7 +1019,7 @@ fn outer_in_response_to_disagreeing_with_the_signed_assertion_is_refused() {
     );
 }
 
-/// From the security review: SessionNotOnOrAfter was checked only when the Response arrived; the
+/// From the security review: sessionNotOnOrAfter was checked only when the Response arrived; the
 /// session then lived its full lifetime. It now ends when the IdP said, while in use.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_ends_at_the_idps_session_not_on_or_after_while_in_use() {
