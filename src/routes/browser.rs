@@ -327,30 +327,7 @@ async fn console(
         Err(resp) => return Ok(resp),
     };
     if let Some(federation) = console_out_of_reach(&state, &role) {
-        // 200: an explanation, not a failure to retry.
-        return Ok(page::message(
-            StatusCode::OK,
-            "The AWS console cannot open in dev mode",
-            &format!(
-                "This broker runs with serve --dev: its credentials come from a local STS \
-                 emulator, not from AWS. Opening the console goes through AWS's sign-in \
-                 federation endpoint ({federation}), which needs real AWS and does not accept \
-                 credentials from an emulator, so this button cannot work here. Credentials \
-                 work: use them with the AWS CLI against the emulator{at}. To open the console, \
-                 run the broker with a real configuration and AWS account.",
-                at = super::api::dev_sts_emulator(&state)
-                    .map(|u| format!(
-                        " at {} (export AWS_ENDPOINT_URL_STS={})",
-                        u.as_str().trim_end_matches('/'),
-                        u.as_str().trim_end_matches('/')
-                    ))
-                    .unwrap_or_default()
-            ),
-            vec![Link {
-                href: "/".into(),
-                label: "Back to your roles".into(),
-            }],
-        ));
+        return Ok(console_needs_real_aws(&state, &federation));
     }
     let link = issue::console(
         &state,
@@ -373,6 +350,33 @@ async fn console(
             .finish()),
         Err(e) => Ok(failure(e)),
     }
+}
+
+/// The page `serve --dev` shows instead of a console sign-in that could only fail. 200: an
+/// explanation, not a failure to retry.
+fn console_needs_real_aws(state: &AppState, federation: &str) -> HttpResponse {
+    let at = super::api::dev_sts_emulator(state)
+        .map(|u| {
+            let u = u.as_str().trim_end_matches('/').to_string();
+            format!(" at {u} (export AWS_ENDPOINT_URL_STS={u})")
+        })
+        .unwrap_or_default();
+    page::message(
+        StatusCode::OK,
+        "The AWS console cannot open in dev mode",
+        &format!(
+            "This broker runs with serve --dev: its credentials come from a local STS \
+             emulator, not from AWS. Opening the console goes through AWS's sign-in \
+             federation endpoint ({federation}), which needs real AWS and does not accept \
+             credentials from an emulator, so this button cannot work here. Credentials \
+             work: use them with the AWS CLI against the emulator{at}. To open the console, \
+             run the broker with a real configuration and AWS account."
+        ),
+        vec![Link {
+            href: "/".into(),
+            label: "Back to your roles".into(),
+        }],
+    )
 }
 
 /// In `serve --dev` with STS on a loopback emulator, the console sign-in can only fail: the
