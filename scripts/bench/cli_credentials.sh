@@ -5,25 +5,26 @@
 # anyway) measured by hyperfine in the same run. Target:
 # < 10 ms, well under the AWS CLI's own start-up noise.
 #
-#   scripts/bench/cli_credentials.sh        # ~30 s after the release build
+#   scripts/bench/cli_credentials.sh          # ~30 s after the release build; env: RUNS=200 WARMUP=20
+#   SMOKE=1 scripts/bench/cli_credentials.sh  # end to end in seconds, measures nothing
 #
 # No broker is needed: a warm cache is one private file, and the warm path never touches the
 # network. The script writes one (mode 0600, expiring in 1 h) under a temporary XDG cache.
-# Writes $CARGO_TARGET_DIR/bench-results/cli_credentials.json (default target/).
+# Writes $CARGO_TARGET_DIR/bench-results/cli_credentials.json (default target/); the last line is
+# the verdict (common.bash: exit 0 whether or not the target is met).
 set -euo pipefail
+BENCH=cli_credentials
+source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
+RUNS=${RUNS:-$([[ $SMOKE == 1 ]] && echo 3 || echo 200)}
+WARMUP=${WARMUP:-$([[ $SMOKE == 1 ]] && echo 1 || echo 20)}
+TARGET_MS=10
 
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
-OUT_DIR=$TARGET_DIR/bench-results
-for tool in hyperfine jq cargo; do
-    command -v "$tool" >/dev/null || { echo "cli_credentials: needs $tool (apt-get install $tool)" >&2; exit 1; }
-done
-AWS=$(command -v aws || echo "$PWD/.venv/bin/aws")
-[ -x "$AWS" ] || { echo "cli_credentials: needs the AWS CLI (scripts/install-test-deps puts it in .venv)" >&2; exit 1; }
-mkdir -p "$OUT_DIR"
-echo "== cargo build --release" >&2
-cargo build --release --bin rolegate >&2
-BIN=$TARGET_DIR/release/rolegate
+needs hyperfine jq cargo
+AWS=$(command -v aws || echo "$ROOT/.venv/bin/aws")
+[ -x "$AWS" ] || { echo "$BENCH: needs the AWS CLI (scripts/install-test-deps puts it in .venv)" >&2; exit 1; }
+echo "== ${CARGO_BUILD[*]} --bin rolegate" >&2
+"${CARGO_BUILD[@]}" --bin rolegate >&2
+BIN=$BIN_DIR/rolegate
 
 HOME_DIR=$(mktemp -d)
 trap 'rm -rf "$HOME_DIR"' EXIT
@@ -37,10 +38,10 @@ printf '{"Version":1,"AccessKeyId":"ASIABENCHBENCHBENCH1","SecretAccessKey":"%s"
     "$(head -c 30 /dev/urandom | base64)" "$(head -c 600 /dev/urandom | base64 -w0)" "$EXP" >"$DIR/creds-bench-$TAG-default.json"
 chmod 600 "$DIR/creds-bench-$TAG-default.json"
 export HOME=$HOME_DIR XDG_CACHE_HOME=$HOME_DIR/cache XDG_CONFIG_HOME=$HOME_DIR/config ROLEGATE_BROKER=$BROKER
-"$BIN" credentials --role bench | jq -e '.Version == 1' >/dev/null || { echo "cli_credentials: the warm path did not answer from the cache" >&2; exit 1; }
+"$BIN" credentials --role bench | jq -e '.Version == 1' >/dev/null || { echo "$BENCH: the warm path did not answer from the cache" >&2; exit 1; }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-hyperfine -N --warmup 20 --runs 200 --export-json "$OUT_DIR/cli_credentials.hyperfine.json" \
+hyperfine -N --warmup "$WARMUP" --runs "$RUNS" --export-json "$OUT_DIR/cli_credentials.hyperfine.json" \
     -n "rolegate credentials (warm)" "$BIN credentials --role bench" \
     -n "aws --version" "$AWS --version" >&2
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -51,10 +52,13 @@ p95=$(jq '[.results[0].times[]] | sort | .[(length * 0.95 | floor)] * 1000' "$J"
 aws=$(jq '.results[1].mean * 1000' "$J"); aws_sd=$(jq '.results[1].stddev * 1000' "$J")
 printf '\nrolegate credentials (warm cache): %.2f ms ± %.2f (p95 %.2f ms)\n' "$ours" "$ours_sd" "$p95"
 printf 'aws --version:                      %.1f ms ± %.1f\n' "$aws" "$aws_sd"
-awk -v o="$ours" -v a="$aws" 'BEGIN { printf "rolegate is %.1f%% of the AWS CLI start-up (%.0f× faster); target < 10 ms: %s\n", 100 * o / a, a / o, (o < 10 ? "met" : "NOT met") }'
+met=$(awk -v o="$ours" -v t="$TARGET_MS" 'BEGIN { print (o < t) ? "true" : "false" }')
+awk -v o="$ours" -v a="$aws" -v t="$TARGET_MS" 'BEGIN { printf "rolegate is %.1f%% of the AWS CLI start-up (%.0f× faster); target < %d ms: %s\n", 100 * o / a, a / o, t, (o < t ? "met" : "NOT met") }'
 echo "load average before: $load_before, after: $load_after"
-jq -n --argjson ours "$ours" --argjson p95 "$p95" --argjson aws "$aws" \
-    --arg before "$load_before" --arg after "$load_after" \
-    '{rolegate_warm_ms: $ours, rolegate_warm_p95_ms: $p95, aws_version_ms: $aws, load_before: $before, load_after: $after}' \
+jq -n --argjson ours "$ours" --argjson p95 "$p95" --argjson aws "$aws" --argjson met "$met" \
+    --arg before "$load_before" --arg after "$load_after" --argjson smoke "$SMOKE" --argjson runs "$RUNS" \
+    '{smoke: ($smoke == 1), runs: $runs, rolegate_warm_ms: $ours, rolegate_warm_p95_ms: $p95,
+      aws_version_ms: $aws, target_met: $met, load_before: $before, load_after: $after}' \
     >"$OUT_DIR/cli_credentials.json"
 echo "wrote $OUT_DIR/cli_credentials.json"
+verdict "$met" "$(printf 'rolegate credentials (warm) %.2f ms (< %d ms), aws --version %.0f ms' "$ours" "$TARGET_MS" "$aws")"

@@ -10,19 +10,18 @@
 # (VmRSS, VmHWM) is sampled. Targets: credentials ≥ 15 % of healthz req/s, peak RSS < 64 MB,
 # 0 non-2xx responses and 0 socket errors.
 #
-#   scripts/bench/http_load.sh        # env: DURATION=15 WARMUP=3 THREADS=2 CONNECTIONS=32
+#   scripts/bench/http_load.sh          # env: DURATION=15 WARMUP=3 THREADS=2 CONNECTIONS=32
+#   SMOKE=1 scripts/bench/http_load.sh  # end to end in seconds (1 s per wrk run), measures nothing
 #
-# Prints a table and writes $CARGO_TARGET_DIR/bench-results/http.json (default target/).
+# Prints a table and writes $CARGO_TARGET_DIR/bench-results/http.json (default target/); the last
+# line is the verdict (common.bash: exit 0 whether or not the targets are met).
 # Logs of the broker and fast_sts stay in $CARGO_TARGET_DIR/bench-results/http-logs/.
 set -euo pipefail
-
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-ROOT=$PWD
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-OUT_DIR=$TARGET_DIR/bench-results
+BENCH=http_load
+source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
 LOG_DIR=$OUT_DIR/http-logs
-DURATION=${DURATION:-15}
-WARMUP=${WARMUP:-3}
+DURATION=${DURATION:-$([[ $SMOKE == 1 ]] && echo 1 || echo 15)}
+WARMUP=${WARMUP:-$([[ $SMOKE == 1 ]] && echo 1 || echo 3)}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-32}
 ROLE=${ROLE:-dev-readonly}
@@ -33,16 +32,12 @@ IDP=${IDP:-rs256}
 TARGET_RATIO_PCT=15
 TARGET_RSS_MB=64
 
-for tool in wrk curl jq python3 cargo; do
-    command -v "$tool" >/dev/null || {
-        echo "http_load: needs $tool (wrk: apt-get install wrk)" >&2
-        exit 1
-    }
-done
-mkdir -p "$OUT_DIR" "$LOG_DIR"
+needs wrk curl jq python3 cargo
+[[ $IDP != rs256 ]] || needs node
+mkdir -p "$LOG_DIR"
 
-echo "== cargo build --release --bin rolegate --example fast_sts" >&2
-cargo build --release --bin rolegate --example fast_sts >&2
+echo "== ${CARGO_BUILD[*]} --bin rolegate --example fast_sts" >&2
+"${CARGO_BUILD[@]}" --bin rolegate --example fast_sts >&2
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -62,7 +57,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 STS_PORT=$(free_port)
-"$TARGET_DIR/release/examples/fast_sts" --port "$STS_PORT" --workers 1 \
+"$BIN_DIR/examples/fast_sts" --port "$STS_PORT" --workers 1 \
     >"$LOG_DIR/fast_sts.log" 2>&1 &
 STS_PID=$!
 
@@ -78,13 +73,13 @@ env "${IDP_ENV[@]}" ROLEGATE_SERVER__LISTEN=127.0.0.1:$PORT \
     ROLEGATE_AWS__PARTITIONS__AWS__STS_ENDPOINT=http://127.0.0.1:$STS_PORT \
     ROLEGATE_LIMITS__CREDENTIALS_PER_MINUTE=100000000 \
     AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench RUST_LOG=warn \
-    "$TARGET_DIR/release/rolegate" serve --dev >"$LOG_DIR/rolegate.log" 2>&1 &
+    "$BIN_DIR/rolegate" serve --dev >"$LOG_DIR/rolegate.log" 2>&1 &
 BROKER_PID=$!
 
 ready=''
 for _ in $(seq 1 150); do
     if ! kill -0 "$BROKER_PID" 2>/dev/null; then
-        echo "http_load: the broker exited during start; its log:" >&2
+        echo "$BENCH: the broker exited during start; its log:" >&2
         cat "$LOG_DIR/rolegate.log" >&2
         exit 1
     fi
@@ -94,7 +89,7 @@ for _ in $(seq 1 150); do
     fi
     sleep 0.2
 done
-[[ -n $ready ]] || { echo "http_load: /readyz not 200 after 30 s" >&2; cat "$LOG_DIR/rolegate.log" >&2; exit 1; }
+[[ -n $ready ]] || { echo "$BENCH: /readyz not 200 after 30 s" >&2; cat "$LOG_DIR/rolegate.log" >&2; exit 1; }
 
 rss_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 # utime + stime of a process, in clock ticks (proc(5): fields 14 and 15, after the `(comm)`).
@@ -118,14 +113,14 @@ else
     TOKEN=$(curl -sf -d grant_type=password -d username=alice -d password=x "$BASE/dev-idp/token" |
         jq -r '.id_token')
 fi
-[[ -n $TOKEN && $TOKEN != null ]] || { echo "http_load: no id_token from the dev IdP" >&2; exit 1; }
+[[ -n $TOKEN && $TOKEN != null ]] || { echo "$BENCH: no id_token from the dev IdP" >&2; exit 1; }
 export ROLEGATE_TOKEN=$TOKEN ROLEGATE_ROLE=$ROLE
 
 # One request by hand first: a load test of an error path would measure nothing useful.
 check=$(curl -s -w '\n%{http_code}' -H "Authorization: Bearer $TOKEN" \
     -H 'Content-Type: application/json' -d "{\"role\":\"$ROLE\"}" "$BASE/api/v1/credentials")
 if [[ ${check##*$'\n'} != 200 ]]; then
-    echo "http_load: POST /api/v1/credentials answered ${check##*$'\n'}: ${check%$'\n'*}" >&2
+    echo "$BENCH: POST /api/v1/credentials answered ${check##*$'\n'}: ${check%$'\n'*}" >&2
     exit 1
 fi
 echo "== sanity: $(jq -c '{AccessKeyId, Expiration, RoleArn, SessionName}' <<<"${check%$'\n'*}")" >&2
@@ -246,7 +241,7 @@ met=$(jq -n --argjson ratio "$ratio" --argjson peak "$peak_kb" --argjson ce "$cr
     '{ratio: ($ratio >= $tr), rss: ($peak < $tm * 1024), errors: ($ce == 0 and $he == 0 and $alive)}')
 echo "targets met: $(jq -c . <<<"$met")"
 
-jq -n --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+jq -n --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --argjson smoke "$SMOKE" \
     --arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
     --arg cpu "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" \
     --argjson cores "$(nproc)" --arg wrk "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency" --arg idp "$IDP" \
@@ -255,7 +250,7 @@ jq -n --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
     --argjson sampled "$PEAK_SAMPLED_KB" --argjson after "$END_RSS_KB" --argjson alive "$alive" \
     --argjson logw "$log_warnings" --arg lb "$load_before" --arg la "$load_after" \
     --argjson met "$met" --argjson tr "$TARGET_RATIO_PCT" --argjson tm "$TARGET_RSS_MB" \
-    '{date: $date, commit: $commit, cpu: $cpu, cores: $cores, wrk: $wrk, idp_tokens: $idp, warmup_seconds: $warmup,
+    '{smoke: ($smoke == 1), date: $date, commit: $commit, cpu: $cpu, cores: $cores, wrk: $wrk, idp_tokens: $idp, warmup_seconds: $warmup,
       healthz: $health, credentials: $creds, roles_diagnostic: $roles,
       credentials_over_healthz_pct: $ratio,
       rss_kb: {idle: $idle, peak_vmhwm: $hwm, peak_sampled: $sampled, after_load: $after},
@@ -264,3 +259,5 @@ jq -n --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
       targets: {credentials_over_healthz_pct_min: $tr, peak_rss_mb_max: $tm, errors: 0},
       targets_met: $met}' >"$OUT_DIR/http.json"
 echo "wrote $OUT_DIR/http.json"
+verdict "$(jq '[.[]] | all' <<<"$met")" \
+    "credentials / healthz ${ratio} % (>= ${TARGET_RATIO_PCT} %), peak RSS $(mb "$peak_kb") MB (< ${TARGET_RSS_MB} MB), errors: healthz $health_errors, credentials $creds_errors (0), broker alive after the run: $alive"

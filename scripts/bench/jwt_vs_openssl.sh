@@ -4,15 +4,14 @@
 # Single core on both sides. Target: verify/* ≥ 80 % of openssl.
 #
 #   scripts/bench/jwt_vs_openssl.sh            # OPENSSL_SECONDS=3 by default
+#   SMOKE=1 scripts/bench/jwt_vs_openssl.sh    # end to end in seconds, measures nothing
 #
-# Prints a table and writes $CARGO_TARGET_DIR/bench-results/jwt.json (default target/).
+# Prints a table and writes $CARGO_TARGET_DIR/bench-results/jwt.json (default target/); the last
+# line is the verdict (common.bash: exit 0 whether or not the target is met).
 set -euo pipefail
-
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
-CRITERION_DIR=$TARGET_DIR/criterion
-OUT_DIR=$TARGET_DIR/bench-results
-OPENSSL_SECONDS=${OPENSSL_SECONDS:-3}
+BENCH=jwt_vs_openssl
+source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
+OPENSSL_SECONDS=${OPENSSL_SECONDS:-$([[ $SMOKE == 1 ]] && echo 1 || echo 3)}
 TARGET_PCT=80
 BENCHES=(verify/rs256 verify/es256 verify_and_map/rs256 verify_and_map/es256
     # Diagnostic, no target: the bare aws-lc-rs signature check, key rebuilt per call (as
@@ -20,14 +19,11 @@ BENCHES=(verify/rs256 verify/es256 verify_and_map/rs256 verify_and_map/es256
     signature_only/rs256_per_call signature_only/rs256_parsed
     signature_only/es256_per_call signature_only/es256_parsed)
 
-for tool in openssl jq cargo; do
-    command -v "$tool" >/dev/null || { echo "jwt_vs_openssl: needs $tool" >&2; exit 1; }
-done
-mkdir -p "$OUT_DIR"
+needs openssl jq cargo
 
 # Compile first so the build does not share the CPU with either measurement.
-echo "== building the bench (cargo bench --no-run)" >&2
-cargo bench --bench jwt_verify --no-run >&2
+echo "== building the bench (${CARGO_BENCH[*]} --bench jwt_verify --no-run)" >&2
+"${CARGO_BENCH[@]}" --bench jwt_verify --no-run >&2
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -40,15 +36,15 @@ echo "== openssl speed -seconds $OPENSSL_SECONDS ecdsap256" >&2
 ec_out=$(openssl speed -seconds "$OPENSSL_SECONDS" ecdsap256 2>/dev/null)
 ossl_ec=$(awk '/ecdsa \(nistp256\)/ {print $NF}' <<<"$ec_out")
 if [[ -z $ossl_rsa || -z $ossl_ec ]]; then
-    echo "jwt_vs_openssl: could not parse openssl speed output:" >&2
+    echo "$BENCH: could not parse openssl speed output:" >&2
     printf '%s\n%s\n' "$rsa_out" "$ec_out" >&2
     exit 1
 fi
 
 # Drop the previous run's estimates so a failed bench cannot report stale numbers.
 for b in "${BENCHES[@]}"; do rm -rf "$CRITERION_DIR/$b/new"; done
-echo "== cargo bench --bench jwt_verify -- --noplot" >&2
-cargo bench --bench jwt_verify -- --noplot >&2
+echo "== ${CARGO_BENCH[*]} --bench jwt_verify -- ${CRITERION_ARGS[*]}" >&2
+"${CARGO_BENCH[@]}" --bench jwt_verify -- "${CRITERION_ARGS[@]}" >&2
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -56,7 +52,7 @@ rows='[]'
 printf '\n%-30s %10s %10s %12s %8s\n' "bench" "mean us" "ours /s" "openssl /s" "ratio"
 for b in "${BENCHES[@]}"; do
     est=$CRITERION_DIR/$b/new/estimates.json
-    [[ -f $est ]] || { echo "jwt_vs_openssl: $est missing (bench failed?)" >&2; exit 1; }
+    [[ -f $est ]] || { echo "$BENCH: $est missing (bench failed?)" >&2; exit 1; }
     mean_ns=$(jq '.mean.point_estimate' "$est")
     lo_ns=$(jq '.mean.confidence_interval.lower_bound' "$est")
     hi_ns=$(jq '.mean.confidence_interval.upper_bound' "$est")
@@ -88,8 +84,9 @@ jq -n --argjson rows "$rows" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
     --argjson cores "$(nproc)" --arg openssl "$(openssl version)" \
     --arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
     --arg load_before "$load_before" --arg load_after "$load_after" \
-    --argjson secs "$OPENSSL_SECONDS" --argjson target "$TARGET_PCT" --argjson met "$verdict" \
-    '{date: $date, commit: $commit, cpu: $cpu, cores: $cores, openssl_version: $openssl,
+    --argjson secs "$OPENSSL_SECONDS" --argjson smoke "$SMOKE" --argjson target "$TARGET_PCT" --argjson met "$verdict" \
+    '{smoke: ($smoke == 1), date: $date, commit: $commit, cpu: $cpu, cores: $cores, openssl_version: $openssl,
       openssl_seconds: $secs, loadavg_before: $load_before, loadavg_after: $load_after,
       target_ratio_pct: $target, target_met: $met, results: $rows}' >"$OUT_DIR/jwt.json"
 echo "wrote $OUT_DIR/jwt.json"
+verdict "$verdict" "$(jq -r --argjson t "$TARGET_PCT" '[.[] | select(.bench | startswith("verify/")) | "\(.bench) \(.ratio_pct) %"] | join(", ") + " of openssl (each >= \($t) %)"' <<<"$rows")"

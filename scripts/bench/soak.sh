@@ -2,30 +2,32 @@
 # Soak: two broker replicas on one redis-server take POST
 # /api/v1/credentials (RS256 bearer → policy → rate-limit counter in Redis → AssumeRole against
 # examples/fast_sts) at LOAD_PCT % of the capacity measured at the start of the same run, for
-# MINUTES one-minute windows. Each window reports the achieved rate, p50/p99, non-2xx and socket
-# errors, both brokers' RSS and Redis's memory: the curve, not one number. Also in the same run:
-# the cost of the Redis store against the memory store on one broker (capacity ratio).
+# MINUTES windows of WINDOW_SECS (60) seconds. Each window reports the achieved rate, p50/p99,
+# non-2xx and socket errors, both brokers' RSS and Redis's memory: the curve, not one number. Also
+# in the same run: the cost of the Redis store against the memory store on one broker (capacity
+# ratio). Targets: 0 errors; p99 stable (the worst window's p99 at most 2× the best's); RSS flat
+# (each broker grows by less than 5 MB from the first window to the last).
 #
-#   scripts/bench/soak.sh            # env: MINUTES=10 LOAD_PCT=70 CONNECTIONS=32 (per broker)
+#   scripts/bench/soak.sh            # env: MINUTES=10 WINDOW_SECS=60 LOAD_PCT=70 CONNECTIONS=32 (per broker)
+#   SMOKE=1 scripts/bench/soak.sh    # end to end in seconds (two 2 s windows), measures nothing
 #
-# Writes $CARGO_TARGET_DIR/bench-results/soak.json and keeps logs in bench-results/soak-logs/.
+# Writes $CARGO_TARGET_DIR/bench-results/soak.json and keeps logs in bench-results/soak-logs/;
+# the last line is the verdict (common.bash: exit 0 whether or not the targets are met).
 set -euo pipefail
-
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-ROOT=$PWD
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-OUT_DIR=$TARGET_DIR/bench-results
+BENCH=soak
+source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
 LOG_DIR=$OUT_DIR/soak-logs
-MINUTES=${MINUTES:-10}
+MINUTES=${MINUTES:-$([[ $SMOKE == 1 ]] && echo 2 || echo 10)}
+WINDOW_SECS=${WINDOW_SECS:-$([[ $SMOKE == 1 ]] && echo 2 || echo 60)}
 LOAD_PCT=${LOAD_PCT:-70}
 CONNECTIONS=${CONNECTIONS:-32}
-CAPACITY_SECS=${CAPACITY_SECS:-20}
-for tool in wrk curl jq node redis-server redis-cli cargo python3; do
-    command -v "$tool" >/dev/null || { echo "soak: needs $tool" >&2; exit 1; }
-done
-mkdir -p "$OUT_DIR" "$LOG_DIR"
-echo "== cargo build --release --bin rolegate --example fast_sts" >&2
-cargo build --release --bin rolegate --example fast_sts >&2
+CAPACITY_SECS=${CAPACITY_SECS:-$([[ $SMOKE == 1 ]] && echo 1 || echo 20)}
+TARGET_P99_SPREAD=2
+TARGET_RSS_GROWTH_MB=5
+needs wrk curl jq node redis-server redis-cli cargo python3
+mkdir -p "$LOG_DIR"
+echo "== ${CARGO_BUILD[*]} --bin rolegate --example fast_sts" >&2
+"${CARGO_BUILD[@]}" --bin rolegate --example fast_sts >&2
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 PIDS=()
@@ -37,7 +39,7 @@ REDIS_PORT=$(free_port)
 redis-server --port "$REDIS_PORT" --save '' --appendonly no >"$LOG_DIR/redis.log" 2>&1 &
 PIDS+=($!)
 STS_PORT=$(free_port)
-"$TARGET_DIR/release/examples/fast_sts" --port "$STS_PORT" --workers 1 >"$LOG_DIR/fast_sts.log" 2>&1 &
+"$BIN_DIR/examples/fast_sts" --port "$STS_PORT" --workers 1 >"$LOG_DIR/fast_sts.log" 2>&1 &
 PIDS+=($!)
 
 # A broker on `port` with `store` (redis|memory): the dev config with the test RSA IdP (as
@@ -53,14 +55,14 @@ start_broker() {
         ROLEGATE_AWS__PARTITIONS__AWS__STS_ENDPOINT=http://127.0.0.1:$STS_PORT \
         ROLEGATE_LIMITS__CREDENTIALS_PER_MINUTE=100000000 \
         AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench RUST_LOG=warn \
-        "$TARGET_DIR/release/rolegate" serve --dev >"$LOG_DIR/$name.log" 2>&1 &
+        "$BIN_DIR/rolegate" serve --dev >"$LOG_DIR/$name.log" 2>&1 &
     PIDS+=($!)
     eval "${name}_PID=$!"
     for _ in $(seq 1 150); do
         [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz") == 200 ]] && return 0
         sleep 0.2
     done
-    echo "soak: broker $name not ready; its log:" >&2; cat "$LOG_DIR/$name.log" >&2; exit 1
+    echo "$BENCH: broker $name not ready; its log:" >&2; cat "$LOG_DIR/$name.log" >&2; exit 1
 }
 A_PORT=$(free_port) B_PORT=$(free_port) M_PORT=$(free_port)
 start_broker A "$A_PORT" redis
@@ -80,7 +82,7 @@ LUA=$ROOT/scripts/bench/credentials.lua
 for port in "$A_PORT" "$B_PORT" "$M_PORT"; do
     code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
         -d '{"role":"dev-readonly"}' "http://127.0.0.1:$port/api/v1/credentials")
-    [[ $code == 200 ]] || { echo "soak: credentials on :$port answered $code" >&2; exit 1; }
+    [[ $code == 200 ]] || { echo "$BENCH: credentials on :$port answered $code" >&2; exit 1; }
 done
 
 to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u); f = (u == "us") ? 0.001 : (u == "ms") ? 1 : (u == "s") ? 1000 : 60000; printf "%.3f", n * f }'; }
@@ -113,14 +115,14 @@ target=$(awk -v c="$cap" -v p="$LOAD_PCT" 'BEGIN {printf "%.0f", c * p / 100}')
 p50_cap=$(awk '{print $2}' "$LOG_DIR/cap-a.res")
 delay=$(awk -v t="$target" -v c="$CONNECTIONS" -v l="$p50_cap" 'BEGIN {d = 1000 * 2 * c / t - l / 2; if (d < 1) d = 1; printf "%.0f", d}')
 export ROLEGATE_DELAY_MS=$delay
-echo "== capacity $cap req/s; soak at ${LOAD_PCT}% = $target req/s (pause ${delay} ms per connection) for $MINUTES min" >&2
+echo "== capacity $cap req/s; soak at ${LOAD_PCT}% = $target req/s (pause ${delay} ms per connection) for $MINUTES windows of ${WINDOW_SECS}s" >&2
 
 rows='[]'
 printf '\n%4s %9s %8s %8s %7s %6s %9s %9s %10s\n' min "req/s" "p50 ms" "p99 ms" non2xx sockerr "A RSS MB" "B RSS MB" "redis MB" >&2
 for m in $(seq 1 "$MINUTES"); do
-    run_wrk "$A_PORT" 60 "$CONNECTIONS" "$LOG_DIR/soak-a-$m.txt" >"$LOG_DIR/soak-a-$m.res" &
+    run_wrk "$A_PORT" "$WINDOW_SECS" "$CONNECTIONS" "$LOG_DIR/soak-a-$m.txt" >"$LOG_DIR/soak-a-$m.res" &
     w=$!
-    run_wrk "$B_PORT" 60 "$CONNECTIONS" "$LOG_DIR/soak-b-$m.txt" >"$LOG_DIR/soak-b-$m.res"
+    run_wrk "$B_PORT" "$WINDOW_SECS" "$CONNECTIONS" "$LOG_DIR/soak-b-$m.txt" >"$LOG_DIR/soak-b-$m.res"
     wait "$w"
     read -r ra pa50 pa99 na sa <"$LOG_DIR/soak-a-$m.res"
     read -r rb pb50 pb99 nb sb <"$LOG_DIR/soak-b-$m.res"
@@ -138,14 +140,21 @@ done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 summary=$(jq -n --argjson rows "$rows" --argjson cap "$cap" --argjson target "$target" \
-    --argjson mem "$mem_rps" --argjson red "$red_rps" --arg before "$load_before" --arg after "$load_after" '{
+    --argjson mem "$mem_rps" --argjson red "$red_rps" --arg before "$load_before" --arg after "$load_after" \
+    --argjson smoke "$SMOKE" --argjson window "$WINDOW_SECS" \
+    --argjson spread "$TARGET_P99_SPREAD" --argjson growth "$TARGET_RSS_GROWTH_MB" '{
+    smoke: ($smoke == 1), window_seconds: $window,
     capacity_rps: $cap, target_rps: $target,
     redis_vs_memory: {memory_rps: $mem, redis_rps: $red, redis_cost_ratio: (($mem / $red) * 100 | round / 100)},
     errors: ([$rows[] | .non_2xx + .socket_errors] | add),
     p99_min_ms: ([$rows[].p99_ms] | min), p99_max_ms: ([$rows[].p99_ms] | max),
     rss_growth_mb: {a: (($rows[-1].rss_a_mb - $rows[0].rss_a_mb) * 10 | round / 10), b: (($rows[-1].rss_b_mb - $rows[0].rss_b_mb) * 10 | round / 10)},
-    load_before: $before, load_after: $after, minutes: $rows}')
+    load_before: $before, load_after: $after, minutes: $rows}
+    | .targets_met = {no_errors: (.errors == 0), p99_stable: (.p99_max_ms <= $spread * .p99_min_ms),
+                      rss_flat: ([.rss_growth_mb[]] | all(. < $growth))}')
 echo "$summary" >"$OUT_DIR/soak.json"
 echo >&2
 jq -r '"capacity \(.capacity_rps) req/s → soak target \(.target_rps) req/s; errors \(.errors); p99 \(.p99_min_ms)–\(.p99_max_ms) ms; RSS growth A \(.rss_growth_mb.a) MB, B \(.rss_growth_mb.b) MB; memory store \(.redis_vs_memory.memory_rps) vs Redis \(.redis_vs_memory.redis_rps) req/s (×\(.redis_vs_memory.redis_cost_ratio))"' <<<"$summary"
 echo "wrote $OUT_DIR/soak.json"
+verdict "$(jq '[.targets_met[]] | all' <<<"$summary")" "$(jq -r --argjson s "$TARGET_P99_SPREAD" --argjson g "$TARGET_RSS_GROWTH_MB" \
+    '"errors \(.errors) (0), p99 \(.p99_min_ms)–\(.p99_max_ms) ms (max ≤ \($s)× min), RSS growth A \(.rss_growth_mb.a) MB, B \(.rss_growth_mb.b) MB (< \($g) MB each)"' <<<"$summary")"
