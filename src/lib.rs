@@ -45,6 +45,11 @@
 //! trusted proxies: what `aws:SourceIp` and per-IP limits see), [`fetch`] (capped, https-only
 //! fetches of keys and metadata) and [`untrusted`] (`return_to` and hidden characters in
 //! user-supplied URLs).
+//!
+//! Two builds: the default feature `server` is all of the above and every command;
+//! `--no-default-features --features cli` is the engineer's CLI alone ([`cli::client`] and what
+//! it shares with the broker: [`present`], [`clock`], [`secret`], [`domain`], [`untrusted`]),
+//! with no libxml2, xmlsec, OpenSSL or libclang to build or link.
 #![forbid(unsafe_code)]
 
 // The engineer's CLI (`--no-default-features --features cli`) builds the modules below the
