@@ -328,7 +328,8 @@ enum VerifyCommand {
 
 pub fn run() -> ExitCode {
     let cli = Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|e| e.exit());
-    // Without the `server` feature nothing below installs aws-lc-rs as rustls's provider.
+    // The engineer's build gives reqwest's rustls its crypto (ring); the broker's build has
+    // reqwest's default, aws-lc-rs, the provider jsonwebtoken and the AWS SDK use too.
     #[cfg(not(feature = "server"))]
     let _ = rustls::crypto::ring::default_provider().install_default();
     match cli.command {
