@@ -45,31 +45,59 @@
 //! trusted proxies: what `aws:SourceIp` and per-IP limits see), [`fetch`] (capped, https-only
 //! fetches of keys and metadata) and [`untrusted`] (`return_to` and hidden characters in
 //! user-supplied URLs).
+//!
+//! Two builds: the default feature `server` is all of the above and every command;
+//! `--no-default-features --features cli` is the engineer's CLI alone ([`cli::client`] and what
+//! it shares with the broker: [`present`], [`clock`], [`secret`], [`domain`], [`untrusted`]),
+//! with no libxml2, xmlsec, OpenSSL or libclang to build or link.
 #![forbid(unsafe_code)]
 
+// The engineer's CLI (`--no-default-features --features cli`) builds the modules below the
+// server ones: the client commands and what they share with the broker (the `Credentials`
+// type and its formats, time, secrets, the URL checks). Everything else is the broker's.
+#[cfg(feature = "server")]
 pub mod audit;
+#[cfg(feature = "server")]
 pub mod aws;
-pub mod cli;
+#[cfg(feature = "server")]
 pub mod client_addr;
-pub mod clock;
+#[cfg(feature = "server")]
 pub mod config;
-pub mod domain;
+#[cfg(feature = "server")]
 pub mod error;
+#[cfg(feature = "server")]
 pub mod favourites;
+#[cfg(feature = "server")]
 pub mod fetch;
+#[cfg(feature = "server")]
 pub mod idp;
+#[cfg(feature = "server")]
 pub mod issue;
+#[cfg(feature = "server")]
 pub mod metrics;
-pub mod oauth;
+#[cfg(feature = "server")]
 pub mod policy;
-pub mod present;
+#[cfg(feature = "server")]
 pub mod routes;
-pub mod secret;
+#[cfg(feature = "server")]
 pub mod session;
+#[cfg(feature = "server")]
 pub mod startup;
+#[cfg(feature = "server")]
 pub mod state;
+#[cfg(feature = "server")]
 pub mod store;
+#[cfg(feature = "server")]
 pub mod strict_json;
+#[cfg(feature = "server")]
 pub mod telemetry;
+#[cfg(feature = "server")]
 pub mod token;
+
+pub mod cli;
+pub mod clock;
+pub mod domain;
+pub mod oauth;
+pub mod present;
+pub mod secret;
 pub mod untrusted;

@@ -2,7 +2,9 @@
 #![forbid(unsafe_code)]
 
 /// The request path allocates many small, short-lived objects (the AWS SDK's request pipeline
-/// above all); mimalloc serves them measurably faster than glibc's malloc under load.
+/// above all); mimalloc serves them measurably faster than glibc's malloc under load. The
+/// engineer's build (`cli`), a short-lived process, keeps the system allocator.
+#[cfg(feature = "server")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

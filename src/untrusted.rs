@@ -6,6 +6,17 @@
 //! link a person picked, so they are refused outright, also percent-encoded (a server or a
 //! console route that decodes once would see them again).
 
+/// True when `u` names this machine (127.0.0.0/8, ::1 or `localhost`): the one place plain
+/// http is accepted (dev IdPs, the STS emulator).
+pub(crate) fn is_loopback_url(u: &url::Url) -> bool {
+    match u.host() {
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}
+
 /// True when `s` holds a C0/C1 control, DEL or whitespace, literally or percent-encoded
 /// (once or nested: `%2509` decodes to `%09`).
 pub fn has_hidden_chars(s: &str) -> bool {

@@ -1,12 +1,19 @@
-//! The `rolegate` command line. Each subcommand is a thin shell over the library.
+//! The `rolegate` command line. Each subcommand is a thin shell over the library. The
+//! operators' commands exist with the `server` feature only: the engineer's build (`cli`) has
+//! the client commands alone.
 
 pub mod client;
+#[cfg(feature = "server")]
 mod config_check;
+#[cfg(feature = "server")]
 mod policy;
+#[cfg(feature = "server")]
 mod serve;
+#[cfg(feature = "server")]
 mod verify;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+#[cfg(feature = "server")]
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -40,6 +47,7 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    #[cfg(feature = "server")]
     /// Run the broker.
     #[command(after_long_help = "Example:\n  \
         rolegate serve --dev                       # try it: dev IdP, memory store, loopback\n  \
@@ -52,12 +60,14 @@ enum Command {
         #[arg(long)]
         dev: bool,
     },
+    #[cfg(feature = "server")]
     /// Inspect configuration.
     #[command(after_long_help = "Example:\n  rolegate config check --config rolegate.toml")]
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    #[cfg(feature = "server")]
     /// Explain or lint the role-mapping policy.
     #[command(after_long_help = "Example:\n  \
         rolegate policy explain --config rolegate.toml --identity alice.json --role prod-readonly --action credentials\n  \
@@ -66,6 +76,7 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    #[cfg(feature = "server")]
     /// Run the broker's verifier on one proof, offline, at a given instant.
     #[command(after_long_help = "Example:\n  \
         rolegate verify jwt --jwks idp-keys.json --issuer https://idp.example.com \\\n    \
@@ -74,6 +85,7 @@ enum Command {
         #[command(subcommand)]
         command: VerifyCommand,
     },
+    #[cfg(feature = "server")]
     /// Exit 0 if GET <url> answers 2xx within 2 s: the container healthcheck (the runtime
     /// image has no shell or curl).
     #[command(after_long_help = "Example:\n  rolegate probe http://127.0.0.1:8080/healthz")]
@@ -249,18 +261,25 @@ fn grouped(cmd: &clap::Command) -> String {
         .unwrap_or(0);
     let mut out = String::new();
     for (heading, names) in [("engineers", FOR_ENGINEERS), ("operators", FOR_OPERATORS)] {
+        // The engineer's build (no `server` feature) has no operators' commands: no heading.
+        let commands: Vec<_> = names
+            .iter()
+            .filter_map(|n| cmd.find_subcommand(n))
+            .collect();
+        if commands.is_empty() {
+            continue;
+        }
         out.push_str(&format!("Commands for {heading}:\n"));
-        for name in names.iter() {
-            if let Some(c) = cmd.find_subcommand(name) {
-                let about = c.get_about().map(|a| a.to_string()).unwrap_or_default();
-                out.push_str(&format!("  {name:width$}  {about}\n"));
-            }
+        for c in commands {
+            let about = c.get_about().map(|a| a.to_string()).unwrap_or_default();
+            out.push_str(&format!("  {:width$}  {about}\n", c.get_name()));
         }
         out.push('\n');
     }
     out
 }
 
+#[cfg(feature = "server")]
 #[derive(Subcommand)]
 enum ConfigCommand {
     /// Validate a config file (and the files it names); exit 1 naming the offending key.
@@ -274,6 +293,7 @@ enum ConfigCommand {
     },
 }
 
+#[cfg(feature = "server")]
 #[derive(Subcommand)]
 enum PolicyCommand {
     /// The decision for one identity, role and action, with every statement and why it
@@ -291,6 +311,7 @@ enum PolicyCommand {
     },
 }
 
+#[cfg(feature = "server")]
 #[derive(Subcommand)]
 enum VerifyCommand {
     /// Verify a JWT (compact form on stdin) as the broker would verify a bearer ID token.
@@ -307,28 +328,40 @@ enum VerifyCommand {
 
 pub fn run() -> ExitCode {
     let cli = Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|e| e.exit());
+    // The engineer's build gives reqwest's rustls its crypto (ring); the broker's build has
+    // reqwest's default, aws-lc-rs, the provider jsonwebtoken and the AWS SDK use too.
+    #[cfg(not(feature = "server"))]
+    let _ = rustls::crypto::ring::default_provider().install_default();
     match cli.command {
+        #[cfg(feature = "server")]
         Command::Serve { config, dev } => serve::run(config, dev),
+        #[cfg(feature = "server")]
         Command::Config {
             command: ConfigCommand::Check { config },
         } => config_check::run(&config),
+        #[cfg(feature = "server")]
         Command::Policy {
             command: PolicyCommand::Explain(args),
         } => policy::explain(args),
+        #[cfg(feature = "server")]
         Command::Policy {
             command: PolicyCommand::Lint { config },
         } => policy::lint(&config),
+        #[cfg(feature = "server")]
         Command::Verify {
             command: VerifyCommand::Saml(args),
         } => verify::saml(args),
+        #[cfg(feature = "server")]
         Command::Verify {
             command: VerifyCommand::Jwt(args),
         } => verify::jwt(args),
+        #[cfg(feature = "server")]
         Command::Probe { url } => probe(&url),
         client_command => client::exit(run_client(client_command)),
     }
 }
 
+#[cfg(feature = "server")]
 fn probe(url: &str) -> ExitCode {
     let result = client::block_on(async {
         reqwest::Client::builder()
@@ -397,6 +430,7 @@ fn run_client(command: Command) -> client::Result<ExitCode> {
             region.as_deref(),
         )
         .map(ok),
+        #[cfg(feature = "server")]
         _ => unreachable!("server commands are handled by run()"),
     }
 }
@@ -422,7 +456,10 @@ mod tests {
         }
         let help = command().render_help().to_string();
         let engineers = help.find("Commands for engineers:").unwrap();
-        let operators = help.find("Commands for operators:").unwrap();
+        // The engineer's build has no operators' commands, and no heading for them.
+        let operators = help.find("Commands for operators:");
+        assert_eq!(operators.is_some(), cfg!(feature = "server"), "{help}");
+        let operators = operators.unwrap_or(help.len());
         assert!(engineers < operators, "{help}");
         for (name, (start, end)) in FOR_ENGINEERS
             .iter()

@@ -8,7 +8,7 @@ mod load;
 mod raw;
 mod validate;
 
-pub(crate) use validate::is_loopback_url;
+pub(crate) use crate::untrusted::is_loopback_url;
 
 use crate::domain::{IdpId, RoleArn};
 use crate::secret::Secret;

@@ -842,15 +842,6 @@ fn http_url(path: &str, s: &str) -> R<Url> {
     }
 }
 
-pub(crate) fn is_loopback_url(u: &Url) -> bool {
-    match u.host() {
-        Some(url::Host::Ipv4(a)) => a.is_loopback(),
-        Some(url::Host::Ipv6(a)) => a.is_loopback(),
-        Some(url::Host::Domain(d)) => d == "localhost",
-        None => false,
-    }
-}
-
 /// A secret given inline (discouraged), in a file, or in an environment variable.
 fn secret_from(
     path: &str,

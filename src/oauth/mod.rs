@@ -15,10 +15,14 @@
 //!
 //! Everything is stored hashed (SHA-256 of the token) with a TTL; nothing here trusts the CLI.
 
+#[cfg(feature = "server")]
 pub mod code;
+#[cfg(feature = "server")]
 pub mod device;
+#[cfg(feature = "server")]
 pub mod tokens;
 
+#[cfg(feature = "server")]
 use sha2::{Digest, Sha256};
 
 /// The built-in public client (no secret: a CLI cannot keep one).
@@ -26,6 +30,7 @@ pub const CLI_CLIENT_ID: &str = "rolegate-cli";
 
 /// 256 random bits, URL-safe, with a prefix that says what the token is (and lets secret
 /// scanners find leaked ones).
+#[cfg(feature = "server")]
 pub(crate) fn random_token(prefix: &str) -> String {
     use base64::Engine;
     let bytes: [u8; 32] = rand::random();
@@ -36,6 +41,7 @@ pub(crate) fn random_token(prefix: &str) -> String {
 }
 
 /// What the store keys a token under: a store dump never yields a usable token.
+#[cfg(feature = "server")]
 pub(crate) fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }

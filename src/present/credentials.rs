@@ -39,6 +39,7 @@ pub struct Credentials {
 
 impl Credentials {
     /// What STS returned for `plan`, for the role's `region`.
+    #[cfg(feature = "server")]
     pub fn issued(
         keys: crate::aws::Credentials,
         plan: &crate::aws::limits::SessionPlan,

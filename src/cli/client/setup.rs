@@ -6,6 +6,7 @@ use super::commands::call;
 use super::files;
 use super::{Result, fail};
 use crate::domain::text;
+use crate::untrusted::is_loopback_url;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use url::Url;
@@ -104,7 +105,7 @@ pub fn dev_sts(broker: &Url, roles_answer: &serde_json::Value) -> Option<DevSts>
         && url.fragment().is_none()
         && matches!(url.scheme(), "http" | "https");
     let port = url.port_or_known_default()?;
-    if !(plain && crate::config::is_loopback_url(broker) && crate::config::is_loopback_url(&url)) {
+    if !(plain && is_loopback_url(broker) && is_loopback_url(&url)) {
         eprintln!(
             "rolegate: the broker advertises an STS endpoint ({}) that is not on this machine, \
              or is not served from this machine; it is not written",
