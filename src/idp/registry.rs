@@ -60,6 +60,11 @@ impl IdpRegistry {
         &self.oidc
     }
 
+    /// The OIDC IdP configured under `id`.
+    pub fn oidc_by_id(&self, id: &str) -> Option<&Arc<OidcIdp>> {
+        self.oidc.iter().find(|i| i.id.as_str() == id)
+    }
+
     pub fn all_ready(&self) -> bool {
         self.oidc.iter().all(|i| i.is_ready())
     }

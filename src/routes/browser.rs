@@ -561,7 +561,7 @@ fn idp_logout_url(state: &AppState, s: &Session) -> Option<String> {
     let IdpKind::Oidc(oidc) = &cfg.kind else {
         return None;
     };
-    let idp = state.idps.oidc().iter().find(|i| i.id.as_str() == id)?;
+    let idp = state.idps.oidc_by_id(id)?;
     let mut url = idp.endpoints()?.end_session?;
     url.query_pairs_mut()
         .append_pair("client_id", &oidc.client_id);

@@ -52,7 +52,7 @@ async fn login(
 
 async fn start(state: &AppState, idp: &str, q: &LoginQuery) -> Result<HttpResponse, PageError> {
     let saml_idp = state.saml.idp(idp);
-    let oidc_idp = state.idps.oidc().iter().find(|i| i.id.as_str() == idp);
+    let oidc_idp = state.idps.oidc_by_id(idp);
     if saml_idp.is_none() && oidc_idp.is_none() {
         return Ok(page::error(
             StatusCode::NOT_FOUND,

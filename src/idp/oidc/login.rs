@@ -219,7 +219,7 @@ impl OidcLogin {
         let pending: Pending =
             serde_json::from_slice(&bytes).map_err(|_| CallbackError::Corrupt)?;
         let name = pending.idp.as_str();
-        let Some(idp) = self.idps.oidc().iter().find(|i| i.id.as_str() == name) else {
+        let Some(idp) = self.idps.oidc_by_id(name) else {
             return Err(refused(
                 name,
                 "unknown_idp",
