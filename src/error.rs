@@ -204,3 +204,130 @@ impl From<crate::aws::console::ConsoleError> for ApiError {
         }
     }
 }
+
+impl From<crate::rate_limit::RateLimited> for ApiError {
+    fn from(e: crate::rate_limit::RateLimited) -> Self {
+        use crate::rate_limit::RateLimited::*;
+        match e {
+            Exceeded { .. } => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", e.to_string())
+            }
+            Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::session::SessionError> for ApiError {
+    fn from(e: crate::session::SessionError) -> Self {
+        use crate::session::SessionError::*;
+        match e {
+            Store(e) => e.into(),
+            Encode => ApiError::internal(),
+        }
+    }
+}
+
+impl From<crate::issue::NotIssued> for ApiError {
+    fn from(e: crate::issue::NotIssued) -> Self {
+        use crate::issue::NotIssued::*;
+        match e {
+            Denied(e) => e.into(),
+            Limits(e) => e.into(),
+            RateLimited(e) => e.into(),
+            Sts(e) => e.into(),
+            Console(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::oauth::GrantError> for ApiError {
+    fn from(e: crate::oauth::GrantError) -> Self {
+        use crate::oauth::GrantError::*;
+        match e {
+            InvalidGrant(why) => ApiError::bad_request("invalid_grant", why),
+            Store(e) => e.into(),
+            Internal => ApiError::internal(),
+        }
+    }
+}
+
+/// A SAML sign-in that cannot start. The pages show the same status, code and text.
+impl From<crate::idp::saml::login::StartError> for ApiError {
+    fn from(e: crate::idp::saml::login::StartError) -> Self {
+        use crate::idp::saml::login::StartError::*;
+        match e {
+            NoSsoEndpoint => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "no_sso_endpoint",
+                "The identity provider's metadata has no HTTP-Redirect sign-in endpoint.",
+            ),
+            AuthnRequest(detail) => {
+                tracing::error!(error = %detail, "cannot build the AuthnRequest");
+                ApiError::internal()
+            }
+            Store(e) => e.into(),
+        }
+    }
+}
+
+/// An OIDC sign-in that cannot start.
+impl From<crate::idp::oidc::login::StartError> for ApiError {
+    fn from(e: crate::idp::oidc::login::StartError) -> Self {
+        use crate::idp::oidc::login::StartError::*;
+        match e {
+            NotDiscovered => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "idp_unavailable",
+                "This identity provider's sign-in endpoints are not known yet (discovery); try again shortly.",
+            ),
+            Store(e) => e.into(),
+        }
+    }
+}
+
+/// The ACS's failures other than a refused Response (whose page, audit line and cookie the
+/// route writes: `routes/saml.rs`).
+impl From<crate::idp::saml::login::AcsError> for ApiError {
+    fn from(e: crate::idp::saml::login::AcsError) -> Self {
+        use crate::idp::saml::login::AcsError::*;
+        match e {
+            Refused(e) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                e.code(),
+                "The sign-in response from your identity provider was not accepted.",
+            ),
+            Busy => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "the broker is busy verifying sign-ins; try again in a few seconds",
+            ),
+            Lost => ApiError::internal(),
+            // Store down: fail closed (503).
+            Store(e) => e.into(),
+        }
+    }
+}
+
+/// The OIDC callback's failures other than a refusal or a cancel (`routes/oidc_login.rs`).
+impl From<crate::idp::oidc::login::CallbackError> for ApiError {
+    fn from(e: crate::idp::oidc::login::CallbackError) -> Self {
+        use crate::idp::oidc::login::CallbackError::*;
+        match e {
+            Refused {
+                reason, message, ..
+            } => ApiError::new(StatusCode::FORBIDDEN, reason, message),
+            Cancelled { .. } => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "cancelled",
+                "The sign-in was cancelled at the identity provider; nothing was signed in.",
+            ),
+            Unreachable => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "upstream_error",
+                "the identity provider is unavailable",
+            ),
+            Corrupt => ApiError::internal(),
+            Store(e) => e.into(),
+        }
+    }
+}

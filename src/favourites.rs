@@ -3,11 +3,10 @@
 //! access: a favourite the policy no longer allows simply does not show.
 
 use crate::domain::Identity;
-use crate::error::ApiError;
-use crate::state::AppState;
-use crate::store::key;
+use crate::store::{Store, StoreError, key};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Favourites outlive sessions by far; a year without a change forgets them.
@@ -29,24 +28,37 @@ fn decode(bytes: Option<&[u8]>) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
-pub async fn list(state: &AppState, identity: &Identity) -> Result<BTreeSet<String>, ApiError> {
-    Ok(decode(
-        state.store.get(&store_key(identity)).await?.as_deref(),
-    ))
+/// Each user's favourite roles, in the store.
+pub struct Favourites {
+    store: Arc<dyn Store>,
 }
 
-/// Adds or removes `alias`; returns whether it is a favourite now.
-pub async fn toggle(state: &AppState, identity: &Identity, alias: &str) -> Result<bool, ApiError> {
-    let name = alias.to_string();
-    let written = state
-        .store
-        .update(&store_key(identity), KEEP, &move |old| {
-            let mut set = decode(old);
-            if !set.remove(&name) && set.len() < MAX {
-                set.insert(name.clone());
-            }
-            serde_json::to_vec(&set).ok()
-        })
-        .await?;
-    Ok(decode(written.as_deref()).contains(alias))
+impl Favourites {
+    /// Favourites kept in `store`.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Favourites { store }
+    }
+
+    /// The user's favourite role aliases.
+    pub async fn list(&self, identity: &Identity) -> Result<BTreeSet<String>, StoreError> {
+        Ok(decode(
+            self.store.get(&store_key(identity)).await?.as_deref(),
+        ))
+    }
+
+    /// Adds or removes `alias`; returns whether it is a favourite now.
+    pub async fn toggle(&self, identity: &Identity, alias: &str) -> Result<bool, StoreError> {
+        let name = alias.to_string();
+        let written = self
+            .store
+            .update(&store_key(identity), KEEP, &move |old| {
+                let mut set = decode(old);
+                if !set.remove(&name) && set.len() < MAX {
+                    set.insert(name.clone());
+                }
+                serde_json::to_vec(&set).ok()
+            })
+            .await?;
+        Ok(decode(written.as_deref()).contains(alias))
+    }
 }

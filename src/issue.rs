@@ -2,133 +2,190 @@
 //! STS, so the policy decision, the STS limits, the per-subject rate limit, the metric and the
 //! audit event can never differ between them.
 
-use crate::aws::Credentials;
-use crate::aws::limits::{self, SessionPlan};
+use crate::audit::Audit;
+use crate::aws::console::{ConsoleError, ConsoleLink};
+use crate::aws::limits::{self, LimitError, SessionPlan};
+use crate::aws::{Credentials, IssueError, Issuer};
+use crate::clock::Clock;
+use crate::config::Partition;
 use crate::domain::{ClientKind, Identity};
-use crate::error::ApiError;
-use crate::policy::Mapper;
-use crate::policy::{Action, RequestContext};
-use crate::state::AppState;
+use crate::metrics::Metrics;
+use crate::policy::loader::PolicyMapper;
+use crate::policy::{Action, Denied, Mapper, RequestContext};
+use crate::rate_limit::{RateLimited, RateLimits};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
+/// Issuance: policy, STS limits, per-subject rate limit, STS, metric and audit event, in that
+/// order, for every surface.
+pub struct Issuance {
+    /// The role-mapping policy (reloads behind this handle).
+    pub policy: Arc<PolicyMapper>,
+    /// What calls STS.
+    pub sts: Arc<dyn Issuer>,
+    pub(crate) limits: Arc<RateLimits>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) audit: Arc<Audit>,
+    pub(crate) clock: Arc<dyn Clock>,
+    /// The console federation endpoint is called through it.
+    pub(crate) http: reqwest::Client,
+    /// Named as the console sign-in's `Issuer` (where the console's sign-out returns).
+    pub(crate) public_url: url::Url,
+    /// `[aws] default_duration`: a request that names no duration gets it (capped by the grant).
+    pub(crate) default_duration: Duration,
+    /// `[aws.partitions]`: each partition's console and federation endpoints.
+    pub(crate) partitions: BTreeMap<String, Partition>,
+    /// `[limits] credentials_per_minute`, per (IdP, subject).
+    pub(crate) per_subject_per_minute: u32,
+}
+
+/// Why no credentials (or console sign-in) were issued.
+#[derive(Debug, thiserror::Error)]
+pub enum NotIssued {
+    /// The policy refused: the reason is the user's to read.
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    /// The grant cannot become an STS session (duration, tags, session name…).
+    #[error(transparent)]
+    Limits(#[from] LimitError),
+    /// The subject's per-minute budget is spent (or the counter's store is down).
+    #[error(transparent)]
+    RateLimited(#[from] RateLimited),
+    /// STS refused or failed.
+    #[error(transparent)]
+    Sts(#[from] IssueError),
+    /// The console destination or the federation endpoint failed.
+    #[error(transparent)]
+    Console(#[from] ConsoleError),
+}
+
+/// What is asked for, by whom and from where.
 pub struct Request<'a> {
+    /// The verified identity asking.
     pub identity: &'a Identity,
+    /// Which surface asks (a policy condition key).
     pub client: ClientKind,
+    /// The client's address (`aws:SourceIp`).
     pub ip: Option<IpAddr>,
+    /// The role's alias or ARN.
     pub role: &'a str,
+    /// The duration asked for; the default when absent.
     pub duration_seconds: Option<u64>,
     /// Credentials to hand out, or to sign in to the console with (the policy decides each).
     pub action: Action,
 }
 
-pub async fn credentials(
-    state: &AppState,
-    r: &Request<'_>,
-) -> Result<(Credentials, SessionPlan), ApiError> {
-    let ctx = RequestContext {
-        identity: r.identity,
-        client: r.client,
-        source_ip: r.ip,
-        now: state.clock.now(),
-    };
-    let grant = match state.policy.authorize(&ctx, r.role, r.action) {
-        Ok(g) => g,
-        Err(denied) => {
-            state.audit.denied(&crate::audit::Denied {
-                idp: r.identity.idp.as_str(),
-                subject: &r.identity.subject,
-                role: r.role,
-                action: action_name(r.action),
-                client: client_name(r.client),
-                client_ip: &ip_string(r.ip),
-                reason: &denied.to_string(),
-            });
-            return Err(denied.into());
-        }
-    };
-    let plan = limits::plan(
-        grant,
-        r.identity,
-        r.duration_seconds,
-        state.config.aws.default_duration,
-        state.sts.chained(),
-    )?;
-    let subject = format!("{}:{}", r.identity.idp, r.identity.subject);
-    state
-        .rate_limit(
-            "ratelimit:credentials",
-            &subject,
-            state.config.limits.credentials_per_minute,
+impl Issuance {
+    /// Credentials for `r.role`, with the plan they were issued under.
+    pub async fn credentials(
+        &self,
+        r: &Request<'_>,
+    ) -> Result<(Credentials, SessionPlan), NotIssued> {
+        let ctx = RequestContext {
+            identity: r.identity,
+            client: r.client,
+            source_ip: r.ip,
+            now: self.clock.now(),
+        };
+        let grant = match self.policy.authorize(&ctx, r.role, r.action) {
+            Ok(g) => g,
+            Err(denied) => {
+                self.audit.denied(&crate::audit::Denied {
+                    idp: r.identity.idp.as_str(),
+                    subject: &r.identity.subject,
+                    role: r.role,
+                    action: action_name(r.action),
+                    client: client_name(r.client),
+                    client_ip: &ip_string(r.ip),
+                    reason: &denied.to_string(),
+                });
+                return Err(denied.into());
+            }
+        };
+        let plan = limits::plan(
+            grant,
+            r.identity,
+            r.duration_seconds,
+            self.default_duration,
+            self.sts.chained(),
+        )?;
+        let subject = format!("{}:{}", r.identity.idp, r.identity.subject);
+        self.limits
+            .check(
+                "ratelimit:credentials",
+                &subject,
+                self.per_subject_per_minute,
+            )
+            .await?;
+        let creds = self.sts.issue(&plan).await?;
+        let role = plan.grant().role();
+        self.metrics
+            .credentials_issued
+            .with_label_values(&[role.alias.as_str()])
+            .inc();
+        self.audit.issued(&crate::audit::Issued {
+            idp: r.identity.idp.as_str(),
+            subject: &r.identity.subject,
+            role: role.arn.as_str(),
+            session_name: plan.session_name(),
+            source_identity: plan.source_identity(),
+            duration_secs: plan.duration().as_secs(),
+            client: client_name(r.client),
+            client_ip: &ip_string(r.ip),
+            matched: plan.grant().matched(),
+            mode: self.sts.mode(),
+            action: action_name(r.action),
+        });
+        Ok((creds, plan))
+    }
+
+    /// A console sign-in URL for `r.role` (`POST /console/{role}`,
+    /// `POST /api/v1/console-url`). The destination is validated before anything is issued, so a
+    /// bad one changes nothing.
+    pub async fn console(
+        &self,
+        r: &Request<'_>,
+        destination: Option<&str>,
+    ) -> Result<ConsoleLink, NotIssued> {
+        use crate::aws::console;
+        let partition_of = |name: &str| {
+            self.policy
+                .engine()
+                .role(name)
+                .map(|role| role.arn.partition().to_string())
+        };
+        let partition = partition_of(r.role).and_then(|p| self.partitions.get(&p).cloned());
+        let target = match &partition {
+            Some(p) => Some(console::destination(p, destination)?),
+            None => None, // unknown role: `credentials` answers access_denied below
+        };
+        let (creds, plan) = self
+            .credentials(&Request {
+                action: Action::Console,
+                ..*r
+            })
+            .await?;
+        let (Some(partition), Some(target)) = (partition, target) else {
+            // `credentials` refuses a role the engine does not know, so this is unreachable;
+            // refused all the same rather than assumed.
+            return Err(IssueError::Internal.into());
+        };
+        let link = console::signin_url(
+            &self.http,
+            &console::SigninRequest {
+                partition: &partition,
+                credentials: &creds,
+                session_duration: (!self.sts.chained()).then(|| plan.duration()),
+                destination: target,
+                issuer: self.public_url.as_str(),
+                now: self.clock.now(),
+            },
         )
         .await?;
-    let creds = state.sts.issue(&plan).await?;
-    let role = plan.grant().role();
-    state
-        .metrics
-        .credentials_issued
-        .with_label_values(&[role.alias.as_str()])
-        .inc();
-    state.audit.issued(&crate::audit::Issued {
-        idp: r.identity.idp.as_str(),
-        subject: &r.identity.subject,
-        role: role.arn.as_str(),
-        session_name: plan.session_name(),
-        source_identity: plan.source_identity(),
-        duration_secs: plan.duration().as_secs(),
-        client: client_name(r.client),
-        client_ip: &ip_string(r.ip),
-        matched: plan.grant().matched(),
-        mode: state.sts.mode(),
-        action: action_name(r.action),
-    });
-    Ok((creds, plan))
-}
-
-/// A console sign-in URL for `r.role` (`POST /console/{role}`,
-/// `POST /api/v1/console-url`). The destination is validated before anything is issued, so a
-/// bad one changes nothing.
-pub async fn console(
-    state: &AppState,
-    r: &Request<'_>,
-    destination: Option<&str>,
-) -> Result<crate::aws::console::ConsoleLink, ApiError> {
-    use crate::aws::console;
-    let partition_of = |name: &str| {
-        state
-            .policy
-            .engine()
-            .role(name)
-            .map(|role| role.arn.partition().to_string())
-    };
-    let partition = partition_of(r.role).and_then(|p| state.config.aws.partitions.get(&p).cloned());
-    let target = match &partition {
-        Some(p) => Some(console::destination(p, destination)?),
-        None => None, // unknown role: `credentials` answers access_denied below
-    };
-    let (creds, plan) = credentials(
-        state,
-        &Request {
-            action: Action::Console,
-            ..*r
-        },
-    )
-    .await?;
-    let (Some(partition), Some(target)) = (partition, target) else {
-        return Err(ApiError::internal());
-    };
-    let link = console::signin_url(
-        &state.http,
-        &console::SigninRequest {
-            partition: &partition,
-            credentials: &creds,
-            session_duration: (!state.sts.chained()).then(|| plan.duration()),
-            destination: target,
-            issuer: state.public_url.as_str(),
-            now: state.clock.now(),
-        },
-    )
-    .await?;
-    Ok(link)
+        Ok(link)
+    }
 }
 
 fn action_name(a: Action) -> &'static str {

@@ -25,9 +25,9 @@
 //!    Given an identity, a role and an action it returns a [`policy::Grant`] (only it can
 //!    build one) or says why not — and [`policy::explain`] says so statement by statement.
 //! 4. [`aws`] — [`aws::limits`] checks every STS limit and turns the grant into a
-//!    `SessionPlan`; [`aws::sts`] calls AssumeRole or AssumeRoleWithWebIdentity. [`issue`]
-//!    is the single path from identity to credentials that every surface shares (policy,
-//!    limits, rate limit, metric, audit event).
+//!    `SessionPlan`; [`aws::sts`] calls AssumeRole or AssumeRoleWithWebIdentity.
+//!    [`issue::Issuance`] is the single path from identity to credentials that every surface
+//!    shares (policy, limits, rate limit, metric, audit event).
 //! 5. [`present`] — the Presenter: [`present::Credentials`] is the one shape of issued
 //!    credentials (the API's JSON answer, read back by the CLI), written as credential_process
 //!    JSON, shell exports ([`present::shell`]: sh, fish, PowerShell, each with its own
@@ -37,7 +37,10 @@
 //!    OAuth-style `{"error", "error_description", "request_id"}` body.
 //!
 //! Around them: [`config`] (TOML → validated `Config`, naming the key path of any error),
-//! [`startup`] (builds [`state::AppState`] and the server), [`store`] (replay caches and
+//! [`startup`] (builds the services — [`issue::Issuance`], [`session::Sessions`],
+//! [`oauth::CliTokens`], [`rate_limit::RateLimits`], the sign-in flows — registers each on
+//! its own so a handler names the ones it uses, and builds the server; [`state::AppState`] is
+//! what remains shared: configuration and read-only views), [`store`] (replay caches and
 //! counters: memory or Redis, failing closed), [`telemetry`] (request ids, audit events),
 //! [`metrics`], [`token`] (the broker's own signing key), [`clock`] (injected time),
 //! [`secret`] (values that never print), [`strict_json`] (JSON with duplicate keys refused,
@@ -77,6 +80,8 @@ pub mod issue;
 pub mod metrics;
 #[cfg(feature = "server")]
 pub mod policy;
+#[cfg(feature = "server")]
+pub mod rate_limit;
 #[cfg(feature = "server")]
 pub mod routes;
 #[cfg(feature = "server")]

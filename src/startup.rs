@@ -6,10 +6,15 @@
 use crate::aws::sts::StsIssuer;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{AwsMode, Config, StoreConfig};
+use crate::favourites::Favourites;
 use crate::idp::IdpRegistry;
+use crate::issue::Issuance;
 use crate::metrics::Metrics;
+use crate::oauth::CliTokens;
 use crate::policy::loader::PolicyMapper;
+use crate::rate_limit::RateLimits;
 use crate::routes;
+use crate::session::Sessions;
 use crate::state::AppState;
 use crate::store::{Store, memory::MemoryStore, redis::RedisStore};
 use crate::telemetry;
@@ -24,7 +29,47 @@ use std::time::Duration;
 pub struct Application {
     server: Server,
     state: web::Data<AppState>,
+    metrics: Arc<Metrics>,
     port: u16,
+}
+
+/// Every stage's service, each registered with the app on its own: a handler's arguments
+/// name the services it uses and it can reach no other.
+#[derive(Clone)]
+struct Services {
+    issuance: web::Data<Issuance>,
+    sessions: web::Data<Sessions>,
+    favourites: web::Data<Favourites>,
+    cli_tokens: web::Data<CliTokens>,
+    limits: web::Data<RateLimits>,
+    saml_login: web::Data<crate::idp::saml::login::SamlLogin>,
+    oidc_login: web::Data<crate::idp::oidc::login::OidcLogin>,
+    audit: web::Data<crate::audit::Audit>,
+    metrics: web::Data<Metrics>,
+    trusted_proxies: web::Data<crate::client_addr::TrustedProxies>,
+}
+
+impl Services {
+    fn register<T>(&self, app: App<T>) -> App<T>
+    where
+        T: actix_web::dev::ServiceFactory<
+                actix_web::dev::ServiceRequest,
+                Config = (),
+                Error = actix_web::Error,
+                InitError = (),
+            >,
+    {
+        app.app_data(self.issuance.clone())
+            .app_data(self.sessions.clone())
+            .app_data(self.favourites.clone())
+            .app_data(self.cli_tokens.clone())
+            .app_data(self.limits.clone())
+            .app_data(self.saml_login.clone())
+            .app_data(self.oidc_login.clone())
+            .app_data(self.audit.clone())
+            .app_data(self.metrics.clone())
+            .app_data(self.trusted_proxies.clone())
+    }
 }
 
 impl Application {
@@ -123,33 +168,65 @@ impl Application {
             public_url.clone(),
             config.session.lifetime,
         ));
+        let limits = Arc::new(RateLimits::new(store.clone()));
+        let sts: Arc<dyn crate::aws::Issuer> = Arc::new(issuer);
+        let services = Services {
+            issuance: web::Data::new(Issuance {
+                policy: policy.clone(),
+                sts,
+                limits: limits.clone(),
+                metrics: metrics.clone(),
+                audit: audit.clone(),
+                clock: clock.clone(),
+                http: http.clone(),
+                public_url: public_url.clone(),
+                default_duration: config.aws.default_duration,
+                partitions: config.aws.partitions.clone(),
+                per_subject_per_minute: config.limits.credentials_per_minute,
+            }),
+            sessions: web::Data::new(Sessions::new(
+                store.clone(),
+                clock.clone(),
+                audit.clone(),
+                config.session.clone(),
+                public_url.scheme() == "http",
+            )),
+            favourites: web::Data::new(Favourites::new(store.clone())),
+            cli_tokens: web::Data::new(CliTokens::new(
+                store.clone(),
+                clock.clone(),
+                audit.clone(),
+                metrics.clone(),
+                config.cli.clone(),
+            )),
+            limits: web::Data::from(limits),
+            saml_login: web::Data::from(saml_login),
+            oidc_login: web::Data::from(oidc_login),
+            audit: web::Data::from(audit),
+            metrics: web::Data::from(metrics.clone()),
+            trusted_proxies: web::Data::new(config.server.trusted_proxies.clone()),
+        };
         let state = web::Data::new(AppState {
             config: Arc::new(config),
             public_url,
             store,
             idps,
             saml,
-            saml_login,
-            oidc_login,
             http: http.clone(),
             policy,
-            sts: Arc::new(issuer),
             broker_key: issuer_key,
-            metrics: metrics.clone(),
-            audit,
             clock,
         });
         let server = {
             let state = state.clone();
-            let metrics = web::Data::from(metrics);
+            let services = services.clone();
             let cors = state.config.server.cors_origins.clone();
             let dev_idp = state.idps.dev.is_some();
             let shutdown = state.config.server.shutdown_timeout.as_secs();
             let https = state.public_url.scheme() == "https";
             HttpServer::new(move || {
-                App::new()
-                    .app_data(state.clone())
-                    .app_data(metrics.clone())
+                services
+                    .register(App::new().app_data(state.clone()))
                     .wrap(routes::security_headers(https))
                     .wrap(from_fn(telemetry::request_context))
                     .configure(|c| routes::configure(c, &cors, dev_idp))
@@ -163,6 +240,7 @@ impl Application {
         Ok(Application {
             server,
             state,
+            metrics,
             port: addr.port(),
         })
     }
@@ -183,13 +261,24 @@ impl Application {
         self.state.clone()
     }
 
+    /// The broker's counters (tests drive refreshes that record into them).
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
     /// Serves until SIGINT/SIGTERM (or `handle().stop()`), finishing in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let keys = tokio::spawn(keep_idp_keys_fresh(self.state.clone()));
-        let saml = tokio::spawn(keep_saml_metadata_fresh(self.state.clone()));
+        let keys = tokio::spawn(keep_idp_keys_fresh(
+            self.state.clone(),
+            self.metrics.clone(),
+        ));
+        let saml = tokio::spawn(keep_saml_metadata_fresh(
+            self.state.clone(),
+            self.metrics.clone(),
+        ));
         let policy = tokio::spawn(crate::policy::watch::watch(
             self.state.policy.clone(),
-            self.state.metrics.clone(),
+            self.metrics.clone(),
         ));
         let result = self.server.await;
         keys.abort();
@@ -217,13 +306,12 @@ async fn refuse_unsafe_store(store: &dyn Store) -> Result<(), String> {
 
 /// Loads every IdP's keys once the server is up (retrying with backoff while an IdP is
 /// unreachable), then refreshes hourly so rotations are picked up before any unknown `kid`.
-async fn keep_idp_keys_fresh(state: web::Data<AppState>) {
+async fn keep_idp_keys_fresh(state: web::Data<AppState>, metrics: Arc<Metrics>) {
     let mut backoff = Duration::from_millis(200);
     loop {
         for (idp, result) in state.idps.refresh_all().await {
             let label = if result.is_ok() { "ok" } else { "error" };
-            state
-                .metrics
+            metrics
                 .key_refreshes
                 .with_label_values(&[idp.as_str(), label])
                 .inc();
@@ -232,7 +320,7 @@ async fn keep_idp_keys_fresh(state: web::Data<AppState>) {
             }
         }
         let ready = state.idps.oidc().iter().filter(|i| i.is_ready()).count();
-        state.metrics.idps_ready.set(ready as i64);
+        metrics.idps_ready.set(ready as i64);
         if state.idps.all_ready() {
             backoff = Duration::from_secs(3600);
         } else {
@@ -243,7 +331,7 @@ async fn keep_idp_keys_fresh(state: web::Data<AppState>) {
 }
 
 /// Refreshes `metadata_url` SAML metadata on its schedule (the last good copy stays on failure).
-async fn keep_saml_metadata_fresh(state: web::Data<AppState>) {
+async fn keep_saml_metadata_fresh(state: web::Data<AppState>, metrics: Arc<Metrics>) {
     let Some(every) = state.saml.refresh_interval() else {
         return;
     };
@@ -251,7 +339,7 @@ async fn keep_saml_metadata_fresh(state: web::Data<AppState>) {
         tokio::time::sleep(every).await;
         state
             .saml
-            .refresh(&state.http, &state.metrics, state.clock.unix())
+            .refresh(&state.http, &metrics, state.clock.unix())
             .await;
     }
 }

@@ -2,10 +2,9 @@
 //! RFC 8252 §7.3 loopback redirects): single-use through the store's atomic `take`, 60 seconds,
 //! bound to the client, the exact redirect URI and the code challenge.
 
+use super::{CliTokens, GrantError};
 use super::{random_token, token_hash};
 use crate::domain::Identity;
-use crate::error::ApiError;
-use crate::state::AppState;
 use crate::store::key;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -60,11 +59,10 @@ pub fn pkce_s256_matches(verifier: &str, challenge: &str) -> bool {
     well_formed && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()))
 }
 
-pub async fn issue(state: &AppState, grant: &Grant) -> Result<String, ApiError> {
+pub async fn issue(cli: &CliTokens, grant: &Grant) -> Result<String, GrantError> {
     let code = random_token("rgac_");
-    let value = serde_json::to_vec(grant).map_err(|_| ApiError::internal())?;
-    state
-        .store
+    let value = serde_json::to_vec(grant).map_err(|_| GrantError::Internal)?;
+    cli.store
         .put(&key("oauth_code", &token_hash(&code)), &value, LIFETIME)
         .await?;
     Ok(code)
@@ -72,21 +70,21 @@ pub async fn issue(state: &AppState, grant: &Grant) -> Result<String, ApiError> 
 
 /// Spends `code` (whatever the outcome: a wrong verifier burns it) and returns the identity.
 pub async fn redeem(
-    state: &AppState,
+    cli: &CliTokens,
     code: &str,
     client_id: &str,
     redirect_uri: &str,
     verifier: &str,
-) -> Result<Identity, ApiError> {
-    let bad = |why: &str| ApiError::bad_request("invalid_grant", why.to_string());
-    let Some(bytes) = state
+) -> Result<Identity, GrantError> {
+    let bad = |why: &str| GrantError::InvalidGrant(why.to_string());
+    let Some(bytes) = cli
         .store
         .take(&key("oauth_code", &token_hash(code)))
         .await?
     else {
         return Err(bad("unknown, expired or already used authorization code"));
     };
-    let grant: Grant = serde_json::from_slice(&bytes).map_err(|_| ApiError::internal())?;
+    let grant: Grant = serde_json::from_slice(&bytes).map_err(|_| GrantError::Internal)?;
     if grant.client_id != client_id {
         return Err(bad("the code was issued to another client"));
     }

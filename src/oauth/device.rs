@@ -6,10 +6,9 @@
 //! (`src/store`): polls record their time so §3.5 `slow_down` can be enforced (and the
 //! interval grows by 5 s from then on), and approval records who approved.
 
+use super::{CliTokens, GrantError};
 use super::{random_token, token_hash};
 use crate::domain::Identity;
-use crate::error::ApiError;
-use crate::state::AppState;
 use crate::store::key;
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
@@ -78,25 +77,25 @@ fn new_user_code() -> String {
 
 /// Starts a device authorization; returns the device code and the stored request.
 pub async fn start(
-    state: &AppState,
+    cli: &CliTokens,
     client_id: &str,
     ip: Option<String>,
-) -> Result<(String, DeviceRequest), ApiError> {
+) -> Result<(String, DeviceRequest), GrantError> {
     let device_code = random_token("rgdc_");
     let hash = token_hash(&device_code);
-    let now = state.clock.unix();
+    let now = cli.clock.unix();
     // A fresh user code that no live request holds (collisions are rare; retry a few times).
     let mut user_code = None;
     for _ in 0..5 {
         let candidate = new_user_code();
         let k = key("oauth_user_code", &candidate);
-        if state.store.insert_once(&k, EXPIRES_IN).await? {
-            state.store.put(&k, hash.as_bytes(), EXPIRES_IN).await?;
+        if cli.store.insert_once(&k, EXPIRES_IN).await? {
+            cli.store.put(&k, hash.as_bytes(), EXPIRES_IN).await?;
             user_code = Some(candidate);
             break;
         }
     }
-    let user_code = user_code.ok_or_else(ApiError::internal)?;
+    let user_code = user_code.ok_or(GrantError::Internal)?;
     let request = DeviceRequest {
         user_code,
         client_id: client_id.to_string(),
@@ -107,9 +106,8 @@ pub async fn start(
         ip,
         decision: Decision::Pending,
     };
-    let value = serde_json::to_vec(&request).map_err(|_| ApiError::internal())?;
-    state
-        .store
+    let value = serde_json::to_vec(&request).map_err(|_| GrantError::Internal)?;
+    cli.store
         .put(&key("oauth_device", &hash), &value, EXPIRES_IN + TOMBSTONE)
         .await?;
     Ok((device_code, request))
@@ -117,34 +115,33 @@ pub async fn start(
 
 /// The pending request a user code names (for the approval page), with its device hash.
 pub async fn find(
-    state: &AppState,
+    cli: &CliTokens,
     user_code: &str,
-) -> Result<Option<(String, DeviceRequest)>, ApiError> {
-    let Some(hash) = state.store.get(&key("oauth_user_code", user_code)).await? else {
+) -> Result<Option<(String, DeviceRequest)>, GrantError> {
+    let Some(hash) = cli.store.get(&key("oauth_user_code", user_code)).await? else {
         return Ok(None);
     };
-    let hash = String::from_utf8(hash).map_err(|_| ApiError::internal())?;
-    let Some(bytes) = state.store.get(&key("oauth_device", &hash)).await? else {
+    let hash = String::from_utf8(hash).map_err(|_| GrantError::Internal)?;
+    let Some(bytes) = cli.store.get(&key("oauth_device", &hash)).await? else {
         return Ok(None);
     };
-    let r: DeviceRequest = serde_json::from_slice(&bytes).map_err(|_| ApiError::internal())?;
-    let live = matches!(r.decision, Decision::Pending) && r.expires > state.clock.unix();
+    let r: DeviceRequest = serde_json::from_slice(&bytes).map_err(|_| GrantError::Internal)?;
+    let live = matches!(r.decision, Decision::Pending) && r.expires > cli.clock.unix();
     Ok(live.then_some((hash, r)))
 }
 
 /// Records the user's decision on a pending request; false if it was no longer pending (or
 /// expired) — a request is decided once.
 pub async fn decide(
-    state: &AppState,
+    cli: &CliTokens,
     hash: &str,
     approve: Option<Identity>,
-) -> Result<bool, ApiError> {
-    let now = state.clock.unix();
+) -> Result<bool, GrantError> {
+    let now = cli.clock.unix();
     // The user code of the request this call decided, if it did.
     let decided: Mutex<Option<String>> = Mutex::new(None);
     let k = key("oauth_device", hash);
-    state
-        .store
+    cli.store
         .update(&k, EXPIRES_IN + TOMBSTONE, &|old| {
             let mut r: DeviceRequest = serde_json::from_slice(old?).ok()?;
             let open = matches!(r.decision, Decision::Pending) && r.expires > now;
@@ -163,10 +160,7 @@ pub async fn decide(
     let decided = decided.lock().expect("lock").take();
     if let Some(user_code) = &decided {
         // The code has done its job: it cannot be looked up (or guessed) again.
-        state
-            .store
-            .delete(&key("oauth_user_code", user_code))
-            .await?;
+        cli.store.delete(&key("oauth_user_code", user_code)).await?;
     }
     Ok(decided.is_some())
 }
@@ -182,12 +176,11 @@ pub enum Poll {
     Unknown,
 }
 
-pub async fn poll(state: &AppState, device_code: &str, client_id: &str) -> Result<Poll, ApiError> {
+pub async fn poll(cli: &CliTokens, device_code: &str, client_id: &str) -> Result<Poll, GrantError> {
     let k = key("oauth_device", &token_hash(device_code));
-    let now = state.clock.unix();
+    let now = cli.clock.unix();
     let seen: Mutex<Option<(DeviceRequest, bool)>> = Mutex::new(None);
-    state
-        .store
+    cli.store
         .update(&k, EXPIRES_IN + TOMBSTONE, &|old| {
             let mut r: DeviceRequest = serde_json::from_slice(old?).ok()?;
             // §3.5: polling faster than the interval is answered with slow_down, and the
@@ -218,11 +211,11 @@ pub async fn poll(state: &AppState, device_code: &str, client_id: &str) -> Resul
     Ok(match r.decision {
         Decision::Pending => Poll::Pending,
         Decision::Denied => {
-            state.store.delete(&k).await?;
+            cli.store.delete(&k).await?;
             Poll::Denied
         }
         // Single use: of two pollers holding the same device code, one gets the tokens.
-        Decision::Approved { .. } => match state.store.take(&k).await? {
+        Decision::Approved { .. } => match cli.store.take(&k).await? {
             Some(bytes) => match serde_json::from_slice::<DeviceRequest>(&bytes) {
                 Ok(DeviceRequest {
                     decision: Decision::Approved { identity },

@@ -25,6 +25,54 @@ pub mod tokens;
 #[cfg(feature = "server")]
 use sha2::{Digest, Sha256};
 
+/// The CLI's sign-ins: device requests, authorization codes, broker tokens and their refresh
+/// families, all in the store.
+#[cfg(feature = "server")]
+pub struct CliTokens {
+    pub(crate) store: std::sync::Arc<dyn crate::store::Store>,
+    pub(crate) clock: std::sync::Arc<dyn crate::clock::Clock>,
+    pub(crate) audit: std::sync::Arc<crate::audit::Audit>,
+    pub(crate) metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// `[cli]`: the flows offered and the lifetimes of tokens and sign-ins.
+    pub config: crate::config::CliConfig,
+}
+
+#[cfg(feature = "server")]
+impl CliTokens {
+    /// The CLI's sign-ins kept in `store`.
+    pub fn new(
+        store: std::sync::Arc<dyn crate::store::Store>,
+        clock: std::sync::Arc<dyn crate::clock::Clock>,
+        audit: std::sync::Arc<crate::audit::Audit>,
+        metrics: std::sync::Arc<crate::metrics::Metrics>,
+        config: crate::config::CliConfig,
+    ) -> Self {
+        CliTokens {
+            store,
+            clock,
+            audit,
+            metrics,
+            config,
+        }
+    }
+}
+
+/// Why a CLI grant, token or device request was refused.
+#[cfg(feature = "server")]
+#[derive(Debug, thiserror::Error)]
+pub enum GrantError {
+    /// RFC 6749 §5.2 `invalid_grant`: the code, token or device request is not good (any
+    /// more); the text says what to do.
+    #[error("{0}")]
+    InvalidGrant(String),
+    /// The store failed: refused, never accepted.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// A stored record could not be encoded or read back (a bug, not input).
+    #[error("a stored record could not be encoded or read")]
+    Internal,
+}
+
 /// The built-in public client (no secret: a CLI cannot keep one).
 pub const CLI_CLIENT_ID: &str = "rolegate-cli";
 

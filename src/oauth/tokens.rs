@@ -12,10 +12,9 @@
 //! (AES-256-GCM) under a key derived from the spent token itself: only its holder can open it,
 //! and a store dump still yields no usable token.
 
+use super::{CliTokens, GrantError};
 use super::{random_token, token_hash};
 use crate::domain::Identity;
-use crate::error::ApiError;
-use crate::state::AppState;
 use crate::store::key;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -86,14 +85,14 @@ fn successor_key(token: &str) -> aws_lc_rs::aead::LessSafeKey {
 }
 
 /// `successor` sealed under `token`: base64 of nonce ‖ ciphertext ‖ tag.
-fn seal(token: &str, successor: &Successor) -> Result<String, ApiError> {
+fn seal(token: &str, successor: &Successor) -> Result<String, GrantError> {
     use aws_lc_rs::aead::{Aad, NONCE_LEN, Nonce};
     use base64::Engine;
-    let mut data = serde_json::to_vec(successor).map_err(|_| ApiError::internal())?;
+    let mut data = serde_json::to_vec(successor).map_err(|_| GrantError::Internal)?;
     let nonce: [u8; NONCE_LEN] = rand::random();
     successor_key(token)
         .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut data)
-        .map_err(|_| ApiError::internal())?;
+        .map_err(|_| GrantError::Internal)?;
     let mut out = nonce.to_vec();
     out.extend(data);
     Ok(base64::engine::general_purpose::STANDARD_NO_PAD.encode(out))
@@ -117,18 +116,18 @@ fn open_sealed(token: &str, sealed: &str) -> Option<Successor> {
     serde_json::from_slice(plain).ok()
 }
 
-fn invalid_grant(why: &str) -> ApiError {
-    ApiError::bad_request("invalid_grant", why.to_string())
+fn invalid_grant(why: &str) -> GrantError {
+    GrantError::InvalidGrant(why.to_string())
 }
 
-fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|_| ApiError::internal())
+fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, GrantError> {
+    serde_json::from_slice(bytes).map_err(|_| GrantError::Internal)
 }
 
 /// A new sign-in: a new family and its first pair.
-pub async fn sign_in(state: &AppState, identity: Identity) -> Result<Issued, ApiError> {
+pub async fn sign_in(cli: &CliTokens, identity: Identity) -> Result<Issued, GrantError> {
     let family = hex::encode(rand::random::<[u8; 16]>());
-    let now = state.clock.unix();
+    let now = cli.clock.unix();
     let record = Family {
         // Anchored at the IdP's authentication (a browser session keeps it as auth_time), not
         // at the approval: a CLI sign-in approved late in a browser session must not get a
@@ -137,34 +136,33 @@ pub async fn sign_in(state: &AppState, identity: Identity) -> Result<Issued, Api
         revoked: false,
         subject: identity.subject.clone(),
     };
-    let value = serde_json::to_vec(&record).map_err(|_| ApiError::internal())?;
-    state
-        .store
+    let value = serde_json::to_vec(&record).map_err(|_| GrantError::Internal)?;
+    cli.store
         .put(
             &key("oauth_family", &family),
             &value,
-            state.config.cli.session_lifetime,
+            cli.config.session_lifetime,
         )
         .await?;
-    pair(state, identity, &family, record.created).await
+    pair(cli, identity, &family, record.created).await
 }
 
 /// Seconds the family has left, or None once it is past its absolute lifetime.
-fn left(state: &AppState, created: i64) -> Option<u64> {
-    let end = created + state.config.cli.session_lifetime.as_secs() as i64;
-    let now = state.clock.unix();
+fn left(cli: &CliTokens, created: i64) -> Option<u64> {
+    let end = created + cli.config.session_lifetime.as_secs() as i64;
+    let now = cli.clock.unix();
     (end > now).then(|| (end - now) as u64)
 }
 
 async fn pair(
-    state: &AppState,
+    cli: &CliTokens,
     identity: Identity,
     family: &str,
     created: i64,
-) -> Result<Issued, ApiError> {
-    let now = state.clock.unix();
+) -> Result<Issued, GrantError> {
+    let now = cli.clock.unix();
     // Never past the IdP's own end for the sign-in (SAML SessionNotOnOrAfter).
-    let left = left(state, created)
+    let left = left(cli, created)
         .map(|l| match identity.idp_session_end {
             Some(end) => l.min(u64::try_from(end - now).unwrap_or(0)),
             None => l,
@@ -173,22 +171,22 @@ async fn pair(
         .ok_or_else(|| {
             invalid_grant("this sign-in has reached its lifetime; run `rolegate login` again")
         })?;
-    let access_ttl = state.config.cli.token_lifetime.as_secs().min(left);
+    let access_ttl = cli.config.token_lifetime.as_secs().min(left);
     let access_token = random_token(ACCESS_PREFIX);
     let refresh_token = random_token(REFRESH_PREFIX);
     let access = serde_json::to_vec(&Access {
         identity: identity.clone(),
         family: family.to_string(),
     })
-    .map_err(|_| ApiError::internal())?;
+    .map_err(|_| GrantError::Internal)?;
     let refresh = serde_json::to_vec(&Refresh {
         identity,
         family: family.to_string(),
         spent_at: None,
         successor: None,
     })
-    .map_err(|_| ApiError::internal())?;
-    let store = &state.store;
+    .map_err(|_| GrantError::Internal)?;
+    let store = &cli.store;
     store
         .put(
             &key("oauth_access", &token_hash(&access_token)),
@@ -212,19 +210,19 @@ async fn pair(
     })
 }
 
-async fn family(state: &AppState, id: &str) -> Result<Option<Family>, ApiError> {
-    match state.store.get(&key("oauth_family", id)).await? {
+async fn family(cli: &CliTokens, id: &str) -> Result<Option<Family>, GrantError> {
+    match cli.store.get(&key("oauth_family", id)).await? {
         Some(b) => Ok(Some(decode(&b)?)),
         None => Ok(None),
     }
 }
 
 /// The identity behind a live access token; None for unknown, expired or revoked tokens.
-pub async fn authenticate(state: &AppState, token: &str) -> Result<Option<Identity>, ApiError> {
+pub async fn authenticate(cli: &CliTokens, token: &str) -> Result<Option<Identity>, GrantError> {
     if !token.starts_with(ACCESS_PREFIX) {
         return Ok(None);
     }
-    let Some(bytes) = state
+    let Some(bytes) = cli
         .store
         .get(&key("oauth_access", &token_hash(token)))
         .await?
@@ -233,8 +231,8 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Option<Identi
     };
     let access: Access = decode(&bytes)?;
     // Revoking a family (logout, refresh-token reuse) ends its access tokens at once.
-    match family(state, &access.family).await? {
-        Some(f) if !f.revoked && left(state, f.created).is_some() => Ok(Some(access.identity)),
+    match family(cli, &access.family).await? {
+        Some(f) if !f.revoked && left(cli, f.created).is_some() => Ok(Some(access.identity)),
         _ => Ok(None),
     }
 }
@@ -242,25 +240,25 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Option<Identi
 /// RFC 6749 §6 with rotation: spends `token` and returns the next pair of its family — or,
 /// for a retry within the grace window, the pair it already returned (see the module doc).
 pub async fn refresh(
-    state: &AppState,
+    cli: &CliTokens,
     token: &str,
     client_ip: Option<IpAddr>,
-) -> Result<Issued, ApiError> {
+) -> Result<Issued, GrantError> {
     let unknown =
         || invalid_grant("unknown, expired or revoked refresh token; run `rolegate login`");
     if !token.starts_with(REFRESH_PREFIX) {
         return Err(unknown());
     }
     let refresh_key = key("oauth_refresh", &token_hash(token));
-    let Some(bytes) = state.store.get(&refresh_key).await? else {
+    let Some(bytes) = cli.store.get(&refresh_key).await? else {
         return Err(unknown());
     };
     let first: Refresh = decode(&bytes)?;
-    let fam = family(state, &first.family).await?.ok_or_else(unknown)?;
+    let fam = family(cli, &first.family).await?.ok_or_else(unknown)?;
     if fam.revoked {
         return Err(unknown());
     }
-    let left = left(state, fam.created).ok_or_else(unknown)?;
+    let left = left(cli, fam.created).ok_or_else(unknown)?;
     let idp = first.identity.idp.to_string();
     let reuse = Reuse {
         token,
@@ -270,17 +268,16 @@ pub async fn refresh(
         client_ip,
     };
     if let Some(at) = first.spent_at {
-        return reused(state, &reuse, at, first.successor.as_deref()).await;
+        return reused(cli, &reuse, at, first.successor.as_deref()).await;
     }
     // The successor exists (stored) before the token is spent, so whoever sees it spent can
     // be handed that very pair.
-    let now = state.clock.unix();
-    let next = pair(state, first.identity, &first.family, fam.created).await?;
+    let now = cli.clock.unix();
+    let next = pair(cli, first.identity, &first.family, fam.created).await?;
     let sealed = seal(token, &successor_of(&next, now))?;
     let lost: Mutex<Option<(i64, Option<String>)>> = Mutex::new(None);
     let seen = AtomicBool::new(false);
-    state
-        .store
+    cli.store
         .update(&refresh_key, Duration::from_secs(left), &|old| {
             // A compare-and-set may call this more than once: only the last call counts.
             let r = old.and_then(|b| serde_json::from_slice::<Refresh>(b).ok());
@@ -300,12 +297,12 @@ pub async fn refresh(
     let lost = lost.lock().expect("lock").take();
     if !seen.load(Ordering::SeqCst) || lost.is_some() {
         // Another request spent it first (or it vanished): this pair was never handed out.
-        discard(state, &next).await?;
+        discard(cli, &next).await?;
     }
     match (seen.load(Ordering::SeqCst), lost) {
         (false, _) => Err(unknown()),
         (true, None) => Ok(next),
-        (true, Some((at, successor))) => reused(state, &reuse, at, successor.as_deref()).await,
+        (true, Some((at, successor))) => reused(cli, &reuse, at, successor.as_deref()).await,
     }
 }
 
@@ -321,28 +318,26 @@ struct Reuse<'a> {
 /// A spent token again: within the grace window, while its successor is still unspent, the
 /// same successor (a retry of a lost answer); otherwise the whole family is revoked.
 async fn reused(
-    state: &AppState,
+    cli: &CliTokens,
     r: &Reuse<'_>,
     spent_at: i64,
     successor: Option<&str>,
-) -> Result<Issued, ApiError> {
-    let now = state.clock.unix();
+) -> Result<Issued, GrantError> {
+    let now = cli.clock.unix();
     let retry = now - spent_at <= REUSE_GRACE.as_secs() as i64;
     if retry
         && let Some(s) = successor.and_then(|s| open_sealed(r.token, s))
-        && is_live(state, &s.refresh_token).await?
+        && is_live(cli, &s.refresh_token).await?
     {
-        state
-            .metrics
+        cli.metrics
             .oauth_events
             .with_label_values(&["refresh_retry"])
             .inc();
         tracing::info!(family = %r.family, "refresh retried within the grace window: the same successor");
         return Ok(issued_from(s, now));
     }
-    revoke_family(state, r.family).await?;
-    state
-        .metrics
+    revoke_family(cli, r.family).await?;
+    cli.metrics
         .oauth_events
         .with_label_values(&["refresh_reuse"])
         .inc();
@@ -352,7 +347,7 @@ async fn reused(
         "spent token presented again after the grace window"
     };
     let ip = r.client_ip.map(|i| i.to_string()).unwrap_or_default();
-    state.audit.refresh_reuse(&crate::audit::RefreshReuse {
+    cli.audit.refresh_reuse(&crate::audit::RefreshReuse {
         idp: r.idp,
         subject: &r.fam.subject,
         family: r.family,
@@ -372,17 +367,17 @@ async fn reused(
 }
 
 /// A refresh token of the family that has not been spent yet.
-async fn is_live(state: &AppState, token: &str) -> Result<bool, ApiError> {
+async fn is_live(cli: &CliTokens, token: &str) -> Result<bool, GrantError> {
     let k = key("oauth_refresh", &token_hash(token));
-    Ok(match state.store.get(&k).await? {
+    Ok(match cli.store.get(&k).await? {
         Some(b) => decode::<Refresh>(&b)?.spent_at.is_none(),
         None => false,
     })
 }
 
 /// Deletes a pair that was minted but never handed out.
-async fn discard(state: &AppState, issued: &Issued) -> Result<(), ApiError> {
-    let store = &state.store;
+async fn discard(cli: &CliTokens, issued: &Issued) -> Result<(), GrantError> {
+    let store = &cli.store;
     store
         .delete(&key("oauth_access", &token_hash(&issued.access_token)))
         .await?;
@@ -411,11 +406,10 @@ fn issued_from(s: Successor, now: i64) -> Issued {
     }
 }
 
-async fn revoke_family(state: &AppState, id: &str) -> Result<(), ApiError> {
+async fn revoke_family(cli: &CliTokens, id: &str) -> Result<(), GrantError> {
     let family_key = key("oauth_family", id);
-    let ttl = state.config.cli.session_lifetime;
-    state
-        .store
+    let ttl = cli.config.session_lifetime;
+    cli.store
         .update(&family_key, ttl, &|old| {
             let mut f: Family = serde_json::from_slice(old?).ok()?;
             f.revoked = true;
@@ -427,21 +421,21 @@ async fn revoke_family(state: &AppState, id: &str) -> Result<(), ApiError> {
 
 /// RFC 7009: revoking a refresh token ends its family (and so every access token of it);
 /// revoking an access token ends that token. Unknown tokens are not an error (§2.2).
-pub async fn revoke(state: &AppState, token: &str) -> Result<(), ApiError> {
+pub async fn revoke(cli: &CliTokens, token: &str) -> Result<(), GrantError> {
     if token.starts_with(REFRESH_PREFIX) {
         let k = key("oauth_refresh", &token_hash(token));
-        if let Some(bytes) = state.store.get(&k).await? {
+        if let Some(bytes) = cli.store.get(&k).await? {
             let r: Refresh = decode(&bytes)?;
-            revoke_family(state, &r.family).await?;
+            revoke_family(cli, &r.family).await?;
         }
-        state.store.delete(&k).await?;
+        cli.store.delete(&k).await?;
     } else if token.starts_with(ACCESS_PREFIX) {
         let k = key("oauth_access", &token_hash(token));
-        if let Some(bytes) = state.store.get(&k).await? {
+        if let Some(bytes) = cli.store.get(&k).await? {
             let a: Access = decode(&bytes)?;
-            revoke_family(state, &a.family).await?;
+            revoke_family(cli, &a.family).await?;
         }
-        state.store.delete(&k).await?;
+        cli.store.delete(&k).await?;
     }
     Ok(())
 }

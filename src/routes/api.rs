@@ -3,6 +3,8 @@
 use super::caller::{Admin, Caller};
 use crate::clock::rfc3339;
 use crate::error::ApiError;
+use crate::favourites::Favourites;
+use crate::issue::Issuance;
 use crate::policy::Mapper;
 use crate::policy::explain::{IdentityFile, explain, explain_own};
 use crate::policy::{Action, RequestContext};
@@ -32,16 +34,18 @@ struct RoleView<'a> {
     favourite: bool,
 }
 
-async fn roles(state: web::Data<AppState>, caller: Caller) -> HttpResponse {
+async fn roles(
+    state: web::Data<AppState>,
+    favourites: web::Data<Favourites>,
+    caller: Caller,
+) -> HttpResponse {
     let roles = state.policy.roles(&caller.context(&state));
     // Favourites only order a list: a store that cannot answer leaves them out, it does not
     // take the list away.
-    let favourites = crate::favourites::list(&state, &caller.identity)
-        .await
-        .unwrap_or_else(|e| {
-            tracing::warn!(error = %e.description, "favourites unavailable for the roles answer");
-            Default::default()
-        });
+    let favourites = favourites.list(&caller.identity).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "favourites unavailable for the roles answer");
+        Default::default()
+    });
     let aws = &state.config.aws;
     let views: Vec<RoleView> = roles
         .iter()
@@ -100,21 +104,12 @@ struct CredentialsRequest {
 /// Presenter's [`crate::present::Credentials`], which the CLI reads back.
 async fn credentials(
     state: web::Data<AppState>,
+    issuance: web::Data<Issuance>,
     caller: Caller,
     body: web::Json<CredentialsRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (keys, plan) = crate::issue::credentials(
-        &state,
-        &crate::issue::Request {
-            identity: &caller.identity,
-            client: caller.client,
-            ip: caller.ip,
-            role: &body.role,
-            duration_seconds: body.duration_seconds,
-            action: Action::Credentials,
-        },
-    )
-    .await?;
+    let asked = caller.asks(&body.role, body.duration_seconds, Action::Credentials);
+    let (keys, plan) = issuance.credentials(&asked).await?;
     let region = state.config.aws.region(plan.grant().role().arn.partition());
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
@@ -131,23 +126,14 @@ struct ConsoleRequest {
 
 /// `{"url", "expires_at"}`: a console sign-in URL (its token is valid 15 minutes).
 async fn console_url(
-    state: web::Data<AppState>,
+    issuance: web::Data<Issuance>,
     caller: Caller,
     body: web::Json<ConsoleRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let link = crate::issue::console(
-        &state,
-        &crate::issue::Request {
-            identity: &caller.identity,
-            client: caller.client,
-            ip: caller.ip,
-            role: &body.role,
-            duration_seconds: body.duration_seconds,
-            action: Action::Console,
-        },
-        body.destination.as_deref(),
-    )
-    .await?;
+    let asked = caller.asks(&body.role, body.duration_seconds, Action::Console);
+    let link = issuance
+        .console(&asked, body.destination.as_deref())
+        .await?;
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
         .json(serde_json::json!({ "url": link.url, "expires_at": rfc3339(link.expires_at) })))

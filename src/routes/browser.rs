@@ -8,13 +8,14 @@ use super::picker;
 use crate::config::IdpKind;
 use crate::domain::ClientKind;
 use crate::error::ApiError;
-use crate::favourites;
-use crate::issue;
+use crate::favourites::Favourites;
+use crate::issue::Issuance;
 use crate::policy::Mapper;
 use crate::policy::{Action, RequestContext};
 use crate::present;
-use crate::session::{self, Session};
-use crate::state::{AppState, client_ip};
+use crate::routes::client::ClientIp;
+use crate::session::{self, Session, Sessions};
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -84,47 +85,75 @@ fn display_name<'a>(state: &'a AppState, id: &'a str) -> &'a str {
 
 async fn home(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    sessions: web::Data<Sessions>,
+    favourites: web::Data<Favourites>,
+    (req, client): (HttpRequest, ClientIp),
     query: web::Query<HomeQuery>,
 ) -> Result<HttpResponse, PageError> {
     let query = query.into_inner();
     let destination = query.destination.as_deref().filter(|d| !d.is_empty());
-    let Some(s) = session::current(&state, &req).await? else {
-        let here = match req.query_string() {
-            "" => "/".to_string(),
-            q => format!("/?{q}"),
-        };
-        // One IdP: straight to it — unless the user just signed out or came back from a
-        // cancel or refusal at the IdP (the marker cookie): Back after "Signed out" would
-        // otherwise sign them in again silently at an IdP whose session lives on, and a
-        // refusing IdP would loop. Those pages link to the IdP explicitly instead.
-        if let [only] = signin_idps(&state)[..]
-            && req.cookie(SIGNED_OUT_COOKIE).is_none()
-        {
-            return Ok(HttpResponse::SeeOther()
-                .insert_header((LOCATION, login_href(only, &here)))
-                .insert_header((CACHE_CONTROL, "no-store"))
-                .finish());
-        }
-        return Ok(signin(&state, &here, destination));
+    let Some(s) = sessions.current(&req).await? else {
+        return Ok(not_signed_in(&state, &req, destination));
     };
-    let ctx = RequestContext {
+    let roles = state.policy.roles(&browser_context(&state, &s, client));
+    let favourites = favourites.list(&s.identity).await?;
+    let page = picker_page(&state, &s, &query.q, destination, &roles, &favourites);
+    Ok(page::send(
+        StatusCode::OK,
+        &page,
+        &federation_origins(&state),
+    ))
+}
+
+/// `GET /` without a session: the sign-in page, or straight to the only IdP.
+fn not_signed_in(state: &AppState, req: &HttpRequest, destination: Option<&str>) -> HttpResponse {
+    let here = match req.query_string() {
+        "" => "/".to_string(),
+        q => format!("/?{q}"),
+    };
+    // One IdP: straight to it — unless the user just signed out or came back from a
+    // cancel or refusal at the IdP (the marker cookie): Back after "Signed out" would
+    // otherwise sign them in again silently at an IdP whose session lives on, and a
+    // refusing IdP would loop. Those pages link to the IdP explicitly instead.
+    if let [only] = signin_idps(state)[..]
+        && req.cookie(SIGNED_OUT_COOKIE).is_none()
+    {
+        return HttpResponse::SeeOther()
+            .insert_header((LOCATION, login_href(only, &here)))
+            .insert_header((CACHE_CONTROL, "no-store"))
+            .finish();
+    }
+    signin(state, &here, destination)
+}
+
+/// What the policy sees of a browser request.
+fn browser_context<'a>(state: &AppState, s: &'a Session, client: ClientIp) -> RequestContext<'a> {
+    RequestContext {
         identity: &s.identity,
         client: ClientKind::Browser,
-        source_ip: client_ip(&req, &state.config.server.trusted_proxies),
+        source_ip: client.0,
         now: state.clock.now(),
-    };
-    let roles = state.policy.roles(&ctx);
-    let favourites = favourites::list(&state, &s.identity).await?;
+    }
+}
+
+/// The role picker for a signed-in user.
+fn picker_page<'a>(
+    state: &'a AppState,
+    s: &'a Session,
+    query: &'a str,
+    destination: Option<&'a str>,
+    roles: &'a [crate::policy::RoleSummary],
+    favourites: &'a std::collections::BTreeSet<String>,
+) -> picker::PickerPage<'a> {
     let who = s.identity.display_name();
     let mut page = picker::build(&picker::Input {
         who,
-        idp: display_name(&state, s.identity.idp.as_str()),
+        idp: display_name(state, s.identity.idp.as_str()),
         csrf: &s.csrf,
-        query: query.q.trim(),
+        query: query.trim(),
         destination,
-        roles: &roles,
-        favourites: &favourites,
+        roles,
+        favourites,
     });
     if roles.is_empty() {
         page.no_role = Some(picker::NoRole {
@@ -137,11 +166,7 @@ async fn home(
     page.session_ends = u64::try_from(ends)
         .ok()
         .map(|secs| page::expiry(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)));
-    Ok(page::send(
-        StatusCode::OK,
-        &page,
-        &federation_origins(&state),
-    ))
+    page
 }
 
 /// Set when the user signs out, cancels at the IdP or is refused there: while present, `GET /`
@@ -238,6 +263,24 @@ struct ActionForm {
 }
 
 impl ActionForm {
+    /// What this form asks the issuance for, for the signed-in user.
+    fn asks<'a>(
+        &self,
+        s: &'a Session,
+        client: ClientIp,
+        role: &'a str,
+        action: Action,
+    ) -> crate::issue::Request<'a> {
+        crate::issue::Request {
+            identity: &s.identity,
+            client: ClientKind::Browser,
+            ip: client.0,
+            role,
+            duration_seconds: self.duration_seconds,
+            action,
+        }
+    }
+
     fn parse(body: &[u8], query: &str) -> Result<ActionForm, ApiError> {
         let mut f = ActionForm::default();
         let row = url::form_urlencoded::parse(query.as_bytes())
@@ -286,12 +329,12 @@ enum Csrf {
 
 /// The live session and a matching CSRF token, or the response to send instead.
 async fn authorized(
-    state: &AppState,
+    sessions: &Sessions,
     req: &HttpRequest,
     body: &[u8],
     csrf: Csrf,
-) -> Result<Result<(Session, ActionForm), HttpResponse>, ApiError> {
-    let Some(s) = session::current(state, req).await? else {
+) -> Result<Result<(Session, ActionForm), HttpResponse>, PageError> {
+    let Some(s) = sessions.current(req).await? else {
         // Signed out (or expired): a replayed or back-button POST lands on the sign-in page.
         return Ok(Err(HttpResponse::SeeOther()
             .insert_header((LOCATION, "/"))
@@ -302,7 +345,7 @@ async fn authorized(
         Err(e) => return Ok(Err(page::error(e.status, e.code, &e.description))),
     };
     let ok = match csrf {
-        Csrf::SingleUse => session::spend_csrf(state, req, &s, &form.csrf).await?,
+        Csrf::SingleUse => sessions.spend_csrf(req, &s, &form.csrf).await?,
         Csrf::Reusable => session::csrf_ok(&s, &form.csrf),
     };
     if !ok {
@@ -318,37 +361,28 @@ fn failure(e: ApiError) -> HttpResponse {
 
 async fn console(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    sessions: web::Data<Sessions>,
+    issuance: web::Data<Issuance>,
+    (req, client): (HttpRequest, ClientIp),
     role: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let (s, form) = match authorized(&state, &req, &body, Csrf::SingleUse).await? {
+    let (s, form) = match authorized(&sessions, &req, &body, Csrf::SingleUse).await? {
         Ok(x) => x,
         Err(resp) => return Ok(resp),
     };
     if let Some(federation) = console_out_of_reach(&state, &role) {
         return Ok(console_needs_real_aws(&state, &federation));
     }
-    let link = issue::console(
-        &state,
-        &issue::Request {
-            identity: &s.identity,
-            client: ClientKind::Browser,
-            ip: client_ip(&req, &state.config.server.trusted_proxies),
-            role: &role,
-            duration_seconds: form.duration_seconds,
-            action: Action::Console,
-        },
-        form.destination.as_deref(),
-    )
-    .await;
+    let asked = form.asks(&s, client, &role, Action::Console);
+    let link = issuance.console(&asked, form.destination.as_deref()).await;
     match link {
         // The sign-in URL carries a 15-minute token: never cached, never logged.
         Ok(link) => Ok(HttpResponse::SeeOther()
             .insert_header((LOCATION, link.url))
             .insert_header((CACHE_CONTROL, "no-store"))
             .finish()),
-        Err(e) => Ok(failure(e)),
+        Err(e) => Ok(failure(e.into())),
     }
 }
 
@@ -416,39 +450,38 @@ struct CredentialsPage<'a> {
 
 async fn credentials(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    sessions: web::Data<Sessions>,
+    issuance: web::Data<Issuance>,
+    (req, client): (HttpRequest, ClientIp),
     role: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let (s, form) = match authorized(&state, &req, &body, Csrf::SingleUse).await? {
+    let (s, form) = match authorized(&sessions, &req, &body, Csrf::SingleUse).await? {
         Ok(x) => x,
         Err(resp) => return Ok(resp),
     };
-    let issued = issue::credentials(
-        &state,
-        &issue::Request {
-            identity: &s.identity,
-            client: ClientKind::Browser,
-            ip: client_ip(&req, &state.config.server.trusted_proxies),
-            role: &role,
-            duration_seconds: form.duration_seconds,
-            action: Action::Credentials,
-        },
-    )
-    .await;
-    let (keys, plan) = match issued {
-        Ok(x) => x,
-        Err(e) => return Ok(failure(e)),
-    };
+    let asked = form.asks(&s, client, &role, Action::Credentials);
+    match issuance.credentials(&asked).await {
+        Ok((keys, plan)) => Ok(credentials_page(&state, keys, &plan)),
+        Err(e) => Ok(failure(e.into())),
+    }
+}
+
+/// The page that shows issued credentials in every format the Presenter writes.
+fn credentials_page(
+    state: &AppState,
+    keys: crate::aws::Credentials,
+    plan: &crate::aws::limits::SessionPlan,
+) -> HttpResponse {
     let role = plan.grant().role();
     let region = state.config.aws.region(role.arn.partition());
-    let creds = present::Credentials::issued(keys, &plan, region);
+    let creds = present::Credentials::issued(keys, plan, region);
     let blocks = match present::html::sections(&creds, &role.alias) {
         Ok(b) => b,
         Err(e) => {
             // Only STS (or its emulator) can send a value no format holds: its answer is bad.
             tracing::warn!(reason = %e, "STS credentials that cannot be shown");
-            return Ok(failure(e.into()));
+            return failure(e.into());
         }
     };
     let page = CredentialsPage {
@@ -459,30 +492,27 @@ async fn credentials(
         session: plan.session_name(),
         until: page::expiry(creds.expiration),
         blocks,
-        dev_sts: super::api::dev_sts_emulator(&state)
+        dev_sts: super::api::dev_sts_emulator(state)
             .map(|u| u.as_str().trim_end_matches('/').to_string()),
     };
-    Ok(page::send(StatusCode::OK, &page, &[]))
+    page::send(StatusCode::OK, &page, &[])
 }
 
 /// Stars or unstars a role, then back to the picker (with its search).
 async fn favourite(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    sessions: web::Data<Sessions>,
+    favourites: web::Data<Favourites>,
+    (req, client): (HttpRequest, ClientIp),
     role: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let (s, form) = match authorized(&state, &req, &body, Csrf::Reusable).await? {
+    let (s, form) = match authorized(&sessions, &req, &body, Csrf::Reusable).await? {
         Ok(x) => x,
         Err(resp) => return Ok(resp),
     };
     // Only roles the user may see can be starred: the store never holds arbitrary input.
-    let ctx = RequestContext {
-        identity: &s.identity,
-        client: ClientKind::Browser,
-        source_ip: client_ip(&req, &state.config.server.trusted_proxies),
-        now: state.clock.now(),
-    };
+    let ctx = browser_context(&state, &s, client);
     if !state.policy.roles(&ctx).iter().any(|r| r.alias == *role) {
         return Ok(page::error(
             StatusCode::FORBIDDEN,
@@ -490,7 +520,14 @@ async fn favourite(
             "That role is not granted to you.",
         ));
     }
-    favourites::toggle(&state, &s.identity, &role).await?;
+    favourites.toggle(&s.identity, &role).await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((LOCATION, back_to_picker(&form)))
+        .finish())
+}
+
+/// The picker again, with the search and destination the form came from.
+fn back_to_picker(form: &ActionForm) -> String {
     let mut back = url::form_urlencoded::Serializer::new(String::new());
     if !form.q.is_empty() {
         back.append_pair("q", &form.q);
@@ -499,45 +536,29 @@ async fn favourite(
         back.append_pair("destination", d);
     }
     let back = back.finish();
-    let location = if back.is_empty() {
+    if back.is_empty() {
         "/".to_string()
     } else {
         format!("/?{back}")
-    };
-    Ok(HttpResponse::SeeOther()
-        .insert_header((LOCATION, location))
-        .finish())
+    }
 }
 
 /// Ends the broker session. The IdP's own session lives on, so the page offers to end that
 /// too (an explicit link: signing out of Okta also ends the user's other apps).
 async fn logout(
     state: web::Data<AppState>,
+    sessions: web::Data<Sessions>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let current = session::current(&state, &req).await?;
+    let current = sessions.current(&req).await?;
     if let Some(s) = &current
         && !ActionForm::parse(&body, "").is_ok_and(|f| session::csrf_ok(s, &f.csrf))
     {
         return Ok(page::csrf_failed());
     }
-    let gone = session::end(&state, &req).await?;
-    let mut links = vec![Link {
-        href: sign_in_again_href(&state),
-        label: "Sign in again".into(),
-    }];
-    if let Some(s) = &current
-        && let Some(url) = idp_logout_url(&state, s)
-    {
-        links.push(Link {
-            href: url,
-            label: format!(
-                "Also sign out of {}",
-                display_name(&state, s.identity.idp.as_str())
-            ),
-        });
-    }
+    let gone = sessions.end(&req).await?;
+    let links = signed_out_links(&state, current.as_ref());
     let mut resp = page::message(
         StatusCode::OK,
         "Signed out",
@@ -548,6 +569,26 @@ async fn logout(
     resp.add_cookie(&signed_out_cookie(&state, true))
         .map_err(|_| ApiError::internal())?;
     Ok(resp)
+}
+
+/// "Sign in again", and the IdP's own sign-out when it has one.
+fn signed_out_links(state: &AppState, ended: Option<&Session>) -> Vec<Link> {
+    let mut links = vec![Link {
+        href: sign_in_again_href(state),
+        label: "Sign in again".into(),
+    }];
+    if let Some(s) = ended
+        && let Some(url) = idp_logout_url(state, s)
+    {
+        links.push(Link {
+            href: url,
+            label: format!(
+                "Also sign out of {}",
+                display_name(state, s.identity.idp.as_str())
+            ),
+        });
+    }
+    links
 }
 
 /// The IdP's sign-out: `logout_url` from config, else the OIDC `end_session_endpoint`

@@ -3,8 +3,12 @@
 
 use crate::domain::{ClientKind, Identity};
 use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::oauth::{CliTokens, tokens};
 use crate::policy::RequestContext;
-use crate::state::{AppState, client_ip};
+use crate::rate_limit::RateLimits;
+use crate::routes::client::ClientIp;
+use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
@@ -30,6 +34,23 @@ impl Caller {
         }
     }
 
+    /// What the caller asks the issuance for.
+    pub fn asks<'a>(
+        &'a self,
+        role: &'a str,
+        duration_seconds: Option<u64>,
+        action: crate::policy::Action,
+    ) -> crate::issue::Request<'a> {
+        crate::issue::Request {
+            identity: &self.identity,
+            client: self.client,
+            ip: self.ip,
+            role,
+            duration_seconds,
+            action,
+        }
+    }
+
     pub fn ip_string(&self) -> String {
         self.ip.map_or_else(|| "-".into(), |i| i.to_string())
     }
@@ -49,66 +70,81 @@ impl FromRequest for Caller {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Caller, ApiError>>>>;
 
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let req = req.clone();
+        let ip = ClientIp::extract_sync(&req, payload);
         Box::pin(async move {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(ApiError::internal)?
-                .clone();
+            let state = super::service::<AppState>(&req)?;
             let token = bearer(&req).ok_or_else(ApiError::missing_token)?;
-            let ip = client_ip(&req, &state.config.server.trusted_proxies);
             // Before verification, so a flood of junk tokens is throttled per client address.
             let limit = state.config.limits.requests_per_minute_per_ip;
-            if let (Some(ip), true) = (ip, limit > 0) {
-                state
-                    .rate_limit("ratelimit:ip", &ip.to_string(), limit)
-                    .await?;
+            if let (Some(ip), true) = (ip.0, limit > 0) {
+                let limits = super::service::<RateLimits>(&req)?;
+                limits.check("ratelimit:ip", &ip.to_string(), limit).await?;
             }
-            if token.starts_with(crate::oauth::tokens::ACCESS_PREFIX) {
-                return match crate::oauth::tokens::authenticate(&state, &token).await? {
-                    Some(identity) => Ok(Caller {
-                        identity,
-                        ip,
-                        client: ClientKind::Cli,
-                    }),
-                    None => {
-                        state
-                            .metrics
-                            .verify_failures
-                            .with_label_values(&["broker_token"])
-                            .inc();
-                        Err(ApiError::invalid_token(
-                            "unknown, expired or revoked broker token; run `rolegate login`",
-                        ))
-                    }
-                };
-            }
-            match state.idps.verify_bearer(&token, state.clock.as_ref()).await {
-                Ok(identity) => Ok(Caller {
-                    identity,
-                    ip,
-                    client: ClientKind::Api,
-                }),
-                Err(e) => {
-                    state
-                        .metrics
-                        .verify_failures
-                        .with_label_values(&[e.reason()])
-                        .inc();
-                    tracing::info!(reason = e.reason(), client_ip = ?ip, "bearer token rejected");
-                    if e == crate::idp::VerifyError::KeysUnavailable {
-                        return Err(ApiError::new(
-                            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-                            "idp_unavailable",
-                            "the identity provider's keys are not loaded yet; try again shortly",
-                        ));
-                    }
-                    Err(e.into())
-                }
-            }
+            let metrics = super::service::<Metrics>(&req)?;
+            let (identity, client) = if token.starts_with(tokens::ACCESS_PREFIX) {
+                let cli = super::service::<CliTokens>(&req)?;
+                (broker_token(&cli, &metrics, &token).await?, ClientKind::Cli)
+            } else {
+                (
+                    id_token(&state, &metrics, &token, ip).await?,
+                    ClientKind::Api,
+                )
+            };
+            Ok(Caller {
+                identity,
+                ip: ip.0,
+                client,
+            })
         })
     }
+}
+
+/// A broker access token from `rolegate login`.
+async fn broker_token(
+    cli: &CliTokens,
+    metrics: &Metrics,
+    token: &str,
+) -> Result<Identity, ApiError> {
+    match tokens::authenticate(cli, token).await? {
+        Some(identity) => Ok(identity),
+        None => {
+            metrics
+                .verify_failures
+                .with_label_values(&["broker_token"])
+                .inc();
+            Err(ApiError::invalid_token(
+                "unknown, expired or revoked broker token; run `rolegate login`",
+            ))
+        }
+    }
+}
+
+/// An IdP's ID token, verified against that IdP's keys.
+async fn id_token(
+    state: &AppState,
+    metrics: &Metrics,
+    token: &str,
+    ip: ClientIp,
+) -> Result<Identity, ApiError> {
+    let e = match state.idps.verify_bearer(token, state.clock.as_ref()).await {
+        Ok(identity) => return Ok(identity),
+        Err(e) => e,
+    };
+    metrics
+        .verify_failures
+        .with_label_values(&[e.reason()])
+        .inc();
+    tracing::info!(reason = e.reason(), client_ip = ?ip.0, "bearer token rejected");
+    if e == crate::idp::VerifyError::KeysUnavailable {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            "idp_unavailable",
+            "the identity provider's keys are not loaded yet; try again shortly",
+        ));
+    }
+    Err(e.into())
 }
 
 /// An administrator: `Authorization: Bearer <[admin] token>`, compared in constant time.
@@ -133,7 +169,8 @@ impl FromRequest for Admin {
             if expected.ct_eq(token.as_bytes()) {
                 Ok(Admin)
             } else {
-                tracing::warn!(client_ip = ?client_ip(req, &state.config.server.trusted_proxies), "wrong admin token");
+                let ip = ClientIp::extract_sync(req, &mut Payload::None);
+                tracing::warn!(client_ip = ?ip.0, "wrong admin token");
                 Err(ApiError::invalid_token("not the admin token"))
             }
         })();

@@ -281,37 +281,7 @@ async fn token(
                     invalid_grant(format!("unknown dev user; try one of {}", known.join(", ")))
                 })?
         }
-        "authorization_code" => {
-            let code = form.code.as_deref().unwrap_or_default();
-            // Single use: taken before any check, so a wrong verifier burns the code too.
-            let Some(bytes) = state
-                .store
-                .take(&key("dev_code", &token_hash(code)))
-                .await?
-            else {
-                return Err(invalid_grant(
-                    "unknown, expired or already used authorization code",
-                ));
-            };
-            let grant: CodeGrant =
-                serde_json::from_slice(&bytes).map_err(|_| ApiError::internal())?;
-            if form.client_id.as_deref() != Some(CLIENT_ID) {
-                return Err(invalid_grant("the code was issued to another client"));
-            }
-            if form.redirect_uri.as_deref() != Some(grant.redirect_uri.as_str()) {
-                return Err(invalid_grant(
-                    "redirect_uri differs from the authorization request",
-                ));
-            }
-            let verifier = form.code_verifier.as_deref().unwrap_or_default();
-            if !pkce_s256_matches(verifier, &grant.challenge) {
-                return Err(invalid_grant(
-                    "code_verifier does not match the code_challenge (PKCE)",
-                ));
-            }
-            idp.id_token(&grant.username, CLIENT_ID, grant.nonce.as_deref(), now)
-                .ok_or_else(|| invalid_grant("the user is no longer configured"))?
-        }
+        "authorization_code" => redeem(&state, idp, &form, now).await?,
         _ => {
             return Err(ApiError::bad_request(
                 "unsupported_grant_type",
@@ -322,4 +292,41 @@ async fn token(
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
         .json(json!({ "id_token": token, "token_type": "Bearer", "expires_in": 3600 })))
+}
+
+/// The authorization code grant, with the checks a real IdP makes (client, redirect URI, PKCE).
+async fn redeem(
+    state: &AppState,
+    idp: &DevIdp,
+    form: &TokenForm,
+    now: i64,
+) -> Result<String, ApiError> {
+    let code = form.code.as_deref().unwrap_or_default();
+    // Single use: taken before any check, so a wrong verifier burns the code too.
+    let Some(bytes) = state
+        .store
+        .take(&key("dev_code", &token_hash(code)))
+        .await?
+    else {
+        return Err(invalid_grant(
+            "unknown, expired or already used authorization code",
+        ));
+    };
+    let grant: CodeGrant = serde_json::from_slice(&bytes).map_err(|_| ApiError::internal())?;
+    if form.client_id.as_deref() != Some(CLIENT_ID) {
+        return Err(invalid_grant("the code was issued to another client"));
+    }
+    if form.redirect_uri.as_deref() != Some(grant.redirect_uri.as_str()) {
+        return Err(invalid_grant(
+            "redirect_uri differs from the authorization request",
+        ));
+    }
+    let verifier = form.code_verifier.as_deref().unwrap_or_default();
+    if !pkce_s256_matches(verifier, &grant.challenge) {
+        return Err(invalid_grant(
+            "code_verifier does not match the code_challenge (PKCE)",
+        ));
+    }
+    idp.id_token(&grant.username, CLIENT_ID, grant.nonce.as_deref(), now)
+        .ok_or_else(|| invalid_grant("the user is no longer configured"))
 }

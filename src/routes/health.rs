@@ -5,6 +5,7 @@
 //! error's text (file paths, parser messages, addresses): the detail is in the log.
 
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::state::AppState;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -22,37 +23,7 @@ async fn healthz() -> HttpResponse {
 }
 
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    // `epoch` also pins the store's epoch as soon as a fresh (restarted, empty) Redis is seen,
-    // rather than at the first sign-in after it: assertions issued between the restart and
-    // that sign-in are not refused as `before_store_epoch`.
-    let check = async {
-        state.store.ping().await?;
-        state.store.epoch().await?;
-        state.store.unsafe_setting().await
-    };
-    let store = match tokio::time::timeout(Duration::from_secs(2), check).await {
-        Ok(Ok(None)) => "ok".to_string(),
-        Ok(Ok(Some(problem))) => {
-            tracing::error!(%problem, "the store is unsafe to use; not ready");
-            "unsafe_setting".to_string()
-        }
-        Ok(Err(_)) | Err(_) => "unavailable".to_string(),
-    };
-    let idps: serde_json::Map<String, serde_json::Value> = state
-        .idps
-        .oidc()
-        .iter()
-        .map(|i| {
-            (
-                i.id.to_string(),
-                json!(if i.is_ready() {
-                    "ok"
-                } else {
-                    "keys_not_loaded"
-                }),
-            )
-        })
-        .collect();
+    let store = store_status(&state).await;
     let ready = store == "ok" && state.idps.all_ready();
     let policy = state.policy.status();
     let body = json!({
@@ -60,7 +31,7 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         "checks": {
             "config": "ok",
             "store": { "backend": state.store.backend(), "status": store },
-            "idps": idps,
+            "idps": idp_statuses(&state),
             // A failed reload keeps the last good policy serving: ready, but flagged stale.
             "policy": {
                 "status": if policy.error.is_some() { "stale" } else { "ok" },
@@ -78,11 +49,54 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+/// `ok`, `unsafe_setting` (Redis that evicts keys) or `unavailable` (within 2 s).
+async fn store_status(state: &AppState) -> &'static str {
+    // `epoch` also pins the store's epoch as soon as a fresh (restarted, empty) Redis is seen,
+    // rather than at the first sign-in after it: assertions issued between the restart and
+    // that sign-in are not refused as `before_store_epoch`.
+    let check = async {
+        state.store.ping().await?;
+        state.store.epoch().await?;
+        state.store.unsafe_setting().await
+    };
+    match tokio::time::timeout(Duration::from_secs(2), check).await {
+        Ok(Ok(None)) => "ok",
+        Ok(Ok(Some(problem))) => {
+            tracing::error!(%problem, "the store is unsafe to use; not ready");
+            "unsafe_setting"
+        }
+        Ok(Err(_)) | Err(_) => "unavailable",
+    }
+}
+
+/// Each OIDC IdP: `ok` once its keys are loaded.
+fn idp_statuses(state: &AppState) -> serde_json::Map<String, serde_json::Value> {
+    state
+        .idps
+        .oidc()
+        .iter()
+        .map(|i| {
+            (
+                i.id.to_string(),
+                json!(if i.is_ready() {
+                    "ok"
+                } else {
+                    "keys_not_loaded"
+                }),
+            )
+        })
+        .collect()
+}
+
+async fn metrics(
+    state: web::Data<AppState>,
+    metrics: web::Data<Metrics>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     metrics_allowed(&state, &req)?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render()))
+        .body(metrics.render()))
 }
 
 /// `/metrics` tells who signs in, which roles are used and how often checks fail. With

@@ -5,6 +5,8 @@
 use super::page::{self, PageError};
 use crate::error::ApiError;
 use crate::idp::{oidc, saml};
+use crate::rate_limit::RateLimits;
+use crate::routes::client::ClientIp;
 use crate::state::AppState;
 use crate::untrusted::safe_return_to;
 use actix_web::http::StatusCode;
@@ -28,7 +30,10 @@ struct LoginQuery {
 /// IdP again once signed in and out of the session's life (see `browser::SIGNED_OUT_COOKIE`).
 async fn login(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    limits: web::Data<RateLimits>,
+    saml_login: web::Data<saml::login::SamlLogin>,
+    oidc_login: web::Data<oidc::login::OidcLogin>,
+    (req, client): (HttpRequest, ClientIp),
     path: web::Path<String>,
     q: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, PageError> {
@@ -37,10 +42,10 @@ async fn login(
         None => {
             // Each start writes a pending request to the store: bounded per client address.
             let per_minute = state.config.limits.logins_per_minute_per_ip;
-            state
-                .limit_per_ip(&req, "ratelimit:login", per_minute)
+            limits
+                .per_client("ratelimit:login", client.0, per_minute)
                 .await?;
-            start(&state, &path, &q).await?
+            start(&state, (&saml_login, &oidc_login), &path, &q).await?
         }
     };
     if req.cookie(super::browser::SIGNED_OUT_COOKIE).is_some() {
@@ -50,7 +55,12 @@ async fn login(
     Ok(resp)
 }
 
-async fn start(state: &AppState, idp: &str, q: &LoginQuery) -> Result<HttpResponse, PageError> {
+async fn start(
+    state: &AppState,
+    (saml_login, oidc_login): (&saml::login::SamlLogin, &oidc::login::OidcLogin),
+    idp: &str,
+    q: &LoginQuery,
+) -> Result<HttpResponse, PageError> {
     let saml_idp = state.saml.idp(idp);
     let oidc_idp = state.idps.oidc_by_id(idp);
     if saml_idp.is_none() && oidc_idp.is_none() {
@@ -66,30 +76,12 @@ async fn start(state: &AppState, idp: &str, q: &LoginQuery) -> Result<HttpRespon
     };
     if let Some(idp) = saml_idp {
         let reauth = q.reauth.as_deref() == Some("1");
-        return match state.saml_login.start(idp, return_to, reauth).await {
-            Ok(started) => Ok(super::saml::started(state, started)),
-            Err(saml::login::StartError::NoSsoEndpoint) => Ok(page::error(
-                StatusCode::BAD_GATEWAY,
-                "no_sso_endpoint",
-                "The identity provider's metadata has no HTTP-Redirect sign-in endpoint.",
-            )),
-            Err(saml::login::StartError::AuthnRequest(e)) => {
-                tracing::error!(idp = %idp.id, error = %e, "cannot build the AuthnRequest");
-                Err(ApiError::internal().into())
-            }
-            Err(saml::login::StartError::Store(e)) => Err(ApiError::from(e).into()),
-        };
+        let started = saml_login.start(idp, return_to, reauth).await?;
+        return Ok(super::saml::started(state, started));
     }
     let idp = oidc_idp.expect("one of the two kinds, checked above");
-    match state.oidc_login.start(idp, return_to).await {
-        Ok(started) => Ok(super::oidc_login::started(state, started)),
-        Err(oidc::login::StartError::NotDiscovered) => Ok(page::error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "idp_unavailable",
-            "This identity provider's sign-in endpoints are not known yet (discovery); try again shortly.",
-        )),
-        Err(oidc::login::StartError::Store(e)) => Err(ApiError::from(e).into()),
-    }
+    let started = oidc_login.start(idp, return_to).await?;
+    Ok(super::oidc_login::started(state, started))
 }
 
 /// `serve --dev` opened as http://localhost:… while it lives at http://127.0.0.1:…: the

@@ -5,6 +5,7 @@ pub mod api;
 pub mod assets;
 pub mod browser;
 pub mod caller;
+pub mod client;
 pub mod dev_idp;
 pub mod health;
 pub mod login;
@@ -17,6 +18,13 @@ pub mod wellknown;
 
 use crate::error::ApiError;
 use actix_web::web;
+
+/// A service the app registered at start (every one is: a missing one is a bug, answered 500).
+pub(crate) fn service<T: 'static>(req: &actix_web::HttpRequest) -> Result<web::Data<T>, ApiError> {
+    req.app_data::<web::Data<T>>()
+        .cloned()
+        .ok_or_else(ApiError::internal)
+}
 
 /// Request bodies larger than this are refused before parsing.
 pub const MAX_JSON_BODY: usize = 16 * 1024;

@@ -17,9 +17,13 @@ use super::browser::sign_in_first;
 use super::page::{self, Link, PageError};
 use crate::clock::rfc3339;
 use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::oauth::CliTokens;
 use crate::oauth::{CLI_CLIENT_ID, code, device, tokens};
-use crate::session;
-use crate::state::{AppState, client_ip};
+use crate::rate_limit::RateLimits;
+use crate::routes::client::ClientIp;
+use crate::session::{self, Sessions};
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, LOCATION, PRAGMA};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -89,8 +93,38 @@ fn params(pairs: Vec<(String, String)>) -> Result<Params, ApiError> {
     single_valued(pairs).map_err(|m| ApiError::bad_request("invalid_request", m))
 }
 
-fn count(state: &AppState, event: &str) {
-    state.metrics.oauth_events.with_label_values(&[event]).inc();
+/// The services the CLI's OAuth surface uses, and the client's address.
+struct OAuth {
+    state: web::Data<AppState>,
+    cli: web::Data<CliTokens>,
+    sessions: web::Data<Sessions>,
+    limits: web::Data<RateLimits>,
+    metrics: web::Data<Metrics>,
+    client: ClientIp,
+}
+
+impl actix_web::FromRequest for OAuth {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<OAuth, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready((|| {
+            Ok(OAuth {
+                state: super::service(req)?,
+                cli: super::service(req)?,
+                sessions: super::service(req)?,
+                limits: super::service(req)?,
+                metrics: super::service(req)?,
+                client: ClientIp::extract_sync(req, payload),
+            })
+        })())
+    }
+}
+
+impl OAuth {
+    fn count(&self, event: &str) {
+        self.metrics.oauth_events.with_label_values(&[event]).inc();
+    }
 }
 
 // --- device authorization (RFC 8628 §3.1–3.2) --------------------------------------------------
@@ -103,29 +137,40 @@ struct DeviceAuthorizationForm {
 }
 
 async fn device_authorization(
-    state: web::Data<AppState>,
-    req: HttpRequest,
+    svc: OAuth,
     form: web::Form<DeviceAuthorizationForm>,
 ) -> Result<HttpResponse, ApiError> {
     check_client(form.client_id.as_deref())?;
-    if !state.config.cli.device_flow {
+    if !svc.cli.config.device_flow {
         return Err(ApiError::bad_request(
             "unauthorized_client",
             "the device flow is disabled on this broker ([cli] device_flow = false); run `rolegate login` without --device on a machine with a browser",
         ));
     }
-    let ip = client_ip(&req, &state.config.server.trusted_proxies);
+    let ip = svc.client.0;
     // Each request stores a record: bound how many one address can make.
-    let per_minute = state.config.limits.logins_per_minute_per_ip;
+    let per_minute = svc.state.config.limits.logins_per_minute_per_ip;
     if let (Some(ip), true) = (ip, per_minute > 0) {
-        state
-            .rate_limit("ratelimit:device", &ip.to_string(), per_minute)
+        svc.limits
+            .check("ratelimit:device", &ip.to_string(), per_minute)
             .await?;
     }
-    let (device_code, r) = device::start(&state, CLI_CLIENT_ID, ip.map(|i| i.to_string())).await?;
-    count(&state, "device_started");
+    let (device_code, r) =
+        device::start(&svc.cli, CLI_CLIENT_ID, ip.map(|i| i.to_string())).await?;
+    svc.count("device_started");
+    let body = device_authorization_body(&svc, device_code, &r)?;
+    Ok(no_store(HttpResponse::Ok()).json(body))
+}
+
+/// RFC 8628 §3.2: the device authorization response.
+fn device_authorization_body(
+    svc: &OAuth,
+    device_code: String,
+    r: &device::DeviceRequest,
+) -> Result<serde_json::Value, ApiError> {
     let user_code = device::display(&r.user_code);
-    let verification_uri = state
+    let verification_uri = svc
+        .state
         .public_url
         .join("device")
         .map_err(|_| ApiError::internal())?;
@@ -138,14 +183,14 @@ async fn device_authorization(
     });
     // Opt-in ([cli] verification_uri_complete): a link with the code in it is what a phisher
     // forwards. Even then the page makes the person type the code (see `device_page`).
-    if state.config.cli.verification_uri_complete {
+    if svc.cli.config.verification_uri_complete {
         let mut complete = verification_uri.clone();
         complete
             .query_pairs_mut()
             .append_pair("user_code", &user_code);
         body["verification_uri_complete"] = complete.as_str().into();
     }
-    Ok(no_store(HttpResponse::Ok()).json(body))
+    Ok(body)
 }
 
 // --- token endpoint ----------------------------------------------------------------------------
@@ -153,35 +198,23 @@ async fn device_authorization(
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 async fn token(
-    state: web::Data<AppState>,
-    req: HttpRequest,
+    svc: OAuth,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ApiError> {
     // Polls, refreshes and redemptions all count: guessing codes or tokens needs volume.
-    let per_minute = state.config.limits.token_requests_per_minute_per_ip;
-    state
-        .limit_per_ip(&req, "ratelimit:token", per_minute)
+    let per_minute = svc.state.config.limits.token_requests_per_minute_per_ip;
+    svc.limits
+        .per_client("ratelimit:token", svc.client.0, per_minute)
         .await?;
     let form = params(form.into_inner())?;
     check_client(form.get("client_id").map(String::as_str))?;
     let issued = match required(&form, "grant_type")? {
-        DEVICE_GRANT => device_code_grant(&state, &form).await?,
-        "authorization_code" => {
-            let identity = code::redeem(
-                &state,
-                required(&form, "code")?,
-                CLI_CLIENT_ID,
-                required(&form, "redirect_uri")?,
-                required(&form, "code_verifier")?,
-            )
-            .await?;
-            count(&state, "token_authorization_code");
-            tokens::sign_in(&state, identity).await?
-        }
+        DEVICE_GRANT => device_code_grant(&svc, &form).await?,
+        "authorization_code" => authorization_code_grant(&svc, &form).await?,
         "refresh_token" => {
-            let ip = client_ip(&req, &state.config.server.trusted_proxies);
-            let issued = tokens::refresh(&state, required(&form, "refresh_token")?, ip).await?;
-            count(&state, "token_refresh_token");
+            let ip = svc.client.0;
+            let issued = tokens::refresh(&svc.cli, required(&form, "refresh_token")?, ip).await?;
+            svc.count("token_refresh_token");
             issued
         }
         other => {
@@ -194,6 +227,20 @@ async fn token(
     Ok(no_store(HttpResponse::Ok()).json(issued))
 }
 
+/// RFC 6749 §4.1.3 with RFC 7636: the loopback flow's code, its redirect URI and verifier.
+async fn authorization_code_grant(svc: &OAuth, form: &Params) -> Result<tokens::Issued, ApiError> {
+    let identity = code::redeem(
+        &svc.cli,
+        required(form, "code")?,
+        CLI_CLIENT_ID,
+        required(form, "redirect_uri")?,
+        required(form, "code_verifier")?,
+    )
+    .await?;
+    svc.count("token_authorization_code");
+    Ok(tokens::sign_in(&svc.cli, identity).await?)
+}
+
 /// A parameter the request must carry, not empty.
 fn required<'a>(form: &'a Params, name: &'static str) -> Result<&'a str, ApiError> {
     form.get(name)
@@ -203,23 +250,23 @@ fn required<'a>(form: &'a Params, name: &'static str) -> Result<&'a str, ApiErro
 }
 
 /// RFC 8628 §3.4–3.5: a poll with the device code; a sign-in once the user approved.
-async fn device_code_grant(state: &AppState, form: &Params) -> Result<tokens::Issued, ApiError> {
-    if !state.config.cli.device_flow {
+async fn device_code_grant(svc: &OAuth, form: &Params) -> Result<tokens::Issued, ApiError> {
+    if !svc.cli.config.device_flow {
         return Err(ApiError::bad_request(
             "unauthorized_client",
             "the device flow is disabled on this broker",
         ));
     }
     let (code, description) = match device::poll(
-        state,
+        &svc.cli,
         required(form, "device_code")?,
         CLI_CLIENT_ID,
     )
     .await?
     {
         device::Poll::Approved(identity) => {
-            count(state, "token_device_code");
-            return tokens::sign_in(state, *identity).await;
+            svc.count("token_device_code");
+            return Ok(tokens::sign_in(&svc.cli, *identity).await?);
         }
         device::Poll::Pending => (
             "authorization_pending",
@@ -241,7 +288,7 @@ async fn device_code_grant(state: &AppState, form: &Params) -> Result<tokens::Is
 
 /// RFC 7009 §2.2: 200 whether or not the token was known (no oracle for token guessing).
 async fn revoke(
-    state: web::Data<AppState>,
+    svc: OAuth,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ApiError> {
     let form = params(form.into_inner())?;
@@ -250,8 +297,8 @@ async fn revoke(
         .get("token")
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::bad_request("invalid_request", "`token` is required"))?;
-    tokens::revoke(&state, token).await?;
-    count(&state, "revoked");
+    tokens::revoke(&svc.cli, token).await?;
+    svc.count("revoked");
     Ok(no_store(HttpResponse::Ok()).finish())
 }
 
@@ -327,7 +374,7 @@ fn human(d: Duration) -> String {
 }
 
 async fn authorize(
-    state: web::Data<AppState>,
+    svc: OAuth,
     req: HttpRequest,
     query: web::Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
@@ -339,11 +386,16 @@ async fn authorize(
         Ok(r) => r,
         Err((code, m)) => return Ok(page::error(StatusCode::BAD_REQUEST, code, m)),
     };
-    let Some(s) = session::current(&state, &req).await? else {
+    let Some(s) = svc.sessions.current(&req).await? else {
         // Sign in first, then come back here with the same request.
         let here = format!("/oauth2/authorize?{}", req.query_string());
-        return Ok(sign_in_first(&state, &here));
+        return Ok(sign_in_first(&svc.state, &here));
     };
+    Ok(authorize_page(&svc, &s, r))
+}
+
+/// "Sign in the rolegate CLI?": Allow or Cancel, carrying the checked request.
+fn authorize_page(svc: &OAuth, s: &session::Session, r: AuthorizeRequest) -> HttpResponse {
     let mut params = vec![
         ("client_id", CLI_CLIENT_ID.to_string()),
         ("redirect_uri", r.redirect_uri.to_string()),
@@ -360,7 +412,7 @@ async fn authorize(
         assets: &ASSETS,
         who,
         csrf: &s.csrf,
-        lifetime: human(state.config.cli.session_lifetime),
+        lifetime: human(svc.cli.config.session_lifetime),
         redirect_uri: r.redirect_uri.as_str(),
         params,
     };
@@ -368,37 +420,44 @@ async fn authorize(
     // listener; browsers apply `form-action` to that redirect too (Chromium does), so the
     // page names exactly that origin — already checked to be loopback, http, with a port.
     let callback = r.redirect_uri.origin().ascii_serialization();
-    Ok(page::send(StatusCode::OK, &page, &[callback]))
+    page::send(StatusCode::OK, &page, &[callback])
 }
 
 async fn authorize_decision(
-    state: web::Data<AppState>,
+    svc: OAuth,
     req: HttpRequest,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
-    let form = match single_valued(form.into_inner()) {
-        Ok(f) => f,
-        Err(m) => return Ok(page::error(StatusCode::BAD_REQUEST, "invalid_request", &m)),
-    };
+    let form = page_params(form)?;
     let r = match check_authorize(&form) {
         Ok(r) => r,
         Err((code, m)) => return Ok(page::error(StatusCode::BAD_REQUEST, code, m)),
     };
-    let Some(s) = session::current(&state, &req).await? else {
-        return Ok(HttpResponse::SeeOther()
-            .insert_header((LOCATION, "/"))
-            .finish());
+    let s = match signed_in(&svc, &req, &form, "/").await? {
+        Ok(s) => s,
+        Err(resp) => return Ok(resp),
     };
-    let csrf = form.get("csrf").map(String::as_str).unwrap_or_default();
-    if !session::csrf_ok(&s, csrf) {
-        return Ok(page::csrf_failed());
-    }
+    let allowed = form.get("decision").map(String::as_str) == Some("allow");
+    let back = back_to_cli(&svc, &s, &r, allowed).await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((LOCATION, back.as_str()))
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .finish())
+}
+
+/// The CLI's loopback redirect URI with the code (allowed) or `access_denied`, and the state.
+async fn back_to_cli(
+    svc: &OAuth,
+    s: &session::Session,
+    r: &AuthorizeRequest,
+    allowed: bool,
+) -> Result<url::Url, PageError> {
     let mut back = r.redirect_uri.clone();
     {
         let mut q = back.query_pairs_mut();
-        if form.get("decision").map(String::as_str) == Some("allow") {
+        if allowed {
             let code = code::issue(
-                &state,
+                &svc.cli,
                 &code::Grant {
                     identity: s.identity.clone(),
                     client_id: CLI_CLIENT_ID.into(),
@@ -415,10 +474,32 @@ async fn authorize_decision(
             q.append_pair("state", st);
         }
     }
-    Ok(HttpResponse::SeeOther()
-        .insert_header((LOCATION, back.as_str()))
-        .insert_header((CACHE_CONTROL, "no-store"))
-        .finish())
+    Ok(back)
+}
+
+/// A page's form with one value per field, or the error page.
+fn page_params(form: web::Form<Vec<(String, String)>>) -> Result<Params, PageError> {
+    single_valued(form.into_inner()).map_err(|m| ApiError::bad_request("invalid_request", m).into())
+}
+
+/// The session of a decision form, whose CSRF token it must carry; otherwise the response to
+/// send instead (a signed-out POST goes to `signed_out`).
+async fn signed_in(
+    svc: &OAuth,
+    req: &HttpRequest,
+    form: &Params,
+    signed_out: &'static str,
+) -> Result<Result<session::Session, HttpResponse>, PageError> {
+    let Some(s) = svc.sessions.current(req).await? else {
+        return Ok(Err(HttpResponse::SeeOther()
+            .insert_header((LOCATION, signed_out))
+            .finish()));
+    };
+    let csrf = form.get("csrf").map(String::as_str).unwrap_or_default();
+    if !session::csrf_ok(&s, csrf) {
+        return Ok(Err(page::csrf_failed()));
+    }
+    Ok(Ok(s))
 }
 
 // --- /device: the user's side of the device flow ----------------------------------------------
@@ -445,8 +526,8 @@ struct Shown {
 }
 
 /// The `/device` pages when `[cli] device_flow = false`.
-fn device_flow_off(state: &AppState) -> Option<HttpResponse> {
-    (!state.config.cli.device_flow).then(|| {
+fn device_flow_off(svc: &OAuth) -> Option<HttpResponse> {
+    (!svc.cli.config.device_flow).then(|| {
         page::error(
             StatusCode::NOT_FOUND,
             "device_flow_disabled",
@@ -462,14 +543,14 @@ struct DeviceQuery {
 
 /// Looks up a typed user code, counting misses against the user's guess budget.
 async fn lookup(
-    state: &AppState,
+    svc: &OAuth,
     s: &session::Session,
     typed: &str,
 ) -> Result<Result<(String, device::DeviceRequest), &'static str>, ApiError> {
-    let budget = state.config.cli.user_code_attempts_per_minute;
+    let budget = svc.cli.config.user_code_attempts_per_minute;
     let who = format!("{}:{}", s.identity.idp.as_str(), s.identity.subject);
     let found = match device::normalize(typed) {
-        Some(code) => device::find(state, &code).await?,
+        Some(code) => device::find(&svc.cli, &code).await?,
         None => None,
     };
     match found {
@@ -477,8 +558,8 @@ async fn lookup(
         None => {
             // Only misses count: a guesser burns the budget, a user with the right code never.
             if budget > 0 {
-                state
-                    .rate_limit("ratelimit:user_code", &who, budget)
+                svc.limits
+                    .check("ratelimit:user_code", &who, budget)
                     .await?;
             }
             Ok(Err(
@@ -488,8 +569,8 @@ async fn lookup(
     }
 }
 
-fn shown(state: &AppState, r: device::DeviceRequest, typed_here: bool) -> Shown {
-    let now = state.clock.unix();
+fn shown(svc: &OAuth, r: device::DeviceRequest, typed_here: bool) -> Shown {
+    let now = svc.cli.clock.unix();
     Shown {
         code: typed_here.then(|| device::display(&r.user_code)),
         ip: r.ip.unwrap_or_else(|| "unknown".into()),
@@ -527,67 +608,68 @@ fn device_view(
 /// or a phisher's) — the request's origin with an empty field for the code: never a pre-filled
 /// approval.
 async fn device_page(
-    state: web::Data<AppState>,
+    svc: OAuth,
     req: HttpRequest,
     query: web::Query<DeviceQuery>,
 ) -> Result<HttpResponse, PageError> {
-    if let Some(off) = device_flow_off(&state) {
+    if let Some(off) = device_flow_off(&svc) {
         return Ok(off);
     }
-    let Some(s) = session::current(&state, &req).await? else {
+    let Some(s) = svc.sessions.current(&req).await? else {
         let here = match req.query_string() {
             "" => "/device".to_string(),
             q => format!("/device?{q}"),
         };
-        return Ok(sign_in_first(&state, &here));
+        return Ok(sign_in_first(&svc.state, &here));
     };
     let Some(linked) = query.user_code.as_deref().filter(|c| !c.trim().is_empty()) else {
         return Ok(device_view(&s, None, None));
     };
-    Ok(match lookup(&state, &s, linked).await? {
-        Ok((_, r)) => device_view(&s, Some(shown(&state, r, false)), None),
+    Ok(match lookup(&svc, &s, linked).await? {
+        Ok((_, r)) => device_view(&s, Some(shown(&svc, r, false)), None),
         Err(m) => device_view(&s, None, Some(m)),
     })
 }
 
 async fn device_decision(
-    state: web::Data<AppState>,
+    svc: OAuth,
     req: HttpRequest,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
-    if let Some(off) = device_flow_off(&state) {
+    if let Some(off) = device_flow_off(&svc) {
         return Ok(off);
     }
-    let form = match single_valued(form.into_inner()) {
-        Ok(f) => f,
-        Err(m) => return Ok(page::error(StatusCode::BAD_REQUEST, "invalid_request", &m)),
+    let form = page_params(form)?;
+    let s = match signed_in(&svc, &req, &form, "/device").await? {
+        Ok(s) => s,
+        Err(resp) => return Ok(resp),
     };
-    let Some(s) = session::current(&state, &req).await? else {
-        return Ok(HttpResponse::SeeOther()
-            .insert_header((LOCATION, "/device"))
-            .finish());
-    };
-    let csrf = form.get("csrf").map(String::as_str).unwrap_or_default();
-    if !session::csrf_ok(&s, csrf) {
-        return Ok(page::csrf_failed());
-    }
     let typed = form
         .get("user_code")
         .map(String::as_str)
         .unwrap_or_default();
     let Some(decision) = form.get("decision") else {
         // The code typed into this site's own form: show the request to decide.
-        return Ok(match lookup(&state, &s, typed).await? {
-            Ok((_, r)) => device_view(&s, Some(shown(&state, r, true)), None),
+        return Ok(match lookup(&svc, &s, typed).await? {
+            Ok((_, r)) => device_view(&s, Some(shown(&svc, r, true)), None),
             Err(m) => device_view(&s, None, Some(m)),
         });
     };
-    let (hash, _) = match lookup(&state, &s, typed).await? {
+    decide(&svc, &s, typed, decision == "approve").await
+}
+
+/// Approves or denies the request behind a typed code.
+async fn decide(
+    svc: &OAuth,
+    s: &session::Session,
+    typed: &str,
+    approve: bool,
+) -> Result<HttpResponse, PageError> {
+    let (hash, _) = match lookup(svc, s, typed).await? {
         Ok(found) => found,
         Err(m) => return Ok(page::error(StatusCode::NOT_FOUND, "unknown_user_code", m)),
     };
-    let approve = decision == "approve";
-    let decided = device::decide(&state, &hash, approve.then(|| s.identity.clone())).await?;
+    let decided = device::decide(&svc.cli, &hash, approve.then(|| s.identity.clone())).await?;
     if !decided {
         return Ok(page::error(
             StatusCode::CONFLICT,
@@ -595,14 +677,11 @@ async fn device_decision(
             "This request was already approved or denied, or it expired.",
         ));
     }
-    count(
-        &state,
-        if approve {
-            "device_approved"
-        } else {
-            "device_denied"
-        },
-    );
+    svc.count(if approve {
+        "device_approved"
+    } else {
+        "device_denied"
+    });
     tracing::info!(
         idp = s.identity.idp.as_str(),
         subject = %s.identity.subject,

@@ -3,9 +3,13 @@
 //! sign-in starts at `/login/{idp}` ([`super::login`]).
 
 use super::page::{self, PageError};
+use crate::audit::Audit;
 use crate::error::ApiError;
+use crate::idp::oidc::login::OidcLogin;
 use crate::idp::oidc::login::{Callback, CallbackError, Finished, PENDING_TTL, Started};
-use crate::session;
+use crate::rate_limit::RateLimits;
+use crate::routes::client::ClientIp;
+use crate::session::{self, Sessions};
 use crate::state::AppState;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
@@ -57,70 +61,86 @@ pub(super) fn started(state: &AppState, started: Started) -> HttpResponse {
         .finish()
 }
 
+/// What the callback's pages and audit lines need besides the flow itself.
+struct Here<'a> {
+    state: &'a AppState,
+    audit: &'a Audit,
+    client: ClientIp,
+}
+
+#[allow(clippy::too_many_arguments)] // an extractor each: the services this route uses
 async fn callback(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    oidc_login: web::Data<OidcLogin>,
+    sessions: web::Data<Sessions>,
+    limits: web::Data<RateLimits>,
+    audit: web::Data<Audit>,
+    (req, client): (HttpRequest, ClientIp),
     path: web::Path<String>,
     q: web::Query<Callback>,
 ) -> Result<HttpResponse, PageError> {
     // Each callback may cost a call to the IdP's token endpoint: bounded per client address.
     let per_minute = state.config.limits.oidc_callbacks_per_minute_per_ip;
-    state
-        .limit_per_ip(&req, "ratelimit:oidc_callback", per_minute)
+    limits
+        .per_client("ratelimit:oidc_callback", client.0, per_minute)
         .await?;
     let bound = req.cookie(pending_cookie_name(&state));
-    let finished = state
-        .oidc_login
+    let finished = oidc_login
         .finish(&path, &q, bound.as_ref().map(Cookie::value))
         .await;
+    let here = Here {
+        state: &state,
+        audit: &audit,
+        client,
+    };
     match finished {
-        Ok(finished) => signed_in(&state, &req, finished).await,
+        Ok(finished) => signed_in(&here, &sessions, finished).await,
         Err(CallbackError::Refused {
             idp,
             reason,
             message,
-        }) => Ok(refuse(&state, &req, &idp, reason, message)),
-        Err(CallbackError::Cancelled { idp }) => {
-            audit_refusal(&state, &req, &idp, "cancelled");
-            let mut resp = page::cancelled(
-                "The sign-in was cancelled at the identity provider; nothing was signed in.",
-                super::browser::sign_in_again_href(&state),
-            );
-            resp.add_cookie(&super::browser::signed_out_cookie(&state, true))
-                .map_err(|_| ApiError::internal())?;
-            Ok(resp)
-        }
-        Err(CallbackError::Unreachable) => Err(ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "upstream_error",
-            "the identity provider is unavailable",
-        )
-        .into()),
-        Err(CallbackError::Corrupt) => Err(ApiError::internal().into()),
-        Err(CallbackError::Store(e)) => Err(ApiError::from(e).into()),
+        }) => Ok(refuse(&here, &idp, reason, message)),
+        Err(CallbackError::Cancelled { idp }) => cancelled(&here, &idp),
+        // IdP unreachable, pending login unreadable, store down: the one error mapping.
+        Err(e) => Err(e.into()),
     }
+}
+
+/// The user cancelled at the IdP: their choice, not a fault; still a refusal in the audit
+/// stream.
+fn cancelled(here: &Here<'_>, idp: &str) -> Result<HttpResponse, PageError> {
+    audit_refusal(here, idp, "cancelled");
+    let mut resp = page::cancelled(
+        "The sign-in was cancelled at the identity provider; nothing was signed in.",
+        super::browser::sign_in_again_href(here.state),
+    );
+    resp.add_cookie(&super::browser::signed_out_cookie(here.state, true))
+        .map_err(|_| ApiError::internal())?;
+    Ok(resp)
 }
 
 /// A verified ID token opens a browser session and goes back where the sign-in started.
 async fn signed_in(
-    state: &AppState,
-    req: &HttpRequest,
+    here: &Here<'_>,
+    sessions: &Sessions,
     finished: Finished,
 ) -> Result<HttpResponse, PageError> {
-    let cookie = match session::create(state, req, "oidc", finished.identity).await {
+    let cookie = match sessions
+        .create(here.client.0, "oidc", finished.identity)
+        .await
+    {
         Ok(c) => c,
         Err(session::Refused::StaleAuthentication) => {
             return Ok(refuse(
-                state,
-                req,
+                here,
                 &finished.idp,
                 "stale_authentication",
                 session::STALE_AUTHENTICATION,
             ));
         }
-        Err(session::Refused::Store(e)) => return Err(e.into()),
+        Err(session::Refused::Failed(e)) => return Err(e.into()),
     };
-    let mut gone = pending_cookie(state, String::new(), 0);
+    let mut gone = pending_cookie(here.state, String::new(), 0);
     gone.make_removal();
     Ok(HttpResponse::SeeOther()
         .insert_header((LOCATION, finished.return_to))
@@ -131,25 +151,19 @@ async fn signed_in(
 }
 
 /// A refusal page, and its line in the audit stream (reason code only).
-fn refuse(
-    state: &AppState,
-    req: &HttpRequest,
-    idp: &str,
-    code: &str,
-    message: &str,
-) -> HttpResponse {
-    audit_refusal(state, req, idp, code);
+fn refuse(here: &Here<'_>, idp: &str, code: &str, message: &str) -> HttpResponse {
+    audit_refusal(here, idp, code);
     let mut resp = page::error(StatusCode::FORBIDDEN, code, message);
     // `/` must not go straight back to a single IdP that would refuse again.
-    let _ = resp.add_cookie(&super::browser::signed_out_cookie(state, true));
+    let _ = resp.add_cookie(&super::browser::signed_out_cookie(here.state, true));
     resp
 }
 
 /// The audit line of a refused sign-in (reason code only).
-fn audit_refusal(state: &AppState, req: &HttpRequest, idp: &str, reason: &str) {
-    state.audit.oidc_refused(&crate::audit::OidcRefused {
+fn audit_refusal(here: &Here<'_>, idp: &str, reason: &str) {
+    here.audit.oidc_refused(&crate::audit::OidcRefused {
         idp,
         reason,
-        client_ip: &state.client_label(req),
+        client_ip: &here.client.label(),
     });
 }

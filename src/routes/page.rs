@@ -165,11 +165,28 @@ impl From<ApiError> for PageError {
     }
 }
 
-impl From<crate::store::StoreError> for PageError {
-    fn from(e: crate::store::StoreError) -> Self {
-        PageError(e.into())
-    }
+/// Each layer's error reaches a page through [`crate::error`]'s one mapping.
+macro_rules! page_error_from {
+    ($($t:ty),* $(,)?) => {$(
+        impl From<$t> for PageError {
+            fn from(e: $t) -> Self {
+                PageError(e.into())
+            }
+        }
+    )*};
 }
+
+page_error_from!(
+    crate::store::StoreError,
+    crate::rate_limit::RateLimited,
+    crate::session::SessionError,
+    crate::issue::NotIssued,
+    crate::oauth::GrantError,
+    crate::idp::saml::login::StartError,
+    crate::idp::oidc::login::StartError,
+    crate::idp::saml::login::AcsError,
+    crate::idp::oidc::login::CallbackError,
+);
 
 impl std::fmt::Display for PageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -167,66 +167,13 @@ pub fn build<'a>(input: &Input<'a>) -> PickerPage<'a> {
         .split_whitespace()
         .map(|t| t.to_ascii_lowercase())
         .collect();
-    let mut key = 0;
-    let mut row = |r: &RoleSummary, context: String| {
-        key += 1;
-        Row {
-            key,
-            alias: r.alias.clone(),
-            href: path_segment(&r.alias),
-            context,
-            console: r.actions.contains(&Action::Console),
-            credentials: r.actions.contains(&Action::Credentials),
-            favourite: input.favourites.contains(&r.alias),
-            durations: durations(r.max_duration_seconds),
-        }
-    };
     let shown: Vec<&RoleSummary> = input.roles.iter().filter(|r| matches(&terms, r)).collect();
-
-    let mut groups = Vec::new();
-    let favs: Vec<Row> = shown
-        .iter()
-        .filter(|r| input.favourites.contains(&r.alias))
-        .map(|r| row(r, format!("{} · {}", role_name(&r.arn), account_title(r))))
-        .collect();
-    if !favs.is_empty() {
-        groups.push(Group {
-            title: "Favourites".into(),
-            account: String::new(),
-            favourites: true,
-            rows: favs,
-        });
-    }
-    // Named accounts by name, then unnamed ones by number; roles by alias within each.
-    let mut by_account: BTreeMap<(bool, String, String), Vec<&RoleSummary>> = BTreeMap::new();
-    for r in &shown {
-        by_account
-            .entry((
-                r.account_name.is_none(),
-                account_title(r).to_lowercase(),
-                r.account.clone(),
-            ))
-            .or_default()
-            .push(r);
-    }
-    for ((_, _, account), mut roles) in by_account {
-        roles.sort_by(|a, b| a.alias.cmp(&b.alias));
-        let title = account_title(roles[0]);
-        let rows = roles
-            .iter()
-            .map(|r| row(r, role_name(&r.arn).to_string()))
-            .collect();
-        groups.push(Group {
-            account: if title == account {
-                String::new()
-            } else {
-                account
-            },
-            title,
-            favourites: false,
-            rows,
-        });
-    }
+    let mut rows = Rows {
+        key: 0,
+        favourites: input.favourites,
+    };
+    let mut groups: Vec<Group> = favourites_group(&shown, &mut rows).into_iter().collect();
+    groups.extend(account_groups(&shown, &mut rows));
     PickerPage {
         title: "Your AWS roles",
         assets: &ASSETS,
@@ -241,6 +188,78 @@ pub fn build<'a>(input: &Input<'a>) -> PickerPage<'a> {
         no_role: None,
         session_ends: None,
     }
+}
+
+/// Makes the page's rows, numbering them in page order (the duration fields' names).
+struct Rows<'a> {
+    key: usize,
+    favourites: &'a BTreeSet<String>,
+}
+
+impl Rows<'_> {
+    fn row(&mut self, r: &RoleSummary, context: String) -> Row {
+        self.key += 1;
+        Row {
+            key: self.key,
+            alias: r.alias.clone(),
+            href: path_segment(&r.alias),
+            context,
+            console: r.actions.contains(&Action::Console),
+            credentials: r.actions.contains(&Action::Credentials),
+            favourite: self.favourites.contains(&r.alias),
+            durations: durations(r.max_duration_seconds),
+        }
+    }
+}
+
+/// The starred roles first, each named with its account.
+fn favourites_group(shown: &[&RoleSummary], rows: &mut Rows<'_>) -> Option<Group> {
+    let favs: Vec<Row> = shown
+        .iter()
+        .filter(|r| rows.favourites.contains(&r.alias))
+        .map(|r| rows.row(r, format!("{} · {}", role_name(&r.arn), account_title(r))))
+        .collect();
+    (!favs.is_empty()).then(|| Group {
+        title: "Favourites".into(),
+        account: String::new(),
+        favourites: true,
+        rows: favs,
+    })
+}
+
+/// Named accounts by name, then unnamed ones by number; roles by alias within each.
+fn account_groups(shown: &[&RoleSummary], rows: &mut Rows<'_>) -> Vec<Group> {
+    let mut by_account: BTreeMap<(bool, String, String), Vec<&RoleSummary>> = BTreeMap::new();
+    for r in shown {
+        by_account
+            .entry((
+                r.account_name.is_none(),
+                account_title(r).to_lowercase(),
+                r.account.clone(),
+            ))
+            .or_default()
+            .push(r);
+    }
+    let mut groups = Vec::new();
+    for ((_, _, account), mut roles) in by_account {
+        roles.sort_by(|a, b| a.alias.cmp(&b.alias));
+        let title = account_title(roles[0]);
+        let group_rows = roles
+            .iter()
+            .map(|r| rows.row(r, role_name(&r.arn).to_string()))
+            .collect();
+        groups.push(Group {
+            account: if title == account {
+                String::new()
+            } else {
+                account
+            },
+            title,
+            favourites: false,
+            rows: group_rows,
+        });
+    }
+    groups
 }
 
 #[cfg(test)]

@@ -3,10 +3,15 @@
 //! starts at `/login/{idp}` ([`super::login`]).
 
 use super::page::{self, PageError};
+use crate::audit::Audit;
 use crate::error::ApiError;
+use crate::idp::saml::login::SamlLogin;
 use crate::idp::saml::login::{Accepted, AcsError, PENDING_TTL, Started};
 use crate::idp::saml::{SamlError, sp_metadata};
-use crate::session;
+use crate::metrics::Metrics;
+use crate::rate_limit::RateLimits;
+use crate::routes::client::ClientIp;
+use crate::session::{self, Sessions};
 use crate::state::AppState;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
@@ -98,78 +103,80 @@ struct AcsForm {
     relay_state: Option<String>,
 }
 
+/// What the ACS's pages and audit lines need besides the flow itself.
+struct Acs<'a> {
+    state: &'a AppState,
+    audit: &'a Audit,
+    metrics: &'a Metrics,
+    client: ClientIp,
+}
+
+#[allow(clippy::too_many_arguments)] // an extractor each: the services this route uses
 async fn acs(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    saml_login: web::Data<SamlLogin>,
+    sessions: web::Data<Sessions>,
+    limits: web::Data<RateLimits>,
+    audit: web::Data<Audit>,
+    metrics: web::Data<Metrics>,
+    (req, client): (HttpRequest, ClientIp),
     form: web::Form<AcsForm>,
 ) -> Result<HttpResponse, PageError> {
     // Before the Response is decoded: each post costs a signature check, maybe a decryption.
     let per_minute = state.config.limits.saml_acs_per_minute_per_ip;
-    state
-        .limit_per_ip(&req, "ratelimit:acs", per_minute)
+    limits
+        .per_client("ratelimit:acs", client.0, per_minute)
         .await?;
     let bound = req.cookie(pending_cookie_name(&state));
-    let finished = state
-        .saml_login
+    let finished = saml_login
         .finish(
             &form.saml_response,
             form.relay_state.as_deref(),
             bound.as_ref().map(Cookie::value),
         )
         .await;
+    let here = Acs {
+        state: &state,
+        audit: &audit,
+        metrics: &metrics,
+        client,
+    };
     match finished {
-        Ok(accepted) => signed_in(&state, &req, accepted).await,
-        Err(AcsError::Refused(e)) => refused(&state, &req, &e),
-        Err(AcsError::Busy) => Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
-            "the broker is busy verifying sign-ins; try again in a few seconds",
-        )
-        .into()),
-        Err(AcsError::Lost) => Err(ApiError::internal().into()),
-        // Store down: fail closed with the API error mapping (503).
-        Err(AcsError::Store(e)) => Err(ApiError::from(e).into()),
+        Ok(accepted) => signed_in(&here, &sessions, accepted).await,
+        Err(AcsError::Refused(e)) => refused(&here, &e),
+        // Busy, lost, store down: fail closed with the one error mapping (503, 500).
+        Err(e) => Err(e.into()),
     }
 }
-
 /// An accepted Response opens a browser session and goes back where the sign-in started.
 async fn signed_in(
-    state: &AppState,
-    req: &HttpRequest,
+    here: &Acs<'_>,
+    sessions: &Sessions,
     accepted: Accepted,
 ) -> Result<HttpResponse, PageError> {
+    let state = here.state;
     let Accepted {
         identity,
         return_to,
         idp,
         reauth,
     } = accepted;
-    let cookie = match session::create(state, req, "saml", identity).await {
+    let cookie = match sessions.create(here.client.0, "saml", identity).await {
         Ok(c) => c,
         // IdPs with long SSO sessions (Entra ID's "stay signed in", Okta's persistent
         // sessions) vouch with an old AuthnInstant: ask once for a fresh authentication
         // instead of sending the user to sign out at the IdP.
         Err(session::Refused::StaleAuthentication) if !reauth => {
-            let mut again = url::Url::parse("http://x/").expect("static URL");
-            again
-                .query_pairs_mut()
-                .append_pair("reauth", "1")
-                .append_pair("return_to", &return_to);
-            let location = format!("/login/{idp}?{}", again.query().unwrap_or_default());
-            return Ok(HttpResponse::SeeOther()
-                .insert_header((LOCATION, location))
-                .insert_header((CACHE_CONTROL, "no-store"))
-                .finish());
+            return Ok(authenticate_again(&idp, &return_to));
         }
         Err(session::Refused::StaleAuthentication) => {
             return Ok(refuse(
-                state,
-                req,
+                here,
                 "stale_authentication",
                 session::STALE_AUTHENTICATION,
             ));
         }
-        Err(session::Refused::Store(e)) => return Err(e.into()),
+        Err(session::Refused::Failed(e)) => return Err(e.into()),
     };
     let mut gone = pending_cookie(state, String::new(), 0);
     gone.make_removal();
@@ -181,10 +188,24 @@ async fn signed_in(
         .finish())
 }
 
+/// The sign-in again with ForceAuthn (`reauth=1`), back to the same place afterwards.
+fn authenticate_again(idp: &crate::domain::IdpId, return_to: &str) -> HttpResponse {
+    let mut again = url::Url::parse("http://x/").expect("static URL");
+    again
+        .query_pairs_mut()
+        .append_pair("reauth", "1")
+        .append_pair("return_to", return_to);
+    let location = format!("/login/{idp}?{}", again.query().unwrap_or_default());
+    HttpResponse::SeeOther()
+        .insert_header((LOCATION, location))
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
 /// A refused Response: counted, logged with its detail, and a page with its public code.
-fn refused(state: &AppState, req: &HttpRequest, e: &SamlError) -> Result<HttpResponse, PageError> {
-    state
-        .metrics
+fn refused(here: &Acs<'_>, e: &SamlError) -> Result<HttpResponse, PageError> {
+    let state = here.state;
+    here.metrics
         .saml_rejections
         .with_label_values(&[e.code()])
         .inc();
@@ -192,7 +213,7 @@ fn refused(state: &AppState, req: &HttpRequest, e: &SamlError) -> Result<HttpRes
     if let SamlError::Status(status) = e {
         // A Cancel at the IdP, or its refusal: the user's choice or the IdP's policy, not a
         // fault here. Still a refused sign-in in the audit stream.
-        audit_refusal(state, req, e.code());
+        audit_refusal(here, e.code());
         let mut resp = page::cancelled(
             &format!(
                 "Sign-in cancelled or refused at your identity provider (status {status}). \
@@ -205,8 +226,7 @@ fn refused(state: &AppState, req: &HttpRequest, e: &SamlError) -> Result<HttpRes
         return Ok(resp);
     }
     Ok(refuse(
-        state,
-        req,
+        here,
         e.code(),
         "The sign-in response from your identity provider was not accepted.",
     ))
@@ -215,17 +235,18 @@ fn refused(state: &AppState, req: &HttpRequest, e: &SamlError) -> Result<HttpRes
 /// A refusal page, and its line in the audit stream (reason code only).
 /// The page does not send the browser back to the IdP by itself: the signed-out marker keeps
 /// `/` from going straight to a single IdP that would refuse again.
-fn refuse(state: &AppState, req: &HttpRequest, code: &str, message: &str) -> HttpResponse {
-    audit_refusal(state, req, code);
+fn refuse(here: &Acs<'_>, code: &str, message: &str) -> HttpResponse {
+    let state = here.state;
+    audit_refusal(here, code);
     let mut resp = page::error(StatusCode::FORBIDDEN, code, message);
     let _ = resp.add_cookie(&super::browser::signed_out_cookie(state, true));
     resp
 }
 
 /// The audit line of a refused sign-in (reason code only).
-fn audit_refusal(state: &AppState, req: &HttpRequest, code: &str) {
-    state.audit.saml_refused(&crate::audit::SamlRefused {
+fn audit_refusal(here: &Acs<'_>, code: &str) {
+    here.audit.saml_refused(&crate::audit::SamlRefused {
         reason: code,
-        client_ip: &state.client_label(req),
+        client_ip: &here.client.label(),
     });
 }

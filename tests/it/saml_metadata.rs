@@ -193,7 +193,7 @@ async fn metadata_url_refresh_keeps_the_last_good_copy_and_counts_new_certificat
     slot.lock().unwrap().clear();
     app.state
         .saml
-        .refresh(&app.state.http, &app.state.metrics, now())
+        .refresh(&app.state.http, &app.metrics, now())
         .await;
     assert!(
         app.metrics()
@@ -213,7 +213,7 @@ async fn metadata_url_refresh_keeps_the_last_good_copy_and_counts_new_certificat
         .replace(r#"use="signing""#, r#"use="encryption""#);
     app.state
         .saml
-        .refresh(&app.state.http, &app.state.metrics, now())
+        .refresh(&app.state.http, &app.metrics, now())
         .await;
     assert_eq!(
         post_acs(&app, &old.response_b64(&Knobs::default()))
@@ -231,7 +231,7 @@ async fn metadata_url_refresh_keeps_the_last_good_copy_and_counts_new_certificat
     );
     app.state
         .saml
-        .refresh(&app.state.http, &app.state.metrics, now())
+        .refresh(&app.state.http, &app.metrics, now())
         .await;
     let metrics = app.metrics().await;
     assert!(metrics.contains(r#"result="new_cert"} 1"#), "{metrics}");

@@ -175,6 +175,7 @@ pub struct TestApp {
     pub http: reqwest::Client,
     handle: actix_web::dev::ServerHandle,
     pub state: actix_web::web::Data<rolegate::state::AppState>,
+    pub metrics: std::sync::Arc<rolegate::metrics::Metrics>,
     pub dir: tempfile::TempDir,
 }
 
@@ -217,6 +218,7 @@ impl TestApp {
         let url = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
         let state = app.state();
+        let metrics = app.metrics();
         tokio::spawn(app.run_until_stopped());
         let http = reqwest::Client::builder()
             .no_proxy()
@@ -228,6 +230,7 @@ impl TestApp {
             http,
             handle,
             state,
+            metrics,
             dir,
         };
         if wait_ready {
