@@ -23,7 +23,7 @@ pub struct Metrics {
     pub policy_stale: IntGauge,
     pub saml_metadata_refreshes: IntCounterVec,
     pub saml_rejections: IntCounterVec,
-    /// CLI sign-in: device_started, device_approved, device_denied, token_<grant>,
+    /// CLI sign-in: device_started, device_approved, device_denied, `token_<grant>`,
     /// refresh_retry (the same successor returned), refresh_reuse (a family revoked), revoked.
     pub oauth_events: IntCounterVec,
 }

@@ -1,6 +1,6 @@
 //! `GET /login/{idp}`: starts a browser sign-in at a SAML or OIDC IdP. The protocols' own
 //! steps are [`crate::idp::saml::login`] and [`crate::idp::oidc::login`]; the pending-login
-//! cookies are set by [`super::saml::started`] and [`super::oidc_login::started`].
+//! cookies are set by `saml::started` and `oidc_login::started`.
 
 use super::page::{self, PageError};
 use crate::error::ApiError;
