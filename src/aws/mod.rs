@@ -2,10 +2,10 @@
 //! either mode — `assume_role` with the broker's own AWS credentials, or `web_identity` where
 //! the broker signs a short JWT per call and holds no AWS keys at all.
 
-pub mod console;
-pub mod limits;
-pub mod session_name;
-pub mod sts;
+pub(crate) mod console;
+pub(crate) mod limits;
+pub(crate) mod session_name;
+pub(crate) mod sts;
 
 use crate::secret::Secret;
 use async_trait::async_trait;

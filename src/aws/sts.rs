@@ -37,7 +37,7 @@ enum Mode {
     },
 }
 
-pub struct StsIssuer {
+pub(crate) struct StsIssuer {
     clients: HashMap<String, Client>,
     mode: Mode,
     metrics: Arc<Metrics>,
@@ -47,7 +47,7 @@ pub struct StsIssuer {
 
 impl StsIssuer {
     /// `key` is the broker's issuer key, required in `web_identity` mode.
-    pub async fn new(
+    pub(crate) async fn new(
         aws: &AwsConfig,
         issuer: Option<&IssuerConfig>,
         key: Option<Arc<SigningKey>>,

@@ -2,7 +2,7 @@ use crate::config::{Config, IdpKind};
 use std::path::Path;
 use std::process::ExitCode;
 
-pub fn run(path: &Path) -> ExitCode {
+pub(super) fn run(path: &Path) -> ExitCode {
     let loaded = Config::load(Some(path), false)
         .map_err(|e| e.to_string())
         .and_then(|c| saml_metadata(&c).map(|()| c))

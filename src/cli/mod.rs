@@ -2,7 +2,7 @@
 //! operators' commands exist with the `server` feature only: the engineer's build (`cli`) has
 //! the client commands alone.
 
-pub mod client;
+pub(crate) mod client;
 #[cfg(feature = "server")]
 mod config_check;
 #[cfg(feature = "server")]

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(clap::Args)]
-pub struct JwtArgs {
+pub(super) struct JwtArgs {
     /// JWK Set file with the IdP's public keys.
     #[arg(long)]
     jwks: PathBuf,
@@ -47,7 +47,7 @@ fn reject(code: &str, description: String) -> ExitCode {
     ExitCode::from(1)
 }
 
-pub fn jwt(a: JwtArgs) -> ExitCode {
+pub(super) fn jwt(a: JwtArgs) -> ExitCode {
     let clock = match FixedClock::parse_rfc3339(&a.now) {
         Ok(c) => c,
         Err(e) => return usage(e),
@@ -95,7 +95,7 @@ pub fn jwt(a: JwtArgs) -> ExitCode {
 /// `--request-id` the Response is treated as unsolicited and only the InResponseTo comparison
 /// is skipped; the replay cache is the server's and does not run here.
 #[derive(clap::Args)]
-pub struct SamlArgs {
+pub(super) struct SamlArgs {
     /// The IdP's SAML metadata (entity ID and signing certificates).
     #[arg(long)]
     idp_metadata: PathBuf,
@@ -128,7 +128,7 @@ pub struct SamlArgs {
     groups_split_commas: bool,
 }
 
-pub fn saml(a: SamlArgs) -> ExitCode {
+pub(super) fn saml(a: SamlArgs) -> ExitCode {
     use crate::config::{MetadataSource, SamlIdpConfig};
     use crate::idp::saml::{attributes, decode_any, metadata, verify as sv};
     let clock = match FixedClock::parse_rfc3339(&a.now) {

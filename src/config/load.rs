@@ -5,9 +5,9 @@ use super::ConfigError;
 use super::raw::RawConfig;
 use toml::{Table, Value};
 
-pub const ENV_PREFIX: &str = "ROLEGATE_";
+pub(super) const ENV_PREFIX: &str = "ROLEGATE_";
 
-pub fn parse(text: &str, source: &str) -> Result<Table, ConfigError> {
+pub(super) fn parse(text: &str, source: &str) -> Result<Table, ConfigError> {
     text.parse::<Table>().map_err(|e| {
         // Point at line:column, as an editor would.
         let at = e.span().map_or(String::new(), |s| {
@@ -27,7 +27,7 @@ pub fn parse(text: &str, source: &str) -> Result<Table, ConfigError> {
 /// (`DEFAULT_DURATION`); `__` separates levels; a number selects an element of an array of
 /// tables (`ROLEGATE_IDP__0__CLIENT_ID`). Variables without `__` (such as `ROLEGATE_BROKER`,
 /// read by the CLI) are not overrides.
-pub fn apply_env_overrides(
+pub(super) fn apply_env_overrides(
     table: &mut Table,
     vars: impl IntoIterator<Item = (String, String)>,
 ) -> Result<(), ConfigError> {
@@ -98,7 +98,7 @@ fn env_value(raw: &str, existing: Option<&Value>) -> Value {
     }
 }
 
-pub fn deserialize(table: Table) -> Result<RawConfig, ConfigError> {
+pub(super) fn deserialize(table: Table) -> Result<RawConfig, ConfigError> {
     let tags = Tags::of(&table);
     let value = Value::Table(table);
     serde_path_to_error::deserialize(value).map_err(|e| {

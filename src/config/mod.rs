@@ -19,8 +19,8 @@ use std::time::Duration;
 use url::Url;
 
 /// The `--dev` configuration, embedded so the first command works from any directory.
-pub const DEV_CONFIG: &str = include_str!("../../config/dev/rolegate.toml");
-pub const DEV_USERS: &str = include_str!("../../config/dev/users.toml");
+pub(crate) const DEV_CONFIG: &str = include_str!("../../config/dev/rolegate.toml");
+pub(crate) const DEV_USERS: &str = include_str!("../../config/dev/users.toml");
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -54,11 +54,11 @@ pub struct Config {
     /// The file this came from (None for the embedded dev config): reloads re-read it.
     pub source: Option<PathBuf>,
     /// Policy documents, listed one by one (never a glob: a deleted file must be an error).
-    pub policy_files: Vec<PathBuf>,
+    pub(crate) policy_files: Vec<PathBuf>,
     /// Bearer token for admin routes; None disables them.
-    pub admin_token: Option<Secret<String>>,
+    pub(crate) admin_token: Option<Secret<String>>,
     /// Bearer token for `/metrics`; None: loopback connections only.
-    pub metrics_token: Option<Secret<String>>,
+    pub(crate) metrics_token: Option<Secret<String>>,
     /// `serve --dev`: loopback only, generated keys, the built-in dev IdP allowed.
     pub dev: bool,
 }
@@ -70,8 +70,8 @@ pub struct ServerConfig {
     pub public_url: Option<Url>,
     /// Proxies whose forwarding header is believed, and which header that is.
     pub trusted_proxies: crate::client_addr::TrustedProxies,
-    pub cors_origins: Vec<String>,
-    pub log_format: LogFormat,
+    pub(crate) cors_origins: Vec<String>,
+    pub(crate) log_format: LogFormat,
     pub shutdown_timeout: Duration,
 }
 
@@ -84,7 +84,7 @@ pub enum AuditOutput {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     Pretty,
     Json,
 }
@@ -133,12 +133,12 @@ pub struct AwsConfig {
     pub partitions: BTreeMap<String, Partition>,
     /// None: the SDK's default credential chain. In `--dev` against a loopback STS emulator,
     /// dummy keys, so trying rolegate needs no AWS setup.
-    pub static_credentials: Option<StaticCredentials>,
+    pub(crate) static_credentials: Option<StaticCredentials>,
 }
 
 impl Config {
     /// How pages and the CLI name an IdP: its `display_name`, else its id.
-    pub fn idp_display_name<'a>(&'a self, id: &'a str) -> &'a str {
+    pub(crate) fn idp_display_name<'a>(&'a self, id: &'a str) -> &'a str {
         self.idps
             .iter()
             .find(|i| i.id.as_str() == id)
@@ -158,9 +158,9 @@ impl AwsConfig {
 }
 
 #[derive(Debug, Clone)]
-pub struct StaticCredentials {
-    pub access_key_id: Secret<String>,
-    pub secret_access_key: Secret<String>,
+pub(crate) struct StaticCredentials {
+    pub(crate) access_key_id: Secret<String>,
+    pub(crate) secret_access_key: Secret<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -168,7 +168,7 @@ pub struct Partition {
     pub region: String,
     pub sts_endpoint: Option<Url>,
     pub federation_url: Url,
-    pub console_hosts: Vec<String>,
+    pub(crate) console_hosts: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -255,7 +255,7 @@ impl SamlIdpConfig {
 
 /// AuthnContextClassRef values IdPs send after a second factor: Entra/ADFS, REFEDS MFA, and
 /// the SAML 2.0 authentication-context classes that imply a token or a phone.
-pub const DEFAULT_MFA_AUTHN_CONTEXTS: &[&str] = &[
+pub(crate) const DEFAULT_MFA_AUTHN_CONTEXTS: &[&str] = &[
     "http://schemas.microsoft.com/claims/multipleauthn",
     "https://refeds.org/profile/mfa",
     "urn:oasis:names:tc:SAML:2.0:ac:classes:TimeSyncToken",
@@ -311,7 +311,7 @@ impl OidcIdpConfig {
 }
 
 /// RFC 8176 `amr` values that mean a second factor was used.
-pub const DEFAULT_MFA_AMR: &[&str] = &["mfa", "otp", "hwk", "swk", "sc", "fido"];
+pub(crate) const DEFAULT_MFA_AMR: &[&str] = &["mfa", "otp", "hwk", "swk", "sc", "fido"];
 
 #[derive(Debug, Clone)]
 pub struct DevIdpConfig {
@@ -367,7 +367,7 @@ pub struct CliConfig {
     /// that carries the code is what a phisher sends; the person types the code either way.
     pub verification_uri_complete: bool,
     /// How long a broker access token lives (refreshed silently by the CLI).
-    pub token_lifetime: Duration,
+    pub(crate) token_lifetime: Duration,
     /// Absolute lifetime of a sign-in (refresh family): after it, the IdP again.
     pub session_lifetime: Duration,
     /// Wrong user codes a signed-in user may try per minute on `/device`.
@@ -377,7 +377,7 @@ pub struct CliConfig {
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Credential issuances per (idp, subject) per minute.
-    pub credentials_per_minute: u32,
+    pub(crate) credentials_per_minute: u32,
     /// Authenticated API calls per client IP per minute; 0 (default) leaves it to the edge
     /// (load balancer/WAF), since carrier NAT puts many app users behind one address.
     pub requests_per_minute_per_ip: u32,
@@ -388,10 +388,10 @@ pub struct Limits {
     pub saml_acs_per_minute_per_ip: u32,
     /// OIDC sign-in callbacks per client IP per minute (each may call the IdP's token
     /// endpoint); 0 = off.
-    pub oidc_callbacks_per_minute_per_ip: u32,
+    pub(crate) oidc_callbacks_per_minute_per_ip: u32,
     /// `POST /oauth2/token` requests per client IP per minute (device polling, refreshes,
     /// code redemption — and guesses); 0 = off.
-    pub token_requests_per_minute_per_ip: u32,
+    pub(crate) token_requests_per_minute_per_ip: u32,
 }
 
 impl Config {

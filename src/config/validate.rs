@@ -20,7 +20,7 @@ const MAX_SESSION: Duration = Duration::from_secs(43_200);
 /// Clock skew up to 60 s by default, never more than 300 s.
 const MAX_SKEW: Duration = Duration::from_secs(300);
 
-pub fn validate(raw: RawConfig, dev: bool, base: &Path) -> R<Config> {
+pub(super) fn validate(raw: RawConfig, dev: bool, base: &Path) -> R<Config> {
     let server = server(raw.server)?;
     let store = store(raw.store, base)?;
     let aws = aws(raw.aws, dev, base)?;

@@ -60,14 +60,16 @@ impl Identity {
     /// When a sign-in derived from this identity must end: `lifetime` after the IdP
     /// authenticated the person (not after the broker or a CLI approval saw them: that would
     /// let an identity live one lifetime per hop), and never past the IdP's own end.
-    pub fn sign_in_deadline(&self, now: i64, lifetime: std::time::Duration) -> i64 {
+    #[cfg_attr(not(feature = "server"), allow(dead_code))] // the broker's; the CLI build shares this type
+    pub(crate) fn sign_in_deadline(&self, now: i64, lifetime: std::time::Duration) -> i64 {
         let anchor = self.auth_time.filter(|t| *t <= now).unwrap_or(now);
         let end = anchor.saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX));
         self.idp_session_end.map_or(end, |e| end.min(e))
     }
 
     /// Email only when the IdP says it verified it: an unverified address is attacker-chosen.
-    pub fn verified_email(&self) -> Option<&str> {
+    #[cfg_attr(not(feature = "server"), allow(dead_code))] // the broker's; the CLI build shares this type
+    pub(crate) fn verified_email(&self) -> Option<&str> {
         self.email.as_deref().filter(|_| self.email_verified)
     }
 }

@@ -53,7 +53,8 @@ impl RoleArn {
     pub fn as_str(&self) -> &str {
         &self.arn
     }
-    pub fn partition(&self) -> &str {
+    #[cfg_attr(not(feature = "server"), allow(dead_code))] // the broker's; the CLI build shares this type
+    pub(crate) fn partition(&self) -> &str {
         &self.partition
     }
     pub fn account(&self) -> &str {

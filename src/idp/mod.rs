@@ -5,7 +5,7 @@
 //! verifies. The registry finds the IdP a token claims to come from (by exact `iss`) and lets
 //! only that IdP's verifier judge it.
 
-pub mod dev;
+pub(crate) mod dev;
 pub mod oidc;
 mod registry;
 pub mod saml;
@@ -87,7 +87,7 @@ impl VerifyError {
         }
     }
 
-    pub fn public_description(&self) -> String {
+    pub(crate) fn public_description(&self) -> String {
         self.to_string()
     }
 }

@@ -16,9 +16,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// How long a user has to approve (RFC 8628 §3.2 `expires_in`).
-pub const EXPIRES_IN: Duration = Duration::from_secs(600);
+pub(crate) const EXPIRES_IN: Duration = Duration::from_secs(600);
 /// The polling interval the CLI starts with (§3.2 `interval`; §3.5 adds 5 s per `slow_down`).
-pub const INTERVAL: u64 = 5;
+pub(crate) const INTERVAL: u64 = 5;
 /// After expiry the record is kept this long, so a late poll hears `expired_token` (§3.5)
 /// rather than `invalid_grant`.
 const TOMBSTONE: Duration = Duration::from_secs(600);
@@ -29,14 +29,14 @@ const USER_CODE_LEN: usize = 8;
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
 #[serde(tag = "state", rename_all = "snake_case")]
-pub enum Decision {
+pub(crate) enum Decision {
     Pending,
     Approved { identity: Box<Identity> },
     Denied,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
-pub struct DeviceRequest {
+pub(crate) struct DeviceRequest {
     /// Normalized: 8 letters, no dash.
     pub user_code: String,
     pub client_id: String,
@@ -52,7 +52,7 @@ pub struct DeviceRequest {
 }
 
 /// `ABCD-EFGH`, as shown to people.
-pub fn display(user_code: &str) -> String {
+pub(crate) fn display(user_code: &str) -> String {
     if user_code.len() == USER_CODE_LEN {
         format!("{}-{}", &user_code[..4], &user_code[4..])
     } else {
@@ -61,7 +61,7 @@ pub fn display(user_code: &str) -> String {
 }
 
 /// What a person typed → the stored form: case, spaces and dashes do not matter (§6.1).
-pub fn normalize(input: &str) -> Option<String> {
+pub(crate) fn normalize(input: &str) -> Option<String> {
     let code: String = input
         .chars()
         .filter(|c| !matches!(c, '-' | ' '))
@@ -77,7 +77,7 @@ fn new_user_code() -> String {
 }
 
 /// Starts a device authorization; returns the device code and the stored request.
-pub async fn start(
+pub(crate) async fn start(
     state: &AppState,
     client_id: &str,
     ip: Option<String>,
@@ -116,7 +116,7 @@ pub async fn start(
 }
 
 /// The pending request a user code names (for the approval page), with its device hash.
-pub async fn find(
+pub(crate) async fn find(
     state: &AppState,
     user_code: &str,
 ) -> Result<Option<(String, DeviceRequest)>, ApiError> {
@@ -134,7 +134,7 @@ pub async fn find(
 
 /// Records the user's decision on a pending request; false if it was no longer pending (or
 /// expired) — a request is decided once.
-pub async fn decide(
+pub(crate) async fn decide(
     state: &AppState,
     hash: &str,
     approve: Option<Identity>,
@@ -173,7 +173,7 @@ pub async fn decide(
 
 /// What a poll of the token endpoint learns (RFC 8628 §3.5).
 #[derive(Debug)]
-pub enum Poll {
+pub(crate) enum Poll {
     Pending,
     SlowDown,
     Denied,
@@ -182,7 +182,11 @@ pub enum Poll {
     Unknown,
 }
 
-pub async fn poll(state: &AppState, device_code: &str, client_id: &str) -> Result<Poll, ApiError> {
+pub(crate) async fn poll(
+    state: &AppState,
+    device_code: &str,
+    client_id: &str,
+) -> Result<Poll, ApiError> {
     let k = key("oauth_device", &token_hash(device_code));
     let now = state.clock.unix();
     let seen: Mutex<Option<(DeviceRequest, bool)>> = Mutex::new(None);

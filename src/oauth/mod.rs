@@ -16,17 +16,17 @@
 //! Everything is stored hashed (SHA-256 of the token) with a TTL; nothing here trusts the CLI.
 
 #[cfg(feature = "server")]
-pub mod code;
+pub(crate) mod code;
 #[cfg(feature = "server")]
-pub mod device;
+pub(crate) mod device;
 #[cfg(feature = "server")]
-pub mod tokens;
+pub(crate) mod tokens;
 
 #[cfg(feature = "server")]
 use sha2::{Digest, Sha256};
 
 /// The built-in public client (no secret: a CLI cannot keep one).
-pub const CLI_CLIENT_ID: &str = "rolegate-cli";
+pub(crate) const CLI_CLIENT_ID: &str = "rolegate-cli";
 
 /// 256 random bits, URL-safe, with a prefix that says what the token is (and lets secret
 /// scanners find leaked ones).

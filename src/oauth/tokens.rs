@@ -23,10 +23,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-pub const ACCESS_PREFIX: &str = "rgat_";
-pub const REFRESH_PREFIX: &str = "rgrt_";
+pub(crate) const ACCESS_PREFIX: &str = "rgat_";
+pub(crate) const REFRESH_PREFIX: &str = "rgrt_";
 /// A spent refresh token presented again this soon is a concurrent retry, not theft.
-pub const REUSE_GRACE: Duration = Duration::from_secs(10);
+pub(crate) const REUSE_GRACE: Duration = Duration::from_secs(10);
 
 #[derive(Serialize, Deserialize)]
 struct Access {
@@ -64,7 +64,7 @@ struct Family {
 
 /// A token pair as the token endpoint returns it (RFC 6749 §5.1).
 #[derive(Serialize)]
-pub struct Issued {
+pub(crate) struct Issued {
     pub access_token: String,
     pub token_type: &'static str,
     pub expires_in: u64,
@@ -126,7 +126,7 @@ fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ApiError> {
 }
 
 /// A new sign-in: a new family and its first pair.
-pub async fn sign_in(state: &AppState, identity: Identity) -> Result<Issued, ApiError> {
+pub(crate) async fn sign_in(state: &AppState, identity: Identity) -> Result<Issued, ApiError> {
     let family = hex::encode(rand::random::<[u8; 16]>());
     let now = state.clock.unix();
     let record = Family {
@@ -220,7 +220,10 @@ async fn family(state: &AppState, id: &str) -> Result<Option<Family>, ApiError> 
 }
 
 /// The identity behind a live access token; None for unknown, expired or revoked tokens.
-pub async fn authenticate(state: &AppState, token: &str) -> Result<Option<Identity>, ApiError> {
+pub(crate) async fn authenticate(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<Identity>, ApiError> {
     if !token.starts_with(ACCESS_PREFIX) {
         return Ok(None);
     }
@@ -241,7 +244,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Option<Identi
 
 /// RFC 6749 §6 with rotation: spends `token` and returns the next pair of its family — or,
 /// for a retry within the grace window, the pair it already returned (see the module doc).
-pub async fn refresh(
+pub(crate) async fn refresh(
     state: &AppState,
     token: &str,
     client_ip: Option<IpAddr>,
@@ -427,7 +430,7 @@ async fn revoke_family(state: &AppState, id: &str) -> Result<(), ApiError> {
 
 /// RFC 7009: revoking a refresh token ends its family (and so every access token of it);
 /// revoking an access token ends that token. Unknown tokens are not an error (§2.2).
-pub async fn revoke(state: &AppState, token: &str) -> Result<(), ApiError> {
+pub(crate) async fn revoke(state: &AppState, token: &str) -> Result<(), ApiError> {
     if token.starts_with(REFRESH_PREFIX) {
         let k = key("oauth_refresh", &token_hash(token));
         if let Some(bytes) = state.store.get(&k).await? {

@@ -45,9 +45,9 @@ pub struct Statement {
     pub origin: Origin,
     pub effect: Effect,
     /// Bit 0: rolegate:Console, bit 1: rolegate:Credentials — after NotAction is applied.
-    pub action_mask: u8,
+    pub(crate) action_mask: u8,
     pub resources: Vec<Template>,
-    pub not_resource: bool,
+    pub(crate) not_resource: bool,
     pub conditions: Vec<Condition>,
     pub session: Option<SessionBlock>,
 }
@@ -57,7 +57,7 @@ pub const ACTIONS: [(Action, &str); 2] = [
     (Action::Credentials, "rolegate:credentials"),
 ];
 
-pub fn action_bit(a: Action) -> u8 {
+pub(crate) fn action_bit(a: Action) -> u8 {
     match a {
         Action::Console => 1,
         Action::Credentials => 2,
@@ -79,7 +79,7 @@ impl std::fmt::Display for ParseError {
 }
 
 /// Policy files larger than this are refused.
-pub const MAX_POLICY_BYTES: usize = 1 << 20;
+pub(crate) const MAX_POLICY_BYTES: usize = 1 << 20;
 
 pub fn parse_document(file: &str, text: &str) -> Result<Vec<Statement>, ParseError> {
     let err = |path: &str, message: String| ParseError {

@@ -69,7 +69,7 @@ pub fn explain(
 /// wrote it: not which statements exist, not their conditions (admin group names, the address
 /// ranges of a Deny), not even whether a Deny or a missing Allow decided, nor the role's ARN.
 /// For a role they can use, the statements that target it.
-pub fn explain_own(
+pub(crate) fn explain_own(
     engine: &Engine,
     ctx: &RequestContext<'_>,
     requested: &str,
@@ -136,7 +136,7 @@ fn first_failure(
 /// An identity to explain (`policy explain --identity`, admin `POST /api/v1/explain`): the Identity's fields plus the request's context.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct IdentityFile {
+pub(crate) struct IdentityFile {
     pub idp: String,
     pub subject: String,
     #[serde(default)]
@@ -167,7 +167,7 @@ pub struct IdentityFile {
 }
 
 impl IdentityFile {
-    pub fn identity(&self) -> Result<Identity, String> {
+    pub(crate) fn identity(&self) -> Result<Identity, String> {
         Ok(Identity {
             idp: IdpId::parse(&self.idp)?,
             subject: self.subject.clone(),
@@ -184,7 +184,7 @@ impl IdentityFile {
         })
     }
 
-    pub fn now(&self) -> Result<std::time::SystemTime, String> {
+    pub(crate) fn now(&self) -> Result<std::time::SystemTime, String> {
         match &self.now {
             Some(t) => FixedClock::parse_rfc3339(t).map(|c| c.0),
             None => Ok(std::time::SystemTime::now()),

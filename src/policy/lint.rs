@@ -11,14 +11,13 @@ use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Error,
+pub(crate) enum Severity {
     Warning,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
-    pub severity: Severity,
+    pub(crate) severity: Severity,
     pub file: String,
     pub statement: String,
     pub path: String,
@@ -28,7 +27,6 @@ pub struct Finding {
 impl std::fmt::Display for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let sev = match self.severity {
-            Severity::Error => "error",
             Severity::Warning => "warning",
         };
         write!(

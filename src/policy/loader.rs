@@ -36,13 +36,13 @@ pub struct PolicyStatus {
     pub statements: usize,
     pub files: usize,
     /// When the live policy was loaded (RFC 3339).
-    pub loaded_at: String,
+    pub(crate) loaded_at: String,
     /// The last reload's failure, while the previous policy stays live.
     pub error: Option<String>,
 }
 
 /// Reads and parses every listed file; the first failure names its file and JSON path.
-pub fn load_statements(
+pub(crate) fn load_statements(
     files: &[PathBuf],
     rules: &[MapRule],
     roles: &[RoleConfig],

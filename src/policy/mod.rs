@@ -6,16 +6,16 @@
 //! when every listed file loads. A [`Grant`] can only be built inside this module, and the
 //! issuer takes only a `Grant`: no code path reaches STS without the policy's say-so.
 
-pub mod condition;
-pub mod context;
+pub(crate) mod condition;
+pub(crate) mod context;
 pub mod document;
 pub mod engine;
 pub mod explain;
 pub mod lint;
 pub mod loader;
-pub mod pattern;
-pub mod shorthand;
-pub mod watch;
+pub(crate) mod pattern;
+pub(crate) mod shorthand;
+pub(crate) mod watch;
 
 use crate::config::RoleConfig;
 use crate::domain::{ClientKind, Identity};

@@ -6,7 +6,7 @@
 //! because skipping a replay or single-use check would be a false accept.
 
 pub mod memory;
-pub mod metered;
+pub(crate) mod metered;
 pub mod redis;
 
 use async_trait::async_trait;
@@ -22,7 +22,7 @@ pub enum StoreError {
 }
 
 /// The closure of [`Store::update`]: old value (None if absent) → new value (None deletes).
-pub type UpdateFn<'a> = &'a (dyn Fn(Option<&[u8]>) -> Option<Vec<u8>> + Send + Sync);
+pub(crate) type UpdateFn<'a> = &'a (dyn Fn(Option<&[u8]>) -> Option<Vec<u8>> + Send + Sync);
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {

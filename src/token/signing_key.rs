@@ -35,7 +35,7 @@ impl SigningKey {
         Self::from_pkcs8_der(doc.as_ref())
     }
 
-    pub fn from_pem_file(path: &Path) -> Result<Self, String> {
+    pub(crate) fn from_pem_file(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let pem = pem::parse(text.as_bytes())
@@ -82,7 +82,7 @@ impl SigningKey {
     }
 
     /// Publishes `previous` keys' public halves next to this one (this one still signs).
-    pub fn publishing(mut self, previous: Vec<SigningKey>) -> Self {
+    pub(crate) fn publishing(mut self, previous: Vec<SigningKey>) -> Self {
         self.previous = previous
             .into_iter()
             .filter(|k| k.kid != self.kid)

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 /// Asymmetric algorithms only: `none` and HS* are never accepted for IdP tokens, since an HMAC
 /// "public key" is a shared secret anyone holding the JWKS knows (RFC 8725 §2.1, §3.1).
-pub const ACCEPTED_ALGS: &[Algorithm] = &[
+pub(crate) const ACCEPTED_ALGS: &[Algorithm] = &[
     Algorithm::RS256,
     Algorithm::RS384,
     Algorithm::RS512,
@@ -27,7 +27,7 @@ pub const ACCEPTED_ALGS: &[Algorithm] = &[
 pub struct VerifyKey {
     pub kid: Option<String>,
     /// The algorithms this key may verify: from its `alg`, else from its type and curve.
-    pub algs: Vec<Algorithm>,
+    pub(crate) algs: Vec<Algorithm>,
     /// One parsed aws-lc-rs key per algorithm, built when the JWKS loads: verifying a token
     /// never re-parses key material. jsonwebtoken's own `verify`
     /// rebuilds the RSA key from `n`/`e` on every call, about 1.5 µs of a 14 µs RS256 check.
@@ -205,7 +205,7 @@ pub struct KeyCache {
 }
 
 /// RFC-free but essential: at most one refetch a minute triggered by unknown `kid`s.
-pub const MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
+pub(crate) const MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
 
 impl Default for KeyCache {
     fn default() -> Self {
@@ -218,12 +218,6 @@ impl Default for KeyCache {
 }
 
 impl KeyCache {
-    pub fn with_keys(keys: KeySet) -> Self {
-        let c = KeyCache::default();
-        c.replace(keys);
-        c
-    }
-
     pub fn get(&self) -> Option<Arc<KeySet>> {
         self.current
             .read()
@@ -236,7 +230,7 @@ impl KeyCache {
     }
 
     /// True (and records the attempt) when a fetch may run now.
-    pub fn claim_fetch_slot(&self, min_interval: Duration) -> bool {
+    pub(crate) fn claim_fetch_slot(&self, min_interval: Duration) -> bool {
         let mut last = self.last_attempt.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         if last.is_some_and(|t| now.duration_since(t) < min_interval) {

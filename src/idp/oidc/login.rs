@@ -20,13 +20,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a sign-in may take at the IdP (the pending login's lifetime).
-pub const PENDING_TTL: Duration = Duration::from_secs(600);
+pub(crate) const PENDING_TTL: Duration = Duration::from_secs(600);
 /// How long the token endpoint may take to answer.
 const TOKEN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The redirect URI to register at IdP `idp` (`config check` prints it). One per IdP
 /// (RFC 9700 §4.4.2.2): a shared one would keep the mix-up attack open.
-pub fn redirect_uri(public_url: &url::Url, idp: &str) -> String {
+pub(crate) fn redirect_uri(public_url: &url::Url, idp: &str) -> String {
     format!(
         "{}/oidc/callback/{idp}",
         public_url.as_str().trim_end_matches('/')

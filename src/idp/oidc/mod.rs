@@ -3,8 +3,8 @@
 //! browser's code flow, HTTP-free; [`mixup`] its defence against IdP mix-up.
 
 pub mod keys;
-pub mod login;
-pub mod mixup;
+pub(crate) mod login;
+pub(crate) mod mixup;
 pub mod verify;
 
 use crate::clock::Clock;
@@ -24,8 +24,6 @@ pub enum KeySource {
     Discovery(reqwest::Client),
     /// `jwks_file`: offline keys, read once at start.
     File(PathBuf),
-    /// Keys handed over in-process (the dev IdP, `rolegate verify jwt`).
-    Fixed,
 }
 
 pub struct OidcIdp {
@@ -43,10 +41,10 @@ pub struct Endpoints {
     pub authorization: url::Url,
     pub token: url::Url,
     /// RP-Initiated Logout 1.0 §2.1, when the IdP offers it.
-    pub end_session: Option<url::Url>,
+    pub(crate) end_session: Option<url::Url>,
     /// RFC 9207 `authorization_response_iss_parameter_supported`: every authorization
     /// response then carries `iss`, and one without it is refused.
-    pub iss_parameter_supported: bool,
+    pub(crate) iss_parameter_supported: bool,
 }
 
 impl OidcIdp {
@@ -60,22 +58,12 @@ impl OidcIdp {
         }
     }
 
-    pub fn with_keys(id: IdpId, cfg: OidcIdpConfig, keys: KeySet) -> Self {
-        OidcIdp {
-            id,
-            cfg,
-            keys: KeyCache::with_keys(keys),
-            source: KeySource::Fixed,
-            endpoints: Default::default(),
-        }
-    }
-
     /// None until discovery ran (and always for `jwks_file` IdPs): no browser sign-in then.
     pub fn endpoints(&self) -> Option<Endpoints> {
         self.endpoints.read().expect("endpoints lock").clone()
     }
 
-    pub fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         self.keys.get().is_some()
     }
 
@@ -83,7 +71,6 @@ impl OidcIdp {
     pub async fn refresh(&self) -> Result<(), String> {
         let _one_at_a_time = self.keys.fetching.lock().await;
         let keys = match &self.source {
-            KeySource::Fixed => return Ok(()),
             KeySource::File(p) => {
                 let bytes = tokio::fs::read(p)
                     .await

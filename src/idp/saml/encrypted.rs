@@ -17,7 +17,7 @@ const DSIG_NS: &[u8] = b"http://www.w3.org/2000/09/xmldsig#";
 
 /// The algorithms and values of the one EncryptedData and its EncryptedKey.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Parts {
+pub(crate) struct Parts {
     /// EncryptedData/EncryptionMethod@Algorithm: the content cipher.
     pub data_method: Option<String>,
     /// EncryptedData/CipherData/CipherValue (base64, as written).
@@ -60,7 +60,7 @@ fn element(ns: &[u8], local: &[u8]) -> El {
 /// verified canonical copy of one). Exactly one EncryptedData and one EncryptedKey, inside the
 /// EncryptedData's KeyInfo or beside it (both are allowed by SAML core 2.3.4); anything else is
 /// ambiguous and refused.
-pub fn read(xml: &str) -> Result<Parts, SamlError> {
+pub(crate) fn read(xml: &str) -> Result<Parts, SamlError> {
     let mut reader = quick_xml::NsReader::from_str(xml);
     let mut path: Vec<El> = Vec::new();
     let mut parts = Parts::default();

@@ -93,7 +93,7 @@ impl SamlError {
 
 /// The SAML name of a StatusCode URI (SAML core 3.2.2.2), for display; `unknown` for anything
 /// else, so the page never shows text the Response chose.
-pub fn status_name(uri: &str) -> &'static str {
+pub(super) fn status_name(uri: &str) -> &'static str {
     const NAMES: [&str; 23] = [
         "Success",
         "Requester",

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a sign-in may take at the IdP (the pending request's lifetime).
-pub const PENDING_TTL: Duration = Duration::from_secs(600);
+pub(crate) const PENDING_TTL: Duration = Duration::from_secs(600);
 
 /// SAML sign-ins: the SP's IdPs and verifiers, the store for pending requests and the replay
 /// cache, and the clock every time check reads.

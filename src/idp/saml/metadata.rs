@@ -22,9 +22,9 @@ pub struct IdpMetadata {
     /// SHA-256 fingerprints of `certs`, hex, for logs and rollover alarms.
     pub fingerprints: Vec<String>,
     /// SingleSignOnService with the HTTP-Redirect binding (SP-initiated sign-in).
-    pub sso_redirect_url: Option<String>,
+    pub(crate) sso_redirect_url: Option<String>,
     /// `validUntil` (Unix seconds): metadata past it is refused (SAML metadata 2.3.1).
-    pub valid_until: Option<i64>,
+    pub(crate) valid_until: Option<i64>,
 }
 
 pub fn parse(xml: &str, now: i64) -> Result<IdpMetadata, String> {

@@ -14,16 +14,16 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 /// How long a post may wait for a free verifier before it is turned away.
-pub const WAIT: Duration = Duration::from_millis(500);
+pub(crate) const WAIT: Duration = Duration::from_millis(500);
 
-pub struct VerifierPool {
+pub(crate) struct VerifierPool {
     permits: Arc<Semaphore>,
     wait: Duration,
 }
 
 /// Why a job did not run to an answer.
 #[derive(Debug, PartialEq, Eq)]
-pub enum PoolError {
+pub(crate) enum PoolError {
     /// Every verifier stayed busy for [`WAIT`]: answer 503, try again later.
     Busy,
     /// The blocking task was lost (cancelled at shutdown, or it panicked past the verifier's
@@ -32,7 +32,7 @@ pub enum PoolError {
 }
 
 impl VerifierPool {
-    pub fn new(permits: usize, wait: Duration) -> VerifierPool {
+    pub(crate) fn new(permits: usize, wait: Duration) -> VerifierPool {
         VerifierPool {
             permits: Arc::new(Semaphore::new(permits.max(1))),
             wait,
@@ -40,14 +40,14 @@ impl VerifierPool {
     }
 
     /// One verifier per core: more would only queue on the CPU and delay everyone.
-    pub fn per_core() -> VerifierPool {
+    pub(crate) fn per_core() -> VerifierPool {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         VerifierPool::new(cores, WAIT)
     }
 
     /// Runs `job` on the blocking pool once a permit is free. The permit travels with the job:
     /// a client that disconnects does not free it before the work is really done.
-    pub async fn run<T: Send + 'static>(
+    pub(crate) async fn run<T: Send + 'static>(
         &self,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, PoolError> {

@@ -16,7 +16,7 @@ use quick_xml::name::ResolveResult;
 /// Decoded characters of XML we look at.
 pub const MAX_XML_CHARS: usize = 100_000;
 /// A Response is about 10 levels deep; 48 leaves room for extensions, never for a bomb.
-pub const MAX_DEPTH: usize = 48;
+pub(crate) const MAX_DEPTH: usize = 48;
 
 pub const PROTOCOL_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:protocol";
 pub const ASSERTION_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:assertion";
@@ -29,9 +29,9 @@ pub struct Facts {
     /// `saml:Assertion` elements, anywhere.
     pub assertions: usize,
     /// `saml:EncryptedAssertion` elements, anywhere.
-    pub encrypted_assertions: usize,
+    pub(crate) encrypted_assertions: usize,
     /// A `ds:Signature` that is a direct child of the root element.
-    pub root_signed: bool,
+    pub(crate) root_signed: bool,
     /// Every `Algorithm` attribute, with the element that carries it.
     pub algorithms: Vec<AlgorithmUse>,
     /// The root element's own fields, read in the same pass (so the envelope never needs a
@@ -39,7 +39,7 @@ pub struct Facts {
     pub envelope: Envelope,
     /// The Issuer of an Assertion that is a direct child of the root (the Response Issuer is
     /// optional, SAML core 3.2.2): with the envelope's, all the ACS reads before verifying.
-    pub assertion_issuer: Option<String>,
+    pub(crate) assertion_issuer: Option<String>,
 }
 
 /// One `Algorithm` attribute in the ds or xenc namespace.
@@ -50,7 +50,7 @@ pub struct AlgorithmUse {
     pub uri: String,
     /// A DigestMethod that is a direct child of an RSA-OAEP `xenc:EncryptionMethod`: the OAEP
     /// hash, not a signature digest.
-    pub in_oaep: bool,
+    pub(crate) in_oaep: bool,
 }
 
 impl AlgorithmUse {
@@ -84,7 +84,7 @@ pub struct Envelope {
     pub status: Option<String>,
     /// The second-level StatusCode inside the top-level one (`AuthnFailed`, `RequestDenied`…):
     /// what the IdP says about a failed sign-in, for the page that tells the user.
-    pub sub_status: Option<String>,
+    pub(crate) sub_status: Option<String>,
 }
 
 /// `root` is the (namespace, local name) the document element must have.

@@ -42,7 +42,7 @@ pub struct SamlService {
     pub entity_id: String,
     pub acs_url: String,
     pub sp_key: Option<PKey<Private>>,
-    pub sp_cert_der: Option<Vec<u8>>,
+    pub(crate) sp_cert_der: Option<Vec<u8>>,
     pub idps: Vec<Arc<SamlIdp>>,
     /// Index into `idps` by IdP id and by metadata entity ID, so finding the IdP of a Response
     /// costs the same with 1 IdP or 500. Entity IDs never change after load: a refresh that
@@ -50,7 +50,7 @@ pub struct SamlService {
     by_id: HashMap<String, usize>,
     by_entity_id: HashMap<String, usize>,
     /// Where the ACS verifies: off the async workers, a bounded number at once.
-    pub verifiers: VerifierPool,
+    pub(crate) verifiers: VerifierPool,
 }
 
 impl SamlService {
@@ -210,7 +210,7 @@ impl SamlService {
     }
 
     /// The shortest refresh interval among URL-sourced IdPs.
-    pub fn refresh_interval(&self) -> Option<Duration> {
+    pub(crate) fn refresh_interval(&self) -> Option<Duration> {
         self.idps
             .iter()
             .filter(|i| matches!(i.cfg.metadata, MetadataSource::Url(_)))
