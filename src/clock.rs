@@ -10,10 +10,16 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
     /// Seconds since the Unix epoch, the unit of JWT `exp`/`nbf`/`iat` (RFC 7519 §2 NumericDate).
     fn unix(&self) -> i64 {
         match self.now().duration_since(UNIX_EPOCH) {
-            Ok(d) => d.as_secs() as i64,
-            Err(e) => -(e.duration().as_secs() as i64),
+            Ok(d) => secs(d),
+            Err(e) => -secs(e.duration()),
         }
     }
+}
+
+/// `d` in whole seconds, as the Unix-time arithmetic above wants them; saturates at `i64::MAX`
+/// (292 billion years: no configured lifetime or skew gets there, so nothing wraps negative).
+pub(crate) fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -32,7 +38,7 @@ pub struct FixedClock(pub SystemTime);
 impl FixedClock {
     pub fn at_unix(secs: i64) -> Self {
         let t = if secs >= 0 {
-            UNIX_EPOCH + Duration::from_secs(secs as u64)
+            UNIX_EPOCH + Duration::from_secs(secs.unsigned_abs())
         } else {
             UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
         };

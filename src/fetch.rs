@@ -46,7 +46,10 @@ pub(crate) async fn get_capped(
         return Err(format!("GET {url}: HTTP {}", res.status()));
     }
     let too_large = || format!("GET {url}: document larger than {max} bytes");
-    if res.content_length().is_some_and(|n| n > max as u64) {
+    if res
+        .content_length()
+        .is_some_and(|n| n > u64::try_from(max).unwrap_or(u64::MAX))
+    {
         return Err(too_large());
     }
     let mut body = Vec::new();

@@ -77,10 +77,10 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        let hex = |j: usize| b.get(j).and_then(|c| (*c as char).to_digit(16));
+        let hex = |j: usize| b.get(j).and_then(|c| char::from(*c).to_digit(16));
         match (b[i], hex(i + 1), hex(i + 2)) {
             (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
+                out.push(u8::try_from(h * 16 + l).expect("two hex digits are one byte"));
                 i += 3;
             }
             (c, _, _) => {

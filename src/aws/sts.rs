@@ -242,7 +242,7 @@ impl Issuer for StsIssuer {
     async fn issue(&self, plan: &SessionPlan) -> Result<Credentials, IssueError> {
         let client = self.client(plan)?;
         let grant = plan.grant();
-        let duration = plan.duration().as_secs() as i32;
+        let duration = i32::try_from(plan.duration().as_secs()).unwrap_or(i32::MAX);
         let policy_arns: Vec<PolicyDescriptorType> = grant
             .policy_arns()
             .iter()

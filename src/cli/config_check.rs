@@ -57,7 +57,7 @@ fn saml_metadata(c: &Config) -> Result<(), String> {
     use crate::config::MetadataSource;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
+        .map(crate::clock::secs)
         .unwrap_or_default();
     let mut entity_ids: Vec<(String, usize)> = Vec::new();
     for (i, idp) in c.idps.iter().enumerate() {

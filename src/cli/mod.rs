@@ -271,7 +271,10 @@ fn grouped(cmd: &clap::Command) -> String {
         }
         out.push_str(&format!("Commands for {heading}:\n"));
         for c in commands {
-            let about = c.get_about().map(|a| a.to_string()).unwrap_or_default();
+            let about = c
+                .get_about()
+                .map(std::string::ToString::to_string)
+                .unwrap_or_default();
             out.push_str(&format!("  {:width$}  {about}\n", c.get_name()));
         }
         out.push('\n');
@@ -491,7 +494,7 @@ mod tests {
                 }
                 let example = sub
                     .get_after_long_help()
-                    .map(|h| h.to_string())
+                    .map(std::string::ToString::to_string)
                     .unwrap_or_default();
                 if !example.starts_with("Example") || !example.contains("rolegate ") {
                     missing.push(format!("`{path}`: no example in after_long_help"));

@@ -38,7 +38,7 @@ pub(super) fn apply_env_overrides(
         if !rest.contains("__") {
             continue;
         }
-        let path: Vec<String> = rest.split("__").map(|s| s.to_ascii_lowercase()).collect();
+        let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
         set_path(table, &path, &raw).map_err(|message| ConfigError {
             path: format!("{name} (environment)"),
             message,

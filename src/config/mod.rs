@@ -242,7 +242,7 @@ impl SamlIdpConfig {
             username_attribute: "username".into(),
             mfa_authn_contexts: DEFAULT_MFA_AUTHN_CONTEXTS
                 .iter()
-                .map(|s| s.to_string())
+                .map(std::string::ToString::to_string)
                 .collect(),
             trust_email: false,
             allow_idp_initiated: false,
@@ -303,7 +303,10 @@ impl OidcIdpConfig {
             required_claims: BTreeMap::new(),
             jwks_file: None,
             clock_skew: Duration::from_secs(60),
-            mfa_amr_values: DEFAULT_MFA_AMR.iter().map(|s| s.to_string()).collect(),
+            mfa_amr_values: DEFAULT_MFA_AMR
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect(),
             mfa_acr_values: vec![],
             insecure_trust_unverified_email: false,
         }

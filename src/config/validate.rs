@@ -849,7 +849,7 @@ fn secret_from(
     file: Option<PathBuf>,
     env: Option<String>,
 ) -> R<Option<Secret<String>>> {
-    let given = inline.is_some() as u8 + file.is_some() as u8 + env.is_some() as u8;
+    let given = u8::from(inline.is_some()) + u8::from(file.is_some()) + u8::from(env.is_some());
     if given > 1 {
         return err(path, "give only one of the value, *_file or *_env");
     }

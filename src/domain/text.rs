@@ -40,7 +40,7 @@ pub(crate) fn for_terminal(s: &str) -> String {
 
 /// `U+000A`: how an error names a character without printing it.
 pub(crate) fn describe(c: char) -> String {
-    format!("U+{:04X}", c as u32)
+    format!("U+{:04X}", u32::from(c))
 }
 
 #[cfg(test)]

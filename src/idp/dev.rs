@@ -98,7 +98,7 @@ impl DevIdp {
             "sub": u.username,
             "aud": audience,
             "iat": now,
-            "exp": now + TOKEN_LIFETIME.as_secs() as i64,
+            "exp": now + crate::clock::secs(TOKEN_LIFETIME),
             "auth_time": now,
             "preferred_username": u.username,
             "name": u.name.clone().unwrap_or_else(|| u.username.clone()),

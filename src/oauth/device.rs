@@ -72,7 +72,7 @@ pub(crate) fn normalize(input: &str) -> Option<String> {
 
 fn new_user_code() -> String {
     (0..USER_CODE_LEN)
-        .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
+        .map(|_| char::from(ALPHABET[rand::random_range(0..ALPHABET.len())]))
         .collect()
 }
 
@@ -101,7 +101,7 @@ pub(crate) async fn start(
         user_code,
         client_id: client_id.to_string(),
         created: now,
-        expires: now + EXPIRES_IN.as_secs() as i64,
+        expires: now + crate::clock::secs(EXPIRES_IN),
         interval: INTERVAL,
         last_poll: None,
         ip,
@@ -198,7 +198,7 @@ pub(crate) async fn poll(
             // interval grows by 5 seconds for every later poll.
             let too_fast = r
                 .last_poll
-                .is_some_and(|last| now - last < r.interval as i64);
+                .is_some_and(|last| now - last < i64::try_from(r.interval).unwrap_or(i64::MAX));
             if too_fast {
                 r.interval += 5;
             }

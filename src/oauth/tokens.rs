@@ -151,9 +151,9 @@ pub(crate) async fn sign_in(state: &AppState, identity: Identity) -> Result<Issu
 
 /// Seconds the family has left, or None once it is past its absolute lifetime.
 fn left(state: &AppState, created: i64) -> Option<u64> {
-    let end = created + state.config.cli.session_lifetime.as_secs() as i64;
+    let end = created.saturating_add(crate::clock::secs(state.config.cli.session_lifetime));
     let now = state.clock.unix();
-    (end > now).then(|| (end - now) as u64)
+    (end > now).then(|| (end - now).unsigned_abs())
 }
 
 async fn pair(
@@ -330,7 +330,7 @@ async fn reused(
     successor: Option<&str>,
 ) -> Result<Issued, ApiError> {
     let now = state.clock.unix();
-    let retry = now - spent_at <= REUSE_GRACE.as_secs() as i64;
+    let retry = now - spent_at <= crate::clock::secs(REUSE_GRACE);
     if retry
         && let Some(s) = successor.and_then(|s| open_sealed(r.token, s))
         && is_live(state, &s.refresh_token).await?
@@ -398,9 +398,10 @@ async fn discard(state: &AppState, issued: &Issued) -> Result<(), ApiError> {
 fn successor_of(issued: &Issued, now: i64) -> Successor {
     Successor {
         access_token: issued.access_token.clone(),
-        access_expires: now + issued.expires_in as i64,
+        access_expires: now.saturating_add(i64::try_from(issued.expires_in).unwrap_or(i64::MAX)),
         refresh_token: issued.refresh_token.clone(),
-        refresh_expires: now + issued.refresh_expires_in as i64,
+        refresh_expires: now
+            .saturating_add(i64::try_from(issued.refresh_expires_in).unwrap_or(i64::MAX)),
     }
 }
 
@@ -408,9 +409,9 @@ fn issued_from(s: Successor, now: i64) -> Issued {
     Issued {
         access_token: s.access_token,
         token_type: "Bearer",
-        expires_in: (s.access_expires - now).max(0) as u64,
+        expires_in: (s.access_expires - now).max(0).unsigned_abs(),
         refresh_token: s.refresh_token,
-        refresh_expires_in: (s.refresh_expires - now).max(0) as u64,
+        refresh_expires_in: (s.refresh_expires - now).max(0).unsigned_abs(),
     }
 }
 

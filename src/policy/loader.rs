@@ -84,7 +84,7 @@ impl PolicyMapper {
         let mut files = self
             .inputs
             .read()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .files
             .clone();
         files.extend(self.source.as_ref().map(|(p, _)| p.clone()));
@@ -94,14 +94,14 @@ impl PolicyMapper {
     pub fn engine(&self) -> Arc<Engine> {
         self.current
             .read()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
     }
 
     pub fn status(&self) -> PolicyStatus {
         self.status
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
     }
 
@@ -117,25 +117,37 @@ impl PolicyMapper {
                 },
                 Err(e) => {
                     let e = e.to_string();
-                    self.status.lock().unwrap_or_else(|p| p.into_inner()).error = Some(e.clone());
+                    self.status
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .error = Some(e.clone());
                     return Err(e);
                 }
             },
             None => self
                 .inputs
                 .read()
-                .unwrap_or_else(|p| p.into_inner())
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .clone(),
         };
         let result = load_statements(&inputs.files, &inputs.rules, &inputs.roles);
-        let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        let mut status = self
+            .status
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         match result {
             Ok(statements) => {
                 let n = statements.len();
                 let engine = Arc::new(Engine::new(statements, inputs.roles.clone()));
-                *self.current.write().unwrap_or_else(|p| p.into_inner()) = engine;
+                *self
+                    .current
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = engine;
                 let files = inputs.files.len();
-                *self.inputs.write().unwrap_or_else(|p| p.into_inner()) = inputs;
+                *self
+                    .inputs
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = inputs;
                 *status = PolicyStatus {
                     statements: n,
                     files,

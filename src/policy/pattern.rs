@@ -128,7 +128,7 @@ impl Template {
                     c => Tok::Lit(c),
                 })),
                 Part::Var { key, default } => {
-                    toks.extend(var(key, default, ctx)?.chars().map(Tok::Lit))
+                    toks.extend(var(key, default, ctx)?.chars().map(Tok::Lit));
                 }
             }
         }
@@ -159,7 +159,7 @@ pub(crate) fn matches(toks: &[Tok], s: &str, fold: bool) -> bool {
     // ARNs are ASCII: match on the bytes instead of collecting characters (this runs once
     // per role and pattern when a policy loads, and per role for `${…}` resources).
     if s.is_ascii() {
-        match_slice(toks, s.as_bytes(), |b| *b as char, fold)
+        match_slice(toks, s.as_bytes(), |b| char::from(*b), fold)
     } else {
         let chars: Vec<char> = s.chars().collect();
         match_slice(toks, &chars, |c| *c, fold)

@@ -27,7 +27,10 @@ impl MemoryStore {
     /// grows, so abandoned keys cannot pile up without bound.
     fn with<T>(&self, f: impl FnOnce(&mut HashMap<String, (Vec<u8>, Instant)>, Instant) -> T) -> T {
         let now = Instant::now();
-        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if map.len() > 10_000 && map.len().is_power_of_two() {
             map.retain(|_, (_, exp)| *exp > now);
         }

@@ -165,7 +165,7 @@ pub(crate) fn exec(
         .status()
         .map_err(|e| fail(format!("cannot run {program}: {e}")))?;
     Ok(ExitCode::from(
-        status.code().unwrap_or(1).clamp(0, 255) as u8
+        u8::try_from(status.code().unwrap_or(1).clamp(0, 255)).unwrap_or(u8::MAX),
     ))
 }
 
@@ -182,7 +182,7 @@ pub(crate) fn logout(broker: &Url) -> Result<()> {
         match block_on(broker::post_form(broker, "/oauth2/revoke", &form)) {
             Ok(Answer::Ok(_)) => {}
             Ok(Answer::Refused(r)) => {
-                eprintln!("rolegate: the broker did not revoke the sign-in: {r}")
+                eprintln!("rolegate: the broker did not revoke the sign-in: {r}");
             }
             Err(e) => eprintln!("rolegate: {}; the local tokens are deleted anyway", e.0),
         }

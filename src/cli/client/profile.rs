@@ -25,8 +25,7 @@ pub(crate) struct Profile {
 pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+        .map_or(0, crate::clock::secs)
 }
 
 fn path(broker: &Url) -> Result<PathBuf> {

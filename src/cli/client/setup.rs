@@ -240,7 +240,10 @@ fn write_config(path: &Path, next: &str) -> Result<()> {
 /// The warning for profiles that would point into a cargo build directory (a `target`
 /// component followed by `debug` or `release`): `cargo clean` or another checkout breaks them.
 fn build_dir_warning(exe: &Path) -> Option<String> {
-    let parts: Vec<_> = exe.components().map(|c| c.as_os_str()).collect();
+    let parts: Vec<_> = exe
+        .components()
+        .map(std::path::Component::as_os_str)
+        .collect();
     let target = parts.iter().position(|c| *c == "target")?;
     parts[target + 1..]
         .iter()

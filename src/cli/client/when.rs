@@ -39,13 +39,13 @@ pub(crate) fn until(unix: i64, now: i64) -> String {
         format!(
             "until {} ({} left)",
             local(unix),
-            human((unix - now) as u64)
+            human((unix - now).unsigned_abs())
         )
     } else {
         format!(
             "ended at {} ({} ago)",
             local(unix),
-            human((now - unix) as u64)
+            human((now - unix).unsigned_abs())
         )
     }
 }

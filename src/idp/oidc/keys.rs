@@ -221,17 +221,23 @@ impl KeyCache {
     pub fn get(&self) -> Option<Arc<KeySet>> {
         self.current
             .read()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
     }
 
     pub fn replace(&self, keys: KeySet) {
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(keys));
+        *self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(keys));
     }
 
     /// True (and records the attempt) when a fetch may run now.
     pub(crate) fn claim_fetch_slot(&self, min_interval: Duration) -> bool {
-        let mut last = self.last_attempt.lock().unwrap_or_else(|p| p.into_inner());
+        let mut last = self
+            .last_attempt
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
         if last.is_some_and(|t| now.duration_since(t) < min_interval) {
             return false;

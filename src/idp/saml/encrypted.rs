@@ -89,21 +89,21 @@ pub(crate) fn read(xml: &str) -> Result<Parts, SamlError> {
                             .and_then(|a| {
                                 a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok()
                             })
-                            .map(|v| v.into_owned())
+                            .map(std::borrow::Cow::into_owned)
                     };
                     match (el, path.last()) {
                         (El::EncryptedData, _) => data_seen += 1,
                         (El::EncryptedKey, _) => keys_seen += 1,
                         (El::EncryptionMethod, Some(El::EncryptedData)) => {
-                            parts.data_method = algorithm()
+                            parts.data_method = algorithm();
                         }
                         (El::EncryptionMethod, Some(El::EncryptedKey)) => {
-                            parts.key_method = algorithm()
+                            parts.key_method = algorithm();
                         }
                         (El::DigestMethod, Some(El::EncryptionMethod))
                             if path.len() >= 2 && path[path.len() - 2] == El::EncryptedKey =>
                         {
-                            parts.key_digest = algorithm()
+                            parts.key_digest = algorithm();
                         }
                         (El::CipherValue, _) => text.clear(),
                         _ => {}

@@ -114,7 +114,7 @@ impl SamlLogin {
             },
             self.clock.now(),
         )
-        .map_err(|e| StartError::AuthnRequest(e.to_string()))?;
+        .map_err(|e| StartError::AuthnRequest(e.clone()))?;
         let pending = Pending {
             request_id: redirect.request_id,
             idp: idp.id.to_string(),

@@ -41,7 +41,7 @@ impl VerifierPool {
 
     /// One verifier per core: more would only queue on the CPU and delay everyone.
     pub(crate) fn per_core() -> VerifierPool {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         VerifierPool::new(cores, WAIT)
     }
 

@@ -172,7 +172,7 @@ pub fn preparse(xml: &str, root: (&[u8], &[u8])) -> Result<Facts, SamlError> {
                             *slot = a
                                 .normalized_value(quick_xml::XmlVersion::Implicit1_0)
                                 .ok()
-                                .map(|v| v.into_owned());
+                                .map(std::borrow::Cow::into_owned);
                         }
                     }
                 }

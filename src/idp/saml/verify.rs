@@ -415,8 +415,8 @@ fn check_response(
 /// accepted age.
 fn check_issue_instant(t: i64, trust: &Trust<'_>, clock: &dyn Clock) -> Result<(), SamlError> {
     let now = clock.unix();
-    let skew = trust.clock_skew.as_secs() as i64;
-    if t > now + skew || t + (MAX_RESPONSE_AGE.as_secs() as i64) + skew < now {
+    let skew = crate::clock::secs(trust.clock_skew);
+    if t > now + skew || t + crate::clock::secs(MAX_RESPONSE_AGE) + skew < now {
         return Err(SamlError::IssueInstant);
     }
     Ok(())
@@ -432,7 +432,7 @@ fn check_assertion(
     clock: &dyn Clock,
 ) -> Result<i64, SamlError> {
     let now = clock.unix();
-    let skew = trust.clock_skew.as_secs() as i64;
+    let skew = crate::clock::secs(trust.clock_skew);
     if a.version != "2.0" {
         return Err(SamlError::Malformed("Assertion Version is not 2.0"));
     }
@@ -485,7 +485,7 @@ fn check_assertion(
     // again. Whatever its confirmations and Conditions say (another bearer confirmation may
     // outlive the one checked first, and Conditions may have no NotOnOrAfter), acceptance ends
     // MAX_RESPONSE_AGE (+ skew, added below) after its IssueInstant: check_issue_instant.
-    replay_until = replay_until.max(unix(&a.issue_instant) + MAX_RESPONSE_AGE.as_secs() as i64);
+    replay_until = replay_until.max(unix(&a.issue_instant) + crate::clock::secs(MAX_RESPONSE_AGE));
 
     // Profiles 4.1.4.2: at least one AuthnStatement; SessionNotOnOrAfter bounds the session.
     let authn = a.authn_statements.as_deref().unwrap_or(&[]);

@@ -103,7 +103,9 @@ fn forward_lines(
                 let _ = tx.send(line.clone());
             }
             eprintln!("[{name}] {line}");
-            let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+            let mut log = log
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if log.len() == 60 {
                 log.pop_front();
             }
@@ -145,7 +147,7 @@ impl Proc {
         let ready = self
             .ready
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .recv_timeout(timeout);
         match ready {
             Ok(line) => Ok(line["READY ".len()..].trim().to_string()),
@@ -160,7 +162,10 @@ impl Proc {
     }
 
     fn log_tail(&self) -> String {
-        let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        let log = self
+            .log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         log.iter().cloned().collect::<Vec<_>>().join("\n")
     }
 
@@ -244,7 +249,7 @@ impl Redis {
     fn throwaway() -> Vec<String> {
         ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
             .iter()
-            .map(|s| s.to_string())
+            .map(std::string::ToString::to_string)
             .collect()
     }
 

@@ -280,9 +280,9 @@ impl SamlForge {
 
 fn at(now: SystemTime, secs: i64) -> String {
     let when = if secs >= 0 {
-        now + Duration::from_secs(secs as u64)
+        now + Duration::from_secs(secs.unsigned_abs())
     } else {
-        now - Duration::from_secs((-secs) as u64)
+        now - Duration::from_secs(secs.unsigned_abs())
     };
     rfc3339(when)
 }
@@ -331,7 +331,7 @@ fn encrypt(sp_cert_pem: &str, cipher: &str, plain: &[u8]) -> (String, Vec<u8>) {
     };
     let mut key = vec![0u8; c.key_len()];
     openssl::rand::rand_bytes(&mut key).unwrap();
-    let mut wrapped = vec![0u8; rsa.size() as usize];
+    let mut wrapped = vec![0u8; usize::try_from(rsa.size()).unwrap()];
     let n = rsa
         .public_encrypt(&key, &mut wrapped, openssl::rsa::Padding::PKCS1_OAEP)
         .unwrap();

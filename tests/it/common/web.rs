@@ -40,7 +40,10 @@ pub(crate) async fn saml_sign_in(
 ) -> String {
     let response = forge.response_b64(&Knobs {
         name_id: format!("{user}@example.com"),
-        groups: groups.iter().map(|g| g.to_string()).collect(),
+        groups: groups
+            .iter()
+            .map(std::string::ToString::to_string)
+            .collect(),
         ..Knobs::default()
     });
     let r = client()
