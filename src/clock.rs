@@ -4,7 +4,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// Time as a dependency (see the module), so tests and `--now` never loosen a check.
 pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// The current instant.
     fn now(&self) -> SystemTime;
 
     /// Seconds since the Unix epoch, the unit of JWT `exp`/`nbf`/`iat` (RFC 7519 §2 NumericDate).
@@ -22,6 +24,7 @@ pub(crate) fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
+/// The real time.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
 
@@ -36,6 +39,7 @@ impl Clock for SystemClock {
 pub struct FixedClock(pub SystemTime);
 
 impl FixedClock {
+    /// The clock stopped at `secs` Unix seconds (negative: before 1970).
     pub fn at_unix(secs: i64) -> Self {
         let t = if secs >= 0 {
             UNIX_EPOCH + Duration::from_secs(secs.unsigned_abs())
@@ -65,6 +69,7 @@ impl Clock for FixedClock {
 pub struct OffsetClock(std::sync::atomic::AtomicU64);
 
 impl OffsetClock {
+    /// Moves this clock forward by `by` (whole seconds).
     pub fn advance(&self, by: Duration) {
         self.0
             .fetch_add(by.as_secs(), std::sync::atomic::Ordering::SeqCst);

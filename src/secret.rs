@@ -9,10 +9,12 @@
 use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
 
+/// A value that never prints (Debug shows `Secret(<redacted>)`) and is overwritten in memory on drop.
 #[derive(Clone, Default)]
 pub struct Secret<T: Zeroize>(T);
 
 impl<T: Zeroize> Secret<T> {
+    /// Wraps `value`.
     pub fn new(value: T) -> Self {
         Secret(value)
     }

@@ -40,7 +40,7 @@ const FOR_OPERATORS: &[&str] = &["serve", "config", "policy", "verify", "probe"]
     about = "Federation identity broker for AWS: IdP sign-in in, STS credentials out",
     after_help = "Run `rolegate <command> --help` for what a command does, with an example."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -329,6 +329,7 @@ enum VerifyCommand {
     Saml(verify::SamlArgs),
 }
 
+/// The `rolegate` command: parses the arguments, runs the command, returns its exit code.
 pub fn run() -> ExitCode {
     let cli = Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|e| e.exit());
     // The engineer's build gives reqwest's rustls its crypto (ring); the broker's build has

@@ -12,6 +12,7 @@ pub struct RoleArn {
 }
 
 impl RoleArn {
+    /// Parses and validates an IAM role ARN (the partitions rolegate knows, a 12-digit account).
     pub fn parse(s: &str) -> Result<Self, String> {
         let bad = |why: &str| Err(format!("`{s}` is not an IAM role ARN: {why}"));
         let parts: Vec<&str> = s.splitn(6, ':').collect();
@@ -50,6 +51,7 @@ impl RoleArn {
         })
     }
 
+    /// The ARN as written.
     pub fn as_str(&self) -> &str {
         &self.arn
     }
@@ -57,9 +59,11 @@ impl RoleArn {
     pub(crate) fn partition(&self) -> &str {
         &self.partition
     }
+    /// The 12-digit account id.
     pub fn account(&self) -> &str {
         &self.account
     }
+    /// The role name, without its path.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -92,6 +96,7 @@ impl TryFrom<String> for IdpId {
 }
 
 impl IdpId {
+    /// Validates an IdP id: it appears in URLs, store keys and policies.
     pub fn parse(s: &str) -> Result<Self, String> {
         let ok = !s.is_empty()
             && s.len() <= 32
@@ -105,6 +110,7 @@ impl IdpId {
             ))
         }
     }
+    /// The id as written.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -9,8 +9,10 @@ use crate::config::{Config, IdpKind};
 use crate::domain::{Identity, IdpId};
 use std::sync::Arc;
 
+/// Every configured IdP that verifies bearer tokens: OIDC, and the dev IdP in `--dev`.
 pub struct IdpRegistry {
     oidc: Vec<Arc<OidcIdp>>,
+    /// The built-in dev IdP, in `--dev` only.
     pub dev: Option<Arc<DevIdp>>,
 }
 
@@ -56,6 +58,7 @@ impl IdpRegistry {
         Ok(IdpRegistry { oidc, dev })
     }
 
+    /// The OIDC IdPs, in configuration order.
     pub fn oidc(&self) -> &[Arc<OidcIdp>] {
         &self.oidc
     }

@@ -14,6 +14,7 @@ use crate::config::RoleConfig;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+/// The compiled policy: statements indexed by the role they name, evaluated with IAM's logic.
 pub struct Engine {
     statements: Vec<Statement>,
     roles: Vec<RoleConfig>,
@@ -26,22 +27,30 @@ pub struct Engine {
     role_index: HashMap<String, usize>,
 }
 
+/// IAM's three outcomes: an explicit Deny beats any Allow, and no Allow is a Deny.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
+    /// An Allow matched and no Deny did.
     Allow,
+    /// A Deny matched.
     ExplicitDeny,
+    /// Nothing matched.
     ImplicitDeny,
 }
 
+/// A decision with the statements behind it.
 pub struct Evaluation {
+    /// The outcome.
     pub decision: Decision,
     /// Indexes of the matching Allow statements (empty unless allowed).
     pub allows: Vec<u32>,
+    /// Index of the first matching Deny statement, when there is one.
     pub deny: Option<u32>,
 }
 
 impl Engine {
+    /// Compiles statements against the role catalogue (done once per policy load, not per request).
     pub fn new(statements: Vec<Statement>, roles: Vec<RoleConfig>) -> Engine {
         let mut role_index = HashMap::new();
         let mut by_arn = HashMap::new();
@@ -120,14 +129,17 @@ impl Engine {
         }
     }
 
+    /// Every statement, in load order.
     pub fn statements(&self) -> &[Statement] {
         &self.statements
     }
 
+    /// The role catalogue.
     pub fn roles(&self) -> &[RoleConfig] {
         &self.roles
     }
 
+    /// A catalogue role by alias or ARN.
     pub fn role(&self, alias_or_arn: &str) -> Option<&RoleConfig> {
         self.role_index.get(alias_or_arn).map(|&i| &self.roles[i])
     }
@@ -187,6 +199,7 @@ impl Engine {
         (action_ok, resource_ok)
     }
 
+    /// Evaluates one role and action for `ctx`.
     pub fn evaluate(
         &self,
         ctx: &RequestContext<'_>,

@@ -11,28 +11,41 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+/// `rolegate policy explain`: the decision, and each statement's part in it.
 #[derive(Debug, Serialize)]
 pub struct Explanation {
+    /// What the engine decided.
     pub decision: Decision,
+    /// The role asked about (its alias).
     pub role: String,
+    /// The action asked about.
     pub action: Action,
+    /// Every statement, in load order.
     pub statements: Vec<StatementResult>,
 }
 
+/// One statement's part in an explanation.
 #[derive(Debug, Serialize)]
 pub struct StatementResult {
+    /// Its label (`file#Sid` or `file#Statement[i]`).
     pub source: String,
+    /// The file (or `[[map]]`) it came from.
     pub file: String,
+    /// Its index in that file.
     pub index: usize,
+    /// Its `Sid`, when it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// Allow or Deny.
     pub effect: Effect,
+    /// Whether it applied to this request.
     pub matched: bool,
     /// For a statement that did not match: the first failing part.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed: Option<String>,
 }
 
+/// Evaluates `role` and `action` for `ctx`, statement by statement, without granting anything.
 pub fn explain(
     engine: &Engine,
     ctx: &RequestContext<'_>,

@@ -15,12 +15,17 @@ pub(crate) enum Severity {
     Warning,
 }
 
+/// One lint finding: where, and what may not mean what its author meant.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
     pub(crate) severity: Severity,
+    /// The policy file.
     pub file: String,
+    /// The statement's Sid or index.
     pub statement: String,
+    /// The JSON path in the statement.
     pub path: String,
+    /// What the trap is.
     pub message: String,
 }
 
@@ -37,6 +42,7 @@ impl std::fmt::Display for Finding {
     }
 }
 
+/// Every finding for the loaded policy; empty when nothing looks wrong.
 pub fn lint(engine: &Engine) -> Vec<Finding> {
     let mut out = Vec::new();
     let sts = engine.statements();

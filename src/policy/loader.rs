@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
+/// The live policy: the [`Mapper`](super::Mapper) the broker uses, reloaded whole or not at all.
 pub struct PolicyMapper {
     /// The main config file, when there is one: a reload re-reads its `[[role]]`, `[[map]]` and
     /// `[policy] files` too (the rest of it needs a restart), with the process environment's
@@ -31,9 +32,12 @@ struct Inputs {
     roles: Vec<RoleConfig>,
 }
 
+/// What is loaded now, for `/admin/policy` and the reload metrics.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PolicyStatus {
+    /// Statements in the live policy.
     pub statements: usize,
+    /// Policy files in the live policy.
     pub files: usize,
     /// When the live policy was loaded (RFC 3339).
     pub(crate) loaded_at: String,
@@ -91,6 +95,7 @@ impl PolicyMapper {
         files
     }
 
+    /// The live engine; a reload swaps it, callers keep the one they took.
     pub fn engine(&self) -> Arc<Engine> {
         self.current
             .read()
@@ -98,6 +103,7 @@ impl PolicyMapper {
             .clone()
     }
 
+    /// The live policy's counts and the last reload's outcome.
     pub fn status(&self) -> PolicyStatus {
         self.status
             .lock()

@@ -73,6 +73,7 @@ struct Cluster {
     conn: tokio::sync::OnceCell<redis::cluster_async::ClusterConnection>,
 }
 
+/// The Redis store: one server, Sentinel or Cluster, shared by every replica.
 pub struct RedisStore {
     conn: Backend,
     cas: Script,

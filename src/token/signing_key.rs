@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
+/// The broker's ES256 key for its own tokens (CLI tokens, web identity), with the rotated-out keys it still publishes.
 pub struct SigningKey {
     kid: String,
     encoding: EncodingKey,
@@ -28,6 +29,7 @@ impl std::fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
+    /// A new random key (`--dev`: nothing on disk to manage).
     pub fn generate() -> Result<Self, String> {
         let doc =
             EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
@@ -73,10 +75,12 @@ impl SigningKey {
         })
     }
 
+    /// Its key id: the JWK thumbprint.
     pub fn kid(&self) -> &str {
         &self.kid
     }
 
+    /// Its public half as a JWK, for the JWKS.
     pub fn public_jwk(&self) -> &Value {
         &self.public_jwk
     }
@@ -106,6 +110,7 @@ impl SigningKey {
         ))
     }
 
+    /// Signs `claims` as an ES256 JWT with this key's `kid`.
     pub fn sign<T: Serialize>(&self, claims: &T) -> Result<String, String> {
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.kid.clone());

@@ -24,7 +24,9 @@ pub(crate) const ACCEPTED_ALGS: &[Algorithm] = &[
     Algorithm::EdDSA,
 ];
 
+/// One JWKS key, parsed once into what verification needs.
 pub struct VerifyKey {
+    /// Its `kid`; a token names the key with it.
     pub kid: Option<String>,
     /// The algorithms this key may verify: from its `alg`, else from its type and curve.
     pub(crate) algs: Vec<Algorithm>,
@@ -98,8 +100,10 @@ fn parse_key(params: &AlgorithmParameters, alg: Algorithm) -> Option<ParsedPubli
     }
 }
 
+/// An IdP's signing keys, as one JWKS.
 #[derive(Default)]
 pub struct KeySet {
+    /// The keys.
     pub keys: Vec<VerifyKey>,
 }
 
@@ -218,6 +222,7 @@ impl Default for KeyCache {
 }
 
 impl KeyCache {
+    /// The current keys; None before the first successful load.
     pub fn get(&self) -> Option<Arc<KeySet>> {
         self.current
             .read()
@@ -225,6 +230,7 @@ impl KeyCache {
             .clone()
     }
 
+    /// Swaps in new keys: verifications in flight keep the set they took.
     pub fn replace(&self, keys: KeySet) {
         *self
             .current

@@ -19,6 +19,7 @@ use std::time::Duration;
 /// must not make the broker buffer without bound).
 const MAX_DOC_BYTES: usize = 512 * 1024;
 
+/// Where an OIDC IdP's signing keys come from.
 pub enum KeySource {
     /// OIDC Discovery 1.0 §4 at `<issuer>/.well-known/openid-configuration`, then `jwks_uri`.
     Discovery(reqwest::Client),
@@ -26,9 +27,13 @@ pub enum KeySource {
     File(PathBuf),
 }
 
+/// One configured OIDC IdP: its settings and its cached keys.
 pub struct OidcIdp {
+    /// Its `[[idp]] id`.
     pub id: IdpId,
+    /// Its settings.
     pub cfg: OidcIdpConfig,
+    /// Its current signing keys, refreshed in place.
     pub keys: KeyCache,
     source: KeySource,
     /// From discovery: where browser sign-in (authorization code + PKCE) goes.
@@ -38,7 +43,9 @@ pub struct OidcIdp {
 /// The authorization-code endpoints of an IdP (OIDC Discovery §3).
 #[derive(Debug, Clone)]
 pub struct Endpoints {
+    /// Where the browser is sent to sign in.
     pub authorization: url::Url,
+    /// Where the code is exchanged.
     pub token: url::Url,
     /// RP-Initiated Logout 1.0 §2.1, when the IdP offers it.
     pub(crate) end_session: Option<url::Url>,
@@ -48,6 +55,7 @@ pub struct Endpoints {
 }
 
 impl OidcIdp {
+    /// An IdP with no keys yet: [`OidcIdp::refresh`] loads them.
     pub fn new(id: IdpId, cfg: OidcIdpConfig, source: KeySource) -> Self {
         OidcIdp {
             id,

@@ -22,13 +22,19 @@ pub const MAX_TOKEN_CHARS: usize = 20_000;
 
 /// What the checks need to know about the IdP (a view of `OidcIdpConfig`).
 pub struct Expectations<'a> {
+    /// The IdP whose token this should be.
     pub idp: &'a IdpId,
+    /// Its settings (audiences, claims, skew).
     pub cfg: &'a OidcIdpConfig,
+    /// The nonce the sign-in sent (browser flow); None for bearer tokens.
     pub nonce: Option<&'a str>,
 }
 
+/// The parts of a token's JOSE header the verifier uses, read before any signature check.
 pub struct Header {
+    /// The signing algorithm (checked against the allow list).
     pub alg: Algorithm,
+    /// The key id, to pick the key.
     pub kid: Option<String>,
 }
 

@@ -11,8 +11,10 @@ use samael::metadata::EntityDescriptor;
 
 const REDIRECT_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
 
+/// What the broker takes from an IdP's SAML metadata: who it is, its keys, where to send people.
 #[derive(Debug, Clone)]
 pub struct IdpMetadata {
+    /// The IdP's entity id: the Issuer its Responses must carry.
     pub entity_id: String,
     /// Every signing certificate (several during a rollover); any of them may sign.
     pub certs: Vec<CertificateDer>,
@@ -27,6 +29,7 @@ pub struct IdpMetadata {
     pub(crate) valid_until: Option<i64>,
 }
 
+/// Parses an EntityDescriptor (`now` in Unix seconds, for `validUntil`); refuses metadata without a signing certificate or past its end.
 pub fn parse(xml: &str, now: i64) -> Result<IdpMetadata, String> {
     if xml.contains("<!DOCTYPE") || xml.contains("<!ENTITY") {
         return Err("metadata must not contain a DOCTYPE or entities".into());

@@ -67,20 +67,34 @@ impl VerifierPool {
 /// Which request a Response must answer, owned (the job outlives the handler's borrows).
 #[derive(Debug, Clone)]
 pub enum Expected {
+    /// Solicited: the ID of this browser's pending AuthnRequest.
     Request(String),
-    Unsolicited { allowed: bool },
+    /// No pending request: accepted only when the IdP may start sign-ins.
+    Unsolicited {
+        /// The IdP's `allow_idp_initiated`.
+        allowed: bool,
+    },
 }
 
 /// Everything one ACS verification needs, owned so it can move to a blocking thread.
 pub struct Job {
+    /// The decoded Response.
     pub xml: String,
+    /// This SP's entity id (the expected Audience).
     pub sp_entity_id: String,
+    /// This SP's ACS URL (the expected Destination and Recipient).
     pub acs_url: String,
+    /// The SP key, for EncryptedAssertions.
     pub decryption_key: Option<PKey<Private>>,
+    /// The IdP's metadata: its pinned keys and entity id.
     pub metadata: Arc<IdpMetadata>,
+    /// Accept SHA-1 (the IdP's `insecure_allow_sha1`).
     pub allow_sha1: bool,
+    /// The IdP's clock tolerance.
     pub clock_skew: Duration,
+    /// Which request the Response must answer.
     pub expected: Expected,
+    /// Time, injected (tests and `verify saml --now`).
     pub clock: Arc<dyn Clock>,
 }
 

@@ -18,7 +18,9 @@ pub const MAX_XML_CHARS: usize = 100_000;
 /// A Response is about 10 levels deep; 48 leaves room for extensions, never for a bomb.
 pub(crate) const MAX_DEPTH: usize = 48;
 
+/// The SAML protocol namespace (`samlp:`).
 pub const PROTOCOL_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:protocol";
+/// The SAML assertion namespace (`saml:`).
 pub const ASSERTION_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:assertion";
 const DSIG_NS: &[u8] = b"http://www.w3.org/2000/09/xmldsig#";
 const XENC_NS: &[u8] = b"http://www.w3.org/2001/04/xmlenc#";
@@ -47,6 +49,7 @@ pub struct Facts {
 pub struct AlgorithmUse {
     /// Local name of the element carrying it (`SignatureMethod`, `DigestMethod`, …).
     pub element: String,
+    /// The algorithm's URI.
     pub uri: String,
     /// A DigestMethod that is a direct child of an RSA-OAEP `xenc:EncryptionMethod`: the OAEP
     /// hash, not a signature digest.
@@ -54,6 +57,7 @@ pub struct AlgorithmUse {
 }
 
 impl AlgorithmUse {
+    /// An algorithm use outside RSA-OAEP (tests and fuzzing build them).
     pub fn new(element: &str, uri: &str) -> AlgorithmUse {
         AlgorithmUse {
             element: element.into(),
@@ -76,11 +80,17 @@ enum IssuerOf {
 /// StatusCode. Read from the document as sent; which of it is signed is decided later.
 #[derive(Debug, Default)]
 pub struct Envelope {
+    /// `Version`.
     pub version: Option<String>,
+    /// `Destination`.
     pub destination: Option<String>,
+    /// `InResponseTo`.
     pub in_response_to: Option<String>,
+    /// `IssueInstant`.
     pub issue_instant: Option<String>,
+    /// The Response's own `Issuer` text.
     pub issuer: Option<String>,
+    /// The top-level StatusCode's value.
     pub status: Option<String>,
     /// The second-level StatusCode inside the top-level one (`AuthnFailed`, `RequestDenied`…):
     /// what the IdP says about a failed sign-in, for the page that tells the user.
@@ -331,6 +341,7 @@ pub fn signature_algorithms(allow_sha1: bool) -> Vec<&'static str> {
     all
 }
 
+/// Refuses any algorithm outside the allow list, before xmlsec sees the document.
 pub fn check_algorithms(facts: &Facts, allow_sha1: bool) -> Result<(), SamlError> {
     for AlgorithmUse {
         element,

@@ -38,7 +38,9 @@ const WARM_UP_ALGORITHMS: &[AllowedSignatureAlgorithm] = &[AllowedSignatureAlgor
 
 /// This broker as a service provider.
 pub struct Sp<'a> {
+    /// Its entity id: the Audience an assertion must name.
     pub entity_id: &'a str,
+    /// Its ACS URL: the Destination and Recipient a Response must name.
     pub acs_url: &'a str,
     /// Decrypts EncryptedAssertions (RSA-OAEP key transport only).
     pub decryption_key: Option<&'a PKey<Private>>,
@@ -46,9 +48,13 @@ pub struct Sp<'a> {
 
 /// What we trust about one IdP: its entity ID and its pinned signing keys.
 pub struct Trust<'a> {
+    /// The Issuer a Response and its assertion must name.
     pub entity_id: &'a str,
+    /// The only keys a signature may verify with (KeyInfo is never read).
     pub keys: &'a PinnedKeys,
+    /// Accept SHA-1 signatures and digests.
     pub allow_sha1: bool,
+    /// Tolerance for the IdP's clock.
     pub clock_skew: Duration,
 }
 
@@ -59,7 +65,10 @@ pub enum Expect<'a> {
     Request(&'a str),
     /// No pending request: only a Response without any InResponseTo is acceptable, and only
     /// when the IdP allows IdP-initiated sign-in.
-    Unsolicited { allowed: bool },
+    Unsolicited {
+        /// The IdP's `allow_idp_initiated`.
+        allowed: bool,
+    },
     /// Offline diagnosis (`rolegate verify saml` without `--request-id`): skip only the
     /// InResponseTo comparison.
     Unchecked,
@@ -68,6 +77,7 @@ pub enum Expect<'a> {
 /// A Response that passed every check.
 #[derive(Debug)]
 pub struct Verified {
+    /// The assertion, parsed from the bytes the signature covered (never from the document around them).
     pub assertion: Assertion,
     /// The replay-cache entry lives until this instant (Unix seconds): no earlier than the
     /// assertion's IssueInstant + [`MAX_RESPONSE_AGE`] + skew, nor any NotOnOrAfter checked.
