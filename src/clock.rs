@@ -34,6 +34,14 @@ impl Clock for SystemClock {
     }
 }
 
+/// Why `--now` (or an identity file's `now`) is not a timestamp; the text is the user's.
+#[derive(Debug, thiserror::Error)]
+#[error("`{value}` is not an RFC 3339 timestamp: {source}")]
+pub struct BadTimestamp {
+    value: String,
+    source: humantime::TimestampError,
+}
+
 /// A clock stopped at one instant: `--now` in the CLI, and tests.
 #[derive(Debug, Clone, Copy)]
 pub struct FixedClock(pub SystemTime);
@@ -50,10 +58,13 @@ impl FixedClock {
     }
 
     /// Parses an RFC 3339 timestamp such as `2026-11-22T10:00:00Z`.
-    pub fn parse_rfc3339(s: &str) -> Result<Self, String> {
+    pub fn parse_rfc3339(s: &str) -> Result<Self, BadTimestamp> {
         humantime::parse_rfc3339_weak(s.trim())
             .map(FixedClock)
-            .map_err(|e| format!("`{s}` is not an RFC 3339 timestamp: {e}"))
+            .map_err(|source| BadTimestamp {
+                value: s.to_string(),
+                source,
+            })
     }
 }
 

@@ -50,7 +50,7 @@ fn reject(code: &str, description: String) -> ExitCode {
 pub(super) fn jwt(a: JwtArgs) -> ExitCode {
     let clock = match FixedClock::parse_rfc3339(&a.now) {
         Ok(c) => c,
-        Err(e) => return usage(e),
+        Err(e) => return usage(e.to_string()),
     };
     if Duration::from(a.clock_skew) > Duration::from_secs(300) {
         return usage("--clock-skew is at most 300s".into());
@@ -133,7 +133,7 @@ pub(super) fn saml(a: SamlArgs) -> ExitCode {
     use crate::idp::saml::{attributes, decode_any, metadata, verify as sv};
     let clock = match FixedClock::parse_rfc3339(&a.now) {
         Ok(c) => c,
-        Err(e) => return usage_saml(e),
+        Err(e) => return usage_saml(e.to_string()),
     };
     if Duration::from(a.clock_skew) > Duration::from_secs(300) {
         return usage_saml("--clock-skew is at most 300s".into());

@@ -539,7 +539,7 @@ fn idp(r: RawIdp, i: usize, dev: bool, base: &Path) -> R<IdpConfig> {
         RawIdp::Dev(d) => (&d.id, &d.display_name, &d.logout_url),
     };
     let display_name = display_name.clone().unwrap_or_else(|| id.clone());
-    let id = IdpId::parse(id).or_else(|m| err(p("id"), m))?;
+    let id = IdpId::parse(id).or_else(|m| err(p("id"), m.to_string()))?;
     let logout_url = match logout_url {
         Some(u) => {
             let url = http_url(&p("logout_url"), u)?;
@@ -732,7 +732,7 @@ fn saml_sp(r: RawSaml, base: &Path) -> R<SamlSpConfig> {
 }
 
 fn role(r: RawRole, i: usize) -> R<RoleConfig> {
-    let arn = RoleArn::parse(&r.arn).or_else(|m| err(format!("role[{i}].arn"), m))?;
+    let arn = RoleArn::parse(&r.arn).or_else(|m| err(format!("role[{i}].arn"), m.to_string()))?;
     let alias = role_alias(r.alias, &arn, i)?;
     if let Some(name) = &r.account_name {
         account_name(name, i)?;
@@ -786,7 +786,7 @@ fn account_name(name: &str, i: usize) -> R<()> {
 
 fn map(m: RawMap, i: usize, idps: &[IdpConfig], roles: &[RoleConfig]) -> R<MapRule> {
     let p = |k: &str| format!("map[{i}].{k}");
-    let idp = IdpId::parse(&m.idp).or_else(|e| err(p("idp"), e))?;
+    let idp = IdpId::parse(&m.idp).or_else(|e| err(p("idp"), e.to_string()))?;
     if !idps.iter().any(|x| x.id == idp) {
         return err(p("idp"), format!("no [[idp]] has id `{idp}`"));
     }

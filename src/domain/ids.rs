@@ -2,6 +2,19 @@
 
 use std::fmt;
 
+/// Why a string is not a role ARN: the value and the rule it breaks (config errors show it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{value}` is not an IAM role ARN: {why}")]
+pub struct BadRoleArn {
+    value: String,
+    why: &'static str,
+}
+
+/// Why a string is not an IdP id (config errors and `policy explain` show it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a valid IdP id: use 1-32 of a-z, 0-9, - and _")]
+pub struct BadIdpId(String);
+
 /// `arn:<partition>:iam::<12-digit account>:role/<optional path/><name>`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RoleArn {
@@ -13,8 +26,13 @@ pub struct RoleArn {
 
 impl RoleArn {
     /// Parses and validates an IAM role ARN (the partitions rolegate knows, a 12-digit account).
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let bad = |why: &str| Err(format!("`{s}` is not an IAM role ARN: {why}"));
+    pub fn parse(s: &str) -> Result<Self, BadRoleArn> {
+        let bad = |why: &'static str| {
+            Err(BadRoleArn {
+                value: s.to_string(),
+                why,
+            })
+        };
         let parts: Vec<&str> = s.splitn(6, ':').collect();
         if parts.len() != 6 || parts[0] != "arn" {
             return bad("expected arn:<partition>:iam::<account>:role/<name>");
@@ -89,15 +107,15 @@ impl From<IdpId> for String {
 }
 
 impl TryFrom<String> for IdpId {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
+    type Error = BadIdpId;
+    fn try_from(s: String) -> Result<Self, BadIdpId> {
         IdpId::parse(&s)
     }
 }
 
 impl IdpId {
     /// Validates an IdP id: it appears in URLs, store keys and policies.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, BadIdpId> {
         let ok = !s.is_empty()
             && s.len() <= 32
             && s.chars()
@@ -105,9 +123,7 @@ impl IdpId {
         if ok {
             Ok(IdpId(s.to_string()))
         } else {
-            Err(format!(
-                "`{s}` is not a valid IdP id: use 1-32 of a-z, 0-9, - and _"
-            ))
+            Err(BadIdpId(s.to_string()))
         }
     }
     /// The id as written.

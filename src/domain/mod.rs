@@ -6,4 +6,4 @@ pub(crate) mod ids;
 pub(crate) mod text;
 
 pub use identity::{ClientKind, Identity};
-pub use ids::{IdpId, RoleArn};
+pub use ids::{BadIdpId, BadRoleArn, IdpId, RoleArn};

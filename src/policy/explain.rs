@@ -179,8 +179,19 @@ pub(crate) struct IdentityFile {
     pub now: Option<String>,
 }
 
+/// Why an identity file cannot stand in for a sign-in; the text is shown as it is.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum IdentityFileError {
+    /// Its `idp` is not an IdP id.
+    #[error(transparent)]
+    Idp(#[from] crate::domain::BadIdpId),
+    /// Its `now` is not a timestamp.
+    #[error(transparent)]
+    Now(#[from] crate::clock::BadTimestamp),
+}
+
 impl IdentityFile {
-    pub(crate) fn identity(&self) -> Result<Identity, String> {
+    pub(crate) fn identity(&self) -> Result<Identity, IdentityFileError> {
         Ok(Identity {
             idp: IdpId::parse(&self.idp)?,
             subject: self.subject.clone(),
@@ -197,9 +208,9 @@ impl IdentityFile {
         })
     }
 
-    pub(crate) fn now(&self) -> Result<std::time::SystemTime, String> {
+    pub(crate) fn now(&self) -> Result<std::time::SystemTime, IdentityFileError> {
         match &self.now {
-            Some(t) => FixedClock::parse_rfc3339(t).map(|c| c.0),
+            Some(t) => Ok(FixedClock::parse_rfc3339(t)?.0),
             None => Ok(std::time::SystemTime::now()),
         }
     }
