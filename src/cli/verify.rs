@@ -57,7 +57,7 @@ pub(super) fn jwt(a: JwtArgs) -> ExitCode {
     }
     let keys = match std::fs::read(&a.jwks)
         .map_err(|e| e.to_string())
-        .and_then(|b| KeySet::from_jwks_json(&b))
+        .and_then(|b| KeySet::from_jwks_json(&b).map_err(|e| e.to_string()))
     {
         Ok(k) => k,
         Err(e) => return usage(format!("{}: {e}", a.jwks.display())),

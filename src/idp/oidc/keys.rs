@@ -100,6 +100,20 @@ fn parse_key(params: &AlgorithmParameters, alg: Algorithm) -> Option<ParsedPubli
     }
 }
 
+/// Why a JWK Set cannot be used; the text reaches the log, readiness and `verify jwt`.
+#[derive(Debug, thiserror::Error)]
+pub enum JwksError {
+    /// The document is not JSON.
+    #[error("JWKS is not JSON: {0}")]
+    NotJson(#[from] serde_json::Error),
+    /// No `keys` array: not a JWK Set.
+    #[error("JWKS has no `keys` array")]
+    NoKeysArray,
+    /// Only keys the verifier cannot use (encryption, symmetric, unknown types).
+    #[error("JWKS has no usable signature keys (RSA, EC P-256/P-384, Ed25519)")]
+    NoUsableKeys,
+}
+
 /// An IdP's signing keys, as one JWKS.
 #[derive(Default)]
 pub struct KeySet {
@@ -110,11 +124,10 @@ pub struct KeySet {
 impl KeySet {
     /// Parses a JWK Set. Keys that are not usable signature keys (encryption keys, symmetric
     /// keys, unknown types) are skipped, not fatal: IdPs publish all sorts of keys.
-    pub fn from_jwks_json(bytes: &[u8]) -> Result<KeySet, String> {
-        let doc: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(|e| format!("JWKS is not JSON: {e}"))?;
+    pub fn from_jwks_json(bytes: &[u8]) -> Result<KeySet, JwksError> {
+        let doc: serde_json::Value = serde_json::from_slice(bytes)?;
         let Some(list) = doc.get("keys").and_then(|k| k.as_array()) else {
-            return Err("JWKS has no `keys` array".into());
+            return Err(JwksError::NoKeysArray);
         };
         let mut keys = Vec::new();
         for v in list {
@@ -126,7 +139,7 @@ impl KeySet {
             }
         }
         if keys.is_empty() {
-            return Err("JWKS has no usable signature keys (RSA, EC P-256/P-384, Ed25519)".into());
+            return Err(JwksError::NoUsableKeys);
         }
         Ok(KeySet { keys })
     }

@@ -83,7 +83,7 @@ impl OidcIdp {
                 let bytes = tokio::fs::read(p)
                     .await
                     .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-                KeySet::from_jwks_json(&bytes)?
+                KeySet::from_jwks_json(&bytes).map_err(|e| e.to_string())?
             }
             KeySource::Discovery(http) => self.discover(http).await?,
         };
@@ -130,7 +130,7 @@ impl OidcIdp {
                     .unwrap_or(false),
             });
         }
-        KeySet::from_jwks_json(&fetch(http, jwks_uri).await?)
+        KeySet::from_jwks_json(&fetch(http, jwks_uri).await?).map_err(|e| e.to_string())
     }
 
     /// Verifies a bearer token. An unknown `kid` triggers one refetch (the IdP may have

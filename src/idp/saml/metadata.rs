@@ -85,7 +85,7 @@ pub fn parse(xml: &str, now: i64) -> Result<IdpMetadata, String> {
                 .into(),
         );
     }
-    let keys = super::verify::pinned_keys(&certs)?;
+    let keys = super::verify::pinned_keys(&certs).map_err(|e| e.to_string())?;
     let fingerprints = certs
         .iter()
         .map(|c| {

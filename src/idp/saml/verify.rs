@@ -183,8 +183,20 @@ fn xmlsec_ready() {
     });
 }
 
+/// Why an IdP's pinned certificates cannot verify signatures; its metadata is refused with
+/// this text.
+#[derive(Debug, thiserror::Error)]
+pub enum PinError {
+    /// A certificate OpenSSL cannot read a public key from.
+    #[error("a signing certificate has no usable public key")]
+    NoPublicKey,
+    /// A key xmlsec refuses (an algorithm or size it does not verify with).
+    #[error("a signing certificate's key cannot be used for XML signatures: {0}")]
+    Xmlsec(rolegate_xmlsec::VerifyError),
+}
+
 /// The public keys of an IdP's pinned certificates, loaded into xmlsec once.
-pub fn pinned_keys(certs: &[CertificateDer]) -> Result<PinnedKeys, String> {
+pub fn pinned_keys(certs: &[CertificateDer]) -> Result<PinnedKeys, PinError> {
     xmlsec_ready();
     let spki: Vec<Vec<u8>> = certs
         .iter()
@@ -192,12 +204,12 @@ pub fn pinned_keys(certs: &[CertificateDer]) -> Result<PinnedKeys, String> {
             openssl::x509::X509::from_der(c.der_data())
                 .and_then(|x| x.public_key())
                 .and_then(|k| k.public_key_to_der())
-                .map_err(|_| "a signing certificate has no usable public key".to_string())
+                .map_err(|_| PinError::NoPublicKey)
         })
         .collect::<Result<_, _>>()?;
     let keys = PinnedKeys::from_spki_der(spki.iter().map(Vec::as_slice));
     let _ = rolegate_xmlsec::take_errors();
-    keys.map_err(|e| format!("a signing certificate's key cannot be used for XML signatures: {e}"))
+    keys.map_err(PinError::Xmlsec)
 }
 
 /// xmlsec verification with the pinned keys only (a signature's KeyInfo is never read), xmlsec
