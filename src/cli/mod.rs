@@ -237,10 +237,21 @@ impl RoleArgs {
     }
 }
 
-fn parse_duration(s: &str) -> Result<u64, String> {
+/// A `--duration` clap could not read; clap prints the text after its own prefix.
+#[derive(Debug, thiserror::Error)]
+#[error("`{value}`: {source} (try 1h, 90m, 3600s)")]
+struct BadDuration {
+    value: String,
+    source: humantime::DurationError,
+}
+
+fn parse_duration(s: &str) -> Result<u64, BadDuration> {
     humantime::parse_duration(s)
         .map(|d| d.as_secs())
-        .map_err(|e| format!("`{s}`: {e} (try 1h, 90m, 3600s)"))
+        .map_err(|source| BadDuration {
+            value: s.to_string(),
+            source,
+        })
 }
 
 /// The command tree, with `--help` listing the commands in their two groups.

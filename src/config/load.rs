@@ -39,21 +39,40 @@ pub(super) fn apply_env_overrides(
             continue;
         }
         let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
-        set_path(table, &path, &raw).map_err(|message| ConfigError {
+        set_path(table, &path, &raw).map_err(|e| ConfigError {
             path: format!("{name} (environment)"),
-            message,
+            message: e.to_string(),
         })?;
     }
     Ok(())
 }
 
-fn set_path(table: &mut Table, path: &[String], raw: &str) -> Result<(), String> {
-    let (last, parents) = path.split_last().ok_or("empty key")?;
+/// Why an override variable names no place in the file (the message of its `ConfigError`).
+#[derive(Debug, thiserror::Error)]
+enum BadOverride {
+    #[error("empty key")]
+    EmptyKey,
+    #[error("`{0}` indexes an array the file does not have")]
+    NoArray(String),
+    #[error("`{0}` is an array: add an index, e.g. {0}__0")]
+    NoIndex(String),
+    #[error("index {index} of `{seg}` is out of range (the file has {len})")]
+    OutOfRange {
+        seg: String,
+        index: usize,
+        len: usize,
+    },
+    #[error("`{0}` is not a table")]
+    NotTable(String),
+}
+
+fn set_path(table: &mut Table, path: &[String], raw: &str) -> Result<(), BadOverride> {
+    let (last, parents) = path.split_last().ok_or(BadOverride::EmptyKey)?;
     let mut cur: &mut Table = table;
     let mut segs = parents.iter();
     while let Some(seg) = segs.next() {
         if seg.parse::<usize>().is_ok() {
-            return Err(format!("`{seg}` indexes an array the file does not have"));
+            return Err(BadOverride::NoArray(seg.clone()));
         }
         let next = cur
             .entry(seg.clone())
@@ -65,12 +84,16 @@ fn set_path(table: &mut Table, path: &[String], raw: &str) -> Result<(), String>
                 let i: usize = segs
                     .next()
                     .and_then(|s| s.parse().ok())
-                    .ok_or_else(|| format!("`{seg}` is an array: add an index, e.g. {seg}__0"))?;
+                    .ok_or_else(|| BadOverride::NoIndex(seg.clone()))?;
                 a.get_mut(i).and_then(Value::as_table_mut).ok_or_else(|| {
-                    format!("index {i} of `{seg}` is out of range (the file has {len})")
+                    BadOverride::OutOfRange {
+                        seg: seg.clone(),
+                        index: i,
+                        len,
+                    }
                 })?
             }
-            _ => return Err(format!("`{seg}` is not a table")),
+            _ => return Err(BadOverride::NotTable(seg.clone())),
         };
     }
     let v = env_value(raw, cur.get(last));

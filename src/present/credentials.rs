@@ -131,14 +131,17 @@ impl From<Version1> for u8 {
     }
 }
 
+/// A credential_process document of another version (serde shows the text in its error).
+#[derive(Debug, thiserror::Error)]
+#[error("Version {0} is not 1, the credential_process version rolegate reads")]
+struct OtherVersion(u8);
+
 impl TryFrom<u8> for Version1 {
-    type Error = String;
-    fn try_from(v: u8) -> Result<Self, String> {
+    type Error = OtherVersion;
+    fn try_from(v: u8) -> Result<Self, OtherVersion> {
         match v {
             1 => Ok(Version1),
-            other => Err(format!(
-                "Version {other} is not 1, the credential_process version rolegate reads"
-            )),
+            other => Err(OtherVersion(other)),
         }
     }
 }
