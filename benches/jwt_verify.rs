@@ -215,7 +215,7 @@ fn benches(c: &mut Criterion) {
                 let token = black_box(token.as_str());
                 let header = verify::parse_header(token).expect("header");
                 verify::verify(token, &header, &f.keys, &clock, &x).expect("valid token")
-            })
+            });
         });
     }
     group.finish();
@@ -240,7 +240,7 @@ fn benches(c: &mut Criterion) {
                 mapper
                     .authorize(&ctx, black_box(ROLE), Action::Credentials)
                     .expect("granted")
-            })
+            });
         });
     }
     group.finish();
@@ -256,8 +256,8 @@ fn benches(c: &mut Criterion) {
     group.bench_function("rs256_per_call", |b| {
         b.iter(|| {
             rsa.verify(&RSA_PKCS1_2048_8192_SHA256, black_box(rs_msg), &rs_sig)
-                .expect("valid signature")
-        })
+                .expect("valid signature");
+        });
     });
     let rsa_parsed = rsa
         .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
@@ -266,8 +266,8 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             rsa_parsed
                 .verify_sig(black_box(rs_msg), &rs_sig)
-                .expect("valid signature")
-        })
+                .expect("valid signature");
+        });
     });
     let (es_msg, es_sig) = signing_input(&f.es256_token);
     let point = ec_point(&f);
@@ -275,16 +275,16 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &point)
                 .verify(black_box(es_msg), &es_sig)
-                .expect("valid signature")
-        })
+                .expect("valid signature");
+        });
     });
     let ec_parsed = ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &point).expect("EC public key");
     group.bench_function("es256_parsed", |b| {
         b.iter(|| {
             ec_parsed
                 .verify_sig(black_box(es_msg), &es_sig)
-                .expect("valid signature")
-        })
+                .expect("valid signature");
+        });
     });
     group.finish();
 }

@@ -58,7 +58,7 @@ fn cert_b64(key: &PKey<Private>) -> String {
 fn config(dir: &std::path::Path, cert: &str) -> Config {
     let mut roles = String::new();
     for i in 0..ROLES {
-        let account = 100_000_000_000u64 + (i % ACCOUNTS) as u64;
+        let account = 100_000_000_000u64 + u64::try_from(i % ACCOUNTS).unwrap();
         let _ = write!(
             roles,
             "[[role]]\narn = \"arn:aws:iam::{account}:role/team-{i:03}/Role{i:03}ReadOnly\"\nalias = \"role-{i:03}\"\naccount_name = \"workload-{:02}\"\nmax_duration = \"{}h\"\n\n",
@@ -116,9 +116,9 @@ fn signed_response(key_der: &[u8], n: u64) -> String {
     let now = SystemTime::now();
     let t = |d: i64| {
         rfc3339(if d >= 0 {
-            now + Duration::from_secs(d as u64)
+            now + Duration::from_secs(d.unsigned_abs())
         } else {
-            now - Duration::from_secs((-d) as u64)
+            now - Duration::from_secs(d.unsigned_abs())
         })
     };
     let aid = format!("_bench{n}x{}", hex::encode(rand::random::<[u8; 6]>()));
@@ -137,12 +137,15 @@ fn summaries() -> Vec<RoleSummary> {
             alias: format!("role-{i:03}"),
             arn: format!(
                 "arn:aws:iam::{}:role/team-{i:03}/Role{i:03}ReadOnly",
-                100_000_000_000u64 + (i % ACCOUNTS) as u64
+                100_000_000_000u64 + u64::try_from(i % ACCOUNTS).unwrap()
             ),
-            account: format!("{}", 100_000_000_000u64 + (i % ACCOUNTS) as u64),
+            account: format!(
+                "{}",
+                100_000_000_000u64 + u64::try_from(i % ACCOUNTS).unwrap()
+            ),
             account_name: Some(format!("workload-{:02}", i % ACCOUNTS)),
             actions: vec![Action::Console, Action::Credentials],
-            max_duration_seconds: 3600 * (1 + (i % 12) as u64),
+            max_duration_seconds: 3600 * (1 + u64::try_from(i % 12).unwrap()),
         })
         .collect()
 }
@@ -245,15 +248,15 @@ fn bench(c: &mut Criterion) {
                 total += rt.block_on(sign_in_and_pick(n)).0;
             }
             total
-        })
+        });
     });
     g.bench_function("healthz", |b| {
         b.iter(|| {
             rt.block_on(async {
                 let r = http.get(format!("{url}/healthz")).send().await.unwrap();
                 black_box(r.bytes().await.unwrap());
-            })
-        })
+            });
+        });
     });
     let roles = summaries();
     let favourites: BTreeSet<String> = ["role-007", "role-150"].map(String::from).into();
@@ -270,7 +273,7 @@ fn bench(c: &mut Criterion) {
                 favourites: &favourites,
             });
             black_box(page.render().unwrap())
-        })
+        });
     });
     g.finish();
 }

@@ -37,7 +37,10 @@ const ACCOUNTS: usize = 100;
 const GROUPS: usize = 12;
 
 fn account(team: usize) -> String {
-    format!("{:012}", 100_000_000_000u64 + (team % ACCOUNTS) as u64)
+    format!(
+        "{:012}",
+        100_000_000_000u64 + u64::try_from(team % ACCOUNTS).unwrap()
+    )
 }
 
 fn catalogue() -> Vec<RoleConfig> {
@@ -184,7 +187,7 @@ fn bench(c: &mut Criterion) {
             Decision::Allow
         );
         evaluate.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
-            b.iter(|| black_box(engine.evaluate(&ctx, black_box(role), Action::Credentials)))
+            b.iter(|| black_box(engine.evaluate(&ctx, black_box(role), Action::Credentials)));
         });
     }
     evaluate.finish();
@@ -194,7 +197,7 @@ fn bench(c: &mut Criterion) {
         let engine = Engine::new(statements(n), roles.clone());
         assert!(engine.authorize(&ctx, target, Action::Credentials).is_ok());
         authorize.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
-            b.iter(|| black_box(engine.authorize(&ctx, black_box(target), Action::Credentials)))
+            b.iter(|| black_box(engine.authorize(&ctx, black_box(target), Action::Credentials)));
         });
     }
     authorize.finish();
@@ -206,7 +209,7 @@ fn bench(c: &mut Criterion) {
         let listed = engine.list(&ctx);
         assert!(!listed.is_empty());
         list.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
-            b.iter(|| black_box(engine.list(&ctx)))
+            b.iter(|| black_box(engine.list(&ctx)));
         });
     }
     list.finish();
@@ -216,7 +219,7 @@ fn bench(c: &mut Criterion) {
     for n in [10, 1_000, 10_000] {
         let parsed = statements(n);
         build.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
-            b.iter(|| black_box(Engine::new(parsed.clone(), roles.clone())))
+            b.iter(|| black_box(Engine::new(parsed.clone(), roles.clone())));
         });
     }
     build.finish();

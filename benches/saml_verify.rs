@@ -101,8 +101,7 @@ fn bench(c: &mut Criterion) {
     let b64 = STANDARD.encode(&signed);
     // Files for the peer comparison (scripts/bench/saml_vs_peers.sh reads them).
     let out = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("target"))
+        .map_or_else(|| PathBuf::from("target"), PathBuf::from)
         .join("bench-results/saml");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("response.xml"), &signed).unwrap();
@@ -146,7 +145,7 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.bench_function("verify", |b| b.iter(|| black_box(run(black_box(&signed)))));
     g.bench_function("decode_and_verify", |b| {
-        b.iter(|| black_box(run(&decode_post(black_box(&b64)).unwrap())))
+        b.iter(|| black_box(run(&decode_post(black_box(&b64)).unwrap())));
     });
     g.finish();
 
@@ -160,7 +159,7 @@ fn bench(c: &mut Criterion) {
                 black_box(&signed),
                 (rolegate::idp::saml::preparse::PROTOCOL_NS, b"Response"),
             ))
-        })
+        });
     });
     parts.bench_function("serde_parse_response", |b| {
         b.iter(|| {
@@ -169,7 +168,7 @@ fn bench(c: &mut Criterion) {
                     .parse::<samael::schema::Response>()
                     .is_ok(),
             )
-        })
+        });
     });
     parts.bench_function("xmlsec_reduce", |b| {
         b.iter(|| {
@@ -181,7 +180,7 @@ fn bench(c: &mut Criterion) {
                 )
                 .is_ok(),
             )
-        })
+        });
     });
     // The signature step as the verifier runs it now: the keys loaded once (at metadata load),
     // KeyInfo never read. `xmlsec_predigest` is the same step as samael runs it, decoding the
@@ -192,7 +191,7 @@ fn bench(c: &mut Criterion) {
             black_box(
                 rolegate_xmlsec::verify_signatures(black_box(&signed), &md.keys, &strong).is_ok(),
             )
-        })
+        });
     });
     parts.bench_function("xmlsec_predigest", |b| {
         b.iter(|| {
@@ -204,7 +203,7 @@ fn bench(c: &mut Criterion) {
                 )
                 .is_ok(),
             )
-        })
+        });
     });
     parts.finish();
 
@@ -224,7 +223,7 @@ fn bench(c: &mut Criterion) {
             let mut v = Verifier::new(MessageDigest::sha256(), &public).unwrap();
             v.update(b"signed-info").unwrap();
             black_box((digest, v.verify(&sig).unwrap()))
-        })
+        });
     });
     floor.finish();
 }
@@ -300,10 +299,10 @@ fn idp_count_and_refresh(c: &mut Criterion, signed: &str, target_metadata: &str)
         let (_dir, service) = load(n);
         assert_eq!(acs(&service).groups.len(), 10);
         g.bench_function(format!("acs/{n}"), |b| {
-            b.iter(|| black_box(acs(black_box(&service))))
+            b.iter(|| black_box(acs(black_box(&service))));
         });
         g.bench_function(format!("lookup/{n}"), |b| {
-            b.iter(|| black_box(service.idp_by_entity_id(black_box(IDP)).is_some()))
+            b.iter(|| black_box(service.idp_by_entity_id(black_box(IDP)).is_some()));
         });
     }
 
@@ -328,10 +327,10 @@ fn idp_count_and_refresh(c: &mut Criterion, signed: &str, target_metadata: &str)
             }
         });
         g.bench_function("metadata_read_while_refreshing", |b| {
-            b.iter(|| black_box(idp.metadata()))
+            b.iter(|| black_box(idp.metadata()));
         });
         g.bench_function("acs/1_while_refreshing", |b| {
-            b.iter(|| black_box(acs(black_box(&service))))
+            b.iter(|| black_box(acs(black_box(&service))));
         });
         stop.store(true, Ordering::Relaxed);
     });

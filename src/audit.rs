@@ -16,13 +16,13 @@ use serde_json::{Value, json};
 use std::io::Write;
 use std::sync::Mutex;
 
-pub enum Audit {
+pub(crate) enum Audit {
     Log,
     Lines(Mutex<Box<dyn Write + Send>>),
 }
 
 impl Audit {
-    pub fn open(output: &AuditOutput) -> Result<Audit, String> {
+    pub(crate) fn open(output: &AuditOutput) -> Result<Audit, String> {
         Ok(match output {
             AuditOutput::Log => Audit::Log,
             AuditOutput::Stdout => Audit::Lines(Mutex::new(Box::new(std::io::stdout()))),
@@ -39,7 +39,7 @@ impl Audit {
         })
     }
 
-    pub fn issued(&self, e: &Issued<'_>) {
+    pub(crate) fn issued(&self, e: &Issued<'_>) {
         match self {
             Audit::Log => tracing::info!(
                 target: "rolegate::audit",
@@ -61,7 +61,7 @@ impl Audit {
         }
     }
 
-    pub fn denied(&self, e: &Denied<'_>) {
+    pub(crate) fn denied(&self, e: &Denied<'_>) {
         match self {
             Audit::Log => tracing::info!(
                 target: "rolegate::audit",
@@ -83,7 +83,7 @@ impl Audit {
 impl Audit {
     /// A SAML Response the ACS refused: the reason code only (the code the error page shows;
     /// never the Response, its plaintext or the detail of a decryption failure).
-    pub fn saml_refused(&self, e: &SamlRefused<'_>) {
+    pub(crate) fn saml_refused(&self, e: &SamlRefused<'_>) {
         match self {
             Audit::Log => tracing::info!(
                 target: "rolegate::audit",
@@ -99,7 +99,7 @@ impl Audit {
 
 impl Audit {
     /// A browser sign-in that opened a session (SAML or OIDC).
-    pub fn signed_in(&self, e: &SignedIn<'_>) {
+    pub(crate) fn signed_in(&self, e: &SignedIn<'_>) {
         match self {
             Audit::Log => tracing::info!(
                 target: "rolegate::audit",
@@ -117,7 +117,7 @@ impl Audit {
     }
 
     /// An OIDC authorization response the callback refused: the reason code only.
-    pub fn oidc_refused(&self, e: &OidcRefused<'_>) {
+    pub(crate) fn oidc_refused(&self, e: &OidcRefused<'_>) {
         match self {
             Audit::Log => tracing::info!(
                 target: "rolegate::audit",
@@ -132,7 +132,7 @@ impl Audit {
     }
 
     /// A spent CLI refresh token came back: its whole sign-in (token family) was revoked.
-    pub fn refresh_reuse(&self, e: &RefreshReuse<'_>) {
+    pub(crate) fn refresh_reuse(&self, e: &RefreshReuse<'_>) {
         match self {
             Audit::Log => tracing::warn!(
                 target: "rolegate::audit",
@@ -152,7 +152,7 @@ impl Audit {
 
 /// A browser sign-in: who, through which IdP and protocol, until when (RFC 3339).
 #[derive(Serialize)]
-pub struct SignedIn<'a> {
+pub(crate) struct SignedIn<'a> {
     pub idp: &'a str,
     pub subject: &'a str,
     /// `saml` or `oidc`.
@@ -164,7 +164,7 @@ pub struct SignedIn<'a> {
 
 /// A refused OIDC sign-in; `idp` is empty when the response matched no pending login.
 #[derive(Serialize)]
-pub struct OidcRefused<'a> {
+pub(crate) struct OidcRefused<'a> {
     pub idp: &'a str,
     pub reason: &'a str,
     pub client_ip: &'a str,
@@ -172,7 +172,7 @@ pub struct OidcRefused<'a> {
 
 /// A refused SAML Response.
 #[derive(Serialize)]
-pub struct SamlRefused<'a> {
+pub(crate) struct SamlRefused<'a> {
     pub reason: &'a str,
     pub client_ip: &'a str,
 }
@@ -180,7 +180,7 @@ pub struct SamlRefused<'a> {
 /// Refresh-token reuse (RFC 9700 §4.14.2): who, which sign-in, how long after it was spent.
 /// The family id names the sign-in; it is no credential. Never the token itself.
 #[derive(Serialize)]
-pub struct RefreshReuse<'a> {
+pub(crate) struct RefreshReuse<'a> {
     pub idp: &'a str,
     pub subject: &'a str,
     pub family: &'a str,
@@ -191,7 +191,7 @@ pub struct RefreshReuse<'a> {
 
 /// One issuance (credentials or a console sign-in). Never the credentials themselves.
 #[derive(Serialize)]
-pub struct Issued<'a> {
+pub(crate) struct Issued<'a> {
     pub idp: &'a str,
     pub subject: &'a str,
     pub role: &'a str,
@@ -209,7 +209,7 @@ pub struct Issued<'a> {
 
 /// A request the policy refused.
 #[derive(Serialize)]
-pub struct Denied<'a> {
+pub(crate) struct Denied<'a> {
     pub idp: &'a str,
     pub subject: &'a str,
     /// As requested (an alias or ARN, possibly unknown).
@@ -231,7 +231,9 @@ fn line(out: &Mutex<Box<dyn Write + Send>>, event: &str, fields: &impl Serialize
     }
     let mut bytes = l.to_string().into_bytes();
     bytes.push(b'\n');
-    let mut out = out.lock().unwrap_or_else(|p| p.into_inner());
+    let mut out = out
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Err(e) = out.write_all(&bytes).and_then(|_| out.flush()) {
         // Losing an audit line is an incident: say so loudly in the log.
         tracing::error!(error = %e, event, "could not write the audit line");

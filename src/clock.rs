@@ -4,18 +4,27 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// Time as a dependency (see the module), so tests and `--now` never loosen a check.
 pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// The current instant.
     fn now(&self) -> SystemTime;
 
     /// Seconds since the Unix epoch, the unit of JWT `exp`/`nbf`/`iat` (RFC 7519 §2 NumericDate).
     fn unix(&self) -> i64 {
         match self.now().duration_since(UNIX_EPOCH) {
-            Ok(d) => d.as_secs() as i64,
-            Err(e) => -(e.duration().as_secs() as i64),
+            Ok(d) => secs(d),
+            Err(e) => -secs(e.duration()),
         }
     }
 }
 
+/// `d` in whole seconds, as the Unix-time arithmetic above wants them; saturates at `i64::MAX`
+/// (292 billion years: no configured lifetime or skew gets there, so nothing wraps negative).
+pub(crate) fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// The real time.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
 
@@ -25,14 +34,23 @@ impl Clock for SystemClock {
     }
 }
 
+/// Why `--now` (or an identity file's `now`) is not a timestamp; the text is the user's.
+#[derive(Debug, thiserror::Error)]
+#[error("`{value}` is not an RFC 3339 timestamp: {source}")]
+pub struct BadTimestamp {
+    value: String,
+    source: humantime::TimestampError,
+}
+
 /// A clock stopped at one instant: `--now` in the CLI, and tests.
 #[derive(Debug, Clone, Copy)]
 pub struct FixedClock(pub SystemTime);
 
 impl FixedClock {
+    /// The clock stopped at `secs` Unix seconds (negative: before 1970).
     pub fn at_unix(secs: i64) -> Self {
         let t = if secs >= 0 {
-            UNIX_EPOCH + Duration::from_secs(secs as u64)
+            UNIX_EPOCH + Duration::from_secs(secs.unsigned_abs())
         } else {
             UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
         };
@@ -40,10 +58,13 @@ impl FixedClock {
     }
 
     /// Parses an RFC 3339 timestamp such as `2026-11-22T10:00:00Z`.
-    pub fn parse_rfc3339(s: &str) -> Result<Self, String> {
+    pub fn parse_rfc3339(s: &str) -> Result<Self, BadTimestamp> {
         humantime::parse_rfc3339_weak(s.trim())
             .map(FixedClock)
-            .map_err(|e| format!("`{s}` is not an RFC 3339 timestamp: {e}"))
+            .map_err(|source| BadTimestamp {
+                value: s.to_string(),
+                source,
+            })
     }
 }
 
@@ -59,6 +80,7 @@ impl Clock for FixedClock {
 pub struct OffsetClock(std::sync::atomic::AtomicU64);
 
 impl OffsetClock {
+    /// Moves this clock forward by `by` (whole seconds).
     pub fn advance(&self, by: Duration) {
         self.0
             .fetch_add(by.as_secs(), std::sync::atomic::Ordering::SeqCst);

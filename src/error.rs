@@ -15,7 +15,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 #[derive(Debug, Clone)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub description: String,
@@ -31,7 +31,11 @@ struct Body<'a> {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        status: StatusCode,
+        code: &'static str,
+        description: impl Into<String>,
+    ) -> Self {
         ApiError {
             status,
             code,
@@ -40,16 +44,16 @@ impl ApiError {
         }
     }
 
-    pub fn bad_request(code: &'static str, description: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(code: &'static str, description: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, description)
     }
 
-    pub fn not_found() -> Self {
+    pub(crate) fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "no such route")
     }
 
     /// RFC 6750 §3.1: a request without credentials gets a challenge without an error code.
-    pub fn missing_token() -> Self {
+    pub(crate) fn missing_token() -> Self {
         ApiError {
             www_authenticate: Some(r#"Bearer realm="rolegate""#.into()),
             ..Self::new(
@@ -60,7 +64,7 @@ impl ApiError {
         }
     }
 
-    pub fn invalid_token(description: impl Into<String>) -> Self {
+    pub(crate) fn invalid_token(description: impl Into<String>) -> Self {
         let description = description.into();
         let quoted = description.replace(['"', '\\'], "'");
         ApiError {
@@ -71,7 +75,7 @@ impl ApiError {
         }
     }
 
-    pub fn internal() -> Self {
+    pub(crate) fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "server_error",

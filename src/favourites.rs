@@ -12,7 +12,7 @@ use std::time::Duration;
 /// Favourites outlive sessions by far; a year without a change forgets them.
 const KEEP: Duration = Duration::from_secs(400 * 24 * 3600);
 /// A bound on what one user can make the store hold.
-pub const MAX: usize = 100;
+pub(crate) const MAX: usize = 100;
 
 fn store_key(identity: &Identity) -> String {
     let mut h = Sha256::new();
@@ -29,25 +29,29 @@ fn decode(bytes: Option<&[u8]>) -> BTreeSet<String> {
 }
 
 /// Each user's favourite roles, in the store.
-pub struct Favourites {
+pub(crate) struct Favourites {
     store: Arc<dyn Store>,
 }
 
 impl Favourites {
     /// Favourites kept in `store`.
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub(crate) fn new(store: Arc<dyn Store>) -> Self {
         Favourites { store }
     }
 
     /// The user's favourite role aliases.
-    pub async fn list(&self, identity: &Identity) -> Result<BTreeSet<String>, StoreError> {
+    pub(crate) async fn list(&self, identity: &Identity) -> Result<BTreeSet<String>, StoreError> {
         Ok(decode(
             self.store.get(&store_key(identity)).await?.as_deref(),
         ))
     }
 
     /// Adds or removes `alias`; returns whether it is a favourite now.
-    pub async fn toggle(&self, identity: &Identity, alias: &str) -> Result<bool, StoreError> {
+    pub(crate) async fn toggle(
+        &self,
+        identity: &Identity,
+        alias: &str,
+    ) -> Result<bool, StoreError> {
         let name = alias.to_string();
         let written = self
             .store

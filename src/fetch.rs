@@ -13,7 +13,7 @@ const MAX_REDIRECTS: usize = 5;
 /// The redirect policy of the broker's outbound client: https targets only, at most
 /// `MAX_REDIRECTS`. Plain http (even loopback, which configs allow for tests and `--dev`)
 /// is never reached through a redirect.
-pub fn redirect_policy() -> reqwest::redirect::Policy {
+pub(crate) fn redirect_policy() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
         let scheme = attempt.url().scheme().to_string();
         if scheme != "https" {
@@ -30,7 +30,7 @@ pub fn redirect_policy() -> reqwest::redirect::Policy {
 
 /// GETs `url` and returns its body, refusing (and hanging up) as soon as more than `max`
 /// bytes have arrived. The error names the URL, never a body.
-pub async fn get_capped(
+pub(crate) async fn get_capped(
     http: &reqwest::Client,
     url: &str,
     max: usize,
@@ -46,7 +46,10 @@ pub async fn get_capped(
         return Err(format!("GET {url}: HTTP {}", res.status()));
     }
     let too_large = || format!("GET {url}: document larger than {max} bytes");
-    if res.content_length().is_some_and(|n| n > max as u64) {
+    if res
+        .content_length()
+        .is_some_and(|n| n > u64::try_from(max).unwrap_or(u64::MAX))
+    {
         return Err(too_large());
     }
     let mut body = Vec::new();

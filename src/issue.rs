@@ -20,7 +20,7 @@ use std::time::Duration;
 
 /// Issuance: policy, STS limits, per-subject rate limit, STS, metric and audit event, in that
 /// order, for every surface.
-pub struct Issuance {
+pub(crate) struct Issuance {
     /// The role-mapping policy (reloads behind this handle).
     pub policy: Arc<PolicyMapper>,
     /// What calls STS.
@@ -43,7 +43,7 @@ pub struct Issuance {
 
 /// Why no credentials (or console sign-in) were issued.
 #[derive(Debug, thiserror::Error)]
-pub enum NotIssued {
+pub(crate) enum NotIssued {
     /// The policy refused: the reason is the user's to read.
     #[error(transparent)]
     Denied(#[from] Denied),
@@ -62,7 +62,7 @@ pub enum NotIssued {
 }
 
 /// What is asked for, by whom and from where.
-pub struct Request<'a> {
+pub(crate) struct Request<'a> {
     /// The verified identity asking.
     pub identity: &'a Identity,
     /// Which surface asks (a policy condition key).
@@ -79,7 +79,7 @@ pub struct Request<'a> {
 
 impl Issuance {
     /// Credentials for `r.role`, with the plan they were issued under.
-    pub async fn credentials(
+    pub(crate) async fn credentials(
         &self,
         r: &Request<'_>,
     ) -> Result<(Credentials, SessionPlan), NotIssued> {
@@ -144,7 +144,7 @@ impl Issuance {
     /// A console sign-in URL for `r.role` (`POST /console/{role}`,
     /// `POST /api/v1/console-url`). The destination is validated before anything is issued, so a
     /// bad one changes nothing.
-    pub async fn console(
+    pub(crate) async fn console(
         &self,
         r: &Request<'_>,
         destination: Option<&str>,

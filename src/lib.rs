@@ -59,23 +59,23 @@
 // server ones: the client commands and what they share with the broker (the `Credentials`
 // type and its formats, time, secrets, the URL checks). Everything else is the broker's.
 #[cfg(feature = "server")]
-pub mod audit;
+pub(crate) mod audit;
 #[cfg(feature = "server")]
-pub mod aws;
+pub(crate) mod aws;
 #[cfg(feature = "server")]
-pub mod client_addr;
+pub(crate) mod client_addr;
 #[cfg(feature = "server")]
 pub mod config;
 #[cfg(feature = "server")]
-pub mod error;
+pub(crate) mod error;
 #[cfg(feature = "server")]
-pub mod favourites;
+pub(crate) mod favourites;
 #[cfg(feature = "server")]
-pub mod fetch;
+pub(crate) mod fetch;
 #[cfg(feature = "server")]
 pub mod idp;
 #[cfg(feature = "server")]
-pub mod issue;
+pub(crate) mod issue;
 #[cfg(feature = "server")]
 pub mod metrics;
 #[cfg(feature = "server")]
@@ -85,7 +85,7 @@ pub mod rate_limit;
 #[cfg(feature = "server")]
 pub mod routes;
 #[cfg(feature = "server")]
-pub mod session;
+pub(crate) mod session;
 #[cfg(feature = "server")]
 pub mod startup;
 #[cfg(feature = "server")]
@@ -93,16 +93,16 @@ pub mod state;
 #[cfg(feature = "server")]
 pub mod store;
 #[cfg(feature = "server")]
-pub mod strict_json;
+pub(crate) mod strict_json;
 #[cfg(feature = "server")]
-pub mod telemetry;
+pub(crate) mod telemetry;
 #[cfg(feature = "server")]
 pub mod token;
 
 pub mod cli;
 pub mod clock;
 pub mod domain;
-pub mod oauth;
-pub mod present;
+pub(crate) mod oauth;
+pub(crate) mod present;
 pub mod secret;
-pub mod untrusted;
+pub(crate) mod untrusted;

@@ -6,26 +6,27 @@ use prometheus::{
 };
 use std::time::Duration;
 
+/// The broker's Prometheus counters and histograms, served at `/metrics`.
 pub struct Metrics {
     registry: Registry,
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
-    pub verify_failures: IntCounterVec,
-    pub credentials_issued: IntCounterVec,
-    pub sts_errors: IntCounterVec,
-    pub sts_duration: HistogramVec,
-    pub key_refreshes: IntCounterVec,
-    pub store_errors: IntCounterVec,
-    pub store_duration: HistogramVec,
-    pub idps_ready: IntGauge,
-    pub policy_reloads: IntCounterVec,
+    pub(crate) verify_failures: IntCounterVec,
+    pub(crate) credentials_issued: IntCounterVec,
+    pub(crate) sts_errors: IntCounterVec,
+    pub(crate) sts_duration: HistogramVec,
+    pub(crate) key_refreshes: IntCounterVec,
+    pub(crate) store_errors: IntCounterVec,
+    pub(crate) store_duration: HistogramVec,
+    pub(crate) idps_ready: IntGauge,
+    pub(crate) policy_reloads: IntCounterVec,
     /// 1 while the last policy reload failed and the previous policy is still serving.
-    pub policy_stale: IntGauge,
-    pub saml_metadata_refreshes: IntCounterVec,
-    pub saml_rejections: IntCounterVec,
+    pub(crate) policy_stale: IntGauge,
+    pub(crate) saml_metadata_refreshes: IntCounterVec,
+    pub(crate) saml_rejections: IntCounterVec,
     /// CLI sign-in: device_started, device_approved, device_denied, `token_<grant>`,
     /// refresh_retry (the same successor returned), refresh_reuse (a family revoked), revoked.
-    pub oauth_events: IntCounterVec,
+    pub(crate) oauth_events: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -57,6 +58,7 @@ fn histogram(r: &Registry, name: &str, help: &str, labels: &[&str]) -> Histogram
 }
 
 impl Metrics {
+    /// Every metric registered, at zero.
     pub fn new() -> Self {
         let r = Registry::new_custom(Some("rolegate".into()), None).expect("valid registry");
         Metrics {
@@ -148,7 +150,13 @@ impl Metrics {
         }
     }
 
-    pub fn observe_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+    pub(crate) fn observe_request(
+        &self,
+        route: &str,
+        method: &str,
+        status: u16,
+        elapsed: Duration,
+    ) {
         self.http_requests
             .with_label_values(&[route, method, &status.to_string()])
             .inc();
@@ -157,7 +165,7 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut buf = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
         String::from_utf8(buf).unwrap_or_default()

@@ -9,15 +9,17 @@
 use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
 
+/// A value that never prints (Debug shows `Secret(<redacted>)`) and is overwritten in memory on drop.
 #[derive(Clone, Default)]
 pub struct Secret<T: Zeroize>(T);
 
 impl<T: Zeroize> Secret<T> {
+    /// Wraps `value`.
     pub fn new(value: T) -> Self {
         Secret(value)
     }
 
-    pub fn expose(&self) -> &T {
+    pub(crate) fn expose(&self) -> &T {
         &self.0
     }
 }
@@ -36,7 +38,8 @@ impl<T: Zeroize> std::fmt::Debug for Secret<T> {
 
 impl<T: Zeroize + AsRef<[u8]>> Secret<T> {
     /// Constant-time equality, so comparing a presented token leaks nothing through timing.
-    pub fn ct_eq(&self, other: &[u8]) -> bool {
+    #[cfg_attr(not(feature = "server"), allow(dead_code))] // the broker's; the CLI build shares this type
+    pub(crate) fn ct_eq(&self, other: &[u8]) -> bool {
         self.0.as_ref().ct_eq(other).into()
     }
 }

@@ -24,7 +24,7 @@ const SECURE_NAME: &str = "__Host-rolegate_session";
 const DEV_NAME: &str = "rolegate_session";
 
 #[derive(Serialize, Deserialize)]
-pub struct Session {
+pub(crate) struct Session {
     pub identity: Identity,
     /// Sent back in every form; compared in constant time.
     pub csrf: String,
@@ -40,7 +40,7 @@ pub struct Session {
 
 impl Session {
     pub(crate) fn ends_at(&self, lifetime: Duration) -> i64 {
-        let by_lifetime = self.created + lifetime.as_secs() as i64;
+        let by_lifetime = self.created.saturating_add(crate::clock::secs(lifetime));
         if self.deadline == 0 {
             by_lifetime
         } else {
@@ -50,11 +50,11 @@ impl Session {
 }
 
 /// What a stale sign-in is told (the page and the audit line's reason `stale_authentication`).
-pub const STALE_AUTHENTICATION: &str = "Your identity provider authenticated you longer ago than a session here may last (or its own session for this sign-in has ended). Sign out at your identity provider, sign in there again, then start again here.";
+pub(crate) const STALE_AUTHENTICATION: &str = "Your identity provider authenticated you longer ago than a session here may last (or its own session for this sign-in has ended). Sign out at your identity provider, sign in there again, then start again here.";
 
 /// Why a sign-in cannot open a session.
 #[derive(Debug)]
-pub enum Refused {
+pub(crate) enum Refused {
     /// The IdP authenticated the user longer ago than a session lives (or its own session for
     /// this sign-in is already over): a session would be born dead.
     StaleAuthentication,
@@ -64,7 +64,7 @@ pub enum Refused {
 
 /// What keeps a session from being read or written.
 #[derive(Debug, thiserror::Error)]
-pub enum SessionError {
+pub(crate) enum SessionError {
     /// The store failed: every session check fails closed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -81,7 +81,7 @@ impl From<StoreError> for Refused {
 
 /// Browser sessions: opening them at sign-in, reading and spending them per request, ending
 /// them. Owns the store entries under `session:` and the cookie's name and attributes.
-pub struct Sessions {
+pub(crate) struct Sessions {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     audit: Arc<Audit>,
@@ -94,13 +94,18 @@ fn store_key(token: &str) -> String {
     key("session", &hex::encode(Sha256::digest(token.as_bytes())))
 }
 
+/// Seconds that are never negative here (a deadline, a time left); 0 if one ever were.
+fn unsigned(secs: i64) -> u64 {
+    u64::try_from(secs).unwrap_or(0)
+}
+
 fn random_token() -> String {
     hex::encode(rand::random::<[u8; 32]>())
 }
 
 impl Sessions {
     /// Sessions in `store`; `plain_http` for `serve --dev` on loopback without TLS.
-    pub fn new(
+    pub(crate) fn new(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         audit: Arc<Audit>,
@@ -117,7 +122,7 @@ impl Sessions {
     }
 
     /// The cookie's name: `__Host-` prefixed unless on plain http.
-    pub fn cookie_name(&self) -> &'static str {
+    pub(crate) fn cookie_name(&self) -> &'static str {
         if self.plain_http {
             DEV_NAME
         } else {
@@ -129,7 +134,7 @@ impl Sessions {
     /// (session fixation: nothing from before the login survives it). The session ends
     /// `[session] lifetime` after the IdP's authentication, never later than the IdP says; the
     /// identity keeps that anchor as its `auth_time`, so a CLI sign-in it approves inherits it.
-    pub async fn create(
+    pub(crate) async fn create(
         &self,
         client: Option<IpAddr>,
         protocol: &'static str,
@@ -151,7 +156,7 @@ impl Sessions {
         };
         let value =
             serde_json::to_vec(&session).map_err(|_| Refused::Failed(SessionError::Encode))?;
-        let lifetime = Duration::from_secs((deadline - now) as u64);
+        let lifetime = Duration::from_secs(unsigned(deadline - now));
         self.store.put(&store_key(&token), &value, lifetime).await?;
         let client_ip = crate::rate_limit::client_label(client);
         self.audit.signed_in(&crate::audit::SignedIn {
@@ -161,7 +166,7 @@ impl Sessions {
             groups: session.identity.groups.len(),
             client_ip: &client_ip,
             session_ends: &crate::clock::rfc3339(
-                std::time::UNIX_EPOCH + Duration::from_secs(deadline.max(0) as u64),
+                std::time::UNIX_EPOCH + Duration::from_secs(unsigned(deadline)),
             ),
         });
         Ok(Cookie::build(self.cookie_name(), token)
@@ -170,13 +175,13 @@ impl Sessions {
             .secure(!self.plain_http)
             .same_site(SameSite::Lax)
             .max_age(actix_web::cookie::time::Duration::seconds(
-                lifetime.as_secs() as i64,
+                crate::clock::secs(lifetime),
             ))
             .finish())
     }
 
     /// The session the request's cookie names, if it is live.
-    pub async fn current(&self, req: &HttpRequest) -> Result<Option<Session>, SessionError> {
+    pub(crate) async fn current(&self, req: &HttpRequest) -> Result<Option<Session>, SessionError> {
         let Some(c) = req.cookie(self.cookie_name()) else {
             return Ok(None);
         };
@@ -193,7 +198,7 @@ impl Sessions {
         };
         let now = self.clock.unix();
         let limits = &self.limits;
-        let idle = now - session.seen > limits.idle_timeout.as_secs() as i64;
+        let idle = now - session.seen > crate::clock::secs(limits.idle_timeout);
         if idle || now >= session.ends_at(limits.lifetime) {
             self.store.delete(&key).await?;
             return Ok(None);
@@ -215,11 +220,11 @@ impl Sessions {
     /// zero TTL would mean "keep forever" to a store.
     fn time_left(&self, session: &Session, now: i64) -> Duration {
         let left = session.ends_at(self.limits.lifetime) - now;
-        Duration::from_secs(left.max(1) as u64)
+        Duration::from_secs(unsigned(left).max(1))
     }
 
     /// Ends the session and returns a cookie that clears it.
-    pub async fn end(&self, req: &HttpRequest) -> Result<Cookie<'static>, StoreError> {
+    pub(crate) async fn end(&self, req: &HttpRequest) -> Result<Cookie<'static>, StoreError> {
         if let Some(c) = req.cookie(self.cookie_name()) {
             self.store.delete(&store_key(c.value())).await?;
         }
@@ -236,7 +241,7 @@ impl Sessions {
     /// Spends the session's CSRF token for a console or credentials POST (single-use for
     /// those): atomically, so of two identical POSTs (a replay, a double click) only
     /// one gets through. The next page the user loads carries the new token.
-    pub async fn spend_csrf(
+    pub(crate) async fn spend_csrf(
         &self,
         req: &HttpRequest,
         session: &Session,
@@ -269,7 +274,7 @@ impl Sessions {
 }
 
 /// Whether `presented` is the session's CSRF token (constant time).
-pub fn csrf_ok(session: &Session, presented: &str) -> bool {
+pub(crate) fn csrf_ok(session: &Session, presented: &str) -> bool {
     use subtle::ConstantTimeEq;
     session.csrf.len() == presented.len()
         && bool::from(session.csrf.as_bytes().ct_eq(presented.as_bytes()))

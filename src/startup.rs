@@ -26,6 +26,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The broker, bound and built, not yet serving.
 pub struct Application {
     server: Server,
     state: web::Data<AppState>,
@@ -73,6 +74,7 @@ impl Services {
 }
 
 impl Application {
+    /// Binds `[server] listen`, builds every service and the server, with the system clock.
     pub async fn build(config: Config) -> Result<Self, String> {
         Self::build_with_clock(config, Arc::new(SystemClock)).await
     }
@@ -245,18 +247,22 @@ impl Application {
         })
     }
 
+    /// The port bound (the real one when the config asked for 0).
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// What the broker calls itself: `[server] public_url`, or `http://<bound address>`.
     pub fn public_url(&self) -> &url::Url {
         &self.state.public_url
     }
 
+    /// Stops the server from elsewhere (tests, signal handling).
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
     }
 
+    /// The shared state, for tests that drive refreshes and read the configuration.
     pub fn state(&self) -> web::Data<AppState> {
         self.state.clone()
     }
@@ -320,7 +326,9 @@ async fn keep_idp_keys_fresh(state: web::Data<AppState>, metrics: Arc<Metrics>) 
             }
         }
         let ready = state.idps.oidc().iter().filter(|i| i.is_ready()).count();
-        metrics.idps_ready.set(ready as i64);
+        metrics
+            .idps_ready
+            .set(i64::try_from(ready).unwrap_or(i64::MAX));
         if state.idps.all_ready() {
             backoff = Duration::from_secs(3600);
         } else {

@@ -15,7 +15,7 @@ use std::fmt;
 
 /// Why a document was refused, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JsonError {
+pub(crate) struct JsonError {
     /// `$` for the whole document, else a path such as `Statement[0].Condition`.
     pub path: String,
     pub message: String,
@@ -28,7 +28,7 @@ impl fmt::Display for JsonError {
 }
 
 /// Parses `text` as one JSON value, refusing any object that names a key twice.
-pub fn parse(text: &str) -> Result<Value, JsonError> {
+pub(crate) fn parse(text: &str) -> Result<Value, JsonError> {
     let duplicate = RefCell::new(None);
     let mut de = serde_json::Deserializer::from_str(text);
     let result = StrictValue {
@@ -48,7 +48,7 @@ pub fn parse(text: &str) -> Result<Value, JsonError> {
 }
 
 /// [`parse`] for a JSON object (a JWT's claims, say), from bytes that must be UTF-8.
-pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, JsonError> {
+pub(crate) fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, JsonError> {
     let text = std::str::from_utf8(bytes).map_err(|_| JsonError {
         path: "$".into(),
         message: "not UTF-8".into(),

@@ -16,14 +16,14 @@ use std::time::Instant;
 use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
 
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+pub(crate) const REQUEST_ID_HEADER: &str = "x-request-id";
 
 tokio::task_local! {
     static REQUEST_ID: String;
 }
 
 /// Installs the global subscriber once. `RUST_LOG` filters (default `info`).
-pub fn init(format: LogFormat) {
+pub(crate) fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // Colour only for a person at a terminal: a log file or a collector gets plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -42,7 +42,7 @@ pub fn init(format: LogFormat) {
 }
 
 /// The id of the request being served, or "-" outside a request.
-pub fn current_request_id() -> String {
+pub(crate) fn current_request_id() -> String {
     REQUEST_ID
         .try_with(Clone::clone)
         .unwrap_or_else(|_| "-".into())
@@ -53,7 +53,7 @@ fn new_request_id() -> String {
 }
 
 /// Middleware: request id, span, access log line and HTTP metrics.
-pub async fn request_context(
+pub(crate) async fn request_context(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {

@@ -19,7 +19,8 @@ pub(crate) fn is_loopback_url(u: &url::Url) -> bool {
 
 /// True when `s` holds a C0/C1 control, DEL or whitespace, literally or percent-encoded
 /// (once or nested: `%2509` decodes to `%09`).
-pub fn has_hidden_chars(s: &str) -> bool {
+#[cfg(feature = "server")] // return_to and console destinations: the broker's checks
+pub(crate) fn has_hidden_chars(s: &str) -> bool {
     let mut text = s.to_string();
     // Each round peels one layer of percent-encoding; three cover any real link.
     for _ in 0..3 {
@@ -37,7 +38,8 @@ pub fn has_hidden_chars(s: &str) -> bool {
 
 /// `return_to` (where a sign-in goes when it ends) must stay on this site: a path, never
 /// `//host`, `/\\host`, a scheme, or control characters.
-pub fn safe_return_to(r: Option<&str>) -> Result<String, &'static str> {
+#[cfg(feature = "server")] // return_to and console destinations: the broker's checks
+pub(crate) fn safe_return_to(r: Option<&str>) -> Result<String, &'static str> {
     let r = r.unwrap_or("/");
     // Encoded slashes matter only in the path (a server that decodes `/%2F%2Fevil` may answer
     // `//evil`); the query may carry URLs of its own (the CLI's loopback `redirect_uri`).
@@ -63,20 +65,22 @@ pub fn safe_return_to(r: Option<&str>) -> Result<String, &'static str> {
     }
 }
 
+#[cfg(feature = "server")] // return_to and console destinations: the broker's checks
 fn hidden(c: char) -> bool {
     c.is_control() || c.is_whitespace()
 }
 
 /// `%XX` → the byte, everything else as is; invalid UTF-8 becomes U+FFFD (never hidden).
+#[cfg(feature = "server")] // return_to and console destinations: the broker's checks
 fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        let hex = |j: usize| b.get(j).and_then(|c| (*c as char).to_digit(16));
+        let hex = |j: usize| b.get(j).and_then(|c| char::from(*c).to_digit(16));
         match (b[i], hex(i + 1), hex(i + 2)) {
             (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
+                out.push(u8::try_from(h * 16 + l).expect("two hex digits are one byte"));
                 i += 3;
             }
             (c, _, _) => {
@@ -89,6 +93,7 @@ fn percent_decode(s: &str) -> String {
 }
 
 #[cfg(test)]
+#[cfg(feature = "server")]
 mod tests {
     use super::*;
 

@@ -10,16 +10,16 @@ use std::time::{Duration, SystemTime};
 use url::Url;
 
 /// The federation endpoint's sign-in token lives 15 minutes (IAM User Guide).
-pub const SIGNIN_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
+pub(crate) const SIGNIN_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
 
 #[derive(Debug)]
-pub struct ConsoleLink {
+pub(crate) struct ConsoleLink {
     pub url: String,
     pub expires_at: SystemTime,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConsoleError {
+pub(crate) enum ConsoleError {
     #[error("destination must be a path or a URL on the console host")]
     BadDestination,
     #[error("the AWS federation endpoint is unavailable")]
@@ -32,7 +32,10 @@ pub enum ConsoleError {
 /// host is one of the partition's console hosts (no open redirect through the broker). The
 /// parsed URL is what is checked — the text can mean another host after WHATWG parsing
 /// (`/\t/evil.example` → `https://evil.example/`) — and hidden characters are refused first.
-pub fn destination(partition: &Partition, requested: Option<&str>) -> Result<Url, ConsoleError> {
+pub(crate) fn destination(
+    partition: &Partition,
+    requested: Option<&str>,
+) -> Result<Url, ConsoleError> {
     let host = partition
         .console_hosts
         .first()
@@ -68,7 +71,7 @@ fn on_console(partition: &Partition, url: &Url) -> bool {
             .is_some_and(|h| partition.console_hosts.iter().any(|c| c == h))
 }
 
-pub struct SigninRequest<'a> {
+pub(crate) struct SigninRequest<'a> {
     pub partition: &'a Partition,
     pub credentials: &'a Credentials,
     /// None for chained role credentials (the endpoint refuses SessionDuration for them).
@@ -79,7 +82,7 @@ pub struct SigninRequest<'a> {
     pub now: SystemTime,
 }
 
-pub async fn signin_url(
+pub(crate) async fn signin_url(
     http: &reqwest::Client,
     r: &SigninRequest<'_>,
 ) -> Result<ConsoleLink, ConsoleError> {

@@ -9,22 +9,22 @@ use regex::Regex;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-pub const MIN_DURATION: Duration = Duration::from_secs(900);
+pub(crate) const MIN_DURATION: Duration = Duration::from_secs(900);
 /// STS caps role-chained sessions at one hour.
-pub const CHAINED_MAX: Duration = Duration::from_secs(3600);
-pub const MAX_TAGS: usize = 50;
-pub const MAX_TAG_KEY: usize = 128;
-pub const MAX_TAG_VALUE: usize = 256;
-pub const MAX_POLICY_ARNS: usize = 10;
+pub(crate) const CHAINED_MAX: Duration = Duration::from_secs(3600);
+pub(crate) const MAX_TAGS: usize = 50;
+pub(crate) const MAX_TAG_KEY: usize = 128;
+pub(crate) const MAX_TAG_VALUE: usize = 256;
+pub(crate) const MAX_POLICY_ARNS: usize = 10;
 /// Plaintext of inline + managed session policies together.
-pub const MAX_POLICY_CHARS: usize = 2048;
+pub(crate) const MAX_POLICY_CHARS: usize = 2048;
 
 /// Tag keys and values: `[\p{L}\p{Z}\p{N}_.:/=+\-@]` (AssumeRole API reference, Tag).
 static TAG_CHARS: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$").expect("static regex"));
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LimitError {
+pub(crate) enum LimitError {
     #[error(
         "duration_seconds {requested} ({}) is above this role's maximum: at most {}",
         crate::clock::human(*requested),
@@ -53,7 +53,7 @@ pub enum LimitError {
 }
 
 impl LimitError {
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         use LimitError::*;
         match self {
             DurationTooLong { .. } | DurationTooShort { .. } => "invalid_duration",
@@ -70,7 +70,7 @@ impl LimitError {
 /// A grant plus everything the STS call needs, every limit already checked. Only
 /// [`plan`] builds one, so the issuer cannot be handed an unchecked session.
 #[derive(Debug, Clone)]
-pub struct SessionPlan {
+pub(crate) struct SessionPlan {
     grant: Grant,
     duration: Duration,
     session_name: String,
@@ -78,22 +78,22 @@ pub struct SessionPlan {
 }
 
 impl SessionPlan {
-    pub fn grant(&self) -> &Grant {
+    pub(crate) fn grant(&self) -> &Grant {
         &self.grant
     }
-    pub fn duration(&self) -> Duration {
+    pub(crate) fn duration(&self) -> Duration {
         self.duration
     }
-    pub fn session_name(&self) -> &str {
+    pub(crate) fn session_name(&self) -> &str {
         &self.session_name
     }
-    pub fn source_identity(&self) -> &str {
+    pub(crate) fn source_identity(&self) -> &str {
         &self.source_identity
     }
 }
 
 /// The effective maximum: the grant's, and at most one hour for chained credentials.
-pub fn max_duration(grant: &Grant, chained: bool) -> Duration {
+pub(crate) fn max_duration(grant: &Grant, chained: bool) -> Duration {
     if chained {
         grant.max_duration().min(CHAINED_MAX)
     } else {
@@ -103,7 +103,7 @@ pub fn max_duration(grant: &Grant, chained: bool) -> Duration {
 
 /// Checks every limit. `requested` None means the default, capped at the maximum; a request
 /// above the maximum is an error that names it (never silently shortened).
-pub fn plan(
+pub(crate) fn plan(
     grant: Grant,
     identity: &Identity,
     requested: Option<u64>,
@@ -134,7 +134,10 @@ pub fn plan(
     })
 }
 
-pub fn check_tags(tags: &[(String, String)], transitive: &[String]) -> Result<(), LimitError> {
+pub(crate) fn check_tags(
+    tags: &[(String, String)],
+    transitive: &[String],
+) -> Result<(), LimitError> {
     if tags.len() > MAX_TAGS {
         return Err(LimitError::TooManyTags { count: tags.len() });
     }
@@ -188,7 +191,7 @@ pub fn check_tags(tags: &[(String, String)], transitive: &[String]) -> Result<()
     Ok(())
 }
 
-pub fn check_policies(arns: &[String], inline: Option<&str>) -> Result<(), LimitError> {
+pub(crate) fn check_policies(arns: &[String], inline: Option<&str>) -> Result<(), LimitError> {
     if arns.len() > MAX_POLICY_ARNS {
         return Err(LimitError::TooManyPolicyArns { count: arns.len() });
     }

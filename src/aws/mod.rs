@@ -2,10 +2,10 @@
 //! either mode — `assume_role` with the broker's own AWS credentials, or `web_identity` where
 //! the broker signs a short JWT per call and holds no AWS keys at all.
 
-pub mod console;
-pub mod limits;
-pub mod session_name;
-pub mod sts;
+pub(crate) mod console;
+pub(crate) mod limits;
+pub(crate) mod session_name;
+pub(crate) mod sts;
 
 use crate::secret::Secret;
 use async_trait::async_trait;
@@ -14,7 +14,7 @@ use std::time::SystemTime;
 
 /// Temporary credentials from STS. The secret parts are `Secret`s: a stray `{:?}` shows nothing.
 #[derive(Debug, Clone)]
-pub struct Credentials {
+pub(crate) struct Credentials {
     pub access_key_id: String,
     pub secret_access_key: Secret<String>,
     pub session_token: Secret<String>,
@@ -23,7 +23,7 @@ pub struct Credentials {
 
 /// How an STS call failed, in the terms the caller can act on. Detail goes to the log.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum IssueError {
+pub(crate) enum IssueError {
     #[error("STS AccessDenied")]
     AccessDenied,
     #[error("STS ValidationError: {0}")]
@@ -42,7 +42,7 @@ pub enum IssueError {
 }
 
 #[async_trait]
-pub trait Issuer: Send + Sync {
+pub(crate) trait Issuer: Send + Sync {
     async fn issue(&self, plan: &SessionPlan) -> Result<Credentials, IssueError>;
     /// "assume_role" or "web_identity", for logs and the audit event.
     fn mode(&self) -> &'static str;

@@ -29,7 +29,7 @@ fn verbatim_char(c: char) -> bool {
     allowed(c) && c != HASH_MARK
 }
 
-pub fn sanitize(input: &str) -> String {
+pub(crate) fn sanitize(input: &str) -> String {
     if (2..=MAX).contains(&input.len()) && input.chars().all(verbatim_char) {
         return input.to_string();
     }
@@ -47,12 +47,12 @@ fn readable_key(identity: &Identity) -> String {
 }
 
 /// What CloudTrail shows as the session (in the assumed-role ARN): unique per identity.
-pub fn session_name(identity: &Identity) -> String {
+pub(crate) fn session_name(identity: &Identity) -> String {
     readable_key(identity)
 }
 
 /// Survives role chaining and appears in every CloudTrail event of the session.
-pub fn source_identity(identity: &Identity) -> String {
+pub(crate) fn source_identity(identity: &Identity) -> String {
     readable_key(identity)
 }
 

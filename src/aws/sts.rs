@@ -37,7 +37,7 @@ enum Mode {
     },
 }
 
-pub struct StsIssuer {
+pub(crate) struct StsIssuer {
     clients: HashMap<String, Client>,
     mode: Mode,
     metrics: Arc<Metrics>,
@@ -47,7 +47,7 @@ pub struct StsIssuer {
 
 impl StsIssuer {
     /// `key` is the broker's issuer key, required in `web_identity` mode.
-    pub async fn new(
+    pub(crate) async fn new(
         aws: &AwsConfig,
         issuer: Option<&IssuerConfig>,
         key: Option<Arc<SigningKey>>,
@@ -242,7 +242,7 @@ impl Issuer for StsIssuer {
     async fn issue(&self, plan: &SessionPlan) -> Result<Credentials, IssueError> {
         let client = self.client(plan)?;
         let grant = plan.grant();
-        let duration = plan.duration().as_secs() as i32;
+        let duration = i32::try_from(plan.duration().as_secs()).unwrap_or(i32::MAX);
         let policy_arns: Vec<PolicyDescriptorType> = grant
             .policy_arns()
             .iter()

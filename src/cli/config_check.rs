@@ -2,7 +2,7 @@ use crate::config::{Config, IdpKind};
 use std::path::Path;
 use std::process::ExitCode;
 
-pub fn run(path: &Path) -> ExitCode {
+pub(super) fn run(path: &Path) -> ExitCode {
     let loaded = Config::load(Some(path), false)
         .map_err(|e| e.to_string())
         .and_then(|c| saml_metadata(&c).map(|()| c))
@@ -57,7 +57,7 @@ fn saml_metadata(c: &Config) -> Result<(), String> {
     use crate::config::MetadataSource;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
+        .map(crate::clock::secs)
         .unwrap_or_default();
     let mut entity_ids: Vec<(String, usize)> = Vec::new();
     for (i, idp) in c.idps.iter().enumerate() {

@@ -2,7 +2,7 @@
 //! operators' commands exist with the `server` feature only: the engineer's build (`cli`) has
 //! the client commands alone.
 
-pub mod client;
+pub(crate) mod client;
 #[cfg(feature = "server")]
 mod config_check;
 #[cfg(feature = "server")]
@@ -40,7 +40,7 @@ const FOR_OPERATORS: &[&str] = &["serve", "config", "policy", "verify", "probe"]
     about = "Federation identity broker for AWS: IdP sign-in in, STS credentials out",
     after_help = "Run `rolegate <command> --help` for what a command does, with an example."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -237,10 +237,21 @@ impl RoleArgs {
     }
 }
 
-fn parse_duration(s: &str) -> Result<u64, String> {
+/// A `--duration` clap could not read; clap prints the text after its own prefix.
+#[derive(Debug, thiserror::Error)]
+#[error("`{value}`: {source} (try 1h, 90m, 3600s)")]
+struct BadDuration {
+    value: String,
+    source: humantime::DurationError,
+}
+
+fn parse_duration(s: &str) -> Result<u64, BadDuration> {
     humantime::parse_duration(s)
         .map(|d| d.as_secs())
-        .map_err(|e| format!("`{s}`: {e} (try 1h, 90m, 3600s)"))
+        .map_err(|source| BadDuration {
+            value: s.to_string(),
+            source,
+        })
 }
 
 /// The command tree, with `--help` listing the commands in their two groups.
@@ -271,7 +282,10 @@ fn grouped(cmd: &clap::Command) -> String {
         }
         out.push_str(&format!("Commands for {heading}:\n"));
         for c in commands {
-            let about = c.get_about().map(|a| a.to_string()).unwrap_or_default();
+            let about = c
+                .get_about()
+                .map(std::string::ToString::to_string)
+                .unwrap_or_default();
             out.push_str(&format!("  {:width$}  {about}\n", c.get_name()));
         }
         out.push('\n');
@@ -326,6 +340,7 @@ enum VerifyCommand {
     Saml(verify::SamlArgs),
 }
 
+/// The `rolegate` command: parses the arguments, runs the command, returns its exit code.
 pub fn run() -> ExitCode {
     let cli = Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|e| e.exit());
     // The engineer's build gives reqwest's rustls its crypto (ring); the broker's build has
@@ -491,7 +506,7 @@ mod tests {
                 }
                 let example = sub
                     .get_after_long_help()
-                    .map(|h| h.to_string())
+                    .map(std::string::ToString::to_string)
                     .unwrap_or_default();
                 if !example.starts_with("Example") || !example.contains("rolegate ") {
                     missing.push(format!("`{path}`: no example in after_long_help"));

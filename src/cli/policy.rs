@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
-pub struct ExplainArgs {
+pub(super) struct ExplainArgs {
     /// The broker's config file (its roles, IdPs and policy).
     #[arg(long, env = "ROLEGATE_CONFIG")]
     config: PathBuf,
@@ -53,7 +53,7 @@ fn load(config: &Path) -> Result<PolicyMapper, String> {
     PolicyMapper::load(&config)
 }
 
-pub fn explain(a: ExplainArgs) -> ExitCode {
+pub(super) fn explain(a: ExplainArgs) -> ExitCode {
     let mapper = match load(&a.config) {
         Ok(m) => m,
         Err(e) => return usage(e),
@@ -94,7 +94,7 @@ pub fn explain(a: ExplainArgs) -> ExitCode {
     }
 }
 
-pub fn lint(config: &Path) -> ExitCode {
+pub(super) fn lint(config: &Path) -> ExitCode {
     let mapper = match load(config) {
         Ok(m) => m,
         Err(e) => {

@@ -4,7 +4,7 @@ use crate::telemetry;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-pub fn run(config: Option<PathBuf>, dev: bool) -> ExitCode {
+pub(super) fn run(config: Option<PathBuf>, dev: bool) -> ExitCode {
     let config = match Config::load(config.as_deref(), dev) {
         Ok(c) => c,
         Err(e) => {

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(clap::Args)]
-pub struct JwtArgs {
+pub(super) struct JwtArgs {
     /// JWK Set file with the IdP's public keys.
     #[arg(long)]
     jwks: PathBuf,
@@ -47,17 +47,17 @@ fn reject(code: &str, description: String) -> ExitCode {
     ExitCode::from(1)
 }
 
-pub fn jwt(a: JwtArgs) -> ExitCode {
+pub(super) fn jwt(a: JwtArgs) -> ExitCode {
     let clock = match FixedClock::parse_rfc3339(&a.now) {
         Ok(c) => c,
-        Err(e) => return usage(e),
+        Err(e) => return usage(e.to_string()),
     };
     if Duration::from(a.clock_skew) > Duration::from_secs(300) {
         return usage("--clock-skew is at most 300s".into());
     }
     let keys = match std::fs::read(&a.jwks)
         .map_err(|e| e.to_string())
-        .and_then(|b| KeySet::from_jwks_json(&b))
+        .and_then(|b| KeySet::from_jwks_json(&b).map_err(|e| e.to_string()))
     {
         Ok(k) => k,
         Err(e) => return usage(format!("{}: {e}", a.jwks.display())),
@@ -95,7 +95,7 @@ pub fn jwt(a: JwtArgs) -> ExitCode {
 /// `--request-id` the Response is treated as unsolicited and only the InResponseTo comparison
 /// is skipped; the replay cache is the server's and does not run here.
 #[derive(clap::Args)]
-pub struct SamlArgs {
+pub(super) struct SamlArgs {
     /// The IdP's SAML metadata (entity ID and signing certificates).
     #[arg(long)]
     idp_metadata: PathBuf,
@@ -128,12 +128,12 @@ pub struct SamlArgs {
     groups_split_commas: bool,
 }
 
-pub fn saml(a: SamlArgs) -> ExitCode {
+pub(super) fn saml(a: SamlArgs) -> ExitCode {
     use crate::config::{MetadataSource, SamlIdpConfig};
     use crate::idp::saml::{attributes, decode_any, metadata, verify as sv};
     let clock = match FixedClock::parse_rfc3339(&a.now) {
         Ok(c) => c,
-        Err(e) => return usage_saml(e),
+        Err(e) => return usage_saml(e.to_string()),
     };
     if Duration::from(a.clock_skew) > Duration::from_secs(300) {
         return usage_saml("--clock-skew is at most 300s".into());

@@ -5,9 +5,9 @@ use super::ConfigError;
 use super::raw::RawConfig;
 use toml::{Table, Value};
 
-pub const ENV_PREFIX: &str = "ROLEGATE_";
+pub(super) const ENV_PREFIX: &str = "ROLEGATE_";
 
-pub fn parse(text: &str, source: &str) -> Result<Table, ConfigError> {
+pub(super) fn parse(text: &str, source: &str) -> Result<Table, ConfigError> {
     text.parse::<Table>().map_err(|e| {
         // Point at line:column, as an editor would.
         let at = e.span().map_or(String::new(), |s| {
@@ -27,7 +27,7 @@ pub fn parse(text: &str, source: &str) -> Result<Table, ConfigError> {
 /// (`DEFAULT_DURATION`); `__` separates levels; a number selects an element of an array of
 /// tables (`ROLEGATE_IDP__0__CLIENT_ID`). Variables without `__` (such as `ROLEGATE_BROKER`,
 /// read by the CLI) are not overrides.
-pub fn apply_env_overrides(
+pub(super) fn apply_env_overrides(
     table: &mut Table,
     vars: impl IntoIterator<Item = (String, String)>,
 ) -> Result<(), ConfigError> {
@@ -38,22 +38,41 @@ pub fn apply_env_overrides(
         if !rest.contains("__") {
             continue;
         }
-        let path: Vec<String> = rest.split("__").map(|s| s.to_ascii_lowercase()).collect();
-        set_path(table, &path, &raw).map_err(|message| ConfigError {
+        let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+        set_path(table, &path, &raw).map_err(|e| ConfigError {
             path: format!("{name} (environment)"),
-            message,
+            message: e.to_string(),
         })?;
     }
     Ok(())
 }
 
-fn set_path(table: &mut Table, path: &[String], raw: &str) -> Result<(), String> {
-    let (last, parents) = path.split_last().ok_or("empty key")?;
+/// Why an override variable names no place in the file (the message of its `ConfigError`).
+#[derive(Debug, thiserror::Error)]
+enum BadOverride {
+    #[error("empty key")]
+    EmptyKey,
+    #[error("`{0}` indexes an array the file does not have")]
+    NoArray(String),
+    #[error("`{0}` is an array: add an index, e.g. {0}__0")]
+    NoIndex(String),
+    #[error("index {index} of `{seg}` is out of range (the file has {len})")]
+    OutOfRange {
+        seg: String,
+        index: usize,
+        len: usize,
+    },
+    #[error("`{0}` is not a table")]
+    NotTable(String),
+}
+
+fn set_path(table: &mut Table, path: &[String], raw: &str) -> Result<(), BadOverride> {
+    let (last, parents) = path.split_last().ok_or(BadOverride::EmptyKey)?;
     let mut cur: &mut Table = table;
     let mut segs = parents.iter();
     while let Some(seg) = segs.next() {
         if seg.parse::<usize>().is_ok() {
-            return Err(format!("`{seg}` indexes an array the file does not have"));
+            return Err(BadOverride::NoArray(seg.clone()));
         }
         let next = cur
             .entry(seg.clone())
@@ -65,12 +84,16 @@ fn set_path(table: &mut Table, path: &[String], raw: &str) -> Result<(), String>
                 let i: usize = segs
                     .next()
                     .and_then(|s| s.parse().ok())
-                    .ok_or_else(|| format!("`{seg}` is an array: add an index, e.g. {seg}__0"))?;
+                    .ok_or_else(|| BadOverride::NoIndex(seg.clone()))?;
                 a.get_mut(i).and_then(Value::as_table_mut).ok_or_else(|| {
-                    format!("index {i} of `{seg}` is out of range (the file has {len})")
+                    BadOverride::OutOfRange {
+                        seg: seg.clone(),
+                        index: i,
+                        len,
+                    }
                 })?
             }
-            _ => return Err(format!("`{seg}` is not a table")),
+            _ => return Err(BadOverride::NotTable(seg.clone())),
         };
     }
     let v = env_value(raw, cur.get(last));
@@ -98,7 +121,7 @@ fn env_value(raw: &str, existing: Option<&Value>) -> Value {
     }
 }
 
-pub fn deserialize(table: Table) -> Result<RawConfig, ConfigError> {
+pub(super) fn deserialize(table: Table) -> Result<RawConfig, ConfigError> {
     let tags = Tags::of(&table);
     let value = Value::Table(table);
     serde_path_to_error::deserialize(value).map_err(|e| {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawConfig {
+pub(super) struct RawConfig {
     #[serde(default)]
     pub server: RawServer,
     #[serde(default)]
@@ -41,7 +41,7 @@ pub struct RawConfig {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawMetrics {
+pub(super) struct RawMetrics {
     /// Bearer token for `/metrics`; none → `/metrics` answers loopback connections only.
     pub token_file: Option<PathBuf>,
     pub token_env: Option<String>,
@@ -49,7 +49,7 @@ pub struct RawMetrics {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawAudit {
+pub(super) struct RawAudit {
     /// "log" (default), "stdout" or "file".
     pub output: Option<String>,
     pub file: Option<PathBuf>,
@@ -57,14 +57,14 @@ pub struct RawAudit {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawSession {
+pub(super) struct RawSession {
     pub lifetime: Option<String>,
     pub idle_timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawCli {
+pub(super) struct RawCli {
     pub device_flow: Option<bool>,
     pub verification_uri_complete: Option<bool>,
     pub token_lifetime: Option<String>,
@@ -75,14 +75,14 @@ pub struct RawCli {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawPolicy {
+pub(super) struct RawPolicy {
     #[serde(default)]
     pub files: Vec<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawAdmin {
+pub(super) struct RawAdmin {
     /// Bearer token for admin routes (`POST /api/v1/explain`); none → admin routes are off.
     pub token_file: Option<PathBuf>,
     pub token_env: Option<String>,
@@ -90,7 +90,7 @@ pub struct RawAdmin {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawServer {
+pub(super) struct RawServer {
     pub listen: Option<String>,
     pub public_url: Option<String>,
     #[serde(default)]
@@ -109,7 +109,7 @@ pub struct RawServer {
 /// replica would keep its own replay cache). No `[store]` section at all means memory.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "backend", rename_all = "snake_case")]
-pub enum RawStore {
+pub(super) enum RawStore {
     Memory(RawMemoryStore),
     Redis(RawRedisStore),
     RedisCluster(RawRedisClusterStore),
@@ -123,11 +123,11 @@ impl Default for RawStore {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawMemoryStore {}
+pub(super) struct RawMemoryStore {}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawRedisStore {
+pub(super) struct RawRedisStore {
     pub redis_url: Option<String>,
     /// The URL may hold a password: these keep it out of the file.
     pub redis_url_file: Option<PathBuf>,
@@ -141,7 +141,7 @@ pub struct RawRedisStore {
 /// Seed nodes, comma-separated, as a secret like `redis_url` (Sentinel does not apply).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawRedisClusterStore {
+pub(super) struct RawRedisClusterStore {
     pub redis_url: Option<String>,
     pub redis_url_file: Option<PathBuf>,
     pub redis_url_env: Option<String>,
@@ -149,7 +149,7 @@ pub struct RawRedisClusterStore {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawAws {
+pub(super) struct RawAws {
     pub mode: Option<String>,
     pub default_duration: Option<String>,
     /// "auto" (ask STS at start), "true" or "false": are the broker's own credentials role
@@ -166,7 +166,7 @@ pub struct RawAws {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawPartition {
+pub(super) struct RawPartition {
     pub region: Option<String>,
     pub sts_endpoint: Option<String>,
     pub federation_url: Option<String>,
@@ -175,7 +175,7 @@ pub struct RawPartition {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawIssuer {
+pub(super) struct RawIssuer {
     pub url: String,
     pub signing_key_file: Option<PathBuf>,
     /// Keys rotated out: still published in the JWKS, never used to sign.
@@ -190,7 +190,7 @@ pub struct RawIssuer {
 /// `flatten` with `deny_unknown_fields`.)
 #[derive(Debug, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
-pub enum RawIdp {
+pub(super) enum RawIdp {
     Oidc(RawOidcIdp),
     Saml(RawSamlIdp),
     Dev(RawDevIdp),
@@ -198,7 +198,7 @@ pub enum RawIdp {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawOidcIdp {
+pub(super) struct RawOidcIdp {
     pub id: String,
     pub display_name: Option<String>,
     pub logout_url: Option<String>,
@@ -225,7 +225,7 @@ pub struct RawOidcIdp {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawSamlIdp {
+pub(super) struct RawSamlIdp {
     pub id: String,
     pub display_name: Option<String>,
     pub logout_url: Option<String>,
@@ -252,7 +252,7 @@ pub struct RawSamlIdp {
 /// The built-in development IdP (`serve --dev` only).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawDevIdp {
+pub(super) struct RawDevIdp {
     pub id: String,
     pub display_name: Option<String>,
     pub logout_url: Option<String>,
@@ -262,7 +262,7 @@ pub struct RawDevIdp {
 /// `[saml]`: rolegate as a SAML service provider (shared by every `kind = "saml"` IdP).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawSaml {
+pub(super) struct RawSaml {
     pub entity_id: Option<String>,
     pub sp_key_file: Option<PathBuf>,
     pub sp_cert_file: Option<PathBuf>,
@@ -270,7 +270,7 @@ pub struct RawSaml {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawRole {
+pub(super) struct RawRole {
     pub arn: String,
     pub alias: Option<String>,
     pub account_name: Option<String>,
@@ -279,7 +279,7 @@ pub struct RawRole {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawMap {
+pub(super) struct RawMap {
     pub idp: String,
     pub groups: Vec<String>,
     pub roles: Vec<String>,
@@ -293,7 +293,7 @@ pub struct RawMap {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawLimits {
+pub(super) struct RawLimits {
     #[serde(default, deserialize_with = "number")]
     pub credentials_per_minute: Option<u32>,
     #[serde(default, deserialize_with = "number")]

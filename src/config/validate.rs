@@ -20,7 +20,7 @@ const MAX_SESSION: Duration = Duration::from_secs(43_200);
 /// Clock skew up to 60 s by default, never more than 300 s.
 const MAX_SKEW: Duration = Duration::from_secs(300);
 
-pub fn validate(raw: RawConfig, dev: bool, base: &Path) -> R<Config> {
+pub(super) fn validate(raw: RawConfig, dev: bool, base: &Path) -> R<Config> {
     let server = server(raw.server)?;
     let store = store(raw.store, base)?;
     let aws = aws(raw.aws, dev, base)?;
@@ -539,7 +539,7 @@ fn idp(r: RawIdp, i: usize, dev: bool, base: &Path) -> R<IdpConfig> {
         RawIdp::Dev(d) => (&d.id, &d.display_name, &d.logout_url),
     };
     let display_name = display_name.clone().unwrap_or_else(|| id.clone());
-    let id = IdpId::parse(id).or_else(|m| err(p("id"), m))?;
+    let id = IdpId::parse(id).or_else(|m| err(p("id"), m.to_string()))?;
     let logout_url = match logout_url {
         Some(u) => {
             let url = http_url(&p("logout_url"), u)?;
@@ -732,7 +732,7 @@ fn saml_sp(r: RawSaml, base: &Path) -> R<SamlSpConfig> {
 }
 
 fn role(r: RawRole, i: usize) -> R<RoleConfig> {
-    let arn = RoleArn::parse(&r.arn).or_else(|m| err(format!("role[{i}].arn"), m))?;
+    let arn = RoleArn::parse(&r.arn).or_else(|m| err(format!("role[{i}].arn"), m.to_string()))?;
     let alias = role_alias(r.alias, &arn, i)?;
     if let Some(name) = &r.account_name {
         account_name(name, i)?;
@@ -786,7 +786,7 @@ fn account_name(name: &str, i: usize) -> R<()> {
 
 fn map(m: RawMap, i: usize, idps: &[IdpConfig], roles: &[RoleConfig]) -> R<MapRule> {
     let p = |k: &str| format!("map[{i}].{k}");
-    let idp = IdpId::parse(&m.idp).or_else(|e| err(p("idp"), e))?;
+    let idp = IdpId::parse(&m.idp).or_else(|e| err(p("idp"), e.to_string()))?;
     if !idps.iter().any(|x| x.id == idp) {
         return err(p("idp"), format!("no [[idp]] has id `{idp}`"));
     }
@@ -849,7 +849,7 @@ fn secret_from(
     file: Option<PathBuf>,
     env: Option<String>,
 ) -> R<Option<Secret<String>>> {
-    let given = inline.is_some() as u8 + file.is_some() as u8 + env.is_some() as u8;
+    let given = u8::from(inline.is_some()) + u8::from(file.is_some()) + u8::from(env.is_some());
     if given > 1 {
         return err(path, "give only one of the value, *_file or *_env");
     }

@@ -2,6 +2,19 @@
 
 use std::fmt;
 
+/// Why a string is not a role ARN: the value and the rule it breaks (config errors show it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{value}` is not an IAM role ARN: {why}")]
+pub struct BadRoleArn {
+    value: String,
+    why: &'static str,
+}
+
+/// Why a string is not an IdP id (config errors and `policy explain` show it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a valid IdP id: use 1-32 of a-z, 0-9, - and _")]
+pub struct BadIdpId(String);
+
 /// `arn:<partition>:iam::<12-digit account>:role/<optional path/><name>`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RoleArn {
@@ -12,8 +25,14 @@ pub struct RoleArn {
 }
 
 impl RoleArn {
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let bad = |why: &str| Err(format!("`{s}` is not an IAM role ARN: {why}"));
+    /// Parses and validates an IAM role ARN (the partitions rolegate knows, a 12-digit account).
+    pub fn parse(s: &str) -> Result<Self, BadRoleArn> {
+        let bad = |why: &'static str| {
+            Err(BadRoleArn {
+                value: s.to_string(),
+                why,
+            })
+        };
         let parts: Vec<&str> = s.splitn(6, ':').collect();
         if parts.len() != 6 || parts[0] != "arn" {
             return bad("expected arn:<partition>:iam::<account>:role/<name>");
@@ -50,15 +69,19 @@ impl RoleArn {
         })
     }
 
+    /// The ARN as written.
     pub fn as_str(&self) -> &str {
         &self.arn
     }
-    pub fn partition(&self) -> &str {
+    #[cfg_attr(not(feature = "server"), allow(dead_code))] // the broker's; the CLI build shares this type
+    pub(crate) fn partition(&self) -> &str {
         &self.partition
     }
+    /// The 12-digit account id.
     pub fn account(&self) -> &str {
         &self.account
     }
+    /// The role name, without its path.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -84,14 +107,15 @@ impl From<IdpId> for String {
 }
 
 impl TryFrom<String> for IdpId {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
+    type Error = BadIdpId;
+    fn try_from(s: String) -> Result<Self, BadIdpId> {
         IdpId::parse(&s)
     }
 }
 
 impl IdpId {
-    pub fn parse(s: &str) -> Result<Self, String> {
+    /// Validates an IdP id: it appears in URLs, store keys and policies.
+    pub fn parse(s: &str) -> Result<Self, BadIdpId> {
         let ok = !s.is_empty()
             && s.len() <= 32
             && s.chars()
@@ -99,11 +123,10 @@ impl IdpId {
         if ok {
             Ok(IdpId(s.to_string()))
         } else {
-            Err(format!(
-                "`{s}` is not a valid IdP id: use 1-32 of a-z, 0-9, - and _"
-            ))
+            Err(BadIdpId(s.to_string()))
         }
     }
+    /// The id as written.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -5,17 +5,17 @@
 //! so neither has to trust the other.
 
 /// A profile name the AWS CLI reads back exactly: 1–64 of `A-Z a-z 0-9 . _ -`.
-pub fn is_profile_name(s: &str) -> bool {
+pub(crate) fn is_profile_name(s: &str) -> bool {
     (1..=64).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-pub const PROFILE_NAME_RULE: &str = "1-64 characters of A-Z a-z 0-9 . _ -";
+pub(crate) const PROFILE_NAME_RULE: &str = "1-64 characters of A-Z a-z 0-9 . _ -";
 
 /// The first character that could end or disguise a line: C0 controls (CR, LF and NUL among
 /// them), DEL, C1 controls (NEL), and the Unicode line and paragraph separators.
-pub fn line_breaking_char(s: &str) -> Option<char> {
+pub(crate) fn line_breaking_char(s: &str) -> Option<char> {
     s.chars().find(|&c| breaks_lines(c))
 }
 
@@ -26,7 +26,7 @@ fn breaks_lines(c: char) -> bool {
 /// `s` safe to print on a terminal: every character [`line_breaking_char`] would name (ESC
 /// among them, which starts the sequences that move the cursor, retitle the window or write
 /// the clipboard) is shown escaped, like `\u{1b}`.
-pub fn for_terminal(s: &str) -> String {
+pub(crate) fn for_terminal(s: &str) -> String {
     s.chars()
         .map(|c| {
             if breaks_lines(c) {
@@ -39,8 +39,8 @@ pub fn for_terminal(s: &str) -> String {
 }
 
 /// `U+000A`: how an error names a character without printing it.
-pub fn describe(c: char) -> String {
-    format!("U+{:04X}", c as u32)
+pub(crate) fn describe(c: char) -> String {
+    format!("U+{:04X}", u32::from(c))
 }
 
 #[cfg(test)]

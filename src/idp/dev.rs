@@ -11,15 +11,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::time::Duration;
 
-pub const CLIENT_ID: &str = "rolegate-dev";
-pub const PATH: &str = "/dev-idp";
+pub(crate) const CLIENT_ID: &str = "rolegate-dev";
+pub(crate) const PATH: &str = "/dev-idp";
 const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 /// How long an authorization code waits for the token request (the broker redeems it at once).
-pub const CODE_LIFETIME: Duration = Duration::from_secs(60);
+pub(crate) const CODE_LIFETIME: Duration = Duration::from_secs(60);
 
 /// What an authorization code stands for until the token endpoint takes it (single use).
 #[derive(Serialize, Deserialize)]
-pub struct CodeGrant {
+pub(crate) struct CodeGrant {
     pub username: String,
     pub redirect_uri: String,
     pub nonce: Option<String>,
@@ -98,7 +98,7 @@ impl DevIdp {
             "sub": u.username,
             "aud": audience,
             "iat": now,
-            "exp": now + TOKEN_LIFETIME.as_secs() as i64,
+            "exp": now + crate::clock::secs(TOKEN_LIFETIME),
             "auth_time": now,
             "preferred_username": u.username,
             "name": u.name.clone().unwrap_or_else(|| u.username.clone()),

@@ -9,8 +9,10 @@ use crate::config::{Config, IdpKind};
 use crate::domain::{Identity, IdpId};
 use std::sync::Arc;
 
+/// Every configured IdP that verifies bearer tokens: OIDC, and the dev IdP in `--dev`.
 pub struct IdpRegistry {
     oidc: Vec<Arc<OidcIdp>>,
+    /// The built-in dev IdP, in `--dev` only.
     pub dev: Option<Arc<DevIdp>>,
 }
 
@@ -56,16 +58,17 @@ impl IdpRegistry {
         Ok(IdpRegistry { oidc, dev })
     }
 
+    /// The OIDC IdPs, in configuration order.
     pub fn oidc(&self) -> &[Arc<OidcIdp>] {
         &self.oidc
     }
 
     /// The OIDC IdP configured under `id`.
-    pub fn oidc_by_id(&self, id: &str) -> Option<&Arc<OidcIdp>> {
+    pub(crate) fn oidc_by_id(&self, id: &str) -> Option<&Arc<OidcIdp>> {
         self.oidc.iter().find(|i| i.id.as_str() == id)
     }
 
-    pub fn all_ready(&self) -> bool {
+    pub(crate) fn all_ready(&self) -> bool {
         self.oidc.iter().all(|i| i.is_ready())
     }
 
@@ -81,7 +84,7 @@ impl IdpRegistry {
 
     /// Verifies an IdP-issued bearer token with the verifier of the IdP named by its exact
     /// `iss`. The unverified `iss` only selects the verifier; that verifier checks it again.
-    pub async fn verify_bearer(
+    pub(crate) async fn verify_bearer(
         &self,
         token: &str,
         clock: &dyn Clock,

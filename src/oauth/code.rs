@@ -14,7 +14,7 @@ use std::time::Duration;
 const LIFETIME: Duration = Duration::from_secs(60);
 
 #[derive(Serialize, Deserialize)]
-pub struct Grant {
+pub(crate) struct Grant {
     pub identity: Identity,
     pub client_id: String,
     pub redirect_uri: String,
@@ -23,7 +23,7 @@ pub struct Grant {
 
 /// RFC 8252 §7.3: `http` to a loopback IP literal, any port (the CLI picks a free one), no
 /// userinfo or fragment. `localhost` is refused: it may resolve elsewhere (§8.3).
-pub fn loopback_redirect(uri: &str) -> Result<url::Url, &'static str> {
+pub(crate) fn loopback_redirect(uri: &str) -> Result<url::Url, &'static str> {
     let u = url::Url::parse(uri).map_err(|_| "redirect_uri is not a URL")?;
     let loopback = match u.host() {
         Some(url::Host::Ipv4(a)) => a.is_loopback(),
@@ -40,7 +40,7 @@ pub fn loopback_redirect(uri: &str) -> Result<url::Url, &'static str> {
 }
 
 /// RFC 7636 §4.2: a challenge is BASE64URL(SHA-256(verifier)), 43 characters.
-pub fn valid_challenge(c: &str) -> bool {
+pub(crate) fn valid_challenge(c: &str) -> bool {
     c.len() == 43
         && c.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
@@ -48,7 +48,7 @@ pub fn valid_challenge(c: &str) -> bool {
 
 /// RFC 7636 §4.1 and §4.6: a well-formed verifier (43..128 unreserved characters) whose
 /// BASE64URL(SHA-256) equals the S256 challenge, compared in constant time.
-pub fn pkce_s256_matches(verifier: &str, challenge: &str) -> bool {
+pub(crate) fn pkce_s256_matches(verifier: &str, challenge: &str) -> bool {
     let well_formed = (43..=128).contains(&verifier.len())
         && verifier
             .bytes()
@@ -59,7 +59,7 @@ pub fn pkce_s256_matches(verifier: &str, challenge: &str) -> bool {
     well_formed && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()))
 }
 
-pub async fn issue(cli: &CliTokens, grant: &Grant) -> Result<String, GrantError> {
+pub(crate) async fn issue(cli: &CliTokens, grant: &Grant) -> Result<String, GrantError> {
     let code = random_token("rgac_");
     let value = serde_json::to_vec(grant).map_err(|_| GrantError::Internal)?;
     cli.store
@@ -69,7 +69,7 @@ pub async fn issue(cli: &CliTokens, grant: &Grant) -> Result<String, GrantError>
 }
 
 /// Spends `code` (whatever the outcome: a wrong verifier burns it) and returns the identity.
-pub async fn redeem(
+pub(crate) async fn redeem(
     cli: &CliTokens,
     code: &str,
     client_id: &str,

@@ -15,9 +15,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// How long a user has to approve (RFC 8628 §3.2 `expires_in`).
-pub const EXPIRES_IN: Duration = Duration::from_secs(600);
+pub(crate) const EXPIRES_IN: Duration = Duration::from_secs(600);
 /// The polling interval the CLI starts with (§3.2 `interval`; §3.5 adds 5 s per `slow_down`).
-pub const INTERVAL: u64 = 5;
+pub(crate) const INTERVAL: u64 = 5;
 /// After expiry the record is kept this long, so a late poll hears `expired_token` (§3.5)
 /// rather than `invalid_grant`.
 const TOMBSTONE: Duration = Duration::from_secs(600);
@@ -28,14 +28,14 @@ const USER_CODE_LEN: usize = 8;
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
 #[serde(tag = "state", rename_all = "snake_case")]
-pub enum Decision {
+pub(crate) enum Decision {
     Pending,
     Approved { identity: Box<Identity> },
     Denied,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
-pub struct DeviceRequest {
+pub(crate) struct DeviceRequest {
     /// Normalized: 8 letters, no dash.
     pub user_code: String,
     pub client_id: String,
@@ -51,7 +51,7 @@ pub struct DeviceRequest {
 }
 
 /// `ABCD-EFGH`, as shown to people.
-pub fn display(user_code: &str) -> String {
+pub(crate) fn display(user_code: &str) -> String {
     if user_code.len() == USER_CODE_LEN {
         format!("{}-{}", &user_code[..4], &user_code[4..])
     } else {
@@ -60,7 +60,7 @@ pub fn display(user_code: &str) -> String {
 }
 
 /// What a person typed → the stored form: case, spaces and dashes do not matter (§6.1).
-pub fn normalize(input: &str) -> Option<String> {
+pub(crate) fn normalize(input: &str) -> Option<String> {
     let code: String = input
         .chars()
         .filter(|c| !matches!(c, '-' | ' '))
@@ -71,12 +71,12 @@ pub fn normalize(input: &str) -> Option<String> {
 
 fn new_user_code() -> String {
     (0..USER_CODE_LEN)
-        .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
+        .map(|_| char::from(ALPHABET[rand::random_range(0..ALPHABET.len())]))
         .collect()
 }
 
 /// Starts a device authorization; returns the device code and the stored request.
-pub async fn start(
+pub(crate) async fn start(
     cli: &CliTokens,
     client_id: &str,
     ip: Option<String>,
@@ -100,7 +100,7 @@ pub async fn start(
         user_code,
         client_id: client_id.to_string(),
         created: now,
-        expires: now + EXPIRES_IN.as_secs() as i64,
+        expires: now + crate::clock::secs(EXPIRES_IN),
         interval: INTERVAL,
         last_poll: None,
         ip,
@@ -114,7 +114,7 @@ pub async fn start(
 }
 
 /// The pending request a user code names (for the approval page), with its device hash.
-pub async fn find(
+pub(crate) async fn find(
     cli: &CliTokens,
     user_code: &str,
 ) -> Result<Option<(String, DeviceRequest)>, GrantError> {
@@ -132,7 +132,7 @@ pub async fn find(
 
 /// Records the user's decision on a pending request; false if it was no longer pending (or
 /// expired) — a request is decided once.
-pub async fn decide(
+pub(crate) async fn decide(
     cli: &CliTokens,
     hash: &str,
     approve: Option<Identity>,
@@ -167,7 +167,7 @@ pub async fn decide(
 
 /// What a poll of the token endpoint learns (RFC 8628 §3.5).
 #[derive(Debug)]
-pub enum Poll {
+pub(crate) enum Poll {
     Pending,
     SlowDown,
     Denied,
@@ -176,7 +176,11 @@ pub enum Poll {
     Unknown,
 }
 
-pub async fn poll(cli: &CliTokens, device_code: &str, client_id: &str) -> Result<Poll, GrantError> {
+pub(crate) async fn poll(
+    cli: &CliTokens,
+    device_code: &str,
+    client_id: &str,
+) -> Result<Poll, GrantError> {
     let k = key("oauth_device", &token_hash(device_code));
     let now = cli.clock.unix();
     let seen: Mutex<Option<(DeviceRequest, bool)>> = Mutex::new(None);
@@ -187,7 +191,7 @@ pub async fn poll(cli: &CliTokens, device_code: &str, client_id: &str) -> Result
             // interval grows by 5 seconds for every later poll.
             let too_fast = r
                 .last_poll
-                .is_some_and(|last| now - last < r.interval as i64);
+                .is_some_and(|last| now - last < i64::try_from(r.interval).unwrap_or(i64::MAX));
             if too_fast {
                 r.interval += 5;
             }

@@ -16,11 +16,11 @@
 //! Everything is stored hashed (SHA-256 of the token) with a TTL; nothing here trusts the CLI.
 
 #[cfg(feature = "server")]
-pub mod code;
+pub(crate) mod code;
 #[cfg(feature = "server")]
-pub mod device;
+pub(crate) mod device;
 #[cfg(feature = "server")]
-pub mod tokens;
+pub(crate) mod tokens;
 
 #[cfg(feature = "server")]
 use sha2::{Digest, Sha256};
@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 /// The CLI's sign-ins: device requests, authorization codes, broker tokens and their refresh
 /// families, all in the store.
 #[cfg(feature = "server")]
-pub struct CliTokens {
+pub(crate) struct CliTokens {
     pub(crate) store: std::sync::Arc<dyn crate::store::Store>,
     pub(crate) clock: std::sync::Arc<dyn crate::clock::Clock>,
     pub(crate) audit: std::sync::Arc<crate::audit::Audit>,
@@ -40,7 +40,7 @@ pub struct CliTokens {
 #[cfg(feature = "server")]
 impl CliTokens {
     /// The CLI's sign-ins kept in `store`.
-    pub fn new(
+    pub(crate) fn new(
         store: std::sync::Arc<dyn crate::store::Store>,
         clock: std::sync::Arc<dyn crate::clock::Clock>,
         audit: std::sync::Arc<crate::audit::Audit>,
@@ -60,7 +60,7 @@ impl CliTokens {
 /// Why a CLI grant, token or device request was refused.
 #[cfg(feature = "server")]
 #[derive(Debug, thiserror::Error)]
-pub enum GrantError {
+pub(crate) enum GrantError {
     /// RFC 6749 §5.2 `invalid_grant`: the code, token or device request is not good (any
     /// more); the text says what to do.
     #[error("{0}")]
@@ -74,7 +74,7 @@ pub enum GrantError {
 }
 
 /// The built-in public client (no secret: a CLI cannot keep one).
-pub const CLI_CLIENT_ID: &str = "rolegate-cli";
+pub(crate) const CLI_CLIENT_ID: &str = "rolegate-cli";
 
 /// 256 random bits, URL-safe, with a prefix that says what the token is (and lets secret
 /// scanners find leaked ones).

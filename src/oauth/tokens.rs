@@ -22,10 +22,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-pub const ACCESS_PREFIX: &str = "rgat_";
-pub const REFRESH_PREFIX: &str = "rgrt_";
+pub(crate) const ACCESS_PREFIX: &str = "rgat_";
+pub(crate) const REFRESH_PREFIX: &str = "rgrt_";
 /// A spent refresh token presented again this soon is a concurrent retry, not theft.
-pub const REUSE_GRACE: Duration = Duration::from_secs(10);
+pub(crate) const REUSE_GRACE: Duration = Duration::from_secs(10);
 
 #[derive(Serialize, Deserialize)]
 struct Access {
@@ -63,7 +63,7 @@ struct Family {
 
 /// A token pair as the token endpoint returns it (RFC 6749 §5.1).
 #[derive(Serialize)]
-pub struct Issued {
+pub(crate) struct Issued {
     pub access_token: String,
     pub token_type: &'static str,
     pub expires_in: u64,
@@ -125,7 +125,7 @@ fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, GrantError> {
 }
 
 /// A new sign-in: a new family and its first pair.
-pub async fn sign_in(cli: &CliTokens, identity: Identity) -> Result<Issued, GrantError> {
+pub(crate) async fn sign_in(cli: &CliTokens, identity: Identity) -> Result<Issued, GrantError> {
     let family = hex::encode(rand::random::<[u8; 16]>());
     let now = cli.clock.unix();
     let record = Family {
@@ -149,9 +149,9 @@ pub async fn sign_in(cli: &CliTokens, identity: Identity) -> Result<Issued, Gran
 
 /// Seconds the family has left, or None once it is past its absolute lifetime.
 fn left(cli: &CliTokens, created: i64) -> Option<u64> {
-    let end = created + cli.config.session_lifetime.as_secs() as i64;
+    let end = created.saturating_add(crate::clock::secs(cli.config.session_lifetime));
     let now = cli.clock.unix();
-    (end > now).then(|| (end - now) as u64)
+    u64::try_from(end - now).ok().filter(|left| *left > 0)
 }
 
 async fn pair(
@@ -218,7 +218,10 @@ async fn family(cli: &CliTokens, id: &str) -> Result<Option<Family>, GrantError>
 }
 
 /// The identity behind a live access token; None for unknown, expired or revoked tokens.
-pub async fn authenticate(cli: &CliTokens, token: &str) -> Result<Option<Identity>, GrantError> {
+pub(crate) async fn authenticate(
+    cli: &CliTokens,
+    token: &str,
+) -> Result<Option<Identity>, GrantError> {
     if !token.starts_with(ACCESS_PREFIX) {
         return Ok(None);
     }
@@ -239,7 +242,7 @@ pub async fn authenticate(cli: &CliTokens, token: &str) -> Result<Option<Identit
 
 /// RFC 6749 §6 with rotation: spends `token` and returns the next pair of its family — or,
 /// for a retry within the grace window, the pair it already returned (see the module doc).
-pub async fn refresh(
+pub(crate) async fn refresh(
     cli: &CliTokens,
     token: &str,
     client_ip: Option<IpAddr>,
@@ -324,7 +327,7 @@ async fn reused(
     successor: Option<&str>,
 ) -> Result<Issued, GrantError> {
     let now = cli.clock.unix();
-    let retry = now - spent_at <= REUSE_GRACE.as_secs() as i64;
+    let retry = now - spent_at <= crate::clock::secs(REUSE_GRACE);
     if retry
         && let Some(s) = successor.and_then(|s| open_sealed(r.token, s))
         && is_live(cli, &s.refresh_token).await?
@@ -390,9 +393,10 @@ async fn discard(cli: &CliTokens, issued: &Issued) -> Result<(), GrantError> {
 fn successor_of(issued: &Issued, now: i64) -> Successor {
     Successor {
         access_token: issued.access_token.clone(),
-        access_expires: now + issued.expires_in as i64,
+        access_expires: now.saturating_add(i64::try_from(issued.expires_in).unwrap_or(i64::MAX)),
         refresh_token: issued.refresh_token.clone(),
-        refresh_expires: now + issued.refresh_expires_in as i64,
+        refresh_expires: now
+            .saturating_add(i64::try_from(issued.refresh_expires_in).unwrap_or(i64::MAX)),
     }
 }
 
@@ -400,9 +404,9 @@ fn issued_from(s: Successor, now: i64) -> Issued {
     Issued {
         access_token: s.access_token,
         token_type: "Bearer",
-        expires_in: (s.access_expires - now).max(0) as u64,
+        expires_in: (s.access_expires - now).max(0).unsigned_abs(),
         refresh_token: s.refresh_token,
-        refresh_expires_in: (s.refresh_expires - now).max(0) as u64,
+        refresh_expires_in: (s.refresh_expires - now).max(0).unsigned_abs(),
     }
 }
 
@@ -421,7 +425,7 @@ async fn revoke_family(cli: &CliTokens, id: &str) -> Result<(), GrantError> {
 
 /// RFC 7009: revoking a refresh token ends its family (and so every access token of it);
 /// revoking an access token ends that token. Unknown tokens are not an error (§2.2).
-pub async fn revoke(cli: &CliTokens, token: &str) -> Result<(), GrantError> {
+pub(crate) async fn revoke(cli: &CliTokens, token: &str) -> Result<(), GrantError> {
     if token.starts_with(REFRESH_PREFIX) {
         let k = key("oauth_refresh", &token_hash(token));
         if let Some(bytes) = cli.store.get(&k).await? {

@@ -112,10 +112,6 @@ const OPERATORS: &[(&str, Base, bool)] = &[
     ("Null", Base::Null, false),
 ];
 
-pub fn operator_names() -> impl Iterator<Item = &'static str> {
-    OPERATORS.iter().map(|(n, _, _)| *n)
-}
-
 impl Condition {
     /// `operator` as written in the policy; `key` and `values` from its block.
     pub fn parse(operator: &str, key: &str, raw_values: &[String]) -> Result<Condition, String> {

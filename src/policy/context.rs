@@ -52,7 +52,7 @@ impl Values<'_> {
     }
 }
 
-pub const KNOWN_KEYS: &[&str] = &[
+pub(crate) const KNOWN_KEYS: &[&str] = &[
     "rolegate:idp",
     "rolegate:sub",
     "rolegate:email",

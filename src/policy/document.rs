@@ -11,12 +11,16 @@ use std::time::Duration;
 /// Where a statement came from, for explanations, lint and the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
+    /// The file (or `[[map]]`) it was read from.
     pub file: String,
+    /// Its index in the file's `Statement` array.
     pub index: usize,
+    /// Its `Sid`, when it has one.
     pub sid: Option<String>,
 }
 
 impl Origin {
+    /// `file#Sid`, or `file#Statement[i]`: how explanations and the audit log name it.
     pub fn label(&self) -> String {
         match &self.sid {
             Some(sid) => format!("{}#{sid}", self.file),
@@ -25,50 +29,69 @@ impl Origin {
     }
 }
 
+/// A statement's `Effect`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum Effect {
+    /// Grants, unless a Deny also matches.
     Allow,
+    /// Refuses, whatever else matches.
     Deny,
 }
 
+/// A statement's `rolegate:Session` block: limits on the sessions it grants.
 #[derive(Debug, Clone, Default)]
 pub struct SessionBlock {
+    /// A session cap below the role's.
     pub max_duration: Option<Duration>,
+    /// Session tags, their values templates over the identity (`${rolegate:username}`).
     pub tags: Vec<(String, Template)>,
+    /// Which of `tags` carry over to chained sessions.
     pub transitive_tag_keys: Vec<String>,
+    /// Managed session policies, by ARN.
     pub policy_arns: Vec<String>,
+    /// An inline session policy (JSON text).
     pub policy: Option<String>,
 }
 
+/// One parsed policy statement, as the engine evaluates it.
 #[derive(Debug, Clone)]
 pub struct Statement {
+    /// Where it came from.
     pub origin: Origin,
+    /// Allow or Deny.
     pub effect: Effect,
     /// Bit 0: rolegate:Console, bit 1: rolegate:Credentials — after NotAction is applied.
-    pub action_mask: u8,
+    pub(crate) action_mask: u8,
+    /// The role ARN patterns of `Resource` (or `NotResource`).
     pub resources: Vec<Template>,
-    pub not_resource: bool,
+    pub(crate) not_resource: bool,
+    /// Every condition must hold for the statement to apply.
     pub conditions: Vec<Condition>,
+    /// Session limits, for Allow statements.
     pub session: Option<SessionBlock>,
 }
 
+/// The action names a policy may use, and what each means.
 pub const ACTIONS: [(Action, &str); 2] = [
     (Action::Console, "rolegate:console"),
     (Action::Credentials, "rolegate:credentials"),
 ];
 
-pub fn action_bit(a: Action) -> u8 {
+pub(crate) fn action_bit(a: Action) -> u8 {
     match a {
         Action::Console => 1,
         Action::Credentials => 2,
     }
 }
 
+/// Why a policy document was refused, naming the file and JSON path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
+    /// The file.
     pub file: String,
     /// JSON path inside the document, e.g. `Statement[1].Condition.StringEquals`.
     pub path: String,
+    /// What is wrong there.
     pub message: String,
 }
 
@@ -79,8 +102,9 @@ impl std::fmt::Display for ParseError {
 }
 
 /// Policy files larger than this are refused.
-pub const MAX_POLICY_BYTES: usize = 1 << 20;
+pub(crate) const MAX_POLICY_BYTES: usize = 1 << 20;
 
+/// Parses one policy document (`file` names it in errors); every statement or none.
 pub fn parse_document(file: &str, text: &str) -> Result<Vec<Statement>, ParseError> {
     let err = |path: &str, message: String| ParseError {
         file: file.to_string(),

@@ -14,6 +14,7 @@ use crate::config::RoleConfig;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+/// The compiled policy: statements indexed by the role they name, evaluated with IAM's logic.
 pub struct Engine {
     statements: Vec<Statement>,
     roles: Vec<RoleConfig>,
@@ -26,22 +27,30 @@ pub struct Engine {
     role_index: HashMap<String, usize>,
 }
 
+/// IAM's three outcomes: an explicit Deny beats any Allow, and no Allow is a Deny.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
+    /// An Allow matched and no Deny did.
     Allow,
+    /// A Deny matched.
     ExplicitDeny,
+    /// Nothing matched.
     ImplicitDeny,
 }
 
+/// A decision with the statements behind it.
 pub struct Evaluation {
+    /// The outcome.
     pub decision: Decision,
     /// Indexes of the matching Allow statements (empty unless allowed).
     pub allows: Vec<u32>,
+    /// Index of the first matching Deny statement, when there is one.
     pub deny: Option<u32>,
 }
 
 impl Engine {
+    /// Compiles statements against the role catalogue (done once per policy load, not per request).
     pub fn new(statements: Vec<Statement>, roles: Vec<RoleConfig>) -> Engine {
         let mut role_index = HashMap::new();
         let mut by_arn = HashMap::new();
@@ -61,7 +70,7 @@ impl Engine {
         let mut by_role: Vec<Vec<u32>> = vec![Vec::new(); roles.len()];
         let mut dynamic = Vec::new();
         for (i, st) in statements.iter().enumerate() {
-            let i32 = i as u32;
+            let i32 = u32::try_from(i).expect("fewer than 2^32 statements");
             if is_dynamic_statement(st) {
                 dynamic.push(i32);
                 continue;
@@ -120,14 +129,17 @@ impl Engine {
         }
     }
 
+    /// Every statement, in load order.
     pub fn statements(&self) -> &[Statement] {
         &self.statements
     }
 
+    /// The role catalogue.
     pub fn roles(&self) -> &[RoleConfig] {
         &self.roles
     }
 
+    /// A catalogue role by alias or ARN.
     pub fn role(&self, alias_or_arn: &str) -> Option<&RoleConfig> {
         self.role_index.get(alias_or_arn).map(|&i| &self.roles[i])
     }
@@ -152,11 +164,11 @@ impl Engine {
             .map(move |(&i, patterns)| {
                 (
                     i,
-                    dynamic_resource_matches(&self.statements[i as usize], patterns, arn),
+                    dynamic_resource_matches(&self.statements[at(i)], patterns, arn),
                 )
             });
         fixed.chain(dynamic).filter_map(move |(i, resource_ok)| {
-            let st = &self.statements[i as usize];
+            let st = &self.statements[at(i)];
             (resource_ok && st.action_mask & bit != 0).then_some((i, st))
         })
     }
@@ -166,7 +178,7 @@ impl Engine {
     fn resolve_dynamic(&self, ctx: &RequestContext<'_>) -> Vec<Resolved> {
         self.dynamic
             .iter()
-            .map(|&i| resolve(&self.statements[i as usize], ctx))
+            .map(|&i| resolve(&self.statements[at(i)], ctx))
             .collect()
     }
 
@@ -187,6 +199,7 @@ impl Engine {
         (action_ok, resource_ok)
     }
 
+    /// Evaluates one role and action for `ctx`.
     pub fn evaluate(
         &self,
         ctx: &RequestContext<'_>,
@@ -250,11 +263,11 @@ impl Engine {
         let mut policy_from: Option<&Statement> = None;
         let mut matched = String::new();
         for &i in &ev.allows {
-            let st = &self.statements[i as usize];
+            let st = &self.statements[at(i)];
             if !matched.is_empty() {
                 matched.push(',');
             }
-            matched.push_str(&self.labels[i as usize]);
+            matched.push_str(&self.labels[at(i)]);
             let Some(s) = &st.session else { continue };
             if let Some(d) = s.max_duration {
                 max_duration = max_duration.min(d);
@@ -321,7 +334,7 @@ impl Engine {
                 let mut denied = false;
                 let mut action_cap = role.max_duration;
                 for (i, st) in self.candidates(r, role, action, &resolved) {
-                    let ok = *holds[i as usize]
+                    let ok = *holds[at(i)]
                         .get_or_insert_with(|| st.conditions.iter().all(|c| c.holds(ctx)));
                     if !ok {
                         continue;
@@ -395,4 +408,9 @@ fn static_resource_matches(st: &Statement, arn: &str) -> bool {
             .is_some_and(|t| t == "*" || matches(&super::pattern::compile(t), arn, false))
     });
     hit != st.not_resource
+}
+
+/// A statement index as stored in the role index (u32, half a usize) back to a slice index.
+fn at(i: u32) -> usize {
+    usize::try_from(i).expect("a u32 fits a usize on every target rolegate builds for")
 }

@@ -11,28 +11,41 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+/// `rolegate policy explain`: the decision, and each statement's part in it.
 #[derive(Debug, Serialize)]
 pub struct Explanation {
+    /// What the engine decided.
     pub decision: Decision,
+    /// The role asked about (its alias).
     pub role: String,
+    /// The action asked about.
     pub action: Action,
+    /// Every statement, in load order.
     pub statements: Vec<StatementResult>,
 }
 
+/// One statement's part in an explanation.
 #[derive(Debug, Serialize)]
 pub struct StatementResult {
+    /// Its label (`file#Sid` or `file#Statement[i]`).
     pub source: String,
+    /// The file (or `[[map]]`) it came from.
     pub file: String,
+    /// Its index in that file.
     pub index: usize,
+    /// Its `Sid`, when it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// Allow or Deny.
     pub effect: Effect,
+    /// Whether it applied to this request.
     pub matched: bool,
     /// For a statement that did not match: the first failing part.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed: Option<String>,
 }
 
+/// Evaluates `role` and `action` for `ctx`, statement by statement, without granting anything.
 pub fn explain(
     engine: &Engine,
     ctx: &RequestContext<'_>,
@@ -69,7 +82,7 @@ pub fn explain(
 /// wrote it: not which statements exist, not their conditions (admin group names, the address
 /// ranges of a Deny), not even whether a Deny or a missing Allow decided, nor the role's ARN.
 /// For a role they can use, the statements that target it.
-pub fn explain_own(
+pub(crate) fn explain_own(
     engine: &Engine,
     ctx: &RequestContext<'_>,
     requested: &str,
@@ -136,7 +149,7 @@ fn first_failure(
 /// An identity to explain (`policy explain --identity`, admin `POST /api/v1/explain`): the Identity's fields plus the request's context.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct IdentityFile {
+pub(crate) struct IdentityFile {
     pub idp: String,
     pub subject: String,
     #[serde(default)]
@@ -166,8 +179,19 @@ pub struct IdentityFile {
     pub now: Option<String>,
 }
 
+/// Why an identity file cannot stand in for a sign-in; the text is shown as it is.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum IdentityFileError {
+    /// Its `idp` is not an IdP id.
+    #[error(transparent)]
+    Idp(#[from] crate::domain::BadIdpId),
+    /// Its `now` is not a timestamp.
+    #[error(transparent)]
+    Now(#[from] crate::clock::BadTimestamp),
+}
+
 impl IdentityFile {
-    pub fn identity(&self) -> Result<Identity, String> {
+    pub(crate) fn identity(&self) -> Result<Identity, IdentityFileError> {
         Ok(Identity {
             idp: IdpId::parse(&self.idp)?,
             subject: self.subject.clone(),
@@ -184,9 +208,9 @@ impl IdentityFile {
         })
     }
 
-    pub fn now(&self) -> Result<std::time::SystemTime, String> {
+    pub(crate) fn now(&self) -> Result<std::time::SystemTime, IdentityFileError> {
         match &self.now {
-            Some(t) => FixedClock::parse_rfc3339(t).map(|c| c.0),
+            Some(t) => Ok(FixedClock::parse_rfc3339(t)?.0),
             None => Ok(std::time::SystemTime::now()),
         }
     }

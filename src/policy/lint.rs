@@ -11,24 +11,27 @@ use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Error,
+pub(crate) enum Severity {
     Warning,
 }
 
+/// One lint finding: where, and what may not mean what its author meant.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
-    pub severity: Severity,
+    pub(crate) severity: Severity,
+    /// The policy file.
     pub file: String,
+    /// The statement's Sid or index.
     pub statement: String,
+    /// The JSON path in the statement.
     pub path: String,
+    /// What the trap is.
     pub message: String,
 }
 
 impl std::fmt::Display for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let sev = match self.severity {
-            Severity::Error => "error",
             Severity::Warning => "warning",
         };
         write!(
@@ -39,6 +42,7 @@ impl std::fmt::Display for Finding {
     }
 }
 
+/// Every finding for the loaded policy; empty when nothing looks wrong.
 pub fn lint(engine: &Engine) -> Vec<Finding> {
     let mut out = Vec::new();
     let sts = engine.statements();

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
+/// The live policy: the [`Mapper`](super::Mapper) the broker uses, reloaded whole or not at all.
 pub struct PolicyMapper {
     /// The main config file, when there is one: a reload re-reads its `[[role]]`, `[[map]]` and
     /// `[policy] files` too (the rest of it needs a restart), with the process environment's
@@ -31,18 +32,21 @@ struct Inputs {
     roles: Vec<RoleConfig>,
 }
 
+/// What is loaded now, for `/admin/policy` and the reload metrics.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PolicyStatus {
+    /// Statements in the live policy.
     pub statements: usize,
+    /// Policy files in the live policy.
     pub files: usize,
     /// When the live policy was loaded (RFC 3339).
-    pub loaded_at: String,
+    pub(crate) loaded_at: String,
     /// The last reload's failure, while the previous policy stays live.
     pub error: Option<String>,
 }
 
 /// Reads and parses every listed file; the first failure names its file and JSON path.
-pub fn load_statements(
+pub(crate) fn load_statements(
     files: &[PathBuf],
     rules: &[MapRule],
     roles: &[RoleConfig],
@@ -84,24 +88,26 @@ impl PolicyMapper {
         let mut files = self
             .inputs
             .read()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .files
             .clone();
         files.extend(self.source.as_ref().map(|(p, _)| p.clone()));
         files
     }
 
+    /// The live engine; a reload swaps it, callers keep the one they took.
     pub fn engine(&self) -> Arc<Engine> {
         self.current
             .read()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
     }
 
+    /// The live policy's counts and the last reload's outcome.
     pub fn status(&self) -> PolicyStatus {
         self.status
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
     }
 
@@ -117,25 +123,37 @@ impl PolicyMapper {
                 },
                 Err(e) => {
                     let e = e.to_string();
-                    self.status.lock().unwrap_or_else(|p| p.into_inner()).error = Some(e.clone());
+                    self.status
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .error = Some(e.clone());
                     return Err(e);
                 }
             },
             None => self
                 .inputs
                 .read()
-                .unwrap_or_else(|p| p.into_inner())
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .clone(),
         };
         let result = load_statements(&inputs.files, &inputs.rules, &inputs.roles);
-        let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        let mut status = self
+            .status
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         match result {
             Ok(statements) => {
                 let n = statements.len();
                 let engine = Arc::new(Engine::new(statements, inputs.roles.clone()));
-                *self.current.write().unwrap_or_else(|p| p.into_inner()) = engine;
+                *self
+                    .current
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = engine;
                 let files = inputs.files.len();
-                *self.inputs.write().unwrap_or_else(|p| p.into_inner()) = inputs;
+                *self
+                    .inputs
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = inputs;
                 *status = PolicyStatus {
                     statements: n,
                     files,

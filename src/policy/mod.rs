@@ -6,16 +6,16 @@
 //! when every listed file loads. A [`Grant`] can only be built inside this module, and the
 //! issuer takes only a `Grant`: no code path reaches STS without the policy's say-so.
 
-pub mod condition;
-pub mod context;
+pub(crate) mod condition;
+pub(crate) mod context;
 pub mod document;
 pub mod engine;
 pub mod explain;
 pub mod lint;
 pub mod loader;
-pub mod pattern;
-pub mod shorthand;
-pub mod watch;
+pub(crate) mod pattern;
+pub(crate) mod shorthand;
+pub(crate) mod watch;
 
 use crate::config::RoleConfig;
 use crate::domain::{ClientKind, Identity};
@@ -23,29 +23,42 @@ use serde::Serialize;
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
+/// What a grant allows with a role: `rolegate:console` or `rolegate:credentials` in a policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
+    /// A console sign-in URL.
     Console,
+    /// STS credentials (API, CLI, the browser's credentials page).
     Credentials,
 }
 
 /// Everything a decision may depend on.
 pub struct RequestContext<'a> {
+    /// Who asks (the verified identity, never a claim the client chose).
     pub identity: &'a Identity,
+    /// Which surface the request came through (`rolegate:client`).
     pub client: ClientKind,
+    /// The client's address as the trusted proxies report it (`aws:SourceIp`); None when unknown.
     pub source_ip: Option<IpAddr>,
+    /// The time conditions compare against (`aws:CurrentTime`), from the injected clock.
     pub now: SystemTime,
 }
 
 /// A role the caller may use, for `GET /api/v1/roles` and the picker.
 #[derive(Clone, Debug, Serialize)]
 pub struct RoleSummary {
+    /// The role's alias in the catalogue.
     pub alias: String,
+    /// The role's ARN.
     pub arn: String,
+    /// The 12-digit account id, from the ARN.
     pub account: String,
+    /// The account's configured human name, if any.
     pub account_name: Option<String>,
+    /// What the caller may do with it.
     pub actions: Vec<Action>,
+    /// The longest session the caller may ask for, in seconds.
     pub max_duration_seconds: u64,
 }
 
@@ -63,9 +76,11 @@ pub struct Grant {
 }
 
 impl Grant {
+    /// The role granted.
     pub fn role(&self) -> &RoleConfig {
         &self.role
     }
+    /// The action granted.
     pub fn action(&self) -> Action {
         self.action
     }
@@ -73,15 +88,19 @@ impl Grant {
     pub fn max_duration(&self) -> Duration {
         self.max_duration
     }
+    /// Session tags, resolved against the identity.
     pub fn tags(&self) -> &[(String, String)] {
         &self.tags
     }
+    /// The tag keys that carry over to chained sessions.
     pub fn transitive_tag_keys(&self) -> &[String] {
         &self.transitive_tag_keys
     }
+    /// Managed session policies (ARNs) that narrow the session.
     pub fn policy_arns(&self) -> &[String] {
         &self.policy_arns
     }
+    /// An inline session policy that narrows the session.
     pub fn inline_policy(&self) -> Option<&str> {
         self.inline_policy.as_deref()
     }
@@ -105,6 +124,7 @@ impl Grant {
     }
 }
 
+/// Why a role was refused; the texts are the API's `error_description`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Denied {
     /// Unknown and not-granted roles answer alike, so the catalogue cannot be enumerated.
@@ -115,23 +135,38 @@ pub enum Denied {
     #[error(
         "role `{role}` is granted, but its session tag `{tag}` needs `{variable}`, which your identity does not have"
     )]
+    /// A session tag's `${…}` variable names an attribute the identity lacks: refused, never sent empty.
     UnresolvedVariable {
+        /// The role asked for.
         role: String,
+        /// The session tag.
         tag: String,
+        /// The variable it needs.
         variable: String,
     },
+    /// Two granting rules set one tag to different values: neither wins silently.
     #[error("rules granting role `{role}` set conflicting values for session tag `{tag}`")]
-    ConflictingTags { role: String, tag: String },
+    ConflictingTags {
+        /// The role asked for.
+        role: String,
+        /// The session tag.
+        tag: String,
+    },
     #[error(
         "role `{role}` is granted by two statements that both set session policies ({first}, {second}); merging them could widen access"
     )]
+    /// Two granting statements both set session policies, which cannot be merged without widening access.
     ConflictingSessionPolicies {
+        /// The role asked for.
         role: String,
+        /// One statement's label.
         first: String,
+        /// The other statement's label.
         second: String,
     },
 }
 
+/// The policy as the issuer sees it: a trait so tests and benches can stand in a fixed one.
 pub trait Mapper: Send + Sync {
     /// Every role the caller may use, with its actions and maximum duration.
     fn roles(&self, ctx: &RequestContext<'_>) -> Vec<RoleSummary>;

@@ -128,7 +128,7 @@ impl Template {
                     c => Tok::Lit(c),
                 })),
                 Part::Var { key, default } => {
-                    toks.extend(var(key, default, ctx)?.chars().map(Tok::Lit))
+                    toks.extend(var(key, default, ctx)?.chars().map(Tok::Lit));
                 }
             }
         }
@@ -155,11 +155,11 @@ pub enum Tok {
 
 /// Wildcard match over characters; `fold` compares case-insensitively (actions).
 /// Greedy with one backtrack point: linear for the patterns policies use.
-pub fn matches(toks: &[Tok], s: &str, fold: bool) -> bool {
+pub(crate) fn matches(toks: &[Tok], s: &str, fold: bool) -> bool {
     // ARNs are ASCII: match on the bytes instead of collecting characters (this runs once
     // per role and pattern when a policy loads, and per role for `${…}` resources).
     if s.is_ascii() {
-        match_slice(toks, s.as_bytes(), |b| *b as char, fold)
+        match_slice(toks, s.as_bytes(), |b| char::from(*b), fold)
     } else {
         let chars: Vec<char> = s.chars().collect();
         match_slice(toks, &chars, |c| *c, fold)
@@ -204,7 +204,7 @@ fn match_slice<T>(toks: &[Tok], s: &[T], at: impl Fn(&T) -> char, fold: bool) ->
 }
 
 /// The text every match of `toks` starts with (up to the first wildcard).
-pub fn literal_prefix(toks: &[Tok]) -> String {
+pub(crate) fn literal_prefix(toks: &[Tok]) -> String {
     toks.iter()
         .map_while(|t| match t {
             Tok::Lit(c) => Some(*c),
@@ -214,7 +214,7 @@ pub fn literal_prefix(toks: &[Tok]) -> String {
 }
 
 /// A pattern from plain text (no variables).
-pub fn compile(text: &str) -> Vec<Tok> {
+pub(crate) fn compile(text: &str) -> Vec<Tok> {
     text.chars()
         .map(|c| match c {
             '*' => Tok::Star,

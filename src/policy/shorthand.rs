@@ -8,9 +8,9 @@ use super::pattern::Template;
 use crate::config::{MapRule, RoleConfig};
 
 /// Stands in for a file name in explanations and lint: the rule came from the config's `[[map]]`.
-pub const ORIGIN_FILE: &str = "[[map]]";
+pub(crate) const ORIGIN_FILE: &str = "[[map]]";
 
-pub fn compile(rules: &[MapRule], roles: &[RoleConfig]) -> Result<Vec<Statement>, String> {
+pub(crate) fn compile(rules: &[MapRule], roles: &[RoleConfig]) -> Result<Vec<Statement>, String> {
     rules
         .iter()
         .enumerate()

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
+pub(crate) const POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 /// What a file looks like from outside: a change in any of these triggers a reload. A missing
 /// file is a state of its own (so deleting one triggers a reload, which then fails loudly).
@@ -24,7 +24,7 @@ fn fingerprint(files: &[PathBuf]) -> Vec<Option<(SystemTime, u64)>> {
         .collect()
 }
 
-pub fn reload(mapper: &PolicyMapper, metrics: &Metrics, trigger: &str) {
+pub(crate) fn reload(mapper: &PolicyMapper, metrics: &Metrics, trigger: &str) {
     match mapper.reload() {
         Ok(n) => {
             metrics
@@ -45,7 +45,7 @@ pub fn reload(mapper: &PolicyMapper, metrics: &Metrics, trigger: &str) {
     }
 }
 
-pub async fn watch(mapper: Arc<PolicyMapper>, metrics: Arc<Metrics>) {
+pub(crate) async fn watch(mapper: Arc<PolicyMapper>, metrics: Arc<Metrics>) {
     let mut last = fingerprint(&mapper.files());
     #[cfg(unix)]
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();

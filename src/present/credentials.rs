@@ -19,7 +19,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// session token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Credentials {
+pub(crate) struct Credentials {
     version: Version1,
     pub access_key_id: String,
     #[serde(with = "exposed")]
@@ -40,7 +40,7 @@ pub struct Credentials {
 impl Credentials {
     /// What STS returned for `plan`, for the role's `region`.
     #[cfg(feature = "server")]
-    pub fn issued(
+    pub(crate) fn issued(
         keys: crate::aws::Credentials,
         plan: &crate::aws::limits::SessionPlan,
         region: &str,
@@ -58,7 +58,7 @@ impl Credentials {
     }
 
     /// `Expiration` in Unix seconds (negative before 1970, which only a broken clock sends).
-    pub fn expires_at_unix(&self) -> i64 {
+    pub(crate) fn expires_at_unix(&self) -> i64 {
         let secs = |d: std::time::Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
         match self.expiration.duration_since(UNIX_EPOCH) {
             Ok(d) => secs(d),
@@ -68,12 +68,13 @@ impl Credentials {
 
     /// The credential_process output: the five fields the AWS CLI and SDKs read, in the order
     /// the AWS documentation shows them, on one line (what `rolegate credentials` prints).
-    pub fn credential_process_json(&self) -> Result<String, Unpresentable> {
+    pub(crate) fn credential_process_json(&self) -> Result<String, Unpresentable> {
         serde_json::to_string(&self.credential_process()).map_err(json_failed)
     }
 
     /// The same, indented for a person (the browser's download).
-    pub fn credential_process_json_pretty(&self) -> Result<String, Unpresentable> {
+    #[cfg_attr(not(feature = "server"), allow(dead_code))] // the broker's; the CLI build shares this type
+    pub(crate) fn credential_process_json_pretty(&self) -> Result<String, Unpresentable> {
         serde_json::to_string_pretty(&self.credential_process()).map_err(json_failed)
     }
 
@@ -130,14 +131,17 @@ impl From<Version1> for u8 {
     }
 }
 
+/// A credential_process document of another version (serde shows the text in its error).
+#[derive(Debug, thiserror::Error)]
+#[error("Version {0} is not 1, the credential_process version rolegate reads")]
+struct OtherVersion(u8);
+
 impl TryFrom<u8> for Version1 {
-    type Error = String;
-    fn try_from(v: u8) -> Result<Self, String> {
+    type Error = OtherVersion;
+    fn try_from(v: u8) -> Result<Self, OtherVersion> {
         match v {
             1 => Ok(Version1),
-            other => Err(format!(
-                "Version {other} is not 1, the credential_process version rolegate reads"
-            )),
+            other => Err(OtherVersion(other)),
         }
     }
 }

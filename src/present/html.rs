@@ -8,7 +8,7 @@ use super::{Credentials, Unpresentable};
 use base64::Engine;
 
 /// One section of the page.
-pub struct Section {
+pub(crate) struct Section {
     /// The element id the copy button names; fixed text, never a value.
     pub id: &'static str,
     pub title: &'static str,
@@ -18,7 +18,7 @@ pub struct Section {
 
 /// A file the page offers: a `data:` URL, so nothing is fetched again (and the credentials
 /// never sit behind a second URL).
-pub struct Download {
+pub(crate) struct Download {
     pub file_name: String,
     /// Base64: nothing in it can end the attribute or the URL.
     pub data_url: String,
@@ -27,7 +27,7 @@ pub struct Download {
 /// The page's sections for credentials of the role `alias`: sh, PowerShell,
 /// `~/.aws/credentials` under the profile `alias`, and credential_process JSON to download as
 /// `rolegate-<alias>.json`. Refused when any format cannot hold a value as it is.
-pub fn sections(c: &Credentials, alias: &str) -> Result<Vec<Section>, Unpresentable> {
+pub(crate) fn sections(c: &Credentials, alias: &str) -> Result<Vec<Section>, Unpresentable> {
     let keys = Environment::keys(c);
     let json = c.credential_process_json_pretty()?;
     Ok(vec![

@@ -14,7 +14,7 @@ use crate::domain::text::{describe, is_profile_name, line_breaking_char};
 const FORMAT: &str = "into ~/.aws/credentials";
 
 /// `[profile]` and the three keys, one per line, no newline after the last.
-pub fn profile(c: &Credentials, profile: &str) -> Result<String, Unpresentable> {
+pub(crate) fn profile(c: &Credentials, profile: &str) -> Result<String, Unpresentable> {
     // Aliases are checked at config load (the same rule); checked again, since a `]` or a
     // line break in the section name would add sections and keys.
     if !is_profile_name(profile) {

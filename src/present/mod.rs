@@ -10,23 +10,26 @@
 //! refused with [`Unpresentable`], never written changed or half-quoted.
 
 mod credentials;
-pub mod html;
-pub mod ini;
-pub mod shell;
+// The browser's formats: the broker's alone.
+#[cfg(feature = "server")]
+pub(crate) mod html;
+#[cfg(feature = "server")]
+pub(crate) mod ini;
+pub(crate) mod shell;
 
-pub use credentials::Credentials;
+pub(crate) use credentials::Credentials;
 
 /// A value one format cannot hold faithfully. The message names the value and what is wrong
 /// with it, never the value itself: it may be a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{name} cannot be written {format}: {problem}")]
-pub struct Unpresentable {
+pub(crate) struct Unpresentable {
     /// The format, as a phrase: "for PowerShell", "into ~/.aws/credentials".
-    pub format: &'static str,
+    pub(crate) format: &'static str,
     /// The value's name in that format: `AWS_SESSION_TOKEN`, `aws_session_token`.
-    pub name: String,
+    pub(crate) name: String,
     /// What is wrong, e.g. "it contains U+000A".
-    pub problem: String,
+    pub(crate) problem: String,
 }
 
 impl Unpresentable {

@@ -9,7 +9,9 @@ use super::{Credentials, Unpresentable};
 
 /// A shell `rolegate env` writes for; bash and zsh read the sh form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shell {
+// `PowerShell` is the shell's name, not `Shell` repeated.
+#[allow(clippy::enum_variant_names)]
+pub(crate) enum Shell {
     Sh,
     Fish,
     PowerShell,
@@ -17,7 +19,7 @@ pub enum Shell {
 
 impl Shell {
     /// `--format`'s names: sh, bash, zsh, fish, powershell.
-    pub fn from_name(name: &str) -> Option<Shell> {
+    pub(crate) fn from_name(name: &str) -> Option<Shell> {
         match name {
             "sh" | "bash" | "zsh" => Some(Shell::Sh),
             "fish" => Some(Shell::Fish),
@@ -37,11 +39,11 @@ impl Shell {
 
 /// The variables that hand credentials to the AWS CLI and SDKs, in the order they are set.
 /// Deliberately not `Debug`: it holds the secret key and session token in the clear.
-pub struct Environment(Vec<(&'static str, String)>);
+pub(crate) struct Environment(Vec<(&'static str, String)>);
 
 impl Environment {
     /// The three variables every SDK reads: what the browser's page shows.
-    pub fn keys(c: &Credentials) -> Self {
+    pub(crate) fn keys(c: &Credentials) -> Self {
         Environment(vec![
             ("AWS_ACCESS_KEY_ID", c.access_key_id.clone()),
             (
@@ -57,7 +59,7 @@ impl Environment {
     /// user already chose a region (`AWS_REGION` or `AWS_DEFAULT_REGION` set): then neither
     /// region variable is touched, since setting only one would make SDKs and the AWS CLI
     /// disagree. A region that is not a plain name (letters, digits, `-`) is not passed on.
-    pub fn session(c: &Credentials, region_preset: bool) -> Self {
+    pub(crate) fn session(c: &Credentials, region_preset: bool) -> Self {
         let mut vars = Self::keys(c).0;
         vars.push((
             "AWS_CREDENTIAL_EXPIRATION",
@@ -81,7 +83,7 @@ impl Environment {
     }
 
     /// One command per line, no newline after the last.
-    pub fn render(&self, shell: Shell) -> Result<String, Unpresentable> {
+    pub(crate) fn render(&self, shell: Shell) -> Result<String, Unpresentable> {
         let lines = self
             .0
             .iter()
@@ -99,7 +101,7 @@ impl Environment {
 
     /// The variables for a child process. No shell reads them, so nothing is quoted; only
     /// NUL is refused, which no environment can hold (the OS would cut the value there).
-    pub fn for_process(&self) -> Result<Vec<(&'static str, &str)>, Unpresentable> {
+    pub(crate) fn for_process(&self) -> Result<Vec<(&'static str, &str)>, Unpresentable> {
         self.0
             .iter()
             .map(|(k, v)| {

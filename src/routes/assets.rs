@@ -12,7 +12,7 @@ const JS: &str = include_str!("../../assets/rolegate.js");
 const ICON: &str = include_str!("../../assets/rolegate.svg");
 
 /// The versioned URLs the templates link to, and the versions themselves (hashed once).
-pub struct Assets {
+pub(crate) struct Assets {
     pub css: String,
     pub js: String,
     pub icon: String,
@@ -21,7 +21,7 @@ pub struct Assets {
     icon_version: String,
 }
 
-pub static ASSETS: LazyLock<Assets> = LazyLock::new(|| {
+pub(crate) static ASSETS: LazyLock<Assets> = LazyLock::new(|| {
     let (css_version, js_version, icon_version) = (version(CSS), version(JS), version(ICON));
     Assets {
         css: format!("/assets/rolegate.css?v={css_version}"),
@@ -37,7 +37,7 @@ fn version(body: &str) -> String {
     hex::encode(&Sha256::digest(body.as_bytes())[..6])
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/assets/{name}", web::get().to(asset))
         .route("/favicon.ico", web::get().to(favicon));
 }

@@ -26,7 +26,7 @@ use serde::Deserialize;
 /// it (about 30 bytes per role: ~2,000 roles).
 const MAX_FORM_BODY: usize = 64 * 1024;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     let form = || web::PayloadConfig::new(MAX_FORM_BODY);
     cfg.route("/", web::get().to(home))
         .service(
@@ -294,7 +294,7 @@ impl ActionForm {
                 "destination" if !v.is_empty() => f.destination = Some(v.into_owned()),
                 "q" => f.q = v.into_owned(),
                 k if k.starts_with('m') && k[1..].bytes().all(|b| b.is_ascii_digit()) => {
-                    durations.push((k[1..].to_string(), v.into_owned()))
+                    durations.push((k[1..].to_string(), v.into_owned()));
                 }
                 _ => {}
             }

@@ -16,7 +16,7 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
 
-pub struct Caller {
+pub(crate) struct Caller {
     pub identity: Identity,
     pub ip: Option<IpAddr>,
     /// `Cli` for broker tokens, `Api` for IdP tokens: policies may tell them apart
@@ -25,7 +25,7 @@ pub struct Caller {
 }
 
 impl Caller {
-    pub fn context(&self, state: &AppState) -> RequestContext<'_> {
+    pub(crate) fn context(&self, state: &AppState) -> RequestContext<'_> {
         RequestContext {
             identity: &self.identity,
             client: self.client,
@@ -35,7 +35,7 @@ impl Caller {
     }
 
     /// What the caller asks the issuance for.
-    pub fn asks<'a>(
+    pub(crate) fn asks<'a>(
         &'a self,
         role: &'a str,
         duration_seconds: Option<u64>,
@@ -49,10 +49,6 @@ impl Caller {
             duration_seconds,
             action,
         }
-    }
-
-    pub fn ip_string(&self) -> String {
-        self.ip.map_or_else(|| "-".into(), |i| i.to_string())
     }
 }
 
@@ -149,7 +145,7 @@ async fn id_token(
 
 /// An administrator: `Authorization: Bearer <[admin] token>`, compared in constant time.
 /// Without a configured token the admin routes do not exist (404).
-pub struct Admin;
+pub(crate) struct Admin;
 
 impl FromRequest for Admin {
     type Error = ApiError;

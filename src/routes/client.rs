@@ -10,18 +10,18 @@ use std::net::IpAddr;
 
 /// The request's client address ([`client_ip`]); `None` only when the TCP peer is unknown.
 #[derive(Debug, Clone, Copy)]
-pub struct ClientIp(pub Option<IpAddr>);
+pub(crate) struct ClientIp(pub Option<IpAddr>);
 
 impl ClientIp {
     /// As audit lines and rate-limit keys write it: `-` when unknown.
-    pub fn label(self) -> String {
+    pub(crate) fn label(self) -> String {
         crate::rate_limit::client_label(self.0)
     }
 }
 
 impl ClientIp {
     /// The extractor's answer, without a future (it never waits and never fails).
-    pub fn extract_sync(req: &HttpRequest, _: &mut Payload) -> Self {
+    pub(crate) fn extract_sync(req: &HttpRequest, _: &mut Payload) -> Self {
         // Without the app's proxy list (the broker always registers one) no forwarding header
         // is believed: the peer is the client.
         let fallback = TrustedProxies::default();
@@ -43,7 +43,7 @@ impl FromRequest for ClientIp {
 /// The client's address: the TCP peer, unless the peer is a trusted proxy — then the walk of
 /// [`crate::client_addr`] through the configured forwarding header. Policies (`aws:SourceIp`),
 /// rate limits and the audit stream all use this one address.
-pub fn client_ip(req: &HttpRequest, trusted: &TrustedProxies) -> Option<IpAddr> {
+pub(crate) fn client_ip(req: &HttpRequest, trusted: &TrustedProxies) -> Option<IpAddr> {
     let peer = req.peer_addr()?.ip();
     let name = match trusted.header {
         ForwardedHeader::XForwardedFor => "x-forwarded-for",

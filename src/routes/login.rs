@@ -14,7 +14,7 @@ use actix_web::http::header::{CACHE_CONTROL, HOST, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/login/{idp}", web::get().to(login));
 }
 

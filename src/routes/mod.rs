@@ -1,20 +1,20 @@
 //! HTTP surfaces, one file each. Handlers extract, call the domain, and present; they hold no
 //! protocol logic of their own.
 
-pub mod api;
-pub mod assets;
-pub mod browser;
-pub mod caller;
-pub mod client;
-pub mod dev_idp;
-pub mod health;
-pub mod login;
-pub mod oauth2;
-pub mod oidc_login;
-pub mod page;
+pub(crate) mod api;
+pub(crate) mod assets;
+pub(crate) mod browser;
+pub(crate) mod caller;
+pub(crate) mod client;
+pub(crate) mod dev_idp;
+pub(crate) mod health;
+pub(crate) mod login;
+pub(crate) mod oauth2;
+pub(crate) mod oidc_login;
+pub(crate) mod page;
 pub mod picker;
-pub mod saml;
-pub mod wellknown;
+pub(crate) mod saml;
+pub(crate) mod wellknown;
 
 use crate::error::ApiError;
 use actix_web::web;
@@ -29,7 +29,8 @@ pub(crate) fn service<T: 'static>(req: &actix_web::HttpRequest) -> Result<web::D
 /// Request bodies larger than this are refused before parsing.
 pub const MAX_JSON_BODY: usize = 16 * 1024;
 
-pub fn configure(cfg: &mut web::ServiceConfig, cors_origins: &[String], dev_idp: bool) {
+/// Every route, with the body limits and the API's CORS.
+pub(crate) fn configure(cfg: &mut web::ServiceConfig, cors_origins: &[String], dev_idp: bool) {
     cfg.app_data(
         web::JsonConfig::default()
             .limit(MAX_JSON_BODY)
@@ -148,10 +149,7 @@ fn accept_q(accept: &str, kind: &str, sub: &str, any: bool) -> u16 {
             if let Some((k, v)) = p.split_once('=')
                 && k.trim().eq_ignore_ascii_case("q")
             {
-                q = v
-                    .trim()
-                    .parse::<f32>()
-                    .map_or(0, |v| (v.clamp(0.0, 1.0) * 1000.0).round() as u16);
+                q = v.trim().parse::<f32>().map_or(0, thousandths);
             }
         }
         if best.is_none_or(|(sp, _)| specificity > sp) {
@@ -159,6 +157,18 @@ fn accept_q(accept: &str, kind: &str, sub: &str, any: bool) -> u16 {
         }
     }
     best.map_or(0, |(_, q)| q)
+}
+
+/// A q-value as thousandths (RFC 9110 §12.4.2: at most three decimals).
+// No `TryFrom<f32>` exists; the value is clamped to 0..=1000 before the cast, which therefore
+// neither truncates nor loses a sign.
+#[allow(
+    clippy::as_conversions,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss
+)]
+fn thousandths(q: f32) -> u16 {
+    (q.clamp(0.0, 1.0) * 1000.0).round() as u16
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use std::time::{Duration, UNIX_EPOCH};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(
         "/oauth2/device_authorization",
         web::post().to(device_authorization),
@@ -574,7 +574,7 @@ fn shown(svc: &OAuth, r: device::DeviceRequest, typed_here: bool) -> Shown {
     Shown {
         code: typed_here.then(|| device::display(&r.user_code)),
         ip: r.ip.unwrap_or_else(|| "unknown".into()),
-        at: rfc3339(UNIX_EPOCH + Duration::from_secs(r.created.max(0) as u64)),
+        at: rfc3339(UNIX_EPOCH + Duration::from_secs(u64::try_from(r.created).unwrap_or(0))),
         ago: match now - r.created {
             s if s < 60 => format!("{s} seconds ago"),
             s => format!("{} minutes ago", s / 60),

@@ -30,7 +30,7 @@ fn pending_cookie_name(state: &AppState) -> &'static str {
     }
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     // One redirect URI per IdP (RFC 9700 §4.4.2.2). There is deliberately no shared
     // `/oidc/callback`: keeping one would keep the mix-up attack open.
     cfg.route("/oidc/callback/{idp}", web::get().to(callback));

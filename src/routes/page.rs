@@ -12,7 +12,7 @@ use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
 /// A link or button on a page: `href` is built by the caller, escaped by the template.
-pub struct Link {
+pub(crate) struct Link {
     pub href: String,
     pub label: String,
 }
@@ -30,7 +30,11 @@ struct MessagePage<'a> {
 
 /// Sends a rendered page with the security headers; `form_targets` are origins outside this
 /// site that a form POST may redirect to (see [`csp`]).
-pub fn send(status: StatusCode, page: &impl Template, form_targets: &[String]) -> HttpResponse {
+pub(crate) fn send(
+    status: StatusCode,
+    page: &impl Template,
+    form_targets: &[String],
+) -> HttpResponse {
     match page.render() {
         Ok(html) => HttpResponse::build(status)
             .insert_header((CONTENT_TYPE, "text/html; charset=utf-8"))
@@ -53,7 +57,7 @@ pub fn send(status: StatusCode, page: &impl Template, form_targets: &[String]) -
 /// forms only to this site — and to `form_targets`: a form whose POST answers with a redirect
 /// elsewhere (the Console button → the AWS federation endpoint) needs that origin in
 /// `form-action`, which browsers also apply to the redirect.
-pub fn csp(form_targets: &[String]) -> String {
+pub(crate) fn csp(form_targets: &[String]) -> String {
     let mut form_action = String::from("'self'");
     for t in form_targets {
         form_action.push(' ');
@@ -69,14 +73,14 @@ pub fn csp(form_targets: &[String]) -> String {
 /// `<time datetime="…Z" data-expiry>`; `/assets/rolegate.js` rewrites the text to the
 /// browser's local time and the time left ("11:58, 59 min left"), which the server cannot
 /// know (it does not know the browser's time zone).
-pub struct Expiry {
+pub(crate) struct Expiry {
     /// RFC 3339 in UTC, to the second: the `datetime` attribute.
     pub datetime: String,
     /// "2026-12-07 10:58 UTC".
     pub text: String,
 }
 
-pub fn expiry(t: std::time::SystemTime) -> Expiry {
+pub(crate) fn expiry(t: std::time::SystemTime) -> Expiry {
     let datetime = crate::clock::rfc3339(t);
     // `2026-12-07T10:58:09Z` → `2026-12-07 10:58 UTC` (the seconds stay in the attribute).
     let text = match datetime.split_once('T') {
@@ -87,7 +91,12 @@ pub fn expiry(t: std::time::SystemTime) -> Expiry {
 }
 
 /// A page with one message and links onward.
-pub fn message(status: StatusCode, title: &str, message: &str, links: Vec<Link>) -> HttpResponse {
+pub(crate) fn message(
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    links: Vec<Link>,
+) -> HttpResponse {
     send(
         status,
         &MessagePage {
@@ -103,7 +112,7 @@ pub fn message(status: StatusCode, title: &str, message: &str, links: Vec<Link>)
 }
 
 /// A failure page: the reason class (a stable code) and the request id to quote to support.
-pub fn error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
+pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
     send(
         status,
         &MessagePage {
@@ -123,7 +132,7 @@ pub fn error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
 
 /// The person cancelled at their IdP (or the IdP refused): a choice, not an error (same page,
 /// another title). `sign_in_again` is where the link goes (see `browser::sign_in_again_href`).
-pub fn cancelled(message: &str, sign_in_again: String) -> HttpResponse {
+pub(crate) fn cancelled(message: &str, sign_in_again: String) -> HttpResponse {
     send(
         StatusCode::OK,
         &MessagePage {
@@ -142,7 +151,7 @@ pub fn cancelled(message: &str, sign_in_again: String) -> HttpResponse {
 }
 
 /// An unknown path, for a person (the API's JSON 404 is for programs: see `routes::not_found`).
-pub fn not_found() -> HttpResponse {
+pub(crate) fn not_found() -> HttpResponse {
     message(
         StatusCode::NOT_FOUND,
         "Page not found",
@@ -157,7 +166,7 @@ pub fn not_found() -> HttpResponse {
 /// What browser routes return instead of [`ApiError`]: the same status and reason code, as a
 /// page a person can read (and quote the request id from), never the API's JSON.
 #[derive(Debug)]
-pub struct PageError(pub ApiError);
+pub(crate) struct PageError(pub ApiError);
 
 impl From<ApiError> for PageError {
     fn from(e: ApiError) -> Self {
@@ -205,7 +214,7 @@ impl ResponseError for PageError {
 }
 
 /// The form's CSRF token did not match the session's.
-pub fn csrf_failed() -> HttpResponse {
+pub(crate) fn csrf_failed() -> HttpResponse {
     error(
         StatusCode::FORBIDDEN,
         "csrf",

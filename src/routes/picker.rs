@@ -24,75 +24,84 @@ const CHOICES: [(u64, &str); 7] = [
 ];
 const DEFAULT_SECONDS: u64 = 3600;
 
+/// The role picker (`GET /`), rendered by `templates/picker.html`.
 #[derive(Template)]
 #[template(path = "picker.html")]
 pub struct PickerPage<'a> {
-    pub title: &'a str,
-    pub assets: &'a Assets,
-    pub who: &'a str,
-    pub idp: &'a str,
-    pub csrf: &'a str,
-    pub query: &'a str,
-    pub destination: Option<&'a str>,
-    pub groups: Vec<Group>,
-    pub shown: usize,
-    pub total: usize,
+    pub(crate) title: &'a str,
+    pub(crate) assets: &'a Assets,
+    pub(crate) who: &'a str,
+    pub(crate) idp: &'a str,
+    pub(crate) csrf: &'a str,
+    pub(crate) query: &'a str,
+    pub(crate) destination: Option<&'a str>,
+    pub(crate) groups: Vec<Group>,
+    pub(crate) shown: usize,
+    pub(crate) total: usize,
     /// Set by the page handler (the view stays pure): who the IdP says the user is, shown
     /// when no role is granted so they can send it to an administrator.
-    pub no_role: Option<NoRole>,
+    pub(crate) no_role: Option<NoRole>,
     /// When the browser session ends.
-    pub session_ends: Option<super::page::Expiry>,
+    pub(crate) session_ends: Option<super::page::Expiry>,
 }
 
 /// The identity facts a user without roles sends to an administrator. Untrusted text (from the
 /// IdP), escaped by the template like everything else.
-pub struct NoRole {
-    pub idp_id: String,
-    pub subject: String,
-    pub groups: Vec<String>,
+pub(crate) struct NoRole {
+    pub(crate) idp_id: String,
+    pub(crate) subject: String,
+    pub(crate) groups: Vec<String>,
 }
 
-pub struct Group {
-    pub title: String,
-    pub account: String,
-    pub favourites: bool,
-    pub rows: Vec<Row>,
+pub(crate) struct Group {
+    pub(crate) title: String,
+    pub(crate) account: String,
+    pub(crate) favourites: bool,
+    pub(crate) rows: Vec<Row>,
 }
 
-pub struct Row {
+pub(crate) struct Row {
     /// Unique on the page: names this row's duration field.
-    pub key: usize,
-    pub alias: String,
+    pub(crate) key: usize,
+    pub(crate) alias: String,
     /// The alias as a URL path segment.
-    pub href: String,
-    pub context: String,
-    pub console: bool,
-    pub credentials: bool,
-    pub favourite: bool,
-    pub durations: Vec<Choice>,
+    pub(crate) href: String,
+    pub(crate) context: String,
+    pub(crate) console: bool,
+    pub(crate) credentials: bool,
+    pub(crate) favourite: bool,
+    pub(crate) durations: Vec<Choice>,
 }
 
-pub struct Choice {
-    pub seconds: u64,
+pub(crate) struct Choice {
+    pub(crate) seconds: u64,
     /// What the form sends (`m<row>`): minutes are shorter than seconds, 200 times over.
-    pub minutes: u64,
-    pub label: String,
-    pub selected: bool,
+    pub(crate) minutes: u64,
+    pub(crate) label: String,
+    pub(crate) selected: bool,
 }
 
+/// What the picker is built from.
 pub struct Input<'a> {
+    /// The signed-in user's display name.
     pub who: &'a str,
+    /// The IdP's display name.
     pub idp: &'a str,
+    /// The session's CSRF token, carried by every form.
     pub csrf: &'a str,
+    /// The search, as typed (whitespace-separated terms, all must match).
     pub query: &'a str,
+    /// Where the console should open (`?destination=`), carried through.
     pub destination: Option<&'a str>,
+    /// The roles the policy lets the user see.
     pub roles: &'a [RoleSummary],
+    /// The user's starred role aliases.
     pub favourites: &'a BTreeSet<String>,
 }
 
 /// The session lengths a role offers: the standard steps up to its maximum, plus the maximum
 /// itself when it falls between steps.
-pub fn durations(max_seconds: u64) -> Vec<Choice> {
+pub(crate) fn durations(max_seconds: u64) -> Vec<Choice> {
     let mut out: Vec<Choice> = CHOICES
         .iter()
         .filter(|(s, _)| *s <= max_seconds)
@@ -161,11 +170,12 @@ fn path_segment(s: &str) -> String {
         .replace('+', "%20")
 }
 
+/// The page's view: matching roles, favourites first, then by account.
 pub fn build<'a>(input: &Input<'a>) -> PickerPage<'a> {
     let terms: Vec<String> = input
         .query
         .split_whitespace()
-        .map(|t| t.to_ascii_lowercase())
+        .map(str::to_ascii_lowercase)
         .collect();
     let shown: Vec<&RoleSummary> = input.roles.iter().filter(|r| matches(&terms, r)).collect();
     let mut rows = Rows {

@@ -36,7 +36,7 @@ fn pending_cookie_name(state: &AppState) -> &'static str {
     }
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/saml/metadata", web::get().to(metadata))
         .service(
             web::resource("/saml/acs")

@@ -5,7 +5,7 @@ use crate::state::AppState;
 use actix_web::{HttpResponse, ResponseError, web};
 use serde_json::json;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(
         "/.well-known/openid-configuration",
         web::get().to(discovery),

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
+/// The in-process store: for one replica (and tests), lost on restart.
 #[derive(Debug)]
 pub struct MemoryStore {
     map: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
@@ -27,7 +28,10 @@ impl MemoryStore {
     /// grows, so abandoned keys cannot pile up without bound.
     fn with<T>(&self, f: impl FnOnce(&mut HashMap<String, (Vec<u8>, Instant)>, Instant) -> T) -> T {
         let now = Instant::now();
-        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if map.len() > 10_000 && map.len().is_power_of_two() {
             map.retain(|_, (_, exp)| *exp > now);
         }

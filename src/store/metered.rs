@@ -10,13 +10,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-pub struct Metered {
+pub(crate) struct Metered {
     inner: Arc<dyn Store>,
     metrics: Arc<Metrics>,
 }
 
 impl Metered {
-    pub fn new(inner: Arc<dyn Store>, metrics: Arc<Metrics>) -> Metered {
+    pub(crate) fn new(inner: Arc<dyn Store>, metrics: Arc<Metrics>) -> Metered {
         Metered { inner, metrics }
     }
 

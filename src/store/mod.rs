@@ -6,27 +6,32 @@
 //! because skipping a replay or single-use check would be a false accept.
 
 pub mod memory;
-pub mod metered;
+pub(crate) mod metered;
 pub mod redis;
 
 use async_trait::async_trait;
 use std::time::{Duration, SystemTime};
 
+/// Why a store call failed; every caller fails closed on it.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The backend did not answer (connection refused, timeout). Detail goes to the log only.
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
+    /// A compare-and-set that lost every race (retried first).
     #[error("the store kept changing under a compare-and-set; gave up after {0} attempts")]
     Contended(u32),
 }
 
 /// The closure of [`Store::update`]: old value (None if absent) → new value (None deletes).
-pub type UpdateFn<'a> = &'a (dyn Fn(Option<&[u8]>) -> Option<Vec<u8>> + Send + Sync);
+pub(crate) type UpdateFn<'a> = &'a (dyn Fn(Option<&[u8]>) -> Option<Vec<u8>> + Send + Sync);
 
+/// Replay caches, pending sign-ins, sessions and counters: one interface, so one replica (memory) and many (Redis) run the same code.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Stores `value` under `key` for `ttl`, replacing any value.
     async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError>;
+    /// The value under `key`, if present and not expired.
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Atomic get-and-delete: of two concurrent takers exactly one gets the value.
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
@@ -42,6 +47,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<Vec<u8>>, StoreError>;
     /// Increments a counter that expires `ttl` after its first increment (fixed-window limits).
     async fn incr(&self, key: &str, ttl: Duration) -> Result<u64, StoreError>;
+    /// Deletes `key`; true when it existed.
     async fn delete(&self, key: &str) -> Result<bool, StoreError>;
     /// When this store's memory began. A store that restarts empty (process restart, Redis
     /// without AOF) gets a new epoch; artefacts issued before it (minus skew) must be refused
@@ -55,6 +61,7 @@ pub trait Store: Send + Sync + 'static {
     async fn unsafe_setting(&self) -> Result<Option<String>, StoreError> {
         Ok(None)
     }
+    /// The backend's name, for logs and metrics (`memory`, `redis`).
     fn backend(&self) -> &'static str;
 }
 

@@ -73,6 +73,7 @@ struct Cluster {
     conn: tokio::sync::OnceCell<redis::cluster_async::ClusterConnection>,
 }
 
+/// The Redis store: one server, Sentinel or Cluster, shared by every replica.
 pub struct RedisStore {
     conn: Backend,
     cas: Script,
@@ -159,13 +160,13 @@ async fn watch_sentinels(
                         master = Some(m);
                     }
                     _ => {
-                        tracing::error!(name = %s.master, "Sentinel named a master that cannot be used")
+                        tracing::error!(name = %s.master, "Sentinel named a master that cannot be used");
                     }
                 }
             }
             Some(_) => {}
             None => {
-                tracing::warn!(name = %s.master, "no sentinel answered; keeping the last master")
+                tracing::warn!(name = %s.master, "no sentinel answered; keeping the last master");
             }
         }
         drop(slot);
@@ -257,7 +258,7 @@ fn unavailable(e: redis::RedisError) -> StoreError {
 }
 
 fn ms(ttl: Duration) -> u64 {
-    ttl.as_millis().clamp(1, u64::MAX as u128) as u64
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
 #[async_trait]
@@ -333,7 +334,8 @@ impl Store for RedisStore {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
-            .as_millis() as u64;
+            .as_millis();
+        let now = u64::try_from(now).unwrap_or(u64::MAX);
         let mut c = self.conn().await?;
         let ms: u64 = self
             .epoch
@@ -377,15 +379,15 @@ fn collect_text(v: &redis::Value, out: &mut String) {
     match v {
         redis::Value::BulkString(b) => out.push_str(&String::from_utf8_lossy(b)),
         redis::Value::SimpleString(s) | redis::Value::VerbatimString { text: s, .. } => {
-            out.push_str(s)
+            out.push_str(s);
         }
         redis::Value::Array(items) | redis::Value::Set(items) => {
-            items.iter().for_each(|i| collect_text(i, out))
+            items.iter().for_each(|i| collect_text(i, out));
         }
         redis::Value::Map(pairs) => pairs.iter().for_each(|(k, v)| {
             collect_text(k, out);
             out.push('\n');
-            collect_text(v, out)
+            collect_text(v, out);
         }),
         _ => {}
     }

@@ -5,4 +5,4 @@
 
 mod signing_key;
 
-pub use signing_key::SigningKey;
+pub use signing_key::{KeyError, SignError, SigningKey};

@@ -179,7 +179,7 @@ async fn redis_that_evicts_replay_keys_is_refused_at_start() {
         "allkeys-lru",
     ]
     .iter()
-    .map(|s| s.to_string())
+    .map(std::string::ToString::to_string)
     .collect();
     let Some(redis) = Redis::start_with(&args) else {
         return;
@@ -191,9 +191,8 @@ async fn redis_that_evicts_replay_keys_is_refused_at_start() {
     std::fs::write(&path, redis_config(p, &redis.url)).unwrap();
     let config =
         rolegate::config::Config::load_with_env(Some(&path), false, std::iter::empty()).unwrap();
-    let err = match rolegate::startup::Application::build(config).await {
-        Ok(_) => panic!("started on a Redis that evicts keys"),
-        Err(e) => e,
+    let Err(err) = rolegate::startup::Application::build(config).await else {
+        panic!("started on a Redis that evicts keys")
     };
     assert!(err.contains("`allkeys-lru`"), "{err}");
     assert!(

@@ -218,7 +218,7 @@ fn valid_args(now: &str) -> Vec<String> {
         now,
     ]
     .iter()
-    .map(|s| s.to_string())
+    .map(std::string::ToString::to_string)
     .collect()
 }
 

@@ -9,9 +9,9 @@ use common::peers::{OidcIdp, Redis, redis_ping};
 fn b64url_decode(s: &str) -> Vec<u8> {
     let val = |c: u8| -> u32 {
         match c {
-            b'A'..=b'Z' => (c - b'A') as u32,
-            b'a'..=b'z' => (c - b'a' + 26) as u32,
-            b'0'..=b'9' => (c - b'0' + 52) as u32,
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a' + 26),
+            b'0'..=b'9' => u32::from(c - b'0' + 52),
             b'-' => 62,
             b'_' => 63,
             _ => panic!("not base64url: {c:?}"),
@@ -37,7 +37,7 @@ fn form(pairs: &[(&str, &str)]) -> String {
         s.bytes()
             .map(|b| match b {
                 b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    (b as char).to_string()
+                    char::from(b).to_string()
                 }
                 _ => format!("%{b:02X}"),
             })

@@ -158,7 +158,11 @@ fn identity(w: &Who) -> Identity {
         email: None,
         email_verified: false,
         username: w.username.map(str::to_string),
-        groups: w.groups.iter().map(|g| g.to_string()).collect(),
+        groups: w
+            .groups
+            .iter()
+            .map(std::string::ToString::to_string)
+            .collect(),
         claims: BTreeMap::new(),
         mfa: w.mfa,
         auth_time: None,

@@ -207,10 +207,10 @@ fn check_grant(g: &Grant, want: &GrantRow, problems: &mut Vec<String>) {
     match &want.inline_policy {
         None => {}
         Some(Value::Null) if g.inline_policy().is_some() => {
-            problems.push("grant has an inline policy, want none".into())
+            problems.push("grant has an inline policy, want none".into());
         }
         Some(Value::String(_)) if g.inline_policy().is_none() => {
-            problems.push("grant has no inline policy, want one".into())
+            problems.push("grant has no inline policy, want one".into());
         }
         Some(_) => {}
     }
@@ -283,7 +283,7 @@ fn run(case: &Case, roles: &[RoleConfig]) -> Vec<String> {
             }
         }
         (Ok(_), Expect::Allow, Some(want)) => {
-            problems.push(format!("authorize() granted, want {want}"))
+            problems.push(format!("authorize() granted, want {want}"));
         }
         (Ok(_), d, _) => problems.push(format!("authorize() granted although evaluate() = {d:?}")),
         (Err(e), Expect::Allow, Some(want)) if variant(&e) == want => {}

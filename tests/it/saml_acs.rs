@@ -997,7 +997,9 @@ fn replay_entry_outlives_every_confirmation_of_the_assertion() {
     });
     let issued = rolegate::clock::Clock::unix(&rolegate::clock::SystemClock);
     let v = offline(&forge, &xml).expect("a valid Response");
-    let floor = issued + rolegate::idp::saml::verify::MAX_RESPONSE_AGE.as_secs() as i64 + 60;
+    let floor = issued
+        + i64::try_from(rolegate::idp::saml::verify::MAX_RESPONSE_AGE.as_secs()).unwrap()
+        + 60;
     assert!(v.replay_until >= floor, "{} < {floor}", v.replay_until);
 }
 

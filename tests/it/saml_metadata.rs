@@ -100,9 +100,8 @@ async fn metadata_without_a_signing_certificate_refuses_the_start() {
     let path = dir.path().join("rolegate.toml");
     std::fs::write(&path, config(p, r#"metadata_file = "md.xml""#, "")).unwrap();
     let cfg = Config::load_with_env(Some(&path), false, std::iter::empty()).unwrap();
-    let err = match Application::build(cfg).await {
-        Ok(_) => panic!("a SAML IdP without a pinned signing certificate must not serve"),
-        Err(e) => e,
+    let Err(err) = Application::build(cfg).await else {
+        panic!("a SAML IdP without a pinned signing certificate must not serve")
     };
     assert!(err.contains("no signing certificate"), "{err}");
 
@@ -144,9 +143,8 @@ metadata_file = "md.xml"
     assert!(text.contains("corp-copy"));
     std::fs::write(&path, text).unwrap();
     let cfg = Config::load_with_env(Some(&path), false, std::iter::empty()).unwrap();
-    let err = match Application::build(cfg).await {
-        Ok(_) => panic!("two SAML IdPs with one entity ID must not serve"),
-        Err(e) => e,
+    let Err(err) = Application::build(cfg).await else {
+        panic!("two SAML IdPs with one entity ID must not serve")
     };
     assert!(
         err.contains("corp-copy") && err.contains("already idp `corp`"),

@@ -54,8 +54,7 @@ fn attribute(body: &str, before: &str, after: &str) -> String {
     body.split(before)
         .nth(1)
         .and_then(|s| s.split(after).next())
-        .map(unescape)
-        .unwrap_or_else(|| panic!("no {before}…{after} in {body}"))
+        .map_or_else(|| panic!("no {before}…{after} in {body}"), unescape)
 }
 
 fn hidden(body: &str, name: &str) -> String {

@@ -87,7 +87,7 @@ async fn contract(store: Arc<dyn Store>) {
         .collect();
     let mut firsts = 0;
     for r in racers {
-        firsts += r.await.unwrap() as u32;
+        firsts += u32::from(r.await.unwrap());
     }
     assert_eq!(firsts, 1, "insert_once admits exactly one");
 

@@ -179,7 +179,7 @@ mod tests {
                 std::ptr::null(),
                 12,
                 msg.as_ptr(),
-            )
+            );
         };
     }
 

@@ -182,7 +182,7 @@ unsafe extern "C" fn collect(
 ) {
     // SAFETY: `user` is the `&mut Collected` passed to rg_verify_signatures, alive and not
     // otherwise borrowed for the duration of that call, which is when this runs.
-    let out = unsafe { &mut *(user as *mut Collected) };
+    let out = unsafe { &mut *user.cast::<Collected>() };
     let bytes: &[u8] = if size == 0 || data.is_null() {
         &[]
     } else {
@@ -191,7 +191,7 @@ unsafe extern "C" fn collect(
     };
     let uri = (!uri.is_null()).then(|| {
         // SAFETY: a NUL-terminated string owned by the reference context, valid during the call.
-        let c = unsafe { std::ffi::CStr::from_ptr(uri as *const c_char) };
+        let c = unsafe { std::ffi::CStr::from_ptr(uri.cast::<c_char>()) };
         String::from_utf8_lossy(c.to_bytes()).into_owned()
     });
     match std::str::from_utf8(bytes) {
@@ -225,7 +225,7 @@ pub fn verify_signatures(
     let key_ptrs: Vec<KeyPtr> = keys.0.iter().map(|k| k.0.as_ptr()).collect();
 
     // SAFETY: a live buffer of `xml.len()` bytes for the call; libxml2 copies what it keeps.
-    let doc = NonNull::new(unsafe { rg_doc_parse(xml.as_ptr() as *const c_char, xml.len()) })
+    let doc = NonNull::new(unsafe { rg_doc_parse(xml.as_ptr().cast::<c_char>(), xml.len()) })
         .map(Doc)
         .ok_or(VerifyError::NotXml)?;
     // SAFETY: `doc` is a live document owned by this function.
@@ -246,7 +246,7 @@ pub fn verify_signatures(
             allowed_ptrs.as_ptr(),
             allowed_ptrs.len(),
             collect,
-            &mut collected as *mut Collected as *mut c_void,
+            std::ptr::from_mut(&mut collected).cast::<c_void>(),
         )
     };
     drop(doc);

@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::time::Duration;
 use url::Url;
 
-pub fn resolve(flag: Option<&str>) -> Result<Url> {
+pub(crate) fn resolve(flag: Option<&str>) -> Result<Url> {
     let chosen = match flag.filter(|s| !s.is_empty()) {
         Some(f) => f.to_string(),
         None => match std::env::var("ROLEGATE_BROKER")
@@ -35,7 +35,7 @@ pub fn resolve(flag: Option<&str>) -> Result<Url> {
     Ok(url)
 }
 
-pub fn remember(broker: &Url) -> Result<()> {
+pub(crate) fn remember(broker: &Url) -> Result<()> {
     write_private(
         &config_dir()?.join("current-broker"),
         broker.as_str().as_bytes(),
@@ -43,7 +43,7 @@ pub fn remember(broker: &Url) -> Result<()> {
 }
 
 /// A file-name-safe name for a broker (`rolegate.example.com`, `127.0.0.1_8080`).
-pub fn key(broker: &Url) -> String {
+pub(crate) fn key(broker: &Url) -> String {
     let host = broker.host_str().unwrap_or("broker");
     let raw = match broker.port() {
         Some(p) => format!("{host}_{p}"),
@@ -60,7 +60,7 @@ pub fn key(broker: &Url) -> String {
         .collect()
 }
 
-pub fn http() -> reqwest::Client {
+pub(crate) fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(30))
@@ -72,7 +72,7 @@ pub fn http() -> reqwest::Client {
 
 /// An OAuth/API error body: `error` and `error_description`.
 #[derive(Debug)]
-pub struct Refused {
+pub(crate) struct Refused {
     pub status: u16,
     pub error: String,
     pub description: String,
@@ -88,7 +88,7 @@ impl std::fmt::Display for Refused {
     }
 }
 
-pub enum Answer {
+pub(crate) enum Answer {
     Ok(Value),
     Refused(Refused),
 }
@@ -119,7 +119,7 @@ async fn answer(broker: &Url, r: reqwest::Response) -> Result<Answer> {
     }))
 }
 
-pub async fn post_form(broker: &Url, path: &str, form: &[(&str, &str)]) -> Result<Answer> {
+pub(crate) async fn post_form(broker: &Url, path: &str, form: &[(&str, &str)]) -> Result<Answer> {
     let url = broker.join(path)?;
     let r = http()
         .post(url)
@@ -130,7 +130,7 @@ pub async fn post_form(broker: &Url, path: &str, form: &[(&str, &str)]) -> Resul
     answer(broker, r).await
 }
 
-pub async fn api(
+pub(crate) async fn api(
     broker: &Url,
     access_token: &str,
     method: reqwest::Method,

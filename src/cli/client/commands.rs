@@ -31,7 +31,7 @@ fn call_answer(
     block_on(profile::call_api(broker, method, path, body.as_ref()))
 }
 
-pub fn roles(broker: &Url, as_json: bool) -> Result<()> {
+pub(crate) fn roles(broker: &Url, as_json: bool) -> Result<()> {
     let v = call(broker, reqwest::Method::GET, "/api/v1/roles", None)?;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -97,7 +97,7 @@ pub fn roles(broker: &Url, as_json: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn console(
+pub(crate) fn console(
     broker: &Url,
     role: &str,
     duration: Option<u64>,
@@ -126,7 +126,7 @@ pub fn console(
 
 /// Prints the commands that export a role's credentials in `format`'s shell (see
 /// [`crate::present::shell`] for each shell's quoting).
-pub fn env(broker: &Url, role: &str, duration: Option<u64>, format: &str) -> Result<()> {
+pub(crate) fn env(broker: &Url, role: &str, duration: Option<u64>, format: &str) -> Result<()> {
     let shell = Shell::from_name(format).ok_or_else(|| {
         fail(format!(
             "unknown --format {format}: use sh (or bash, zsh), fish or powershell"
@@ -144,7 +144,12 @@ fn session_env(c: &Credentials) -> Environment {
 }
 
 /// Runs `cmd` with the role's credentials in its environment only; exits with its status.
-pub fn exec(broker: &Url, role: &str, duration: Option<u64>, cmd: &[String]) -> Result<ExitCode> {
+pub(crate) fn exec(
+    broker: &Url,
+    role: &str,
+    duration: Option<u64>,
+    cmd: &[String],
+) -> Result<ExitCode> {
     let (program, args) = cmd
         .split_first()
         .ok_or_else(|| fail("nothing to run: rolegate exec <role> -- command args…"))?;
@@ -160,12 +165,12 @@ pub fn exec(broker: &Url, role: &str, duration: Option<u64>, cmd: &[String]) -> 
         .status()
         .map_err(|e| fail(format!("cannot run {program}: {e}")))?;
     Ok(ExitCode::from(
-        status.code().unwrap_or(1).clamp(0, 255) as u8
+        u8::try_from(status.code().unwrap_or(1).clamp(0, 255)).unwrap_or(u8::MAX),
     ))
 }
 
 /// Revokes the sign-in at the broker (RFC 7009) and deletes the tokens and cached credentials.
-pub fn logout(broker: &Url) -> Result<()> {
+pub(crate) fn logout(broker: &Url) -> Result<()> {
     let cache = profile::cache(broker)?;
     let _lock = lock(&cache)?;
     if let Some(p) = profile::load(broker).unwrap_or(None) {
@@ -177,7 +182,7 @@ pub fn logout(broker: &Url) -> Result<()> {
         match block_on(broker::post_form(broker, "/oauth2/revoke", &form)) {
             Ok(Answer::Ok(_)) => {}
             Ok(Answer::Refused(r)) => {
-                eprintln!("rolegate: the broker did not revoke the sign-in: {r}")
+                eprintln!("rolegate: the broker did not revoke the sign-in: {r}");
             }
             Err(e) => eprintln!("rolegate: {}; the local tokens are deleted anyway", e.0),
         }

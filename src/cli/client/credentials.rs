@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use url::Url;
 
-pub const RENEW_BEFORE_SECS: i64 = 15 * 60;
+pub(crate) const RENEW_BEFORE_SECS: i64 = 15 * 60;
 
 fn cache_file(broker: &Url, role: &str, duration: Option<u64>) -> Result<PathBuf> {
     let safe: String = role
@@ -64,7 +64,7 @@ fn cached(path: &Path) -> Result<Option<Credentials>> {
 
 /// Credentials for `role`: from the cache when fresh, else from the broker (refreshing the
 /// broker token if needed) under the broker's lock, so concurrent callers fetch once.
-pub fn get(broker: &Url, role: &str, duration: Option<u64>) -> Result<Credentials> {
+pub(crate) fn get(broker: &Url, role: &str, duration: Option<u64>) -> Result<Credentials> {
     let path = cache_file(broker, role, duration)?;
     if let Some(c) = cached(&path)? {
         return Ok(c);
@@ -133,7 +133,7 @@ fn read_answer(v: Value) -> Result<Credentials> {
 }
 
 /// Prints credential_process JSON (Version 1) on stdout.
-pub fn run(broker: &Url, role: &str, duration: Option<u64>) -> Result<()> {
+pub(crate) fn run(broker: &Url, role: &str, duration: Option<u64>) -> Result<()> {
     let c = get(broker, role, duration)?;
     println!("{}", c.credential_process_json()?);
     Ok(())

@@ -20,7 +20,7 @@ fn home() -> Result<PathBuf> {
 }
 
 /// `$XDG_CONFIG_HOME/rolegate` (default `~/.config/rolegate`).
-pub fn config_dir() -> Result<PathBuf> {
+pub(crate) fn config_dir() -> Result<PathBuf> {
     Ok(
         match std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
             Some(d) => PathBuf::from(d),
@@ -31,7 +31,7 @@ pub fn config_dir() -> Result<PathBuf> {
 }
 
 /// `$XDG_CACHE_HOME/rolegate` (default `~/.cache/rolegate`).
-pub fn cache_dir() -> Result<PathBuf> {
+pub(crate) fn cache_dir() -> Result<PathBuf> {
     Ok(
         match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
             Some(d) => PathBuf::from(d),
@@ -42,7 +42,7 @@ pub fn cache_dir() -> Result<PathBuf> {
 }
 
 /// Creates `dir` (0700) if needed, then checks it is safe to write into.
-pub fn private_dir(dir: &Path) -> Result<()> {
+pub(crate) fn private_dir(dir: &Path) -> Result<()> {
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -53,7 +53,7 @@ pub fn private_dir(dir: &Path) -> Result<()> {
 
 /// Refuses a directory that another user owns or that group or others may write: they could
 /// replace what we write there, or plant links. The message says what to fix.
-pub fn check_dir(dir: &Path) -> Result<()> {
+pub(crate) fn check_dir(dir: &Path) -> Result<()> {
     check(dir, false)
 }
 
@@ -62,7 +62,7 @@ pub fn check_dir(dir: &Path) -> Result<()> {
 /// write into a sticky directory but not rename or delete what is ours, and every file is
 /// created O_EXCL|O_NOFOLLOW and renamed into place, so a planted name makes the write fail,
 /// never go astray. rolegate's own state directories stay private ([`check_dir`]).
-pub fn check_shared_dir(dir: &Path) -> Result<()> {
+pub(crate) fn check_shared_dir(dir: &Path) -> Result<()> {
     check(dir, true)
 }
 
@@ -98,7 +98,7 @@ fn check(dir: &Path, sticky_ok: bool) -> Result<()> {
 
 /// Reads a private file; None when it does not exist. A file that group or others may read
 /// is refused: its secrets may have been seen, and reusing it would hide that.
-pub fn read_private(path: &Path) -> Result<Option<Vec<u8>>> {
+pub(crate) fn read_private(path: &Path) -> Result<Option<Vec<u8>>> {
     let meta = match fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -119,7 +119,7 @@ pub fn read_private(path: &Path) -> Result<Option<Vec<u8>>> {
 
 /// Writes `bytes` to `path` as a new 0600 file, then renames it into place: readers see the
 /// old file or the new one, never half of one.
-pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().ok_or_else(|| fail("no parent directory"))?;
     private_dir(dir)?;
     replace(path, bytes, 0o600)
@@ -153,7 +153,7 @@ fn create_temp(path: &Path, mode: u32) -> std::io::Result<(PathBuf, File)> {
 
 /// Atomically replaces `path` with `bytes` at `mode` (exactly: the umask does not apply).
 /// The caller has checked the directory.
-pub fn replace(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+pub(crate) fn replace(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let (tmp, mut f) = create_temp(path, mode & 0o600)
         .map_err(|e| fail(format!("cannot write {}: {e}", path.display())))?;
     let mut write = || -> std::io::Result<()> {
@@ -170,7 +170,7 @@ pub fn replace(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
 
 /// The lock that serializes token refresh and credential fetches for one broker. Held until
 /// the returned file is dropped.
-pub fn lock(dir: &Path) -> Result<File> {
+pub(crate) fn lock(dir: &Path) -> Result<File> {
     private_dir(dir)?;
     let path = dir.join(".lock");
     let f = OpenOptions::new()

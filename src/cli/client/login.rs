@@ -20,7 +20,7 @@ use url::Url;
 /// How long `login` waits for the browser (or the device approval) before giving up.
 const WAIT: Duration = Duration::from_secs(300);
 
-pub fn run(broker: &Url, device: bool, force: bool) -> Result<()> {
+pub(crate) fn run(broker: &Url, device: bool, force: bool) -> Result<()> {
     // A sign-in the broker no longer honours (a restarted dev broker, a revoked token) is no
     // reason to ask: only a live one is.
     if !force
@@ -91,7 +91,7 @@ fn browser_command(url: &str, browser: Option<&str>, macos: bool) -> (String, Ve
 /// Opens `url` in a browser. Only http(s): a broker's answer must not make this machine open a
 /// `file:` path or another app's URL scheme. Failing to start a browser is not an error: the
 /// URL is printed too.
-pub fn open(url: &str) -> Result<()> {
+pub(crate) fn open(url: &str) -> Result<()> {
     // The link itself may carry a sign-in token: errors name its scheme only.
     let parsed = Url::parse(url).map_err(|_| fail("not opening the link: it is not a URL"))?;
     if !matches!(parsed.scheme(), "https" | "http") {

@@ -16,22 +16,22 @@
 //!
 //! Messages go to stderr, never stdout: stdout belongs to `credential_process`.
 
-pub mod broker;
-pub mod commands;
-pub mod credentials;
-pub mod files;
-pub mod login;
-pub mod profile;
-pub mod role_choice;
-pub mod setup;
-pub mod status;
-pub mod when;
+pub(crate) mod broker;
+pub(crate) mod commands;
+pub(crate) mod credentials;
+pub(crate) mod files;
+pub(crate) mod login;
+pub(crate) mod profile;
+pub(crate) mod role_choice;
+pub(crate) mod setup;
+pub(crate) mod status;
+pub(crate) mod when;
 
 use std::process::ExitCode;
 
 /// An error for the person at the terminal: what went wrong and what to do about it.
 #[derive(Debug)]
-pub struct CliError(pub String);
+pub(crate) struct CliError(pub String);
 
 impl<T: std::fmt::Display> From<T> for CliError {
     fn from(e: T) -> Self {
@@ -39,14 +39,14 @@ impl<T: std::fmt::Display> From<T> for CliError {
     }
 }
 
-pub type Result<T> = std::result::Result<T, CliError>;
+pub(crate) type Result<T> = std::result::Result<T, CliError>;
 
-pub fn fail(msg: impl Into<String>) -> CliError {
+pub(crate) fn fail(msg: impl Into<String>) -> CliError {
     CliError(msg.into())
 }
 
 /// Runs a client command: errors to stderr with exit status 1.
-pub fn exit(r: Result<ExitCode>) -> ExitCode {
+pub(crate) fn exit(r: Result<ExitCode>) -> ExitCode {
     match r {
         Ok(code) => code,
         Err(CliError(m)) => {
@@ -59,7 +59,7 @@ pub fn exit(r: Result<ExitCode>) -> ExitCode {
 }
 
 /// A small runtime for the network calls; the warm-cache path never builds one.
-pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+pub(crate) fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -13,7 +13,7 @@ use url::Url;
 const REFRESH_MARGIN_SECS: i64 = 60;
 
 #[derive(Serialize, Deserialize)]
-pub struct Profile {
+pub(crate) struct Profile {
     pub broker: String,
     pub access_token: String,
     /// Unix seconds.
@@ -22,11 +22,10 @@ pub struct Profile {
     pub refresh_expires_at: i64,
 }
 
-pub fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+        .map_or(0, crate::clock::secs)
 }
 
 fn path(broker: &Url) -> Result<PathBuf> {
@@ -36,17 +35,17 @@ fn path(broker: &Url) -> Result<PathBuf> {
 }
 
 /// Where this broker's credential cache and lock live.
-pub fn cache(broker: &Url) -> Result<PathBuf> {
+pub(crate) fn cache(broker: &Url) -> Result<PathBuf> {
     Ok(cache_dir()?.join(broker::key(broker)))
 }
 
-pub fn not_signed_in(broker: &Url) -> super::CliError {
+pub(crate) fn not_signed_in(broker: &Url) -> super::CliError {
     fail(format!(
         "not signed in to {broker}; run `rolegate login --broker {broker}`"
     ))
 }
 
-pub fn load(broker: &Url) -> Result<Option<Profile>> {
+pub(crate) fn load(broker: &Url) -> Result<Option<Profile>> {
     let p = path(broker)?;
     match read_private(&p)? {
         None => Ok(None),
@@ -60,7 +59,7 @@ pub fn load(broker: &Url) -> Result<Option<Profile>> {
 }
 
 /// Saves a token response (RFC 6749 §5.1 plus `refresh_expires_in`).
-pub fn save(broker: &Url, tokens: &Value) -> Result<Profile> {
+pub(crate) fn save(broker: &Url, tokens: &Value) -> Result<Profile> {
     let t = now();
     let field = |k: &str| {
         tokens[k]
@@ -80,7 +79,7 @@ pub fn save(broker: &Url, tokens: &Value) -> Result<Profile> {
     Ok(profile)
 }
 
-pub fn delete(broker: &Url) -> Result<()> {
+pub(crate) fn delete(broker: &Url) -> Result<()> {
     match std::fs::remove_file(path(broker)?) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
         _ => Ok(()),
@@ -89,7 +88,7 @@ pub fn delete(broker: &Url) -> Result<()> {
 
 /// A live access token, refreshed (rotating the refresh token) when it is about to expire or
 /// when `force` says the broker just refused it. The caller holds the broker's lock.
-pub async fn access_token(broker: &Url, force: bool) -> Result<String> {
+pub(crate) async fn access_token(broker: &Url, force: bool) -> Result<String> {
     let p = load(broker)?.ok_or_else(|| not_signed_in(broker))?;
     let t = now();
     if !force && p.access_expires_at - t > REFRESH_MARGIN_SECS {
@@ -126,7 +125,7 @@ pub async fn access_token(broker: &Url, force: bool) -> Result<String> {
 
 /// An API call with a live broker token; if the broker answers 401 anyway (revoked, or a
 /// broker restart without Redis), one forced refresh and a retry. The caller holds the lock.
-pub async fn call_api(
+pub(crate) async fn call_api(
     broker: &Url,
     method: reqwest::Method,
     path: &str,

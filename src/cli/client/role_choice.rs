@@ -20,7 +20,7 @@ use url::Url;
 
 /// One role of the user's, as the roles answer describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Offered {
+pub(crate) struct Offered {
     pub alias: String,
     pub arn: String,
     pub account: String,
@@ -43,7 +43,7 @@ impl Offered {
     }
 }
 
-pub fn offered(v: &Value) -> Vec<Offered> {
+pub(crate) fn offered(v: &Value) -> Vec<Offered> {
     let s = |r: &Value, k: &str| r[k].as_str().unwrap_or_default().to_string();
     v["roles"]
         .as_array()
@@ -81,7 +81,7 @@ fn roles(broker: &Url) -> Result<Vec<Offered>> {
 /// The role to act as. `positional` and `flag` are the two ways of naming it (the same name
 /// twice is fine); `usage` is how to name one, e.g. `rolegate credentials <role>`; `action`
 /// (`credentials` or `console`) is what the picker's roles must allow.
-pub fn choose(
+pub(crate) fn choose(
     broker: &Url,
     positional: Option<&str>,
     flag: Option<&str>,
@@ -107,7 +107,7 @@ pub fn choose(
 }
 
 /// The role named on the command line, if any; two different names are an error.
-pub fn named(positional: Option<&str>, flag: Option<&str>) -> Result<Option<String>> {
+pub(crate) fn named(positional: Option<&str>, flag: Option<&str>) -> Result<Option<String>> {
     match (positional, flag) {
         (Some(p), Some(f)) if p != f => Err(fail(format!(
             "two roles named: `{p}` and `--role {f}`; name one (either way)"
@@ -154,7 +154,10 @@ fn pick(roles: &[Offered]) -> Result<String> {
 /// The alias among `aliases` nearest to `wanted` by edit distance (ignoring case), when it is
 /// near enough to be a slip of the keyboard: at most one edit per four characters, at most
 /// three. The broker's first wins a tie.
-pub fn nearest<'a>(wanted: &str, aliases: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn nearest<'a>(
+    wanted: &str,
+    aliases: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let wanted = wanted.to_lowercase();
     let allowed = (wanted.chars().count() / 4).clamp(1, 3);
     aliases
@@ -170,7 +173,7 @@ pub fn nearest<'a>(wanted: &str, aliases: impl IntoIterator<Item = &'a str>) -> 
 /// granted, alike) is named with the nearest alias of theirs and `rolegate roles`; other
 /// refusals keep the broker's words. Only ever on the error path: it asks the broker for the
 /// user's roles.
-pub fn refused(broker: &Url, role: &str, action: &str, what: &str, r: &Refused) -> CliError {
+pub(crate) fn refused(broker: &Url, role: &str, action: &str, what: &str, r: &Refused) -> CliError {
     let prefix = format!("{what} `{role}`");
     if r.error != "access_denied" && r.error != "unknown_role" {
         return fail(format!("{prefix}: {}", r.description));

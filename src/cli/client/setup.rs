@@ -39,7 +39,7 @@ fn markers(broker: &Url) -> (String, String) {
 
 /// One profile `setup` writes: a role the broker offers for credentials.
 #[derive(Debug, PartialEq)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub alias: String,
     /// Account name and id, as a comment above the profile.
     pub comment: Option<String>,
@@ -48,12 +48,12 @@ pub struct Entry {
 
 /// Where a profile's STS calls go when the broker is a `serve --dev` on this machine: a
 /// `[services]` section naming only STS, so every other service still goes to AWS.
-pub struct DevSts {
+pub(crate) struct DevSts {
     pub section: String,
     pub endpoint: String,
 }
 
-pub fn block(
+pub(crate) fn block(
     broker: &Url,
     exe: &str,
     prefix: &str,
@@ -95,7 +95,7 @@ pub fn block(
 /// The emulator's STS address, when a `serve --dev` broker on this machine advertises one on
 /// this machine too. Anything else is ignored: a broker must never be able to send a profile's
 /// AWS calls (and the credentials signing them) somewhere else.
-pub fn dev_sts(broker: &Url, roles_answer: &serde_json::Value) -> Option<DevSts> {
+pub(crate) fn dev_sts(broker: &Url, roles_answer: &serde_json::Value) -> Option<DevSts> {
     let advertised = roles_answer["dev"]["sts_endpoint"].as_str()?;
     let url = Url::parse(advertised).ok()?;
     let plain = url.username().is_empty()
@@ -125,7 +125,7 @@ fn is_region(r: &str) -> bool {
 }
 
 /// `current` with this broker's block replaced by `new` (appended when absent).
-pub fn splice(current: &str, broker: &Url, new: &str) -> String {
+pub(crate) fn splice(current: &str, broker: &Url, new: &str) -> String {
     let (begin, end) = markers(broker);
     let begin_prefix = begin.split(" (managed").next().unwrap_or(&begin);
     let lines: Vec<&str> = current.lines().collect();
@@ -240,7 +240,10 @@ fn write_config(path: &Path, next: &str) -> Result<()> {
 /// The warning for profiles that would point into a cargo build directory (a `target`
 /// component followed by `debug` or `release`): `cargo clean` or another checkout breaks them.
 fn build_dir_warning(exe: &Path) -> Option<String> {
-    let parts: Vec<_> = exe.components().map(|c| c.as_os_str()).collect();
+    let parts: Vec<_> = exe
+        .components()
+        .map(std::path::Component::as_os_str)
+        .collect();
     let target = parts.iter().position(|c| *c == "target")?;
     parts[target + 1..]
         .iter()
@@ -256,7 +259,7 @@ fn build_dir_warning(exe: &Path) -> Option<String> {
         })
 }
 
-pub fn run(broker: &Url, write: bool, prefix: &str, region: Option<&str>) -> Result<()> {
+pub(crate) fn run(broker: &Url, write: bool, prefix: &str, region: Option<&str>) -> Result<()> {
     if let Some(r) = region.filter(|r| !is_region(r)) {
         return Err(fail(format!(
             "--region {r:?} is not a region name, e.g. eu-west-1"

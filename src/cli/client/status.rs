@@ -12,14 +12,14 @@ use std::process::ExitCode;
 use url::Url;
 
 /// The broker's view of the caller (`GET /api/v1/me`), when the sign-in still works there.
-pub struct SignedIn {
+pub(crate) struct SignedIn {
     pub profile: Profile,
     pub me: Value,
 }
 
 impl SignedIn {
     /// "alice via Development IdP": who, as pages show it.
-    pub fn who(&self) -> String {
+    pub(crate) fn who(&self) -> String {
         let s = |k: &str| for_terminal(self.me[k].as_str().unwrap_or(""));
         format!("{} via {}", s("name"), s("idp_name"))
     }
@@ -27,7 +27,7 @@ impl SignedIn {
 
 /// The live sign-in to `broker`: None when there is none locally; an error when the broker
 /// cannot be asked or refuses it (the message says what to run).
-pub fn signed_in(broker: &Url) -> Result<Option<SignedIn>> {
+pub(crate) fn signed_in(broker: &Url) -> Result<Option<SignedIn>> {
     let Some(p) = profile::load(broker)? else {
         return Ok(None);
     };
@@ -77,7 +77,7 @@ fn cached_credentials(broker: &Url) -> Vec<Cached> {
     out
 }
 
-pub fn run(broker: &Url, as_json: bool) -> Result<ExitCode> {
+pub(crate) fn run(broker: &Url, as_json: bool) -> Result<ExitCode> {
     let t = now();
     let session = signed_in(broker);
     let creds = cached_credentials(broker);
@@ -164,7 +164,7 @@ pub fn run(broker: &Url, as_json: bool) -> Result<ExitCode> {
 }
 
 /// For `login`: refuses to start again over a live sign-in unless the user agrees.
-pub fn confirm_new_sign_in(broker: &Url, current: &SignedIn) -> Result<bool> {
+pub(crate) fn confirm_new_sign_in(broker: &Url, current: &SignedIn) -> Result<bool> {
     use std::io::{BufRead, IsTerminal, Write};
     let t = now();
     eprintln!(

@@ -4,7 +4,7 @@ use chrono::{DateTime, Local, TimeZone};
 
 /// A time left, as [`crate::clock::human`] writes durations but rounded to the minute, so a
 /// 12-hour sign-in taken a few seconds ago reads `12h`, not `11h59m40s`.
-pub fn human(secs: u64) -> String {
+pub(crate) fn human(secs: u64) -> String {
     crate::clock::human(if secs < 60 {
         secs
     } else {
@@ -13,7 +13,7 @@ pub fn human(secs: u64) -> String {
 }
 
 /// `14:02`, or `Tue 8 Dec 01:02` when not today, in the local time zone.
-pub fn local(unix: i64) -> String {
+pub(crate) fn local(unix: i64) -> String {
     local_in(unix, &Local, Local::now().timestamp())
 }
 
@@ -34,24 +34,24 @@ where
 }
 
 /// "until 14:02 (59m left)", or "ended at 14:02 (5m ago)".
-pub fn until(unix: i64, now: i64) -> String {
+pub(crate) fn until(unix: i64, now: i64) -> String {
     if unix > now {
         format!(
             "until {} ({} left)",
             local(unix),
-            human((unix - now) as u64)
+            human((unix - now).unsigned_abs())
         )
     } else {
         format!(
             "ended at {} ({} ago)",
             local(unix),
-            human((now - unix) as u64)
+            human((now - unix).unsigned_abs())
         )
     }
 }
 
 /// RFC 3339 UTC, for `--json`.
-pub fn rfc3339(unix: i64) -> String {
+pub(crate) fn rfc3339(unix: i64) -> String {
     DateTime::from_timestamp(unix, 0)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_default()

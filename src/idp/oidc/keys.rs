@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 /// Asymmetric algorithms only: `none` and HS* are never accepted for IdP tokens, since an HMAC
 /// "public key" is a shared secret anyone holding the JWKS knows (RFC 8725 §2.1, §3.1).
-pub const ACCEPTED_ALGS: &[Algorithm] = &[
+pub(crate) const ACCEPTED_ALGS: &[Algorithm] = &[
     Algorithm::RS256,
     Algorithm::RS384,
     Algorithm::RS512,
@@ -24,10 +24,12 @@ pub const ACCEPTED_ALGS: &[Algorithm] = &[
     Algorithm::EdDSA,
 ];
 
+/// One JWKS key, parsed once into what verification needs.
 pub struct VerifyKey {
+    /// Its `kid`; a token names the key with it.
     pub kid: Option<String>,
     /// The algorithms this key may verify: from its `alg`, else from its type and curve.
-    pub algs: Vec<Algorithm>,
+    pub(crate) algs: Vec<Algorithm>,
     /// One parsed aws-lc-rs key per algorithm, built when the JWKS loads: verifying a token
     /// never re-parses key material. jsonwebtoken's own `verify`
     /// rebuilds the RSA key from `n`/`e` on every call, about 1.5 µs of a 14 µs RS256 check.
@@ -98,19 +100,34 @@ fn parse_key(params: &AlgorithmParameters, alg: Algorithm) -> Option<ParsedPubli
     }
 }
 
+/// Why a JWK Set cannot be used; the text reaches the log, readiness and `verify jwt`.
+#[derive(Debug, thiserror::Error)]
+pub enum JwksError {
+    /// The document is not JSON.
+    #[error("JWKS is not JSON: {0}")]
+    NotJson(#[from] serde_json::Error),
+    /// No `keys` array: not a JWK Set.
+    #[error("JWKS has no `keys` array")]
+    NoKeysArray,
+    /// Only keys the verifier cannot use (encryption, symmetric, unknown types).
+    #[error("JWKS has no usable signature keys (RSA, EC P-256/P-384, Ed25519)")]
+    NoUsableKeys,
+}
+
+/// An IdP's signing keys, as one JWKS.
 #[derive(Default)]
 pub struct KeySet {
+    /// The keys.
     pub keys: Vec<VerifyKey>,
 }
 
 impl KeySet {
     /// Parses a JWK Set. Keys that are not usable signature keys (encryption keys, symmetric
     /// keys, unknown types) are skipped, not fatal: IdPs publish all sorts of keys.
-    pub fn from_jwks_json(bytes: &[u8]) -> Result<KeySet, String> {
-        let doc: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(|e| format!("JWKS is not JSON: {e}"))?;
+    pub fn from_jwks_json(bytes: &[u8]) -> Result<KeySet, JwksError> {
+        let doc: serde_json::Value = serde_json::from_slice(bytes)?;
         let Some(list) = doc.get("keys").and_then(|k| k.as_array()) else {
-            return Err("JWKS has no `keys` array".into());
+            return Err(JwksError::NoKeysArray);
         };
         let mut keys = Vec::new();
         for v in list {
@@ -122,7 +139,7 @@ impl KeySet {
             }
         }
         if keys.is_empty() {
-            return Err("JWKS has no usable signature keys (RSA, EC P-256/P-384, Ed25519)".into());
+            return Err(JwksError::NoUsableKeys);
         }
         Ok(KeySet { keys })
     }
@@ -205,7 +222,7 @@ pub struct KeyCache {
 }
 
 /// RFC-free but essential: at most one refetch a minute triggered by unknown `kid`s.
-pub const MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
+pub(crate) const MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
 
 impl Default for KeyCache {
     fn default() -> Self {
@@ -218,26 +235,28 @@ impl Default for KeyCache {
 }
 
 impl KeyCache {
-    pub fn with_keys(keys: KeySet) -> Self {
-        let c = KeyCache::default();
-        c.replace(keys);
-        c
-    }
-
+    /// The current keys; None before the first successful load.
     pub fn get(&self) -> Option<Arc<KeySet>> {
         self.current
             .read()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
     }
 
+    /// Swaps in new keys: verifications in flight keep the set they took.
     pub fn replace(&self, keys: KeySet) {
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(keys));
+        *self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(keys));
     }
 
     /// True (and records the attempt) when a fetch may run now.
-    pub fn claim_fetch_slot(&self, min_interval: Duration) -> bool {
-        let mut last = self.last_attempt.lock().unwrap_or_else(|p| p.into_inner());
+    pub(crate) fn claim_fetch_slot(&self, min_interval: Duration) -> bool {
+        let mut last = self
+            .last_attempt
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
         if last.is_some_and(|t| now.duration_since(t) < min_interval) {
             return false;

@@ -20,13 +20,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a sign-in may take at the IdP (the pending login's lifetime).
-pub const PENDING_TTL: Duration = Duration::from_secs(600);
+pub(crate) const PENDING_TTL: Duration = Duration::from_secs(600);
 /// How long the token endpoint may take to answer.
 const TOKEN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The redirect URI to register at IdP `idp` (`config check` prints it). One per IdP
 /// (RFC 9700 §4.4.2.2): a shared one would keep the mix-up attack open.
-pub fn redirect_uri(public_url: &url::Url, idp: &str) -> String {
+pub(crate) fn redirect_uri(public_url: &url::Url, idp: &str) -> String {
     format!(
         "{}/oidc/callback/{idp}",
         public_url.as_str().trim_end_matches('/')
@@ -35,7 +35,7 @@ pub fn redirect_uri(public_url: &url::Url, idp: &str) -> String {
 
 /// OIDC sign-ins: the configured IdPs, the store for pending logins, the HTTP client for the
 /// token endpoint, and what the authorization request needs to say.
-pub struct OidcLogin {
+pub(crate) struct OidcLogin {
     idps: Arc<IdpRegistry>,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
@@ -56,13 +56,13 @@ struct Pending {
 
 /// A started sign-in: send the browser to `authorization_url`, and bind `state` to it (the
 /// pending-login cookie), so the callback can only finish in the browser that started it.
-pub struct Started {
+pub(crate) struct Started {
     pub authorization_url: String,
     pub state: String,
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum StartError {
+pub(crate) enum StartError {
     #[error("this identity provider's sign-in endpoints are not known yet (discovery)")]
     NotDiscovered,
     #[error(transparent)]
@@ -71,7 +71,7 @@ pub enum StartError {
 
 /// The authorization response as the IdP sends it to the redirect URI.
 #[derive(Deserialize)]
-pub struct Callback {
+pub(crate) struct Callback {
     pub code: Option<String>,
     pub state: Option<String>,
     pub error: Option<String>,
@@ -80,14 +80,14 @@ pub struct Callback {
 }
 
 /// A callback that passed every check.
-pub struct Finished {
+pub(crate) struct Finished {
     pub identity: Identity,
     pub return_to: String,
     pub idp: String,
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum CallbackError {
+pub(crate) enum CallbackError {
     /// Refused: `reason` is the public code (audit, metrics), `message` what the page says.
     /// `idp` is empty when the login the callback claims is unknown.
     #[error("{reason}: {message}")]
@@ -124,7 +124,7 @@ fn random() -> String {
 impl OidcLogin {
     /// `max_age` is what the authorization request asks of the IdP: the broker session's
     /// lifetime (`session.lifetime`).
-    pub fn new(
+    pub(crate) fn new(
         idps: Arc<IdpRegistry>,
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
@@ -146,7 +146,11 @@ impl OidcLogin {
 
     /// The authorization request for `idp`, and the pending login stored under its `state`.
     /// `return_to` must already be a path on this site (`crate::untrusted::safe_return_to`).
-    pub async fn start(&self, idp: &OidcIdp, return_to: String) -> Result<Started, StartError> {
+    pub(crate) async fn start(
+        &self,
+        idp: &OidcIdp,
+        return_to: String,
+    ) -> Result<Started, StartError> {
         let endpoints = idp.endpoints().ok_or(StartError::NotDiscovered)?;
         let (state, nonce, verifier) = (random(), random(), random());
         // RFC 7636 §4.2: S256, always.
@@ -186,7 +190,7 @@ impl OidcLogin {
 
     /// The callback at `/oidc/callback/{path_idp}`; `bound_state` is the pending-login cookie
     /// of the browser that followed it.
-    pub async fn finish(
+    pub(crate) async fn finish(
         &self,
         path_idp: &str,
         q: &Callback,

@@ -12,7 +12,7 @@
 
 /// Why an authorization response is refused; each is a distinct, public reason code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MixUp {
+pub(crate) enum MixUp {
     /// The response arrived at another IdP's redirect URI than the pending login's.
     WrongCallback,
     /// The IdP advertises RFC 9207 but the response carries no `iss`.
@@ -22,7 +22,7 @@ pub enum MixUp {
 }
 
 impl MixUp {
-    pub fn reason(self) -> &'static str {
+    pub(crate) fn reason(self) -> &'static str {
         match self {
             MixUp::WrongCallback => "idp_mismatch",
             MixUp::MissingIssuer => "missing_iss",
@@ -33,7 +33,7 @@ impl MixUp {
 
 /// The checks above, for a response that came back at `/oidc/callback/{callback_idp}` for a
 /// login started with `pending_idp`, whose issuer is `issuer`.
-pub fn check_authorization_response(
+pub(crate) fn check_authorization_response(
     callback_idp: &str,
     pending_idp: &str,
     issuer: &str,

@@ -3,8 +3,8 @@
 //! browser's code flow, HTTP-free; [`mixup`] its defence against IdP mix-up.
 
 pub mod keys;
-pub mod login;
-pub mod mixup;
+pub(crate) mod login;
+pub(crate) mod mixup;
 pub mod verify;
 
 use crate::clock::Clock;
@@ -19,18 +19,21 @@ use std::time::Duration;
 /// must not make the broker buffer without bound).
 const MAX_DOC_BYTES: usize = 512 * 1024;
 
+/// Where an OIDC IdP's signing keys come from.
 pub enum KeySource {
     /// OIDC Discovery 1.0 §4 at `<issuer>/.well-known/openid-configuration`, then `jwks_uri`.
     Discovery(reqwest::Client),
     /// `jwks_file`: offline keys, read once at start.
     File(PathBuf),
-    /// Keys handed over in-process (the dev IdP, `rolegate verify jwt`).
-    Fixed,
 }
 
+/// One configured OIDC IdP: its settings and its cached keys.
 pub struct OidcIdp {
+    /// Its `[[idp]] id`.
     pub id: IdpId,
+    /// Its settings.
     pub cfg: OidcIdpConfig,
+    /// Its current signing keys, refreshed in place.
     pub keys: KeyCache,
     source: KeySource,
     /// From discovery: where browser sign-in (authorization code + PKCE) goes.
@@ -40,16 +43,19 @@ pub struct OidcIdp {
 /// The authorization-code endpoints of an IdP (OIDC Discovery §3).
 #[derive(Debug, Clone)]
 pub struct Endpoints {
+    /// Where the browser is sent to sign in.
     pub authorization: url::Url,
+    /// Where the code is exchanged.
     pub token: url::Url,
     /// RP-Initiated Logout 1.0 §2.1, when the IdP offers it.
-    pub end_session: Option<url::Url>,
+    pub(crate) end_session: Option<url::Url>,
     /// RFC 9207 `authorization_response_iss_parameter_supported`: every authorization
     /// response then carries `iss`, and one without it is refused.
-    pub iss_parameter_supported: bool,
+    pub(crate) iss_parameter_supported: bool,
 }
 
 impl OidcIdp {
+    /// An IdP with no keys yet: [`OidcIdp::refresh`] loads them.
     pub fn new(id: IdpId, cfg: OidcIdpConfig, source: KeySource) -> Self {
         OidcIdp {
             id,
@@ -60,22 +66,12 @@ impl OidcIdp {
         }
     }
 
-    pub fn with_keys(id: IdpId, cfg: OidcIdpConfig, keys: KeySet) -> Self {
-        OidcIdp {
-            id,
-            cfg,
-            keys: KeyCache::with_keys(keys),
-            source: KeySource::Fixed,
-            endpoints: Default::default(),
-        }
-    }
-
     /// None until discovery ran (and always for `jwks_file` IdPs): no browser sign-in then.
     pub fn endpoints(&self) -> Option<Endpoints> {
         self.endpoints.read().expect("endpoints lock").clone()
     }
 
-    pub fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         self.keys.get().is_some()
     }
 
@@ -83,12 +79,11 @@ impl OidcIdp {
     pub async fn refresh(&self) -> Result<(), String> {
         let _one_at_a_time = self.keys.fetching.lock().await;
         let keys = match &self.source {
-            KeySource::Fixed => return Ok(()),
             KeySource::File(p) => {
                 let bytes = tokio::fs::read(p)
                     .await
                     .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-                KeySet::from_jwks_json(&bytes)?
+                KeySet::from_jwks_json(&bytes).map_err(|e| e.to_string())?
             }
             KeySource::Discovery(http) => self.discover(http).await?,
         };
@@ -135,7 +130,7 @@ impl OidcIdp {
                     .unwrap_or(false),
             });
         }
-        KeySet::from_jwks_json(&fetch(http, jwks_uri).await?)
+        KeySet::from_jwks_json(&fetch(http, jwks_uri).await?).map_err(|e| e.to_string())
     }
 
     /// Verifies a bearer token. An unknown `kid` triggers one refetch (the IdP may have

@@ -22,13 +22,19 @@ pub const MAX_TOKEN_CHARS: usize = 20_000;
 
 /// What the checks need to know about the IdP (a view of `OidcIdpConfig`).
 pub struct Expectations<'a> {
+    /// The IdP whose token this should be.
     pub idp: &'a IdpId,
+    /// Its settings (audiences, claims, skew).
     pub cfg: &'a OidcIdpConfig,
+    /// The nonce the sign-in sent (browser flow); None for bearer tokens.
     pub nonce: Option<&'a str>,
 }
 
+/// The parts of a token's JOSE header the verifier uses, read before any signature check.
 pub struct Header {
+    /// The signing algorithm (checked against the allow list).
     pub alg: Algorithm,
+    /// The key id, to pick the key.
     pub kid: Option<String>,
 }
 
@@ -150,18 +156,35 @@ pub fn verify(
 /// issues it, and it would only invite overflow in the comparisons below.
 const MAX_NUMERIC_DATE: i64 = 253_402_300_799;
 
+/// A fractional NumericDate in whole seconds, the fraction dropped; `None` outside
+/// ±MAX_NUMERIC_DATE or not finite.
+// There is no `TryFrom<f64>` for i64. The bound is checked first: ±253 402 300 799 is exact in
+// an f64 (below 2^53) and far inside i64, so neither cast rounds or saturates.
+#[allow(
+    clippy::as_conversions,
+    clippy::cast_possible_truncation,
+    clippy::cast_precision_loss
+)]
+fn whole_secs(f: f64) -> Option<i64> {
+    if f.is_finite() && f.abs() <= MAX_NUMERIC_DATE as f64 {
+        Some(f as i64)
+    } else {
+        None
+    }
+}
+
 fn num(claims: &Claims, name: &'static str) -> Result<Option<i64>, VerifyError> {
     let Some(v) = claims.get(name) else {
         return Ok(None);
     };
-    let secs = match (v.as_i64(), v.as_f64()) {
-        (Some(i), _) => i,
-        (None, Some(f)) if f.is_finite() && f.abs() <= MAX_NUMERIC_DATE as f64 => f as i64,
-        _ => {
-            return Err(VerifyError::Malformed(
+    let secs = match v.as_i64() {
+        Some(i) => i,
+        None => v
+            .as_f64()
+            .and_then(whole_secs)
+            .ok_or(VerifyError::Malformed(
                 "a time claim is not a number in range",
-            ));
-        }
+            ))?,
     };
     if !(0..=MAX_NUMERIC_DATE).contains(&secs) {
         return Err(VerifyError::Malformed(
@@ -211,7 +234,7 @@ fn check_claims(
     }
     // RFC 7519 §4.1.4/§4.1.5, OIDC Core 3.1.3.7 (9)-(10), with the IdP's clock skew.
     let now = clock.unix();
-    let skew = cfg.clock_skew.as_secs() as i64;
+    let skew = crate::clock::secs(cfg.clock_skew);
     let exp = num(&claims, "exp")?.ok_or(VerifyError::MissingExpiry)?;
     if now >= exp + skew {
         return Err(VerifyError::Expired);

@@ -5,6 +5,7 @@ use crate::domain::{Identity, IdpId};
 use samael::schema::Assertion;
 use serde_json::Value;
 
+/// The identity a verified assertion vouches for, read with the IdP's attribute settings.
 pub fn to_identity(idp: &IdpId, a: &Assertion, cfg: &SamlIdpConfig) -> Identity {
     // The caller has checked that a NameID exists.
     let subject = a

@@ -6,14 +6,14 @@ use samael::metadata::HTTP_POST_BINDING;
 use samael::schema::{AuthnRequest, Issuer};
 use std::time::SystemTime;
 
-pub struct LoginRedirect {
+pub(crate) struct LoginRedirect {
     /// Where the browser goes: the IdP's SSO URL with SAMLRequest, RelayState (and signature).
     pub url: String,
     /// The AuthnRequest ID the Response must answer (InResponseTo).
     pub request_id: String,
 }
 
-pub struct AuthnParams<'a> {
+pub(crate) struct AuthnParams<'a> {
     pub sso_url: &'a str,
     pub sp_entity_id: &'a str,
     pub acs_url: &'a str,
@@ -23,7 +23,7 @@ pub struct AuthnParams<'a> {
     pub signing_key: Option<&'a PKey<Private>>,
 }
 
-pub fn redirect(p: &AuthnParams<'_>, now: SystemTime) -> Result<LoginRedirect, String> {
+pub(crate) fn redirect(p: &AuthnParams<'_>, now: SystemTime) -> Result<LoginRedirect, String> {
     // xsd:ID is an NCName: it may not start with a digit, hence the underscore.
     let request_id = format!("_{}", hex::encode(rand::random::<[u8; 16]>()));
     let request = AuthnRequest {

@@ -34,7 +34,7 @@ const AES_BLOCK: usize = 16;
 
 /// Whether the Response signature covering this EncryptedAssertion verified before decryption.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Envelope {
+pub(crate) enum Envelope {
     Verified,
     Unverified,
 }
@@ -46,7 +46,7 @@ enum Chaining {
 }
 
 /// An EncryptedAssertion whose algorithms and lengths were checked: what stays is to open it.
-pub struct Sealed {
+pub(crate) struct Sealed {
     wrapped_key: Vec<u8>,
     oaep_digest: &'static openssl::md::MdRef,
     cipher: Cipher,
@@ -57,7 +57,7 @@ pub struct Sealed {
 impl Sealed {
     /// Everything that can be said about the EncryptedAssertion without a key. These refusals
     /// depend only on what the sender wrote, never on a decryption, so they may differ.
-    pub fn read(
+    pub(crate) fn read(
         parts: &super::encrypted::Parts,
         envelope: Envelope,
         key: &PKey<Private>,
@@ -143,7 +143,7 @@ impl Sealed {
     /// Decrypts with the SP key. Every failure is the same error: the caller gives it (and
     /// whatever else goes wrong before the plaintext's signature has verified) one public
     /// reason.
-    pub fn open(&self, key: &PKey<Private>) -> Result<String, SamlError> {
+    pub(crate) fn open(&self, key: &PKey<Private>) -> Result<String, SamlError> {
         self.try_open(key)
             .map_err(|()| SamlError::Encryption("the assertion does not decrypt with the SP key"))
     }

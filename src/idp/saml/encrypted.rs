@@ -17,7 +17,7 @@ const DSIG_NS: &[u8] = b"http://www.w3.org/2000/09/xmldsig#";
 
 /// The algorithms and values of the one EncryptedData and its EncryptedKey.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Parts {
+pub(crate) struct Parts {
     /// EncryptedData/EncryptionMethod@Algorithm: the content cipher.
     pub data_method: Option<String>,
     /// EncryptedData/CipherData/CipherValue (base64, as written).
@@ -60,7 +60,7 @@ fn element(ns: &[u8], local: &[u8]) -> El {
 /// verified canonical copy of one). Exactly one EncryptedData and one EncryptedKey, inside the
 /// EncryptedData's KeyInfo or beside it (both are allowed by SAML core 2.3.4); anything else is
 /// ambiguous and refused.
-pub fn read(xml: &str) -> Result<Parts, SamlError> {
+pub(crate) fn read(xml: &str) -> Result<Parts, SamlError> {
     let mut reader = quick_xml::NsReader::from_str(xml);
     let mut path: Vec<El> = Vec::new();
     let mut parts = Parts::default();
@@ -89,21 +89,21 @@ pub fn read(xml: &str) -> Result<Parts, SamlError> {
                             .and_then(|a| {
                                 a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok()
                             })
-                            .map(|v| v.into_owned())
+                            .map(std::borrow::Cow::into_owned)
                     };
                     match (el, path.last()) {
                         (El::EncryptedData, _) => data_seen += 1,
                         (El::EncryptedKey, _) => keys_seen += 1,
                         (El::EncryptionMethod, Some(El::EncryptedData)) => {
-                            parts.data_method = algorithm()
+                            parts.data_method = algorithm();
                         }
                         (El::EncryptionMethod, Some(El::EncryptedKey)) => {
-                            parts.key_method = algorithm()
+                            parts.key_method = algorithm();
                         }
                         (El::DigestMethod, Some(El::EncryptionMethod))
                             if path.len() >= 2 && path[path.len() - 2] == El::EncryptedKey =>
                         {
-                            parts.key_digest = algorithm()
+                            parts.key_digest = algorithm();
                         }
                         (El::CipherValue, _) => text.clear(),
                         _ => {}

@@ -2,40 +2,58 @@
 //! output, the reason class on the error page); the Display text is safe to show: it never
 //! echoes attacker-controlled content, only which rule failed.
 
+/// Why a SAML Response was refused (see the module: `code()` for machines, Display for people).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SamlError {
+    /// Not the SAML the profile requires: bad base64, XML or structure.
     #[error("malformed SAML Response: {0}")]
     Malformed(&'static str),
+    /// Larger than the cap, refused before parsing.
     #[error("SAML Response is larger than {0} characters")]
     Oversize(usize),
+    /// A DTD, entity, processing instruction or other XML the strict pre-parse forbids.
     #[error("SAML Response contains forbidden XML: {0}")]
     ForbiddenXml(&'static str),
+    /// No valid signature by a pinned key over what must be signed.
     #[error("SAML signature rejected: {0}")]
     BadSignature(&'static str),
+    /// A signature or digest algorithm outside the allow list.
     #[error("algorithm not accepted: {0}")]
     WeakAlgorithm(&'static str),
+    /// Zero or several assertions: exactly one is accepted (wrapping attacks hide in the others).
     #[error("SAML Response must carry exactly one assertion, found {0}")]
     AssertionCount(usize),
+    /// The Issuer is not the IdP the Response was checked against.
     #[error("SAML Issuer is not the configured identity provider")]
     WrongIssuer,
+    /// Addressed to another ACS URL.
     #[error("SAML Response Destination is not this broker's ACS URL")]
     WrongDestination,
+    /// The bearer confirmation names another ACS URL.
     #[error("SAML SubjectConfirmationData Recipient is not this broker's ACS URL")]
     WrongRecipient,
+    /// No Audience is this SP's entity id.
     #[error("SAML assertion is not addressed to this broker (Audience)")]
     WrongAudience,
+    /// Before NotBefore (with the clock skew).
     #[error("SAML assertion is not valid yet")]
     NotYetValid,
+    /// At or after NotOnOrAfter (with the clock skew).
     #[error("SAML assertion has expired")]
     Expired,
+    /// IssueInstant in the future or older than the maximum response age.
     #[error("SAML IssueInstant is in the future or too old")]
     IssueInstant,
+    /// No usable bearer SubjectConfirmation.
     #[error("SAML subject confirmation rejected: {0}")]
     SubjectConfirmation(&'static str),
+    /// InResponseTo does not name this browser's pending AuthnRequest.
     #[error("SAML Response answers another sign-in request (InResponseTo)")]
     InResponseTo,
+    /// No InResponseTo, and the IdP is not allowed to start sign-ins.
     #[error("unsolicited SAML Response: IdP-initiated sign-in is not allowed for this IdP")]
     Unsolicited,
+    /// The assertion id is in the replay cache: each assertion signs in once.
     #[error("SAML assertion was already used")]
     Replay,
     /// Issued before the replay cache's memory began (a store restart): it may have been used.
@@ -50,8 +68,10 @@ pub enum SamlError {
     /// `RequestDenied`, `Responder`…; `unknown` for any other value, which is never echoed).
     #[error("the identity provider reported a failed sign-in (status {0})")]
     Status(&'static str),
+    /// No AuthnStatement: the assertion does not say the person authenticated.
     #[error("SAML assertion has no AuthnStatement")]
     NoAuthnStatement,
+    /// An EncryptedAssertion refused before decryption (algorithms, lengths, structure).
     #[error("encrypted SAML assertion rejected: {0}")]
     Encryption(&'static str),
     /// Anything that failed from decrypting an EncryptedAssertion up to its signature check.
@@ -63,6 +83,7 @@ pub enum SamlError {
 }
 
 impl SamlError {
+    /// The stable label: metrics, logs, `verify saml` and the error page's reason class.
     pub fn code(&self) -> &'static str {
         match self {
             SamlError::Malformed(_) => "malformed",
@@ -93,7 +114,7 @@ impl SamlError {
 
 /// The SAML name of a StatusCode URI (SAML core 3.2.2.2), for display; `unknown` for anything
 /// else, so the page never shows text the Response chose.
-pub fn status_name(uri: &str) -> &'static str {
+pub(super) fn status_name(uri: &str) -> &'static str {
     const NAMES: [&str; 23] = [
         "Success",
         "Requester",

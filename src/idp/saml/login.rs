@@ -16,11 +16,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a sign-in may take at the IdP (the pending request's lifetime).
-pub const PENDING_TTL: Duration = Duration::from_secs(600);
+pub(crate) const PENDING_TTL: Duration = Duration::from_secs(600);
 
 /// SAML sign-ins: the SP's IdPs and verifiers, the store for pending requests and the replay
 /// cache, and the clock every time check reads.
-pub struct SamlLogin {
+pub(crate) struct SamlLogin {
     saml: Arc<SamlService>,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
@@ -40,13 +40,13 @@ struct Pending {
 
 /// A started sign-in: send the browser to `redirect_url`, and bind `relay` to it (the
 /// pending-login cookie), so the Response can only finish in the browser that started it.
-pub struct Started {
+pub(crate) struct Started {
     pub redirect_url: String,
     pub relay: String,
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum StartError {
+pub(crate) enum StartError {
     #[error("the identity provider's metadata has no HTTP-Redirect sign-in endpoint")]
     NoSsoEndpoint,
     #[error("cannot build the AuthnRequest: {0}")]
@@ -56,7 +56,7 @@ pub enum StartError {
 }
 
 /// A Response that passed every check.
-pub struct Accepted {
+pub(crate) struct Accepted {
     pub identity: Identity,
     /// Where the sign-in started (`/` for an unsolicited Response: its RelayState is never a
     /// redirect target).
@@ -67,7 +67,7 @@ pub struct Accepted {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum AcsError {
+pub(crate) enum AcsError {
     /// The Response is refused; the code is public, the detail goes to the log.
     #[error(transparent)]
     Refused(#[from] SamlError),
@@ -83,14 +83,18 @@ pub enum AcsError {
 }
 
 impl SamlLogin {
-    pub fn new(saml: Arc<SamlService>, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+    pub(crate) fn new(
+        saml: Arc<SamlService>,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         SamlLogin { saml, store, clock }
     }
 
     /// SP-initiated sign-in at `idp`: an AuthnRequest for its HTTP-Redirect endpoint, and the
     /// pending request stored under a fresh RelayState. `return_to` must already be a path on
     /// this site (`crate::untrusted::safe_return_to`).
-    pub async fn start(
+    pub(crate) async fn start(
         &self,
         idp: &SamlIdp,
         return_to: String,
@@ -114,7 +118,7 @@ impl SamlLogin {
             },
             self.clock.now(),
         )
-        .map_err(|e| StartError::AuthnRequest(e.to_string()))?;
+        .map_err(|e| StartError::AuthnRequest(e.clone()))?;
         let pending = Pending {
             request_id: redirect.request_id,
             idp: idp.id.to_string(),
@@ -133,7 +137,7 @@ impl SamlLogin {
 
     /// The ACS: `saml_response` and `relay_state` as posted, `bound_relay` the pending-login
     /// cookie of the browser that posted them.
-    pub async fn finish(
+    pub(crate) async fn finish(
         &self,
         saml_response: &str,
         relay_state: Option<&str>,

@@ -11,8 +11,10 @@ use samael::metadata::EntityDescriptor;
 
 const REDIRECT_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
 
+/// What the broker takes from an IdP's SAML metadata: who it is, its keys, where to send people.
 #[derive(Debug, Clone)]
 pub struct IdpMetadata {
+    /// The IdP's entity id: the Issuer its Responses must carry.
     pub entity_id: String,
     /// Every signing certificate (several during a rollover); any of them may sign.
     pub certs: Vec<CertificateDer>,
@@ -22,11 +24,12 @@ pub struct IdpMetadata {
     /// SHA-256 fingerprints of `certs`, hex, for logs and rollover alarms.
     pub fingerprints: Vec<String>,
     /// SingleSignOnService with the HTTP-Redirect binding (SP-initiated sign-in).
-    pub sso_redirect_url: Option<String>,
+    pub(crate) sso_redirect_url: Option<String>,
     /// `validUntil` (Unix seconds): metadata past it is refused (SAML metadata 2.3.1).
-    pub valid_until: Option<i64>,
+    pub(crate) valid_until: Option<i64>,
 }
 
+/// Parses an EntityDescriptor (`now` in Unix seconds, for `validUntil`); refuses metadata without a signing certificate or past its end.
 pub fn parse(xml: &str, now: i64) -> Result<IdpMetadata, String> {
     if xml.contains("<!DOCTYPE") || xml.contains("<!ENTITY") {
         return Err("metadata must not contain a DOCTYPE or entities".into());
@@ -82,7 +85,7 @@ pub fn parse(xml: &str, now: i64) -> Result<IdpMetadata, String> {
                 .into(),
         );
     }
-    let keys = super::verify::pinned_keys(&certs)?;
+    let keys = super::verify::pinned_keys(&certs).map_err(|e| e.to_string())?;
     let fingerprints = certs
         .iter()
         .map(|c| {

@@ -18,16 +18,16 @@
 //! pending requests are the server's.
 
 pub mod attributes;
-pub mod authn_request;
-pub mod decrypt;
-pub mod encrypted;
+pub(crate) mod authn_request;
+pub(crate) mod decrypt;
+pub(crate) mod encrypted;
 mod error;
-pub mod login;
+pub(crate) mod login;
 pub mod metadata;
 pub mod pool;
 pub mod preparse;
 pub mod service;
-pub mod sp_metadata;
+pub(crate) mod sp_metadata;
 pub mod verify;
 
 pub use error::SamlError;
@@ -55,7 +55,7 @@ pub fn decode_post(b64: &str) -> Result<String, SamlError> {
 }
 
 /// `verify saml` input: base64 as posted, or raw XML.
-pub fn decode_any(input: &str) -> Result<String, SamlError> {
+pub(crate) fn decode_any(input: &str) -> Result<String, SamlError> {
     let t = input.trim();
     if t.starts_with('<') {
         Ok(t.to_string())

@@ -14,16 +14,16 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 /// How long a post may wait for a free verifier before it is turned away.
-pub const WAIT: Duration = Duration::from_millis(500);
+pub(crate) const WAIT: Duration = Duration::from_millis(500);
 
-pub struct VerifierPool {
+pub(crate) struct VerifierPool {
     permits: Arc<Semaphore>,
     wait: Duration,
 }
 
 /// Why a job did not run to an answer.
 #[derive(Debug, PartialEq, Eq)]
-pub enum PoolError {
+pub(crate) enum PoolError {
     /// Every verifier stayed busy for [`WAIT`]: answer 503, try again later.
     Busy,
     /// The blocking task was lost (cancelled at shutdown, or it panicked past the verifier's
@@ -32,7 +32,7 @@ pub enum PoolError {
 }
 
 impl VerifierPool {
-    pub fn new(permits: usize, wait: Duration) -> VerifierPool {
+    pub(crate) fn new(permits: usize, wait: Duration) -> VerifierPool {
         VerifierPool {
             permits: Arc::new(Semaphore::new(permits.max(1))),
             wait,
@@ -40,14 +40,14 @@ impl VerifierPool {
     }
 
     /// One verifier per core: more would only queue on the CPU and delay everyone.
-    pub fn per_core() -> VerifierPool {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    pub(crate) fn per_core() -> VerifierPool {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         VerifierPool::new(cores, WAIT)
     }
 
     /// Runs `job` on the blocking pool once a permit is free. The permit travels with the job:
     /// a client that disconnects does not free it before the work is really done.
-    pub async fn run<T: Send + 'static>(
+    pub(crate) async fn run<T: Send + 'static>(
         &self,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, PoolError> {
@@ -67,20 +67,34 @@ impl VerifierPool {
 /// Which request a Response must answer, owned (the job outlives the handler's borrows).
 #[derive(Debug, Clone)]
 pub enum Expected {
+    /// Solicited: the ID of this browser's pending AuthnRequest.
     Request(String),
-    Unsolicited { allowed: bool },
+    /// No pending request: accepted only when the IdP may start sign-ins.
+    Unsolicited {
+        /// The IdP's `allow_idp_initiated`.
+        allowed: bool,
+    },
 }
 
 /// Everything one ACS verification needs, owned so it can move to a blocking thread.
 pub struct Job {
+    /// The decoded Response.
     pub xml: String,
+    /// This SP's entity id (the expected Audience).
     pub sp_entity_id: String,
+    /// This SP's ACS URL (the expected Destination and Recipient).
     pub acs_url: String,
+    /// The SP key, for EncryptedAssertions.
     pub decryption_key: Option<PKey<Private>>,
+    /// The IdP's metadata: its pinned keys and entity id.
     pub metadata: Arc<IdpMetadata>,
+    /// Accept SHA-1 (the IdP's `insecure_allow_sha1`).
     pub allow_sha1: bool,
+    /// The IdP's clock tolerance.
     pub clock_skew: Duration,
+    /// Which request the Response must answer.
     pub expected: Expected,
+    /// Time, injected (tests and `verify saml --now`).
     pub clock: Arc<dyn Clock>,
 }
 

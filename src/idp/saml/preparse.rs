@@ -16,9 +16,11 @@ use quick_xml::name::ResolveResult;
 /// Decoded characters of XML we look at.
 pub const MAX_XML_CHARS: usize = 100_000;
 /// A Response is about 10 levels deep; 48 leaves room for extensions, never for a bomb.
-pub const MAX_DEPTH: usize = 48;
+pub(crate) const MAX_DEPTH: usize = 48;
 
+/// The SAML protocol namespace (`samlp:`).
 pub const PROTOCOL_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:protocol";
+/// The SAML assertion namespace (`saml:`).
 pub const ASSERTION_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:assertion";
 const DSIG_NS: &[u8] = b"http://www.w3.org/2000/09/xmldsig#";
 const XENC_NS: &[u8] = b"http://www.w3.org/2001/04/xmlenc#";
@@ -29,9 +31,9 @@ pub struct Facts {
     /// `saml:Assertion` elements, anywhere.
     pub assertions: usize,
     /// `saml:EncryptedAssertion` elements, anywhere.
-    pub encrypted_assertions: usize,
+    pub(crate) encrypted_assertions: usize,
     /// A `ds:Signature` that is a direct child of the root element.
-    pub root_signed: bool,
+    pub(crate) root_signed: bool,
     /// Every `Algorithm` attribute, with the element that carries it.
     pub algorithms: Vec<AlgorithmUse>,
     /// The root element's own fields, read in the same pass (so the envelope never needs a
@@ -39,7 +41,7 @@ pub struct Facts {
     pub envelope: Envelope,
     /// The Issuer of an Assertion that is a direct child of the root (the Response Issuer is
     /// optional, SAML core 3.2.2): with the envelope's, all the ACS reads before verifying.
-    pub assertion_issuer: Option<String>,
+    pub(crate) assertion_issuer: Option<String>,
 }
 
 /// One `Algorithm` attribute in the ds or xenc namespace.
@@ -47,13 +49,15 @@ pub struct Facts {
 pub struct AlgorithmUse {
     /// Local name of the element carrying it (`SignatureMethod`, `DigestMethod`, …).
     pub element: String,
+    /// The algorithm's URI.
     pub uri: String,
     /// A DigestMethod that is a direct child of an RSA-OAEP `xenc:EncryptionMethod`: the OAEP
     /// hash, not a signature digest.
-    pub in_oaep: bool,
+    pub(crate) in_oaep: bool,
 }
 
 impl AlgorithmUse {
+    /// An algorithm use outside RSA-OAEP (tests and fuzzing build them).
     pub fn new(element: &str, uri: &str) -> AlgorithmUse {
         AlgorithmUse {
             element: element.into(),
@@ -76,15 +80,21 @@ enum IssuerOf {
 /// StatusCode. Read from the document as sent; which of it is signed is decided later.
 #[derive(Debug, Default)]
 pub struct Envelope {
+    /// `Version`.
     pub version: Option<String>,
+    /// `Destination`.
     pub destination: Option<String>,
+    /// `InResponseTo`.
     pub in_response_to: Option<String>,
+    /// `IssueInstant`.
     pub issue_instant: Option<String>,
+    /// The Response's own `Issuer` text.
     pub issuer: Option<String>,
+    /// The top-level StatusCode's value.
     pub status: Option<String>,
     /// The second-level StatusCode inside the top-level one (`AuthnFailed`, `RequestDenied`…):
     /// what the IdP says about a failed sign-in, for the page that tells the user.
-    pub sub_status: Option<String>,
+    pub(crate) sub_status: Option<String>,
 }
 
 /// `root` is the (namespace, local name) the document element must have.
@@ -172,7 +182,7 @@ pub fn preparse(xml: &str, root: (&[u8], &[u8])) -> Result<Facts, SamlError> {
                             *slot = a
                                 .normalized_value(quick_xml::XmlVersion::Implicit1_0)
                                 .ok()
-                                .map(|v| v.into_owned());
+                                .map(std::borrow::Cow::into_owned);
                         }
                     }
                 }
@@ -331,6 +341,7 @@ pub fn signature_algorithms(allow_sha1: bool) -> Vec<&'static str> {
     all
 }
 
+/// Refuses any algorithm outside the allow list, before xmlsec sees the document.
 pub fn check_algorithms(facts: &Facts, allow_sha1: bool) -> Result<(), SamlError> {
     for AlgorithmUse {
         element,

@@ -18,9 +18,13 @@ use std::time::Duration;
 /// Metadata documents larger than this are refused (aggregates belong in a file).
 const MAX_METADATA_BYTES: usize = 1 << 20;
 
+/// One configured SAML IdP and its current metadata (swapped whole on refresh).
 pub struct SamlIdp {
+    /// Its `[[idp]] id`.
     pub id: IdpId,
+    /// What pages call it.
     pub display_name: String,
+    /// Its settings.
     pub cfg: SamlIdpConfig,
     metadata: RwLock<Arc<IdpMetadata>>,
 }
@@ -38,11 +42,16 @@ impl SamlIdp {
     }
 }
 
+/// The broker as a SAML service provider, with every SAML IdP it trusts.
 pub struct SamlService {
+    /// This SP's entity id (the Audience IdPs address).
     pub entity_id: String,
+    /// This SP's Assertion Consumer Service URL.
     pub acs_url: String,
+    /// Signs AuthnRequests and decrypts EncryptedAssertions; None: neither.
     pub sp_key: Option<PKey<Private>>,
-    pub sp_cert_der: Option<Vec<u8>>,
+    pub(crate) sp_cert_der: Option<Vec<u8>>,
+    /// The SAML IdPs, in configuration order.
     pub idps: Vec<Arc<SamlIdp>>,
     /// Index into `idps` by IdP id and by metadata entity ID, so finding the IdP of a Response
     /// costs the same with 1 IdP or 500. Entity IDs never change after load: a refresh that
@@ -50,7 +59,7 @@ pub struct SamlService {
     by_id: HashMap<String, usize>,
     by_entity_id: HashMap<String, usize>,
     /// Where the ACS verifies: off the async workers, a bounded number at once.
-    pub verifiers: VerifierPool,
+    pub(crate) verifiers: VerifierPool,
 }
 
 impl SamlService {
@@ -133,6 +142,7 @@ impl SamlService {
         })
     }
 
+    /// An IdP by its `[[idp]] id`.
     pub fn idp(&self, id: &str) -> Option<&Arc<SamlIdp>> {
         self.by_id.get(id).map(|&i| &self.idps[i])
     }
@@ -210,7 +220,7 @@ impl SamlService {
     }
 
     /// The shortest refresh interval among URL-sourced IdPs.
-    pub fn refresh_interval(&self) -> Option<Duration> {
+    pub(crate) fn refresh_interval(&self) -> Option<Duration> {
         self.idps
             .iter()
             .filter(|i| matches!(i.cfg.metadata, MetadataSource::Url(_)))

@@ -3,7 +3,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-pub struct SpMetadata<'a> {
+pub(crate) struct SpMetadata<'a> {
     pub entity_id: &'a str,
     pub acs_url: &'a str,
     /// DER of the SP certificate, when an SP key is configured (signing + encryption).
@@ -19,7 +19,7 @@ fn escape(s: &str) -> String {
 
 /// The encryption methods are listed in order of preference (SAML metadata 2.4.1.1): AES-GCM
 /// first, since AES-CBC is decrypted only inside a signed Response (src/idp/saml/decrypt.rs).
-pub fn render(m: &SpMetadata<'_>) -> String {
+pub(crate) fn render(m: &SpMetadata<'_>) -> String {
     let keys = m
         .cert_der
         .map(|der| {

@@ -38,7 +38,9 @@ const WARM_UP_ALGORITHMS: &[AllowedSignatureAlgorithm] = &[AllowedSignatureAlgor
 
 /// This broker as a service provider.
 pub struct Sp<'a> {
+    /// Its entity id: the Audience an assertion must name.
     pub entity_id: &'a str,
+    /// Its ACS URL: the Destination and Recipient a Response must name.
     pub acs_url: &'a str,
     /// Decrypts EncryptedAssertions (RSA-OAEP key transport only).
     pub decryption_key: Option<&'a PKey<Private>>,
@@ -46,9 +48,13 @@ pub struct Sp<'a> {
 
 /// What we trust about one IdP: its entity ID and its pinned signing keys.
 pub struct Trust<'a> {
+    /// The Issuer a Response and its assertion must name.
     pub entity_id: &'a str,
+    /// The only keys a signature may verify with (KeyInfo is never read).
     pub keys: &'a PinnedKeys,
+    /// Accept SHA-1 signatures and digests.
     pub allow_sha1: bool,
+    /// Tolerance for the IdP's clock.
     pub clock_skew: Duration,
 }
 
@@ -59,7 +65,10 @@ pub enum Expect<'a> {
     Request(&'a str),
     /// No pending request: only a Response without any InResponseTo is acceptable, and only
     /// when the IdP allows IdP-initiated sign-in.
-    Unsolicited { allowed: bool },
+    Unsolicited {
+        /// The IdP's `allow_idp_initiated`.
+        allowed: bool,
+    },
     /// Offline diagnosis (`rolegate verify saml` without `--request-id`): skip only the
     /// InResponseTo comparison.
     Unchecked,
@@ -68,6 +77,7 @@ pub enum Expect<'a> {
 /// A Response that passed every check.
 #[derive(Debug)]
 pub struct Verified {
+    /// The assertion, parsed from the bytes the signature covered (never from the document around them).
     pub assertion: Assertion,
     /// The replay-cache entry lives until this instant (Unix seconds): no earlier than the
     /// assertion's IssueInstant + [`MAX_RESPONSE_AGE`] + skew, nor any NotOnOrAfter checked.
@@ -173,8 +183,20 @@ fn xmlsec_ready() {
     });
 }
 
+/// Why an IdP's pinned certificates cannot verify signatures; its metadata is refused with
+/// this text.
+#[derive(Debug, thiserror::Error)]
+pub enum PinError {
+    /// A certificate OpenSSL cannot read a public key from.
+    #[error("a signing certificate has no usable public key")]
+    NoPublicKey,
+    /// A key xmlsec refuses (an algorithm or size it does not verify with).
+    #[error("a signing certificate's key cannot be used for XML signatures: {0}")]
+    Xmlsec(rolegate_xmlsec::VerifyError),
+}
+
 /// The public keys of an IdP's pinned certificates, loaded into xmlsec once.
-pub fn pinned_keys(certs: &[CertificateDer]) -> Result<PinnedKeys, String> {
+pub fn pinned_keys(certs: &[CertificateDer]) -> Result<PinnedKeys, PinError> {
     xmlsec_ready();
     let spki: Vec<Vec<u8>> = certs
         .iter()
@@ -182,12 +204,12 @@ pub fn pinned_keys(certs: &[CertificateDer]) -> Result<PinnedKeys, String> {
             openssl::x509::X509::from_der(c.der_data())
                 .and_then(|x| x.public_key())
                 .and_then(|k| k.public_key_to_der())
-                .map_err(|_| "a signing certificate has no usable public key".to_string())
+                .map_err(|_| PinError::NoPublicKey)
         })
         .collect::<Result<_, _>>()?;
     let keys = PinnedKeys::from_spki_der(spki.iter().map(Vec::as_slice));
     let _ = rolegate_xmlsec::take_errors();
-    keys.map_err(|e| format!("a signing certificate's key cannot be used for XML signatures: {e}"))
+    keys.map_err(PinError::Xmlsec)
 }
 
 /// xmlsec verification with the pinned keys only (a signature's KeyInfo is never read), xmlsec
@@ -415,8 +437,8 @@ fn check_response(
 /// accepted age.
 fn check_issue_instant(t: i64, trust: &Trust<'_>, clock: &dyn Clock) -> Result<(), SamlError> {
     let now = clock.unix();
-    let skew = trust.clock_skew.as_secs() as i64;
-    if t > now + skew || t + (MAX_RESPONSE_AGE.as_secs() as i64) + skew < now {
+    let skew = crate::clock::secs(trust.clock_skew);
+    if t > now + skew || t + crate::clock::secs(MAX_RESPONSE_AGE) + skew < now {
         return Err(SamlError::IssueInstant);
     }
     Ok(())
@@ -432,7 +454,7 @@ fn check_assertion(
     clock: &dyn Clock,
 ) -> Result<i64, SamlError> {
     let now = clock.unix();
-    let skew = trust.clock_skew.as_secs() as i64;
+    let skew = crate::clock::secs(trust.clock_skew);
     if a.version != "2.0" {
         return Err(SamlError::Malformed("Assertion Version is not 2.0"));
     }
@@ -485,7 +507,7 @@ fn check_assertion(
     // again. Whatever its confirmations and Conditions say (another bearer confirmation may
     // outlive the one checked first, and Conditions may have no NotOnOrAfter), acceptance ends
     // MAX_RESPONSE_AGE (+ skew, added below) after its IssueInstant: check_issue_instant.
-    replay_until = replay_until.max(unix(&a.issue_instant) + MAX_RESPONSE_AGE.as_secs() as i64);
+    replay_until = replay_until.max(unix(&a.issue_instant) + crate::clock::secs(MAX_RESPONSE_AGE));
 
     // Profiles 4.1.4.2: at least one AuthnStatement; SessionNotOnOrAfter bounds the session.
     let authn = a.authn_statements.as_deref().unwrap_or(&[]);

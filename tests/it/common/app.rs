@@ -8,12 +8,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Peers shared by every test in the `it` binary (they die with the process).
-pub struct Peers {
+pub(crate) struct Peers {
     pub moto: Moto,
     pub idp: OidcIdp,
 }
 
-pub fn peers() -> Option<&'static Peers> {
+pub(crate) fn peers() -> Option<&'static Peers> {
     static PEERS: OnceLock<Option<Peers>> = OnceLock::new();
     PEERS
         .get_or_init(|| {
@@ -24,7 +24,7 @@ pub fn peers() -> Option<&'static Peers> {
         .as_ref()
 }
 
-pub const ROLES: &str = r#"
+pub(crate) const ROLES: &str = r#"
 [[role]]
 arn = "arn:aws:iam::123456789012:role/ReadOnly"
 alias = "prod-readonly"
@@ -64,7 +64,7 @@ max_duration = "12h"
 "#;
 
 /// Port 0, moto as STS with the static keys `spawn` writes; IdPs, roles and rules follow.
-pub fn server_and_aws(p: &Peers) -> String {
+pub(crate) fn server_and_aws(p: &Peers) -> String {
     format!(
         r#"
 [server]
@@ -84,7 +84,12 @@ sts_endpoint = "{moto}"
 
 /// `[server]` and `[aws]` for a broker at `public_url` listening on `listen`, with moto as STS
 /// and, when given, the console federation double; IdPs, roles and rules follow.
-pub fn broker_head(listen: &str, public_url: &str, moto: &str, federation: Option<&str>) -> String {
+pub(crate) fn broker_head(
+    listen: &str,
+    public_url: &str,
+    moto: &str,
+    federation: Option<&str>,
+) -> String {
     let federation = federation
         .map(|f| format!("federation_url = \"{f}\"\n"))
         .unwrap_or_default();
@@ -106,7 +111,7 @@ sts_endpoint = "{moto}"
 }
 
 /// Roles in three accounts (two named), for the picker's grouping.
-pub const ACCOUNT_ROLES: &str = r#"
+pub(crate) const ACCOUNT_ROLES: &str = r#"
 [[role]]
 arn = "arn:aws:iam::111122223333:role/ReadOnly"
 alias = "prod-readonly"
@@ -142,7 +147,7 @@ account_name = "prod"
 "#;
 
 /// The standard test config: the oidc-provider IdP as `web`, moto as STS.
-pub fn base_config(p: &Peers, idp_extra: &str) -> String {
+pub(crate) fn base_config(p: &Peers, idp_extra: &str) -> String {
     format!(
         r#"{head}
 [[idp]]
@@ -170,7 +175,7 @@ roles = ["admin"]
     )
 }
 
-pub struct TestApp {
+pub(crate) struct TestApp {
     pub url: String,
     pub http: reqwest::Client,
     handle: actix_web::dev::ServerHandle,
@@ -180,12 +185,12 @@ pub struct TestApp {
 }
 
 impl TestApp {
-    pub async fn spawn(toml: &str) -> TestApp {
+    pub(crate) async fn spawn(toml: &str) -> TestApp {
         Self::spawn_with(toml, None, true).await
     }
 
     /// `clock`: inject one (old fixtures); `wait_ready`: false when readiness is expected to fail.
-    pub async fn spawn_with(
+    pub(crate) async fn spawn_with(
         toml: &str,
         clock: Option<Arc<dyn Clock>>,
         wait_ready: bool,
@@ -194,7 +199,7 @@ impl TestApp {
     }
 
     /// `files` are written next to the config first (keys, JWKS files named by the config).
-    pub async fn spawn_with_files(
+    pub(crate) async fn spawn_with_files(
         toml: &str,
         files: &[(&str, &str)],
         clock: Option<Arc<dyn Clock>>,
@@ -239,7 +244,7 @@ impl TestApp {
         t
     }
 
-    pub async fn wait_ready(&self, within: Duration) {
+    pub(crate) async fn wait_ready(&self, within: Duration) {
         let deadline = std::time::Instant::now() + within;
         loop {
             if let Ok(r) = self.http.get(format!("{}/readyz", self.url)).send().await
@@ -258,7 +263,11 @@ impl TestApp {
         }
     }
 
-    pub async fn credentials(&self, token: &str, body: serde_json::Value) -> reqwest::Response {
+    pub(crate) async fn credentials(
+        &self,
+        token: &str,
+        body: serde_json::Value,
+    ) -> reqwest::Response {
         self.http
             .post(format!("{}/api/v1/credentials", self.url))
             .bearer_auth(token)
@@ -268,7 +277,7 @@ impl TestApp {
             .expect("POST /api/v1/credentials")
     }
 
-    pub async fn roles(&self, token: &str) -> reqwest::Response {
+    pub(crate) async fn roles(&self, token: &str) -> reqwest::Response {
         self.http
             .get(format!("{}/api/v1/roles", self.url))
             .bearer_auth(token)
@@ -277,7 +286,7 @@ impl TestApp {
             .expect("GET roles")
     }
 
-    pub async fn metrics(&self) -> String {
+    pub(crate) async fn metrics(&self) -> String {
         self.http
             .get(format!("{}/metrics", self.url))
             .send()
@@ -298,7 +307,7 @@ impl Drop for TestApp {
 }
 
 /// Proves credentials came out of STS: GetCallerIdentity with them, against moto.
-pub async fn caller_identity_arn(sts_url: &str, creds: &serde_json::Value) -> String {
+pub(crate) async fn caller_identity_arn(sts_url: &str, creds: &serde_json::Value) -> String {
     let c = aws_sdk_sts::config::Credentials::new(
         creds["AccessKeyId"].as_str().unwrap(),
         creds["SecretAccessKey"].as_str().unwrap(),

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 /// Clears `c`'s environment down to PATH and points HOME and the XDG dirs under `home`.
-pub fn isolate(c: &mut Command, home: &Path) {
+pub(crate) fn isolate(c: &mut Command, home: &Path) {
     c.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", home)
@@ -16,7 +16,7 @@ pub fn isolate(c: &mut Command, home: &Path) {
 }
 
 /// `rolegate` with `home` as its home (see `isolate`).
-pub fn rolegate(home: &Path) -> Command {
+pub(crate) fn rolegate(home: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_rolegate"));
     isolate(&mut c, home);
     c
@@ -25,7 +25,7 @@ pub fn rolegate(home: &Path) -> Command {
 /// Runs `login` (a `rolegate login` command) with tests/support/cli_browser.py as the
 /// browser: it opens the loopback flow's page with the browser session `cookie` and presses
 /// Allow, as the person would.
-pub fn login_through_session(mut login: Command, cookie: &str) -> Output {
+pub(crate) fn login_through_session(mut login: Command, cookie: &str) -> Output {
     let script = repo_root().join("tests/support/cli_browser.py");
     login
         .env("BROWSER", format!("python3 {} %s", script.display()))
@@ -34,7 +34,7 @@ pub fn login_through_session(mut login: Command, cookie: &str) -> Output {
         .unwrap()
 }
 
-pub fn assert_success(o: &Output, what: &str) {
+pub(crate) fn assert_success(o: &Output, what: &str) {
     assert!(
         o.status.success(),
         "{what} failed ({}):\n--- stdout ---\n{}\n--- stderr ---\n{}",

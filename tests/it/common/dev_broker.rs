@@ -5,7 +5,7 @@ use super::peers::Moto;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub struct Broker {
+pub(crate) struct Broker {
     pub child: std::process::Child,
     pub url: String,
     dir: tempfile::TempDir,
@@ -18,11 +18,11 @@ impl Drop for Broker {
     }
 }
 
-pub fn start(moto: &Moto, listen: &str) -> Broker {
+pub(crate) fn start(moto: &Moto, listen: &str) -> Broker {
     start_with(moto, listen, &[])
 }
 
-pub fn start_with(moto: &Moto, listen: &str, env: &[(&str, String)]) -> Broker {
+pub(crate) fn start_with(moto: &Moto, listen: &str, env: &[(&str, String)]) -> Broker {
     let dir = tempfile::tempdir().unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_rolegate"))
         .args(["serve", "--dev"])
@@ -61,12 +61,12 @@ pub fn start_with(moto: &Moto, listen: &str, env: &[(&str, String)]) -> Broker {
 }
 
 impl Broker {
-    pub fn read(&self, name: &str) -> String {
+    pub(crate) fn read(&self, name: &str) -> String {
         std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default()
     }
 }
 
-pub async fn wait_ready(http: &reqwest::Client, b: &Broker) {
+pub(crate) async fn wait_ready(http: &reqwest::Client, b: &Broker) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         if let Ok(r) = http.get(format!("{}/readyz", b.url)).send().await
@@ -85,7 +85,7 @@ pub async fn wait_ready(http: &reqwest::Client, b: &Broker) {
 
 /// A browser session cookie for `user` on a dev broker, signed in the way a browser is: the
 /// broker's OIDC code flow against the built-in dev IdP, the user's choice posted back.
-pub async fn dev_session(http: &reqwest::Client, b: &Broker, user: &str) -> String {
+pub(crate) async fn dev_session(http: &reqwest::Client, b: &Broker, user: &str) -> String {
     let start = super::web::get(&b.url, "/login/dev", None).await;
     let pending = super::web::cookie_pair(&start, "rolegate_oidc_pending").unwrap();
     let authorize = url::Url::parse(start.headers()["location"].to_str().unwrap()).unwrap();

@@ -12,13 +12,13 @@ use std::time::{Duration, Instant};
 #[derive(Default)]
 struct Tokens(HashMap<String, (String, Instant)>);
 
-pub struct Federation {
+pub(crate) struct Federation {
     pub url: String,
     handle: actix_web::dev::ServerHandle,
 }
 
 impl Federation {
-    pub async fn start(sts_url: String) -> Federation {
+    pub(crate) async fn start(sts_url: String) -> Federation {
         let tokens = Arc::new(Mutex::new(Tokens::default()));
         let server = HttpServer::new(move || {
             let tokens = tokens.clone();

@@ -8,15 +8,16 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
+pub(crate) fn now() -> i64 {
+    let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .as_secs() as i64
+        .as_secs();
+    i64::try_from(secs).unwrap()
 }
 
 /// Claims the `web` IdP would issue to alice for the `rolegate` client.
-pub fn claims(issuer: &str) -> Value {
+pub(crate) fn claims(issuer: &str) -> Value {
     let now = now();
     json!({
         "iss": issuer,
@@ -34,15 +35,15 @@ fn pem(name: &str) -> Vec<u8> {
     std::fs::read(repo_root().join("tests/support/oidc-idp").join(name)).expect("test key")
 }
 
-pub fn rs256(claims: &Value) -> String {
+pub(crate) fn rs256(claims: &Value) -> String {
     sign(Algorithm::RS256, "rsa-1", claims)
 }
 
-pub fn es256(claims: &Value) -> String {
+pub(crate) fn es256(claims: &Value) -> String {
     sign(Algorithm::ES256, "ec-1", claims)
 }
 
-pub fn sign(alg: Algorithm, kid: &str, claims: &Value) -> String {
+pub(crate) fn sign(alg: Algorithm, kid: &str, claims: &Value) -> String {
     let key = match alg {
         Algorithm::ES256 => EncodingKey::from_ec_pem(&pem("ec-1.pem")).unwrap(),
         _ => EncodingKey::from_rsa_pem(&pem("rsa-1.pem")).unwrap(),
@@ -53,7 +54,7 @@ pub fn sign(alg: Algorithm, kid: &str, claims: &Value) -> String {
 }
 
 /// A token with a hand-written header and signature segment (for `alg: none`, `crit`, …).
-pub fn raw(header: &Value, claims: &Value, signature: &str) -> String {
+pub(crate) fn raw(header: &Value, claims: &Value, signature: &str) -> String {
     format!(
         "{}.{}.{}",
         URL_SAFE_NO_PAD.encode(header.to_string()),
@@ -63,7 +64,7 @@ pub fn raw(header: &Value, claims: &Value, signature: &str) -> String {
 }
 
 /// Signs header+claims as given, header included verbatim (RS256 with the IdP's key).
-pub fn rs256_with_header(header: &Value, claims: &Value) -> String {
+pub(crate) fn rs256_with_header(header: &Value, claims: &Value) -> String {
     let signing_input = format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(header.to_string()),
@@ -76,7 +77,7 @@ pub fn rs256_with_header(header: &Value, claims: &Value) -> String {
 
 /// Signs a hand-written payload (RS256 with the IdP's key, kid `rsa-1`): for JSON that
 /// serde cannot produce, such as a claim named twice.
-pub fn rs256_raw_payload(payload: &str) -> String {
+pub(crate) fn rs256_raw_payload(payload: &str) -> String {
     let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": "rsa-1"});
     let signing_input = format!(
         "{}.{}",

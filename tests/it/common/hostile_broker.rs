@@ -10,14 +10,14 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-pub struct HostileBroker {
+pub(crate) struct HostileBroker {
     pub url: String,
     handle: actix_web::dev::ServerHandle,
 }
 
 impl HostileBroker {
     /// Serves `answers` (path → JSON body, status 200) on a loopback port; 404 elsewhere.
-    pub async fn start(answers: &[(&str, Value)]) -> HostileBroker {
+    pub(crate) async fn start(answers: &[(&str, Value)]) -> HostileBroker {
         let answers: Arc<HashMap<String, Value>> = Arc::new(
             answers
                 .iter()
@@ -51,7 +51,7 @@ impl HostileBroker {
 
     /// Saves a sign-in to this broker under `home` (as `rolegate login` would), so client
     /// commands call it without a login flow.
-    pub fn sign_in(&self, home: &Path) {
+    pub(crate) fn sign_in(&self, home: &Path) {
         use std::os::unix::fs::PermissionsExt;
         let key = self.url.trim_start_matches("http://").replace(':', "_");
         let dir = home.join("config/rolegate/brokers");

@@ -1,11 +1,11 @@
 //! Shared helpers for the integration tests (`crate::common` in every module of `tests/it/`).
 
-pub mod app;
-pub mod cli;
-pub mod dev_broker;
-pub mod federation;
-pub mod forge;
-pub mod hostile_broker;
-pub mod peers;
-pub mod saml_forge;
-pub mod web;
+pub(crate) mod app;
+pub(crate) mod cli;
+pub(crate) mod dev_broker;
+pub(crate) mod federation;
+pub(crate) mod forge;
+pub(crate) mod hostile_broker;
+pub(crate) mod peers;
+pub(crate) mod saml_forge;
+pub(crate) mod web;

@@ -26,14 +26,14 @@ const INSTALL_HINT: &str = "run `scripts/install-test-deps` (redis-server and xm
                             with moto and pysaml2, npm ci in tests/support/oidc-idp and \
                             tests/support/samlify-idp)";
 /// Confidential clients of the test IdP share this secret (tests/support/oidc-idp/server.mjs).
-pub const OIDC_CLIENT_SECRET: &str = "rolegate-secret";
+pub(crate) const OIDC_CLIENT_SECRET: &str = "rolegate-secret";
 
-pub fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// A port that was free a moment ago (the OS picks it). Peers retry on another one if they lose the race.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     listener.local_addr().expect("local_addr").port()
 }
@@ -44,7 +44,7 @@ fn in_ci() -> bool {
 
 /// Returns whether the test may use the peer. Missing under CI → panic (a skipped suite would let
 /// a broken setup pass); missing elsewhere → a SKIP line on stderr and `false`.
-pub fn require_peer(name: &str, found: bool) -> bool {
+pub(crate) fn require_peer(name: &str, found: bool) -> bool {
     if found {
         return true;
     }
@@ -103,7 +103,9 @@ fn forward_lines(
                 let _ = tx.send(line.clone());
             }
             eprintln!("[{name}] {line}");
-            let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+            let mut log = log
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if log.len() == 60 {
                 log.pop_front();
             }
@@ -145,7 +147,7 @@ impl Proc {
         let ready = self
             .ready
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .recv_timeout(timeout);
         match ready {
             Ok(line) => Ok(line["READY ".len()..].trim().to_string()),
@@ -160,7 +162,10 @@ impl Proc {
     }
 
     fn log_tail(&self) -> String {
-        let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        let log = self
+            .log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         log.iter().cloned().collect::<Vec<_>>().join("\n")
     }
 
@@ -211,7 +216,7 @@ fn start_on_free_port(
 // ---------------------------------------------------------------------------------------------
 // Redis
 
-pub struct Redis {
+pub(crate) struct Redis {
     pub port: u16,
     /// `redis://127.0.0.1:PORT/0`
     pub url: String,
@@ -219,7 +224,7 @@ pub struct Redis {
 }
 
 /// Sends PING over a plain TCP connection and expects `+PONG`.
-pub fn redis_ping(port: u16) -> bool {
+pub(crate) fn redis_ping(port: u16) -> bool {
     let Ok(mut stream) =
         TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(500))
     else {
@@ -236,7 +241,7 @@ pub fn redis_ping(port: u16) -> bool {
 impl Redis {
     /// A throwaway redis-server (no RDB, no AOF) on a free port, or None when it is not installed
     /// outside CI.
-    pub fn start() -> Option<Redis> {
+    pub(crate) fn start() -> Option<Redis> {
         Self::start_with(&Self::throwaway())
     }
 
@@ -244,13 +249,13 @@ impl Redis {
     fn throwaway() -> Vec<String> {
         ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
             .iter()
-            .map(|s| s.to_string())
+            .map(std::string::ToString::to_string)
             .collect()
     }
 
     /// A redis-server on a free port with `args` (e.g. `--replicaof 127.0.0.1 6379`, or a
     /// sentinel config file and `--sentinel`) instead of the throwaway defaults.
-    pub fn start_with(args: &[String]) -> Option<Redis> {
+    pub(crate) fn start_with(args: &[String]) -> Option<Redis> {
         let found = command_works(Path::new("redis-server"), &["--version"]);
         if !require_peer("redis-server", found) {
             return None;
@@ -314,14 +319,14 @@ impl Redis {
     }
 
     /// Stops the server and waits until it is gone (its port refuses connections afterwards).
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut proc) = self.proc.take() {
             proc.shutdown();
         }
     }
 
     /// Starts it again on the SAME port (empty: nothing was persisted), e.g. to test reconnects.
-    pub fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         self.stop();
         let mut proc = Self::spawn(self.port);
         if let Err(e) = Self::wait_ready(&mut proc, self.port) {
@@ -336,7 +341,7 @@ impl Redis {
 // ---------------------------------------------------------------------------------------------
 // moto (STS/IAM) with the fault hook of tests/support/moto_faults.py
 
-pub struct Moto {
+pub(crate) struct Moto {
     /// `http://127.0.0.1:PORT`: use as the STS/IAM endpoint URL.
     pub url: String,
     /// Held for its `Drop`, which stops moto.
@@ -368,7 +373,7 @@ fn http() -> reqwest::Client {
 impl Moto {
     /// STS requests for roles named `sts-denied*` / `sts-throttled*` / `sts-toolong*` get the real
     /// STS errors (moto itself accepts everything); all else is plain moto.
-    pub fn start() -> Option<Moto> {
+    pub(crate) fn start() -> Option<Moto> {
         let python = moto_python();
         if !require_peer("moto (.venv/bin/python with moto)", python.is_some()) {
             return None;
@@ -387,7 +392,7 @@ impl Moto {
     }
 
     /// STS Action requests (any STS operation, faulted or not) seen since start or `reset_count`.
-    pub async fn sts_request_count(&self) -> u64 {
+    pub(crate) async fn sts_request_count(&self) -> u64 {
         let resp = http()
             .get(format!("{}/_faults/count", self.url))
             .send()
@@ -400,7 +405,7 @@ impl Moto {
     }
 
     /// STS calls made with this RoleSessionName (isolates tests that share one moto).
-    pub async fn sts_requests_for_session(&self, session: &str) -> u64 {
+    pub(crate) async fn sts_requests_for_session(&self, session: &str) -> u64 {
         let resp = http()
             .get(format!("{}/_faults/count", self.url))
             .send()
@@ -410,7 +415,7 @@ impl Moto {
         body["by_session"][session].as_u64().unwrap_or(0)
     }
 
-    pub async fn reset_count(&self) {
+    pub(crate) async fn reset_count(&self) {
         let resp = http()
             .post(format!("{}/_faults/reset", self.url))
             .send()
@@ -421,7 +426,7 @@ impl Moto {
 
     /// The last AssumeRoleWithWebIdentity call with this RoleSessionName:
     /// `{"token": "<jwt>", "params": {...}}`.
-    pub async fn last_web_identity(&self, session: &str) -> serde_json::Value {
+    pub(crate) async fn last_web_identity(&self, session: &str) -> serde_json::Value {
         let resp = http()
             .get(format!(
                 "{}/_faults/last_web_identity?session={session}",
@@ -437,7 +442,7 @@ impl Moto {
 // ---------------------------------------------------------------------------------------------
 // OpenID Provider (npm oidc-provider, tests/support/oidc-idp)
 
-pub struct OidcIdp {
+pub(crate) struct OidcIdp {
     /// `http://127.0.0.1:PORT`, the exact `iss` of its tokens.
     pub issuer: String,
     proc: Proc,
@@ -450,12 +455,12 @@ fn idp_dir() -> PathBuf {
 impl OidcIdp {
     /// Clients `rolegate` (RS256), `rolegate-es` (ES256), `mobile-app` (public); users alice, bob,
     /// carol, mallory (see tests/support/oidc-idp/README.md).
-    pub fn start() -> Option<OidcIdp> {
+    pub(crate) fn start() -> Option<OidcIdp> {
         Self::start_with_redirect_uris(&[])
     }
 
     /// As `start`, with extra redirect URIs registered on every client (e.g. rolegate's callback).
-    pub fn start_with_redirect_uris(redirect_uris: &[&str]) -> Option<OidcIdp> {
+    pub(crate) fn start_with_redirect_uris(redirect_uris: &[&str]) -> Option<OidcIdp> {
         let found = command_works(Path::new("node"), &["--version"])
             && idp_dir().join("node_modules/oidc-provider").is_dir();
         if !require_peer(
@@ -483,11 +488,16 @@ impl OidcIdp {
     }
 
     /// A real ID token for `user` from `client`, obtained through the full code flow.
-    pub fn id_token(&self, client: &str, user: &str) -> String {
+    pub(crate) fn id_token(&self, client: &str, user: &str) -> String {
         self.id_token_with_nonce(client, user, None)
     }
 
-    pub fn id_token_with_nonce(&self, client: &str, user: &str, nonce: Option<&str>) -> String {
+    pub(crate) fn id_token_with_nonce(
+        &self,
+        client: &str,
+        user: &str,
+        nonce: Option<&str>,
+    ) -> String {
         let mut cmd = Command::new("node");
         cmd.current_dir(idp_dir()).args([
             "get-token.mjs",
@@ -523,7 +533,7 @@ impl OidcIdp {
 
     /// Signs `user` in for an authorization request someone else built (the broker's browser
     /// login): returns the IdP's final redirect, i.e. the redirect_uri with `code` and `state`.
-    pub fn authorize(&self, authorize_url: &str, user: &str) -> String {
+    pub(crate) fn authorize(&self, authorize_url: &str, user: &str) -> String {
         let out = Command::new("node")
             .current_dir(idp_dir())
             .args([
@@ -555,7 +565,7 @@ impl OidcIdp {
 
     /// The IdP's private JWK set (`rsa-1` RS256, `ec-1` ES256; test-only keys), so tests can forge
     /// tokens that carry the IdP's real signature over claims the IdP never issued.
-    pub fn private_jwks_path() -> PathBuf {
+    pub(crate) fn private_jwks_path() -> PathBuf {
         idp_dir().join("keys.json")
     }
 }
@@ -563,7 +573,7 @@ impl OidcIdp {
 // ---------------------------------------------------------------------------------------------
 // A real SAML 2.0 IdP (samlify, tests/support/samlify-idp).
 
-pub struct SamlIdp {
+pub(crate) struct SamlIdp {
     /// `http://127.0.0.1:PORT`; metadata at `/metadata`, SSO at `/sso`.
     pub url: String,
     /// Held for its `Drop`, which stops the IdP.
@@ -573,7 +583,7 @@ pub struct SamlIdp {
 impl SamlIdp {
     /// Users alice (eng, sre, MFA), bob (contractors), carol (no groups); passwords
     /// `<name>-pw` (tests/support/samlify-idp/users.json).
-    pub fn start(sp_entity_id: &str, acs_url: &str) -> Option<SamlIdp> {
+    pub(crate) fn start(sp_entity_id: &str, acs_url: &str) -> Option<SamlIdp> {
         let dir = repo_root().join("tests/support/samlify-idp");
         let found = command_works(Path::new("node"), &["--version"])
             && dir.join("node_modules/samlify").is_dir();
@@ -602,7 +612,7 @@ impl SamlIdp {
         Some(SamlIdp { url, _proc: proc })
     }
 
-    pub fn metadata_url(&self) -> String {
+    pub(crate) fn metadata_url(&self) -> String {
         format!("{}/metadata", self.url)
     }
 }
@@ -610,7 +620,7 @@ impl SamlIdp {
 // ---------------------------------------------------------------------------------------------
 // A second real SAML 2.0 IdP (pysaml2's Server, tests/support/pysaml2-idp).
 
-pub struct Pysaml2Idp {
+pub(crate) struct Pysaml2Idp {
     /// `http://127.0.0.1:PORT`; metadata at `/metadata`, SSO at `/sso`.
     pub url: String,
     proc: Proc,
@@ -632,7 +642,7 @@ fn pysaml2_python() -> Option<PathBuf> {
 impl Pysaml2Idp {
     /// Users alice (eng, sre, MFA), bob (contractors), carol (no groups), signed in by name
     /// (tests/support/pysaml2-idp/users.json). Fresh signing and rogue key pairs per start.
-    pub fn start() -> Option<Pysaml2Idp> {
+    pub(crate) fn start() -> Option<Pysaml2Idp> {
         let python = pysaml2_python();
         if !require_peer(
             "pysaml2 SAML IdP (.venv/bin/python with pysaml2, and xmlsec1)",
@@ -653,13 +663,13 @@ impl Pysaml2Idp {
         Some(Pysaml2Idp { url, proc })
     }
 
-    pub fn metadata_url(&self) -> String {
+    pub(crate) fn metadata_url(&self) -> String {
         format!("{}/metadata", self.url)
     }
 
     /// Has the IdP load the SP's metadata from `url` (pysaml2's remote metadata loader): the
     /// broker's port is known only after it started, which needs this IdP's metadata first.
-    pub async fn load_sp_metadata(&self, url: &str) {
+    pub(crate) async fn load_sp_metadata(&self, url: &str) {
         let r = http()
             .post(format!("{}/sp-metadata", self.url))
             .form(&[("url", url)])
@@ -676,7 +686,7 @@ impl Pysaml2Idp {
     }
 
     /// The IdP's recent output, for assertion messages.
-    pub fn log_tail(&self) -> String {
+    pub(crate) fn log_tail(&self) -> String {
         self.proc.log_tail()
     }
 }

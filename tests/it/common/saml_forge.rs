@@ -13,18 +13,18 @@ use rolegate::clock::rfc3339;
 use samael::crypto::{Crypto, CryptoProvider};
 use std::time::{Duration, SystemTime};
 
-pub const IDP_ENTITY: &str = "https://idp.forge.test/saml/metadata";
-pub const SP_ENTITY: &str = "https://rolegate.example.test/saml/metadata";
-pub const ACS: &str = "https://rolegate.example.test/saml/acs";
+pub(crate) const IDP_ENTITY: &str = "https://idp.forge.test/saml/metadata";
+pub(crate) const SP_ENTITY: &str = "https://rolegate.example.test/saml/metadata";
+pub(crate) const ACS: &str = "https://rolegate.example.test/saml/acs";
 
-pub struct SamlForge {
+pub(crate) struct SamlForge {
     key: PKey<Private>,
     cert_b64: String,
 }
 
 /// What varies between the Responses a test needs.
 #[derive(Clone)]
-pub struct Knobs {
+pub(crate) struct Knobs {
     pub in_response_to: Option<String>,
     pub assertion_id: String,
     pub name_id: String,
@@ -51,15 +51,15 @@ pub struct Knobs {
     pub authn_age: i64,
 }
 
-pub const SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
-pub const SHA1: &str = "http://www.w3.org/2000/09/xmldsig#sha1";
-pub const AES128_CBC: &str = "http://www.w3.org/2001/04/xmlenc#aes128-cbc";
-pub const AES256_CBC: &str = "http://www.w3.org/2001/04/xmlenc#aes256-cbc";
-pub const AES128_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes128-gcm";
+pub(crate) const SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
+pub(crate) const SHA1: &str = "http://www.w3.org/2000/09/xmldsig#sha1";
+pub(crate) const AES128_CBC: &str = "http://www.w3.org/2001/04/xmlenc#aes128-cbc";
+pub(crate) const AES256_CBC: &str = "http://www.w3.org/2001/04/xmlenc#aes256-cbc";
+pub(crate) const AES128_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes128-gcm";
 
 /// How [`SamlForge::encrypted_response_xml`] encrypts the assertion to the SP (XML Encryption:
 /// RSA-OAEP key transport to the SP certificate, as /saml/metadata publishes it, and AES).
-pub struct Encrypt<'a> {
+pub(crate) struct Encrypt<'a> {
     pub sp_cert_pem: &'a str,
     /// [`AES128_CBC`], [`AES256_CBC`] or [`AES128_GCM`].
     pub cipher: &'static str,
@@ -74,7 +74,7 @@ pub struct Encrypt<'a> {
 }
 
 impl<'a> Encrypt<'a> {
-    pub fn to(sp_cert_pem: &'a str, cipher: &'static str) -> Self {
+    pub(crate) fn to(sp_cert_pem: &'a str, cipher: &'static str) -> Self {
         Encrypt {
             sp_cert_pem,
             cipher,
@@ -109,7 +109,7 @@ impl Default for Knobs {
 }
 
 impl SamlForge {
-    pub fn new() -> SamlForge {
+    pub(crate) fn new() -> SamlForge {
         let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
         let mut name = X509NameBuilder::new().unwrap();
         name.append_entry_by_text("CN", "idp.forge.test").unwrap();
@@ -127,28 +127,28 @@ impl SamlForge {
         SamlForge { key, cert_b64 }
     }
 
-    pub fn key_pem(&self) -> String {
+    pub(crate) fn key_pem(&self) -> String {
         String::from_utf8(self.key.private_key_to_pem_pkcs8().unwrap()).unwrap()
     }
 
-    pub fn cert_pem(&self) -> String {
+    pub(crate) fn cert_pem(&self) -> String {
         let der = STANDARD.decode(&self.cert_b64).unwrap();
         String::from_utf8(X509::from_der(&der).unwrap().to_pem().unwrap()).unwrap()
     }
 
-    pub fn cert_b64_der(&self) -> String {
+    pub(crate) fn cert_b64_der(&self) -> String {
         self.cert_b64.clone()
     }
 
     /// This forge's certificate as a signing KeyDescriptor, to splice into metadata.
-    pub fn key_descriptor(&self) -> String {
+    pub(crate) fn key_descriptor(&self) -> String {
         format!(
             r#"<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#,
             self.cert_b64
         )
     }
 
-    pub fn metadata(&self, sso_url: &str) -> String {
+    pub(crate) fn metadata(&self, sso_url: &str) -> String {
         format!(
             r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{IDP_ENTITY}">
   <md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
@@ -161,7 +161,7 @@ impl SamlForge {
     }
 
     /// The IdP metadata as the file [`corp_idp`] names, for `TestApp::spawn_with_files`.
-    pub fn metadata_file(&self) -> (&'static str, String) {
+    pub(crate) fn metadata_file(&self) -> (&'static str, String) {
         (
             "corp-metadata.xml",
             self.metadata("https://idp.forge.test/sso"),
@@ -169,11 +169,11 @@ impl SamlForge {
     }
 
     /// A Response with a signed Assertion, base64 as a browser posts it.
-    pub fn response_b64(&self, k: &Knobs) -> String {
+    pub(crate) fn response_b64(&self, k: &Knobs) -> String {
         STANDARD.encode(self.response_xml(k))
     }
 
-    pub fn response_xml(&self, k: &Knobs) -> String {
+    pub(crate) fn response_xml(&self, k: &Knobs) -> String {
         let now = SystemTime::now();
         let assertion = self.assertion_template(k, now, false);
         let template = envelope(k, now, "", &assertion);
@@ -181,7 +181,7 @@ impl SamlForge {
     }
 
     /// The assertion alone, signed (its own document: what an IdP encrypts).
-    pub fn signed_assertion_xml(&self, k: &Knobs) -> String {
+    pub(crate) fn signed_assertion_xml(&self, k: &Knobs) -> String {
         let signed = self.sign(&self.assertion_template(k, SystemTime::now(), true));
         // Without the XML declaration: the plaintext of an EncryptedData of Type Element.
         signed[signed.find("<saml:Assertion").unwrap()..]
@@ -190,7 +190,7 @@ impl SamlForge {
     }
 
     /// A Response carrying an EncryptedAssertion (SAML core 2.3.4) encrypted to `e.sp_cert_pem`.
-    pub fn encrypted_response_xml(&self, k: &Knobs, e: &Encrypt<'_>) -> String {
+    pub(crate) fn encrypted_response_xml(&self, k: &Knobs, e: &Encrypt<'_>) -> String {
         let plain = e
             .plaintext
             .clone()
@@ -280,9 +280,9 @@ impl SamlForge {
 
 fn at(now: SystemTime, secs: i64) -> String {
     let when = if secs >= 0 {
-        now + Duration::from_secs(secs as u64)
+        now + Duration::from_secs(secs.unsigned_abs())
     } else {
-        now - Duration::from_secs((-secs) as u64)
+        now - Duration::from_secs(secs.unsigned_abs())
     };
     rfc3339(when)
 }
@@ -305,7 +305,7 @@ fn envelope(k: &Knobs, now: SystemTime, signature: &str, inner: &str) -> String 
 }
 
 /// An enveloped-signature template over the element with ID `id` (RSA-SHA256, exclusive c14n).
-pub fn signature_template(id: &str, digest: &str) -> String {
+pub(crate) fn signature_template(id: &str, digest: &str) -> String {
     format!(
         r##"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#{id}"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="{digest}"/><ds:DigestValue></ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue></ds:SignatureValue></ds:Signature>"##
     )
@@ -331,7 +331,7 @@ fn encrypt(sp_cert_pem: &str, cipher: &str, plain: &[u8]) -> (String, Vec<u8>) {
     };
     let mut key = vec![0u8; c.key_len()];
     openssl::rand::rand_bytes(&mut key).unwrap();
-    let mut wrapped = vec![0u8; rsa.size() as usize];
+    let mut wrapped = vec![0u8; usize::try_from(rsa.size()).unwrap()];
     let n = rsa
         .public_encrypt(&key, &mut wrapped, openssl::rsa::Padding::PKCS1_OAEP)
         .unwrap();
@@ -358,7 +358,7 @@ fn encrypt(sp_cert_pem: &str, cipher: &str, plain: &[u8]) -> (String, Vec<u8>) {
 /// The `[[idp]]` "corp" of a forge (metadata in `corp-metadata.xml`, see
 /// [`SamlForge::metadata_file`]; IdP-initiated sign-in allowed so tests can post Responses
 /// directly), then `roles`, then one rule granting group `eng` the aliases in `eng_roles`.
-pub fn corp_idp(roles: &str, eng_roles: &[&str]) -> String {
+pub(crate) fn corp_idp(roles: &str, eng_roles: &[&str]) -> String {
     let granted: Vec<String> = eng_roles.iter().map(|r| format!("\"{r}\"")).collect();
     format!(
         r#"

@@ -4,7 +4,7 @@
 use super::saml_forge::{Knobs, SamlForge};
 use reqwest::redirect::Policy;
 
-pub fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
         .redirect(Policy::none())
@@ -12,7 +12,7 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
-pub fn hidden(body: &str, name: &str) -> String {
+pub(crate) fn hidden(body: &str, name: &str) -> String {
     body.split(&format!(r#"name="{name}" value=""#))
         .nth(1)
         .and_then(|s| s.split('"').next())
@@ -21,7 +21,7 @@ pub fn hidden(body: &str, name: &str) -> String {
 }
 
 /// `name=value` of the Set-Cookie named `name`, ready for a Cookie header.
-pub fn cookie_pair(r: &reqwest::Response, name: &str) -> Option<String> {
+pub(crate) fn cookie_pair(r: &reqwest::Response, name: &str) -> Option<String> {
     r.headers()
         .get_all("set-cookie")
         .iter()
@@ -32,10 +32,18 @@ pub fn cookie_pair(r: &reqwest::Response, name: &str) -> Option<String> {
 
 /// An IdP-initiated sign-in (the IdP must allow it) for `user` with `groups`; returns the
 /// Cookie header value of the new session.
-pub async fn saml_sign_in(base: &str, forge: &SamlForge, user: &str, groups: &[&str]) -> String {
+pub(crate) async fn saml_sign_in(
+    base: &str,
+    forge: &SamlForge,
+    user: &str,
+    groups: &[&str],
+) -> String {
     let response = forge.response_b64(&Knobs {
         name_id: format!("{user}@example.com"),
-        groups: groups.iter().map(|g| g.to_string()).collect(),
+        groups: groups
+            .iter()
+            .map(std::string::ToString::to_string)
+            .collect(),
         ..Knobs::default()
     });
     let r = client()
@@ -48,7 +56,7 @@ pub async fn saml_sign_in(base: &str, forge: &SamlForge, user: &str, groups: &[&
     cookie_pair(&r, "__Host-rolegate_session").expect("session cookie")
 }
 
-pub async fn get(base: &str, path: &str, cookie: Option<&str>) -> reqwest::Response {
+pub(crate) async fn get(base: &str, path: &str, cookie: Option<&str>) -> reqwest::Response {
     let mut r = client().get(format!("{base}{path}"));
     if let Some(c) = cookie {
         r = r.header("cookie", c);
@@ -56,7 +64,7 @@ pub async fn get(base: &str, path: &str, cookie: Option<&str>) -> reqwest::Respo
     r.send().await.unwrap()
 }
 
-pub async fn post(
+pub(crate) async fn post(
     base: &str,
     path: &str,
     cookie: &str,
@@ -73,18 +81,18 @@ pub async fn post(
 
 /// An SP-initiated login as `GET /login/corp` starts it: the RelayState, the AuthnRequest's ID
 /// and the pending-login cookie that binds them to this browser.
-pub struct Started {
+pub(crate) struct Started {
     pub relay: String,
     pub request_id: String,
     pub pending_cookie: String,
 }
 
-pub async fn saml_start_login(base: &str) -> Started {
+pub(crate) async fn saml_start_login(base: &str) -> Started {
     saml_start_login_with(base, "return_to=/").await.0
 }
 
 /// `GET /login/corp?{query}`: the pending login, and the AuthnRequest the IdP would receive.
-pub async fn saml_start_login_with(base: &str, query: &str) -> (Started, String) {
+pub(crate) async fn saml_start_login_with(base: &str, query: &str) -> (Started, String) {
     use base64::Engine;
     use std::io::Read;
     let r = client()
@@ -134,7 +142,7 @@ pub async fn saml_start_login_with(base: &str, query: &str) -> (Started, String)
     (started, xml)
 }
 
-pub async fn saml_post_acs(
+pub(crate) async fn saml_post_acs(
     base: &str,
     response_b64: &str,
     relay: Option<&str>,
