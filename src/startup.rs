@@ -68,9 +68,9 @@ pub enum StartError {
     /// The STS issuer.
     #[error(transparent)]
     Sts(#[from] crate::aws::sts::StsSetupError),
-    /// The policy documents.
-    #[error("{0}")]
-    Policy(String),
+    /// The policy: `[[map]]` rules and policy files.
+    #[error(transparent)]
+    Policy(#[from] crate::policy::loader::LoadError),
 }
 
 /// The broker, bound and built, not yet serving.
@@ -206,7 +206,7 @@ impl Application {
             clock.clone(),
         )
         .await?;
-        let policy = Arc::new(PolicyMapper::load(&config).map_err(StartError::Policy)?);
+        let policy = Arc::new(PolicyMapper::load(&config)?);
         let saml_login = Arc::new(crate::idp::saml::login::SamlLogin::new(
             saml.clone(),
             store.clone(),

@@ -6,7 +6,11 @@ pub(super) fn run(path: &Path) -> ExitCode {
     let loaded = Config::load(Some(path), false)
         .map_err(|e| e.to_string())
         .and_then(|c| saml_metadata(&c).map_err(|e| e.to_string()).map(|()| c))
-        .and_then(|c| crate::policy::loader::PolicyMapper::load(&c).map(|m| (c, m)));
+        .and_then(|c| {
+            crate::policy::loader::PolicyMapper::load(&c)
+                .map_err(|e| e.to_string())
+                .map(|m| (c, m))
+        });
     match loaded {
         Ok((c, mapper)) => {
             let oidc = c
