@@ -16,7 +16,8 @@ use serde_json::{Value, json};
 use std::io::Write;
 use std::sync::Mutex;
 
-/// The audit file cannot be opened; the broker refuses to start with this text.
+/// The audit file cannot be opened; the broker refuses to start with this text. `pub` (in a
+/// crate-private module) because `startup::StartError` carries it.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot open the audit file {}: {source}", path.display())]
 pub struct AuditError {

@@ -28,21 +28,34 @@ pub(crate) fn redirect_policy() -> reqwest::redirect::Policy {
     })
 }
 
-/// Why a capped fetch failed; every text names the URL, never a body.
+/// Why a capped fetch failed; every text names the URL, never a body. `pub` (in a crate-private
+/// module) because the public IdP and SAML errors carry it.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     /// The request failed (connection, TLS, timeout, a refused redirect).
     #[error("GET {url}: {reason}")]
-    Request { url: String, reason: String },
+    Request {
+        /// The URL.
+        url: String,
+        /// reqwest's message and its source chain.
+        reason: String,
+    },
     /// The server answered with a non-success status.
     #[error("GET {url}: HTTP {status}")]
     Status {
+        /// The URL.
         url: String,
+        /// The status.
         status: reqwest::StatusCode,
     },
     /// The body passed the cap.
     #[error("GET {url}: document larger than {max} bytes")]
-    TooLarge { url: String, max: usize },
+    TooLarge {
+        /// The URL.
+        url: String,
+        /// The cap, in bytes.
+        max: usize,
+    },
 }
 
 /// GETs `url` and returns its body, refusing (and hanging up) as soon as more than `max`

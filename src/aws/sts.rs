@@ -37,7 +37,8 @@ enum Mode {
     },
 }
 
-/// Why the STS issuer cannot be built; the broker refuses to start with this text.
+/// Why the STS issuer cannot be built; the broker refuses to start with this text. `pub` (in a
+/// crate-private module) because `startup::StartError` carries it.
 #[derive(Debug, thiserror::Error)]
 pub enum StsSetupError {
     /// `web_identity` mode without `[issuer]` or without the broker's signing key.
