@@ -16,13 +16,22 @@ use serde_json::{Value, json};
 use std::io::Write;
 use std::sync::Mutex;
 
+/// The audit file cannot be opened; the broker refuses to start with this text. `pub` (in a
+/// crate-private module) because `startup::StartError` carries it.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open the audit file {}: {source}", path.display())]
+pub struct AuditError {
+    path: std::path::PathBuf,
+    source: std::io::Error,
+}
+
 pub(crate) enum Audit {
     Log,
     Lines(Mutex<Box<dyn Write + Send>>),
 }
 
 impl Audit {
-    pub(crate) fn open(output: &AuditOutput) -> Result<Audit, String> {
+    pub(crate) fn open(output: &AuditOutput) -> Result<Audit, AuditError> {
         Ok(match output {
             AuditOutput::Log => Audit::Log,
             AuditOutput::Stdout => Audit::Lines(Mutex::new(Box::new(std::io::stdout()))),
@@ -33,7 +42,10 @@ impl Audit {
                     .append(true)
                     .mode(0o640)
                     .open(path)
-                    .map_err(|e| format!("cannot open the audit file {}: {e}", path.display()))?;
+                    .map_err(|source| AuditError {
+                        path: path.clone(),
+                        source,
+                    })?;
                 Audit::Lines(Mutex::new(Box::new(f)))
             }
         })

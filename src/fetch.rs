@@ -28,6 +28,36 @@ pub(crate) fn redirect_policy() -> reqwest::redirect::Policy {
     })
 }
 
+/// Why a capped fetch failed; every text names the URL, never a body. `pub` (in a crate-private
+/// module) because the public IdP and SAML errors carry it.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The request failed (connection, TLS, timeout, a refused redirect).
+    #[error("GET {url}: {reason}")]
+    Request {
+        /// The URL.
+        url: String,
+        /// reqwest's message and its source chain.
+        reason: String,
+    },
+    /// The server answered with a non-success status.
+    #[error("GET {url}: HTTP {status}")]
+    Status {
+        /// The URL.
+        url: String,
+        /// The status.
+        status: reqwest::StatusCode,
+    },
+    /// The body passed the cap.
+    #[error("GET {url}: document larger than {max} bytes")]
+    TooLarge {
+        /// The URL.
+        url: String,
+        /// The cap, in bytes.
+        max: usize,
+    },
+}
+
 /// GETs `url` and returns its body, refusing (and hanging up) as soon as more than `max`
 /// bytes have arrived. The error names the URL, never a body.
 pub(crate) async fn get_capped(
@@ -35,17 +65,27 @@ pub(crate) async fn get_capped(
     url: &str,
     max: usize,
     timeout: Duration,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, FetchError> {
+    let request = |e: &reqwest::Error| FetchError::Request {
+        url: url.to_string(),
+        reason: describe(e),
+    };
     let mut res = http
         .get(url)
         .timeout(timeout)
         .send()
         .await
-        .map_err(|e| format!("GET {url}: {}", describe(&e)))?;
+        .map_err(|e| request(&e))?;
     if !res.status().is_success() {
-        return Err(format!("GET {url}: HTTP {}", res.status()));
+        return Err(FetchError::Status {
+            url: url.to_string(),
+            status: res.status(),
+        });
     }
-    let too_large = || format!("GET {url}: document larger than {max} bytes");
+    let too_large = || FetchError::TooLarge {
+        url: url.to_string(),
+        max,
+    };
     if res
         .content_length()
         .is_some_and(|n| n > u64::try_from(max).unwrap_or(u64::MAX))
@@ -53,11 +93,7 @@ pub(crate) async fn get_capped(
         return Err(too_large());
     }
     let mut body = Vec::new();
-    while let Some(chunk) = res
-        .chunk()
-        .await
-        .map_err(|e| format!("GET {url}: {}", describe(&e)))?
-    {
+    while let Some(chunk) = res.chunk().await.map_err(|e| request(&e))? {
         if body.len() + chunk.len() > max {
             // Dropping `res` closes the connection: the rest is never read.
             return Err(too_large());

@@ -26,6 +26,53 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Why the broker refuses to start. Each text is what the operator sees (`rolegate: <text>`),
+/// unchanged from when these were strings.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// `[server] listen` cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The configured address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The bound socket's address cannot be read, or the server cannot take the socket.
+    #[error("{0}")]
+    Socket(std::io::Error),
+    /// `--dev` on an address other than loopback: its IdP checks no password.
+    #[error("--dev listens on loopback only, not {0}: its IdP checks no password")]
+    DevNotLoopback(std::net::SocketAddr),
+    /// `http://<bound address>` is not a URL (never, for a socket address).
+    #[error("{0}")]
+    PublicUrl(url::ParseError),
+    /// `[audit] output` cannot be opened.
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
+    /// The outbound HTTP client cannot be built (TLS roots).
+    #[error("HTTP client: {0}")]
+    HttpClient(reqwest::Error),
+    /// The store cannot be set up.
+    #[error("{0}")]
+    Store(crate::store::StoreError),
+    /// The store's settings break a guarantee (Redis that evicts keys); the store says which.
+    #[error("{0}")]
+    UnsafeStore(String),
+    /// The dev IdP's key, or the broker's signing key, cannot be made or read.
+    #[error(transparent)]
+    SigningKey(#[from] crate::token::KeyError),
+    /// SAML: the SP key pair or an IdP's metadata.
+    #[error(transparent)]
+    Saml(#[from] crate::idp::saml::service::LoadError),
+    /// The STS issuer.
+    #[error(transparent)]
+    Sts(#[from] crate::aws::sts::StsSetupError),
+    /// The policy: `[[map]]` rules and policy files.
+    #[error(transparent)]
+    Policy(#[from] crate::policy::loader::LoadError),
+}
+
 /// The broker, bound and built, not yet serving.
 pub struct Application {
     server: Server,
@@ -75,23 +122,27 @@ impl Services {
 
 impl Application {
     /// Binds `[server] listen`, builds every service and the server, with the system clock.
-    pub async fn build(config: Config) -> Result<Self, String> {
+    pub async fn build(config: Config) -> Result<Self, StartError> {
         Self::build_with_clock(config, Arc::new(SystemClock)).await
     }
 
     /// As `build`, with an injected clock: tests replay old fixtures at their own instant.
-    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Self, String> {
-        let listener = TcpListener::bind(&config.server.listen)
-            .map_err(|e| format!("cannot listen on {}: {e}", config.server.listen))?;
-        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    pub async fn build_with_clock(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartError> {
+        let listener =
+            TcpListener::bind(&config.server.listen).map_err(|source| StartError::Listen {
+                addr: config.server.listen.clone(),
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(StartError::Socket)?;
         if config.dev && !addr.ip().is_loopback() {
-            return Err(format!(
-                "--dev listens on loopback only, not {addr}: its IdP checks no password"
-            ));
+            return Err(StartError::DevNotLoopback(addr));
         }
         let public_url = match &config.server.public_url {
             Some(u) => u.clone(),
-            None => url::Url::parse(&format!("http://{addr}")).map_err(|e| e.to_string())?,
+            None => url::Url::parse(&format!("http://{addr}")).map_err(StartError::PublicUrl)?,
         };
         let metrics = Arc::new(Metrics::new());
         let audit = Arc::new(crate::audit::Audit::open(&config.audit)?);
@@ -100,11 +151,11 @@ impl Application {
             .connect_timeout(Duration::from_secs(3))
             .redirect(crate::fetch::redirect_policy())
             .build()
-            .map_err(|e| format!("HTTP client: {e}"))?;
+            .map_err(StartError::HttpClient)?;
         let store: Arc<dyn Store> = match &config.store {
             StoreConfig::Memory => Arc::new(MemoryStore::default()),
             StoreConfig::Redis { url, sentinel } => {
-                Arc::new(RedisStore::connect(url, sentinel.as_ref()).map_err(|e| e.to_string())?)
+                Arc::new(RedisStore::connect(url, sentinel.as_ref()).map_err(StartError::Store)?)
             }
             StoreConfig::RedisCluster { nodes } => {
                 let seeds: Vec<String> = nodes
@@ -112,7 +163,7 @@ impl Application {
                     .split(',')
                     .map(|n| n.trim().to_string())
                     .collect();
-                Arc::new(RedisStore::connect_cluster(&seeds).map_err(|e| e.to_string())?)
+                Arc::new(RedisStore::connect_cluster(&seeds).map_err(StartError::Store)?)
             }
         };
         refuse_unsafe_store(store.as_ref()).await?;
@@ -236,7 +287,7 @@ impl Application {
             })
             .shutdown_timeout(shutdown)
             .listen(listener)
-            .map_err(|e| e.to_string())?
+            .map_err(StartError::Socket)?
             .run()
         };
         Ok(Application {
@@ -297,10 +348,10 @@ impl Application {
 /// A store whose settings break a guarantee (Redis that evicts keys) refuses the start. A
 /// store that cannot be asked yet (Redis down; the broker starts not ready) is checked again
 /// by every readiness probe.
-async fn refuse_unsafe_store(store: &dyn Store) -> Result<(), String> {
+async fn refuse_unsafe_store(store: &dyn Store) -> Result<(), StartError> {
     match tokio::time::timeout(Duration::from_secs(2), store.unsafe_setting()).await {
         Ok(Ok(None)) => Ok(()),
-        Ok(Ok(Some(problem))) => Err(problem),
+        Ok(Ok(Some(problem))) => Err(StartError::UnsafeStore(problem)),
         Ok(Err(_)) | Err(_) => {
             tracing::warn!(
                 "the store's settings could not be checked at start; readiness checks them"

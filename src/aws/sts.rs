@@ -37,6 +37,15 @@ enum Mode {
     },
 }
 
+/// Why the STS issuer cannot be built; the broker refuses to start with this text. `pub` (in a
+/// crate-private module) because `startup::StartError` carries it.
+#[derive(Debug, thiserror::Error)]
+pub enum StsSetupError {
+    /// `web_identity` mode without `[issuer]` or without the broker's signing key.
+    #[error("web_identity mode needs [issuer] and its signing key")]
+    NoIssuerKey,
+}
+
 pub(crate) struct StsIssuer {
     clients: HashMap<String, Client>,
     mode: Mode,
@@ -53,7 +62,7 @@ impl StsIssuer {
         key: Option<Arc<SigningKey>>,
         metrics: Arc<Metrics>,
         clock: Arc<dyn Clock>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, StsSetupError> {
         let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
         // AssumeRoleWithWebIdentity is an unsigned call: in that mode the broker has no AWS keys.
         let loader = match (&aws.static_credentials, aws.mode) {
@@ -101,7 +110,7 @@ impl StsIssuer {
             }
             AwsMode::WebIdentity => {
                 let (Some(key), Some(i)) = (key, issuer) else {
-                    return Err("web_identity mode needs [issuer] and its signing key".into());
+                    return Err(StsSetupError::NoIssuerKey);
                 };
                 Mode::WebIdentity {
                     key,

@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::domain::ClientKind;
 use crate::policy::engine::Decision;
 use crate::policy::explain::IdentityFile;
-use crate::policy::loader::PolicyMapper;
+use crate::policy::loader::{LoadError, PolicyMapper};
 use crate::policy::{Action, RequestContext, explain, lint};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -48,8 +48,8 @@ fn usage(msg: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn load(config: &Path) -> Result<PolicyMapper, String> {
-    let config = Config::load(Some(config), false).map_err(|e| e.to_string())?;
+fn load(config: &Path) -> Result<PolicyMapper, LoadError> {
+    let config = Config::load(Some(config), false)?;
     PolicyMapper::load(&config)
 }
 

@@ -15,7 +15,9 @@ pub(super) fn run(config: Option<PathBuf>, dev: bool) -> ExitCode {
     telemetry::init(config.server.log_format);
     // actix's own runtime: under a plain tokio main an unpolled server future makes stop() hang.
     let result = actix_web::rt::System::new().block_on(async move {
-        let app = Application::build(config).await?;
+        let app = Application::build(config)
+            .await
+            .map_err(|e| e.to_string())?;
         print_banner(&app, dev);
         app.run_until_stopped().await.map_err(|e| e.to_string())
     });

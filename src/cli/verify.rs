@@ -141,7 +141,7 @@ pub(super) fn saml(a: SamlArgs) -> ExitCode {
     use crate::clock::Clock;
     let md = match std::fs::read_to_string(&a.idp_metadata)
         .map_err(|e| e.to_string())
-        .and_then(|x| metadata::parse(&x, clock.unix()))
+        .and_then(|x| metadata::parse(&x, clock.unix()).map_err(|e| e.to_string()))
     {
         Ok(m) => m,
         Err(e) => return usage_saml(format!("{}: {e}", a.idp_metadata.display())),

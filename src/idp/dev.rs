@@ -6,6 +6,7 @@
 
 use crate::config::{DevUser, OidcIdpConfig};
 use crate::domain::IdpId;
+use crate::token::KeyError;
 use crate::token::SigningKey;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -36,7 +37,7 @@ pub struct DevIdp {
 }
 
 impl DevIdp {
-    pub fn new(id: IdpId, public_url: &url::Url, users: Vec<DevUser>) -> Result<Self, String> {
+    pub fn new(id: IdpId, public_url: &url::Url, users: Vec<DevUser>) -> Result<Self, KeyError> {
         Ok(DevIdp {
             id,
             issuer: format!("{}{PATH}", public_url.as_str().trim_end_matches('/')),

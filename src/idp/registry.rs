@@ -3,10 +3,11 @@
 use super::VerifyError;
 use super::dev::DevIdp;
 use super::oidc::verify::{MAX_TOKEN_CHARS, parse_header, peek_issuer};
-use super::oidc::{KeySource, OidcIdp};
+use super::oidc::{KeySource, OidcIdp, RefreshError};
 use crate::clock::Clock;
 use crate::config::{Config, IdpKind};
 use crate::domain::{Identity, IdpId};
+use crate::token::KeyError;
 use std::sync::Arc;
 
 /// Every configured IdP that verifies bearer tokens: OIDC, and the dev IdP in `--dev`.
@@ -18,12 +19,13 @@ pub struct IdpRegistry {
 
 impl IdpRegistry {
     /// Builds every IdP; keys are loaded later by [`IdpRegistry::refresh_all`] (after the
-    /// server listens, because the dev IdP's discovery is served by the broker itself).
+    /// server listens, because the dev IdP's discovery is served by the broker itself). Only
+    /// the dev IdP's key can fail.
     pub fn build(
         config: &Config,
         public_url: &url::Url,
         http: &reqwest::Client,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, KeyError> {
         let mut oidc = Vec::new();
         let mut dev = None;
         for idp in &config.idps {
@@ -74,7 +76,7 @@ impl IdpRegistry {
 
     /// Loads keys for every IdP, one result per IdP in configuration order (the server's key
     /// refresher runs this; a failure keeps that IdP's last good keys in place).
-    pub async fn refresh_all(&self) -> Vec<(&IdpId, Result<(), String>)> {
+    pub async fn refresh_all(&self) -> Vec<(&IdpId, Result<(), RefreshError>)> {
         let mut results = Vec::with_capacity(self.oidc.len());
         for idp in &self.oidc {
             results.push((&idp.id, idp.refresh().await));

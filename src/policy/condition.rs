@@ -6,8 +6,8 @@
 //!   true for a missing key and a positive one false;
 //! - `…IfExists` is true when the key is missing; `Null` tests presence.
 
-use super::context::{ContextKey, Values};
-use super::pattern::{Template, Tok, compile, matches};
+use super::context::{ContextKey, ContextKeyError, Values};
+use super::pattern::{Template, TemplateError, Tok, compile, matches};
 use crate::policy::RequestContext;
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -112,9 +112,90 @@ const OPERATORS: &[(&str, Base, bool)] = &[
     ("Null", Base::Null, false),
 ];
 
+/// A condition that does not parse; each text names the operator (and key or value) as
+/// written.
+#[derive(Debug, thiserror::Error)]
+pub enum ConditionError {
+    /// No such operator.
+    #[error("unknown condition operator `{operator}`")]
+    UnknownOperator {
+        /// As written.
+        operator: String,
+    },
+    /// `Null` with `IfExists` or `ForAnyValue:`/`ForAllValues:`.
+    #[error("`{operator}`: Null takes neither IfExists nor a set operator")]
+    NullModified {
+        /// As written.
+        operator: String,
+    },
+    /// The key is unknown.
+    #[error(transparent)]
+    Key(#[from] ContextKeyError),
+    /// A multivalued key without a set operator.
+    #[error(
+        "`{key}` can hold several values: use ForAnyValue:{name} or ForAllValues:{name} (IAM: multivalued keys need a set operator)"
+    )]
+    NeedsSetOperator {
+        /// The key.
+        key: ContextKey,
+        /// The operator without its set and IfExists parts.
+        name: String,
+    },
+    /// An empty value list.
+    #[error("`{operator}` on `{key}` lists no values")]
+    NoValues {
+        /// As written.
+        operator: String,
+        /// The key.
+        key: ContextKey,
+    },
+    /// A value that is not a valid template.
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    /// A policy variable in a Numeric, Date, IpAddress or Null operator.
+    #[error(
+        "`{operator}` takes no policy variables (IAM: variables only in String, Arn and Bool operators)"
+    )]
+    VariableInTypedOperator {
+        /// As written.
+        operator: String,
+    },
+    /// A value the operator cannot compare with.
+    #[error("`{operator}` value `{raw}`: {problem}")]
+    BadValue {
+        /// As written.
+        operator: String,
+        /// The value as written.
+        raw: String,
+        /// What is wrong with it.
+        problem: ValueError,
+    },
+}
+
+/// A literal value of the wrong type for its operator.
+#[derive(Debug, thiserror::Error)]
+pub enum ValueError {
+    /// Not a number (Numeric operators).
+    #[error("not a number")]
+    Number,
+    /// Not a date (Date operators).
+    #[error("not a date (ISO 8601 / RFC 3339, or epoch seconds)")]
+    Date,
+    /// Not `true` or `false` (Bool and Null).
+    #[error("not true or false")]
+    Flag,
+    /// Not an address or CIDR block (IpAddress and NotIpAddress).
+    #[error("not an IP address or CIDR block")]
+    Net,
+}
+
 impl Condition {
     /// `operator` as written in the policy; `key` and `values` from its block.
-    pub fn parse(operator: &str, key: &str, raw_values: &[String]) -> Result<Condition, String> {
+    pub fn parse(
+        operator: &str,
+        key: &str,
+        raw_values: &[String],
+    ) -> Result<Condition, ConditionError> {
         let (set, rest) = if let Some(r) = strip_ci(operator, "ForAnyValue:") {
             (SetOp::ForAnyValue, r)
         } else if let Some(r) = strip_ci(operator, "ForAllValues:") {
@@ -131,20 +212,26 @@ impl Condition {
         let &(_, base, negated) = OPERATORS
             .iter()
             .find(|(n, _, _)| n.eq_ignore_ascii_case(name))
-            .ok_or_else(|| format!("unknown condition operator `{operator}`"))?;
+            .ok_or_else(|| ConditionError::UnknownOperator {
+                operator: operator.to_string(),
+            })?;
         if base == Base::Null && (if_exists || set != SetOp::Single) {
-            return Err(format!(
-                "`{operator}`: Null takes neither IfExists nor a set operator"
-            ));
+            return Err(ConditionError::NullModified {
+                operator: operator.to_string(),
+            });
         }
         let key = ContextKey::parse(key)?;
         if key.is_multivalued() && set == SetOp::Single && base != Base::Null {
-            return Err(format!(
-                "`{key}` can hold several values: use ForAnyValue:{name} or ForAllValues:{name} (IAM: multivalued keys need a set operator)"
-            ));
+            return Err(ConditionError::NeedsSetOperator {
+                key,
+                name: name.to_string(),
+            });
         }
         if raw_values.is_empty() {
-            return Err(format!("`{operator}` on `{key}` lists no values"));
+            return Err(ConditionError::NoValues {
+                operator: operator.to_string(),
+                key,
+            });
         }
         let mut values = Vec::with_capacity(raw_values.len());
         for raw in raw_values {
@@ -160,13 +247,18 @@ impl Condition {
                     | Base::Bool
             );
             if typed && template.has_vars() {
-                return Err(format!(
-                    "`{operator}` takes no policy variables (IAM: variables only in String, Arn and Bool operators)"
-                ));
+                return Err(ConditionError::VariableInTypedOperator {
+                    operator: operator.to_string(),
+                });
             }
             let parsed = match template.as_text() {
-                Some(text) => parse_value(base, text)
-                    .map_err(|e| format!("`{operator}` value `{raw}`: {e}"))?,
+                Some(text) => {
+                    parse_value(base, text).map_err(|problem| ConditionError::BadValue {
+                        operator: operator.to_string(),
+                        raw: raw.clone(),
+                        problem,
+                    })?
+                }
                 None => Parsed::Dynamic, // variables or escapes: expanded per request
             };
             values.push(PolicyValue { template, parsed });
@@ -253,7 +345,7 @@ fn strip_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     .then(|| &s[prefix.len()..])
 }
 
-fn parse_value(base: Base, text: &str) -> Result<Parsed, String> {
+fn parse_value(base: Base, text: &str) -> Result<Parsed, ValueError> {
     Ok(match base {
         Base::StringEquals => Parsed::Text(text.to_string()),
         Base::StringEqualsIgnoreCase => Parsed::Text(text.to_lowercase()),
@@ -262,16 +354,14 @@ fn parse_value(base: Base, text: &str) -> Result<Parsed, String> {
         | Base::NumericLessThan
         | Base::NumericLessThanEquals
         | Base::NumericGreaterThan
-        | Base::NumericGreaterThanEquals => Parsed::Number(number(text).ok_or("not a number")?),
+        | Base::NumericGreaterThanEquals => Parsed::Number(number(text).ok_or(ValueError::Number)?),
         Base::DateEquals
         | Base::DateLessThan
         | Base::DateLessThanEquals
         | Base::DateGreaterThan
-        | Base::DateGreaterThanEquals => {
-            Parsed::Date(date(text).ok_or("not a date (ISO 8601 / RFC 3339, or epoch seconds)")?)
-        }
-        Base::Bool | Base::Null => Parsed::Flag(flag(text).ok_or("not true or false")?),
-        Base::IpAddress => Parsed::Net(net(text).ok_or("not an IP address or CIDR block")?),
+        | Base::DateGreaterThanEquals => Parsed::Date(date(text).ok_or(ValueError::Date)?),
+        Base::Bool | Base::Null => Parsed::Flag(flag(text).ok_or(ValueError::Flag)?),
+        Base::IpAddress => Parsed::Net(net(text).ok_or(ValueError::Net)?),
     })
 }
 

@@ -70,12 +70,26 @@ pub(crate) const KNOWN_KEYS: &[&str] = &[
     "aws:EpochTime",
 ];
 
+/// A condition key (or a policy variable's key) that is not one rolegate knows.
+#[derive(Debug, thiserror::Error)]
+pub enum ContextKeyError {
+    /// `rolegate:claims/` with nothing after it.
+    #[error("`rolegate:claims/` needs a claim name")]
+    NoClaimName,
+    /// No such key; the message lists the known ones.
+    #[error("unknown condition key `{name}`; known keys: {}", KNOWN_KEYS.join(", "))]
+    Unknown {
+        /// The key as written.
+        name: String,
+    },
+}
+
 impl ContextKey {
-    pub fn parse(name: &str) -> Result<ContextKey, String> {
+    pub fn parse(name: &str) -> Result<ContextKey, ContextKeyError> {
         let lower = name.to_ascii_lowercase();
         if let Some(claim) = lower.strip_prefix("rolegate:claims/") {
             if claim.is_empty() {
-                return Err("`rolegate:claims/` needs a claim name".into());
+                return Err(ContextKeyError::NoClaimName);
             }
             // Claim names keep their case: JWT claim names are case-sensitive.
             return Ok(ContextKey::Claim(
@@ -98,10 +112,9 @@ impl ContextKey {
             "aws:currenttime" => ContextKey::CurrentTime,
             "aws:epochtime" => ContextKey::EpochTime,
             _ => {
-                return Err(format!(
-                    "unknown condition key `{name}`; known keys: {}",
-                    KNOWN_KEYS.join(", ")
-                ));
+                return Err(ContextKeyError::Unknown {
+                    name: name.to_string(),
+                });
             }
         })
     }

@@ -101,6 +101,8 @@ impl std::fmt::Display for ParseError {
     }
 }
 
+impl std::error::Error for ParseError {}
+
 /// Policy files larger than this are refused.
 pub(crate) const MAX_POLICY_BYTES: usize = 1 << 20;
 
@@ -223,7 +225,8 @@ fn statement(file: &str, index: usize, v: &Value) -> StResult<Statement> {
         .iter()
         .enumerate()
     {
-        let t = Template::parse(r).or_else(|e| at(&format!(".{resource_key}[{j}]"), e))?;
+        let t =
+            Template::parse(r).or_else(|e| at(&format!(".{resource_key}[{j}]"), e.to_string()))?;
         if r != "*" && !r.starts_with("arn:") {
             return at(
                 &format!(".{resource_key}[{j}]"),
@@ -333,7 +336,7 @@ fn conditions(v: &Value) -> StResult<Vec<Condition>> {
         for (key, values) in keys {
             let kpath = format!("{path}.{key}");
             let vals = scalars(values, &kpath)?;
-            out.push(Condition::parse(op, key, &vals).or_else(|e| at(&kpath, e))?);
+            out.push(Condition::parse(op, key, &vals).or_else(|e| at(&kpath, e.to_string()))?);
         }
     }
     Ok(out)
@@ -371,7 +374,8 @@ fn session(v: &Value) -> StResult<SessionBlock> {
                     let Some(tv) = tv.as_str() else {
                         return at(&format!("{path}.{tk}"), "a tag value is a string");
                     };
-                    let t = Template::parse(tv).or_else(|e| at(&format!("{path}.{tk}"), e))?;
+                    let t = Template::parse(tv)
+                        .or_else(|e| at(&format!("{path}.{tk}"), e.to_string()))?;
                     s.tags.push((tk.clone(), t));
                 }
             }

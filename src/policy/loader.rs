@@ -5,7 +5,7 @@
 //! stays and the failure is kept for /readyz, the log and the metrics: a deleted or broken
 //! Deny must never silently widen access.
 
-use super::document::{Statement, parse_document};
+use super::document::{ParseError, Statement, parse_document};
 use super::engine::Engine;
 use super::{Action, Denied, Grant, Mapper, RequestContext, RoleSummary, shorthand};
 use crate::config::{Config, MapRule, RoleConfig};
@@ -45,25 +45,51 @@ pub struct PolicyStatus {
     pub error: Option<String>,
 }
 
+/// Why the policy cannot be (re)loaded: the broker refuses to start, or a reload keeps the
+/// old policy. Each text names its file (and JSON path) or `map[i]`.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A `[[map]]` rule.
+    #[error(transparent)]
+    MapRule(#[from] shorthand::MapRuleError),
+    /// A policy file cannot be read.
+    #[error("{name}: cannot read the policy file: {source}")]
+    ReadFile {
+        /// The file, as displayed.
+        name: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A policy file does not parse.
+    #[error(transparent)]
+    Document(#[from] ParseError),
+    /// The main config file does not validate (a reload re-reads it; so do the `policy`
+    /// commands).
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+}
+
 /// Reads and parses every listed file; the first failure names its file and JSON path.
 pub(crate) fn load_statements(
     files: &[PathBuf],
     rules: &[MapRule],
     roles: &[RoleConfig],
-) -> Result<Vec<Statement>, String> {
+) -> Result<Vec<Statement>, LoadError> {
     let mut statements = shorthand::compile(rules, roles)?;
     for f in files {
         let name = f.display().to_string();
-        let text = std::fs::read_to_string(f)
-            .map_err(|e| format!("{name}: cannot read the policy file: {e}"))?;
-        statements.extend(parse_document(&name, &text).map_err(|e| e.to_string())?);
+        let text = std::fs::read_to_string(f).map_err(|source| LoadError::ReadFile {
+            name: name.clone(),
+            source,
+        })?;
+        statements.extend(parse_document(&name, &text)?);
     }
     Ok(statements)
 }
 
 impl PolicyMapper {
     /// The first load: any error stops the broker from starting.
-    pub fn load(config: &Config) -> Result<Self, String> {
+    pub fn load(config: &Config) -> Result<Self, LoadError> {
         let statements = load_statements(&config.policy_files, &config.maps, &config.roles)?;
         let status = PolicyStatus {
             statements: statements.len(),
@@ -112,7 +138,7 @@ impl PolicyMapper {
     }
 
     /// Re-reads every file. On success the new policy is live; on failure the old one stays.
-    pub fn reload(&self) -> Result<usize, String> {
+    pub fn reload(&self) -> Result<usize, LoadError> {
         // The main file first: if it no longer validates, nothing changes.
         let inputs = match &self.source {
             Some((path, dev)) => match Config::load(Some(path), *dev) {
@@ -122,12 +148,11 @@ impl PolicyMapper {
                     roles: c.roles,
                 },
                 Err(e) => {
-                    let e = e.to_string();
                     self.status
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .error = Some(e.clone());
-                    return Err(e);
+                        .error = Some(e.to_string());
+                    return Err(e.into());
                 }
             },
             None => self
@@ -163,7 +188,7 @@ impl PolicyMapper {
                 Ok(n)
             }
             Err(e) => {
-                status.error = Some(e.clone());
+                status.error = Some(e.to_string());
                 Err(e)
             }
         }

@@ -5,7 +5,7 @@
 //! read from the policy's own text: a substituted value is literal, so a claim holding `*`
 //! matches only a `*` (IAM: "policy variables … are treated as literal strings").
 
-use super::context::{ContextKey, Values};
+use super::context::{ContextKey, ContextKeyError, Values};
 use crate::policy::RequestContext;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +14,34 @@ pub enum Part {
     Var {
         key: ContextKey,
         default: Option<String>,
+    },
+}
+
+/// A templated value that does not parse; each text names the value as written.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    /// `${` without its `}`.
+    #[error("`{raw}`: unterminated `${{`")]
+    Unterminated {
+        /// The value as written.
+        raw: String,
+    },
+    /// `${key, default}` with the default not in single quotes.
+    #[error("`{raw}`: a default is written in single quotes: ${{key, 'value'}}")]
+    UnquotedDefault {
+        /// The value as written.
+        raw: String,
+    },
+    /// The variable's key is unknown.
+    #[error(transparent)]
+    Key(#[from] ContextKeyError),
+    /// A multivalued key used as a variable.
+    #[error("`{raw}`: `{key}` has several values and cannot be a variable")]
+    Multivalued {
+        /// The value as written.
+        raw: String,
+        /// The key.
+        key: ContextKey,
     },
 }
 
@@ -27,16 +55,16 @@ pub struct Template {
 impl Template {
     /// Parses `${…}` variables; `$` not followed by `{` is text. IAM's escapes `${*}`, `${?}`
     /// and `${$}` stand for a literal `*`, `?` and `$`.
-    pub fn parse(raw: &str) -> Result<Template, String> {
+    pub fn parse(raw: &str) -> Result<Template, TemplateError> {
         let mut parts = Vec::new();
         let mut text = String::new();
         let mut rest = raw;
         while let Some(i) = rest.find("${") {
             text.push_str(&rest[..i]);
             let after = &rest[i + 2..];
-            let end = after
-                .find('}')
-                .ok_or_else(|| format!("`{raw}`: unterminated `${{`"))?;
+            let end = after.find('}').ok_or_else(|| TemplateError::Unterminated {
+                raw: raw.to_string(),
+            })?;
             let inner = &after[..end];
             match inner {
                 "*" | "?" | "$" => {
@@ -55,9 +83,9 @@ impl Template {
                             let d = d.trim();
                             let quoted = d.len() >= 2 && d.starts_with('\'') && d.ends_with('\'');
                             if !quoted {
-                                return Err(format!(
-                                    "`{raw}`: a default is written in single quotes: ${{key, 'value'}}"
-                                ));
+                                return Err(TemplateError::UnquotedDefault {
+                                    raw: raw.to_string(),
+                                });
                             }
                             (k.trim(), Some(d[1..d.len() - 1].to_string()))
                         }
@@ -65,9 +93,10 @@ impl Template {
                     };
                     let key = ContextKey::parse(key)?;
                     if key.is_multivalued() {
-                        return Err(format!(
-                            "`{raw}`: `{key}` has several values and cannot be a variable"
-                        ));
+                        return Err(TemplateError::Multivalued {
+                            raw: raw.to_string(),
+                            key,
+                        });
                     }
                     if !text.is_empty() {
                         parts.push(Part::Text(std::mem::take(&mut text)));

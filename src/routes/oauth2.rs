@@ -69,7 +69,25 @@ fn check_client(client_id: Option<&str>) -> Result<(), ApiError> {
 /// of the broker may have judged the first.
 type Params = HashMap<String, String>;
 
-fn single_valued(pairs: Vec<(String, String)>) -> Result<Params, String> {
+/// A parameter that appears more than once: the request is refused with `invalid_request`.
+#[derive(Debug)]
+struct RepeatedParameter {
+    /// Its name, when it is a plain parameter name (never arbitrary input, which is not echoed).
+    name: Option<String>,
+}
+
+impl std::fmt::Display for RepeatedParameter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.name {
+            Some(name) => write!(f, "`{name}` appears more than once (RFC 6749 §3.1)"),
+            None => f.write_str("a parameter appears more than once (RFC 6749 §3.1)"),
+        }
+    }
+}
+
+impl std::error::Error for RepeatedParameter {}
+
+fn single_valued(pairs: Vec<(String, String)>) -> Result<Params, RepeatedParameter> {
     let mut params = Params::with_capacity(pairs.len());
     for (name, value) in pairs {
         if params.contains_key(&name) {
@@ -77,10 +95,8 @@ fn single_valued(pairs: Vec<(String, String)>) -> Result<Params, String> {
             let plain = !name.is_empty()
                 && name.len() <= 32
                 && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
-            return Err(if plain {
-                format!("`{name}` appears more than once (RFC 6749 §3.1)")
-            } else {
-                "a parameter appears more than once (RFC 6749 §3.1)".to_string()
+            return Err(RepeatedParameter {
+                name: plain.then_some(name),
             });
         }
         params.insert(name, value);
@@ -90,7 +106,7 @@ fn single_valued(pairs: Vec<(String, String)>) -> Result<Params, String> {
 
 /// [`single_valued`] for the JSON endpoints.
 fn params(pairs: Vec<(String, String)>) -> Result<Params, ApiError> {
-    single_valued(pairs).map_err(|m| ApiError::bad_request("invalid_request", m))
+    single_valued(pairs).map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))
 }
 
 /// The services the CLI's OAuth surface uses, and the client's address.
@@ -380,7 +396,13 @@ async fn authorize(
 ) -> Result<HttpResponse, PageError> {
     let query = match single_valued(query.into_inner()) {
         Ok(q) => q,
-        Err(m) => return Ok(page::error(StatusCode::BAD_REQUEST, "invalid_request", &m)),
+        Err(e) => {
+            return Ok(page::error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                &e.to_string(),
+            ));
+        }
     };
     let r = match check_authorize(&query) {
         Ok(r) => r,
@@ -479,7 +501,8 @@ async fn back_to_cli(
 
 /// A page's form with one value per field, or the error page.
 fn page_params(form: web::Form<Vec<(String, String)>>) -> Result<Params, PageError> {
-    single_valued(form.into_inner()).map_err(|m| ApiError::bad_request("invalid_request", m).into())
+    single_valued(form.into_inner())
+        .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()).into())
 }
 
 /// The session of a decision form, whose CSRF token it must carry; otherwise the response to

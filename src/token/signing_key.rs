@@ -51,14 +51,6 @@ pub enum KeyError {
     PublicKeyEncoding,
 }
 
-// Until startup (being restructured in another change) and the dev IdP take `KeyError`: their
-// `?` into `Result<_, String>` keeps working, with the same text.
-impl From<KeyError> for String {
-    fn from(e: KeyError) -> String {
-        e.to_string()
-    }
-}
-
 /// Signing a token failed (jsonwebtoken's encoder); logged, never shown to a client.
 #[derive(Debug, thiserror::Error)]
 #[error("signing failed: {0}")]

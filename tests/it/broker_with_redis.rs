@@ -194,6 +194,7 @@ async fn redis_that_evicts_replay_keys_is_refused_at_start() {
     let Err(err) = rolegate::startup::Application::build(config).await else {
         panic!("started on a Redis that evicts keys")
     };
+    let err = err.to_string();
     assert!(err.contains("`allkeys-lru`"), "{err}");
     assert!(
         err.contains("maxmemory-policy noeviction"),

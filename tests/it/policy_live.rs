@@ -348,7 +348,8 @@ async fn an_invalid_policy_stops_the_broker_from_starting() {
     let err = rolegate::startup::Application::build(config)
         .await
         .err()
-        .expect("refused");
+        .expect("refused")
+        .to_string();
     assert!(
         err.contains("deny.json")
             && err.contains("Statement[0].Condition.StringEqual")

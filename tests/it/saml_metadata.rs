@@ -103,6 +103,7 @@ async fn metadata_without_a_signing_certificate_refuses_the_start() {
     let Err(err) = Application::build(cfg).await else {
         panic!("a SAML IdP without a pinned signing certificate must not serve")
     };
+    let err = err.to_string();
     assert!(err.contains("no signing certificate"), "{err}");
 
     // `config check` catches it too, naming the key.
@@ -146,6 +147,7 @@ metadata_file = "md.xml"
     let Err(err) = Application::build(cfg).await else {
         panic!("two SAML IdPs with one entity ID must not serve")
     };
+    let err = err.to_string();
     assert!(
         err.contains("corp-copy") && err.contains("already idp `corp`"),
         "{err}"

@@ -19,6 +19,51 @@ use std::time::Duration;
 /// must not make the broker buffer without bound).
 const MAX_DOC_BYTES: usize = 512 * 1024;
 
+/// Why an IdP's keys could not be (re)loaded; logged, and the last good keys stay in place.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    /// The `jwks_file` cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The JWK Set (file or `jwks_uri`) is unusable.
+    #[error(transparent)]
+    Jwks(#[from] keys::JwksError),
+    /// Fetching the discovery document or the JWK Set failed.
+    #[error(transparent)]
+    Fetch(#[from] crate::fetch::FetchError),
+    /// The discovery document is not JSON.
+    #[error("discovery document at {url} is not JSON: {source}")]
+    DiscoveryNotJson {
+        /// The discovery URL.
+        url: String,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// The discovery document's `issuer` is not the configured one (OIDC Discovery §4.3).
+    #[error("discovery document at {url} names another issuer")]
+    OtherIssuer {
+        /// The discovery URL.
+        url: String,
+    },
+    /// The discovery document has no `jwks_uri`.
+    #[error("{url} has no jwks_uri")]
+    NoJwksUri {
+        /// The discovery URL.
+        url: String,
+    },
+    /// `jwks_uri` does not parse.
+    #[error("jwks_uri is not a URL")]
+    JwksUriNotUrl,
+    /// `jwks_uri` is plain http (and not loopback).
+    #[error("jwks_uri must be https")]
+    JwksUriNotHttps,
+}
+
 /// Where an OIDC IdP's signing keys come from.
 pub enum KeySource {
     /// OIDC Discovery 1.0 §4 at `<issuer>/.well-known/openid-configuration`, then `jwks_uri`.
@@ -76,14 +121,17 @@ impl OidcIdp {
     }
 
     /// Fetches and swaps in fresh keys. On failure the last good keys stay in place.
-    pub async fn refresh(&self) -> Result<(), String> {
+    pub async fn refresh(&self) -> Result<(), RefreshError> {
         let _one_at_a_time = self.keys.fetching.lock().await;
         let keys = match &self.source {
             KeySource::File(p) => {
                 let bytes = tokio::fs::read(p)
                     .await
-                    .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-                KeySet::from_jwks_json(&bytes).map_err(|e| e.to_string())?
+                    .map_err(|source| RefreshError::ReadFile {
+                        path: p.clone(),
+                        source,
+                    })?;
+                KeySet::from_jwks_json(&bytes)?
             }
             KeySource::Discovery(http) => self.discover(http).await?,
         };
@@ -91,24 +139,29 @@ impl OidcIdp {
         Ok(())
     }
 
-    async fn discover(&self, http: &reqwest::Client) -> Result<KeySet, String> {
+    async fn discover(&self, http: &reqwest::Client) -> Result<KeySet, RefreshError> {
         let url = format!(
             "{}/.well-known/openid-configuration",
             self.cfg.issuer.trim_end_matches('/')
         );
-        let doc: serde_json::Value = serde_json::from_slice(&fetch(http, &url).await?)
-            .map_err(|e| format!("discovery document at {url} is not JSON: {e}"))?;
+        let doc: serde_json::Value =
+            serde_json::from_slice(&fetch(http, &url).await?).map_err(|source| {
+                RefreshError::DiscoveryNotJson {
+                    url: url.clone(),
+                    source,
+                }
+            })?;
         // OIDC Discovery §4.3: the `issuer` in the document must be identical to the one we use.
         if doc.get("issuer").and_then(|v| v.as_str()) != Some(self.cfg.issuer.as_str()) {
-            return Err(format!("discovery document at {url} names another issuer"));
+            return Err(RefreshError::OtherIssuer { url });
         }
         let jwks_uri = doc
             .get("jwks_uri")
             .and_then(|v| v.as_str())
-            .ok_or_else(|| format!("{url} has no jwks_uri"))?;
-        let parsed = url::Url::parse(jwks_uri).map_err(|_| "jwks_uri is not a URL".to_string())?;
+            .ok_or_else(|| RefreshError::NoJwksUri { url: url.clone() })?;
+        let parsed = url::Url::parse(jwks_uri).map_err(|_| RefreshError::JwksUriNotUrl)?;
         if parsed.scheme() != "https" && !crate::config::is_loopback_url(&parsed) {
-            return Err("jwks_uri must be https".into());
+            return Err(RefreshError::JwksUriNotHttps);
         }
         let endpoint = |key: &str| {
             doc.get(key)
@@ -130,7 +183,7 @@ impl OidcIdp {
                     .unwrap_or(false),
             });
         }
-        KeySet::from_jwks_json(&fetch(http, jwks_uri).await?).map_err(|e| e.to_string())
+        Ok(KeySet::from_jwks_json(&fetch(http, jwks_uri).await?)?)
     }
 
     /// Verifies a bearer token. An unknown `kid` triggers one refetch (the IdP may have
@@ -162,6 +215,6 @@ impl OidcIdp {
     }
 }
 
-async fn fetch(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, String> {
+async fn fetch(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, crate::fetch::FetchError> {
     crate::fetch::get_capped(http, url, MAX_DOC_BYTES, Duration::from_secs(5)).await
 }

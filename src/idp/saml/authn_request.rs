@@ -23,7 +23,24 @@ pub(crate) struct AuthnParams<'a> {
     pub signing_key: Option<&'a PKey<Private>>,
 }
 
-pub(crate) fn redirect(p: &AuthnParams<'_>, now: SystemTime) -> Result<LoginRedirect, String> {
+/// Why no AuthnRequest redirect could be built (logged; the browser sees a generic error).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum AuthnRequestError {
+    /// samael could not encode or sign it.
+    #[error("cannot build the AuthnRequest: {reason}")]
+    Build {
+        /// samael's error, as text (its `Box<dyn Error>` is not `Send`).
+        reason: String,
+    },
+    /// No destination (never: `destination` is always set).
+    #[error("the AuthnRequest has no destination")]
+    NoDestination,
+}
+
+pub(crate) fn redirect(
+    p: &AuthnParams<'_>,
+    now: SystemTime,
+) -> Result<LoginRedirect, AuthnRequestError> {
     // xsd:ID is an NCName: it may not start with a digit, hence the underscore.
     let request_id = format!("_{}", hex::encode(rand::random::<[u8; 16]>()));
     let request = AuthnRequest {
@@ -45,8 +62,10 @@ pub(crate) fn redirect(p: &AuthnParams<'_>, now: SystemTime) -> Result<LoginRedi
         Some(key) => request.signed_redirect(p.relay_state, key),
         None => request.redirect(p.relay_state),
     }
-    .map_err(|e| format!("cannot build the AuthnRequest: {e}"))?
-    .ok_or("the AuthnRequest has no destination")?;
+    .map_err(|e| AuthnRequestError::Build {
+        reason: e.to_string(),
+    })?
+    .ok_or(AuthnRequestError::NoDestination)?;
     Ok(LoginRedirect {
         url: url.to_string(),
         request_id,

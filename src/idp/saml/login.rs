@@ -50,7 +50,7 @@ pub(crate) enum StartError {
     #[error("the identity provider's metadata has no HTTP-Redirect sign-in endpoint")]
     NoSsoEndpoint,
     #[error("cannot build the AuthnRequest: {0}")]
-    AuthnRequest(String),
+    AuthnRequest(#[from] authn_request::AuthnRequestError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -117,8 +117,7 @@ impl SamlLogin {
                 signing_key: self.saml.sp_key.as_ref(),
             },
             self.clock.now(),
-        )
-        .map_err(|e| StartError::AuthnRequest(e.clone()))?;
+        )?;
         let pending = Pending {
             request_id: redirect.request_id,
             idp: idp.id.to_string(),

@@ -29,24 +29,58 @@ pub struct IdpMetadata {
     pub(crate) valid_until: Option<i64>,
 }
 
+/// Why IdP metadata is refused; the texts are what operators see at start, from `config
+/// check` and from `verify saml`.
+#[derive(Debug, thiserror::Error)]
+pub enum MetadataError {
+    /// A DOCTYPE or entity declaration (never needed, and an XML attack surface).
+    #[error("metadata must not contain a DOCTYPE or entities")]
+    Doctype,
+    /// Not an EntityDescriptor that samael can read.
+    #[error("not SAML 2.0 metadata (an EntityDescriptor): {0}")]
+    NotEntityDescriptor(<EntityDescriptor as std::str::FromStr>::Err),
+    /// `entityID` is absent or blank.
+    #[error("EntityDescriptor has no entityID")]
+    NoEntityId,
+    /// No IDPSSODescriptor: an SP's or someone else's metadata.
+    #[error("no IDPSSODescriptor: this is not an identity provider's metadata")]
+    NotAnIdp,
+    /// `validUntil` is in the past (SAML metadata 2.3.1).
+    #[error("metadata has expired (validUntil is in the past); fetch it again")]
+    Expired,
+    /// An X509Certificate is not base64.
+    #[error("an X509Certificate is not valid base64")]
+    CertNotBase64,
+    /// An X509Certificate is base64 but not a DER certificate.
+    #[error("an X509Certificate is not a valid DER certificate")]
+    CertNotDer,
+    /// No signing certificate: samael would accept unsigned Responses.
+    #[error(
+        "no signing certificate (KeyDescriptor use=\"signing\" with an \
+                    X509Certificate): rolegate will not accept unsigned Responses"
+    )]
+    NoSigningCertificate,
+    /// A certificate whose key cannot verify XML signatures.
+    #[error(transparent)]
+    Pin(#[from] super::verify::PinError),
+}
+
 /// Parses an EntityDescriptor (`now` in Unix seconds, for `validUntil`); refuses metadata without a signing certificate or past its end.
-pub fn parse(xml: &str, now: i64) -> Result<IdpMetadata, String> {
+pub fn parse(xml: &str, now: i64) -> Result<IdpMetadata, MetadataError> {
     if xml.contains("<!DOCTYPE") || xml.contains("<!ENTITY") {
-        return Err("metadata must not contain a DOCTYPE or entities".into());
+        return Err(MetadataError::Doctype);
     }
-    let ed: EntityDescriptor = xml
-        .parse()
-        .map_err(|e| format!("not SAML 2.0 metadata (an EntityDescriptor): {e}"))?;
+    let ed: EntityDescriptor = xml.parse().map_err(MetadataError::NotEntityDescriptor)?;
     let entity_id = ed
         .entity_id
         .clone()
         .filter(|e| !e.trim().is_empty())
-        .ok_or("EntityDescriptor has no entityID")?;
+        .ok_or(MetadataError::NoEntityId)?;
     let descriptors = ed
         .idp_sso_descriptors
         .as_deref()
         .filter(|d| !d.is_empty())
-        .ok_or("no IDPSSODescriptor: this is not an identity provider's metadata")?;
+        .ok_or(MetadataError::NotAnIdp)?;
     let mut valid_until = ed.valid_until.map(|t| t.timestamp());
     for d in descriptors {
         if let Some(t) = d.valid_until {
@@ -56,7 +90,7 @@ pub fn parse(xml: &str, now: i64) -> Result<IdpMetadata, String> {
     if let Some(v) = valid_until
         && v <= now
     {
-        return Err("metadata has expired (validUntil is in the past); fetch it again".into());
+        return Err(MetadataError::Expired);
     }
     let mut certs = Vec::new();
     for d in descriptors {
@@ -69,9 +103,8 @@ pub fn parse(xml: &str, now: i64) -> Result<IdpMetadata, String> {
                 let clean: String = b64.chars().filter(|c| !c.is_whitespace()).collect();
                 let der = STANDARD
                     .decode(clean)
-                    .map_err(|_| "an X509Certificate is not valid base64")?;
-                openssl::x509::X509::from_der(&der)
-                    .map_err(|_| "an X509Certificate is not a valid DER certificate")?;
+                    .map_err(|_| MetadataError::CertNotBase64)?;
+                openssl::x509::X509::from_der(&der).map_err(|_| MetadataError::CertNotDer)?;
                 if !certs.iter().any(|c: &CertificateDer| c.der_data() == der) {
                     certs.push(CertificateDer::from(der));
                 }
@@ -79,13 +112,9 @@ pub fn parse(xml: &str, now: i64) -> Result<IdpMetadata, String> {
         }
     }
     if certs.is_empty() {
-        return Err(
-            "no signing certificate (KeyDescriptor use=\"signing\" with an \
-                    X509Certificate): rolegate will not accept unsigned Responses"
-                .into(),
-        );
+        return Err(MetadataError::NoSigningCertificate);
     }
-    let keys = super::verify::pinned_keys(&certs).map_err(|e| e.to_string())?;
+    let keys = super::verify::pinned_keys(&certs)?;
     let fingerprints = certs
         .iter()
         .map(|c| {
@@ -174,7 +203,7 @@ mod tests {
     fn refuses_metadata_that_would_let_unsigned_responses_through() {
         let a = cert_b64();
         let e = parse(&md(&key(r#"use="encryption""#, &a), ""), 0).unwrap_err();
-        assert!(e.contains("no signing certificate"), "{e}");
+        assert!(e.to_string().contains("no signing certificate"), "{e}");
         assert!(parse(&md("", ""), 0).is_err());
         assert!(parse(&md(&key(r#"use="signing""#, "bm90IGEgY2VydA=="), ""), 0).is_err());
         let expired = md(
@@ -184,6 +213,7 @@ mod tests {
         assert!(
             parse(&expired, 1_800_000_000)
                 .unwrap_err()
+                .to_string()
                 .contains("expired")
         );
         assert!(parse("<!DOCTYPE x><x/>", 0).is_err());

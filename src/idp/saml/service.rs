@@ -12,6 +12,7 @@ use crate::domain::IdpId;
 use crate::metrics::Metrics;
 use openssl::pkey::{PKey, Private};
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -62,6 +63,85 @@ pub struct SamlService {
     pub(crate) verifiers: VerifierPool,
 }
 
+/// Why the SAML service cannot load; the broker refuses to start with this text.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// `saml.sp_key_file` cannot be read.
+    #[error("saml.sp_key_file {}: {source}", path.display())]
+    SpKeyRead {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// `saml.sp_key_file` is not a PEM private key.
+    #[error("saml.sp_key_file {}: not a PEM private key", path.display())]
+    SpKeyNotPem {
+        /// The file.
+        path: PathBuf,
+    },
+    /// `saml.sp_cert_file` cannot be read.
+    #[error("saml.sp_cert_file {}: {source}", path.display())]
+    SpCertRead {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// `saml.sp_cert_file` is not a PEM certificate.
+    #[error("saml.sp_cert_file {}: not a PEM certificate", path.display())]
+    SpCertNotPem {
+        /// The file.
+        path: PathBuf,
+    },
+    /// An IdP's metadata cannot be read, fetched or accepted.
+    #[error("idp `{idp}`: {source}")]
+    Metadata {
+        /// The IdP.
+        idp: IdpId,
+        /// Why.
+        source: FetchError,
+    },
+    /// Two IdPs whose metadata names one entity ID.
+    #[error(
+        "idp `{idp}`: its metadata names entity ID `{entity_id}`, which is already idp `{first}`'s; \
+                     configure each SAML IdP once"
+    )]
+    DuplicateEntityId {
+        /// The later IdP.
+        idp: IdpId,
+        /// The entity ID both name.
+        entity_id: String,
+        /// The IdP configured first with it.
+        first: IdpId,
+    },
+}
+
+/// Why an IdP's metadata could not be loaded (at start, or by a refresh, which logs it).
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The `metadata_file` cannot be read.
+    #[error("cannot read metadata {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The `metadata_url` fetch failed.
+    #[error(transparent)]
+    Get(#[from] crate::fetch::FetchError),
+    /// The `metadata_url` document is not UTF-8.
+    #[error("metadata {url} is not UTF-8")]
+    NotUtf8 {
+        /// The URL.
+        url: url::Url,
+    },
+    /// The metadata is refused.
+    #[error(transparent)]
+    Parse(#[from] metadata::MetadataError),
+}
+
 impl SamlService {
     /// Loads the SP keys and every SAML IdP's metadata; any failure refuses the start (an IdP
     /// without pinned certificates must never serve).
@@ -70,7 +150,7 @@ impl SamlService {
         public_url: &url::Url,
         http: &reqwest::Client,
         now: i64,
-    ) -> Result<SamlService, String> {
+    ) -> Result<SamlService, LoadError> {
         let base = public_url.as_str().trim_end_matches('/');
         let entity_id = config
             .saml
@@ -80,21 +160,19 @@ impl SamlService {
         let acs_url = format!("{base}/saml/acs");
         let (sp_key, sp_cert_der) = match (&config.saml.sp_key_file, &config.saml.sp_cert_file) {
             (Some(k), Some(c)) => {
-                let key = std::fs::read(k)
-                    .map_err(|e| e.to_string())
-                    .and_then(|pem| {
-                        PKey::private_key_from_pem(&pem)
-                            .map_err(|_| "not a PEM private key".to_string())
-                    })
-                    .map_err(|e| format!("saml.sp_key_file {}: {e}", k.display()))?;
-                let cert = std::fs::read(c)
-                    .map_err(|e| e.to_string())
-                    .and_then(|pem| {
-                        openssl::x509::X509::from_pem(&pem)
-                            .and_then(|x| x.to_der())
-                            .map_err(|_| "not a PEM certificate".to_string())
-                    })
-                    .map_err(|e| format!("saml.sp_cert_file {}: {e}", c.display()))?;
+                let pem = std::fs::read(k).map_err(|source| LoadError::SpKeyRead {
+                    path: k.clone(),
+                    source,
+                })?;
+                let key = PKey::private_key_from_pem(&pem)
+                    .map_err(|_| LoadError::SpKeyNotPem { path: k.clone() })?;
+                let pem = std::fs::read(c).map_err(|source| LoadError::SpCertRead {
+                    path: c.clone(),
+                    source,
+                })?;
+                let cert = openssl::x509::X509::from_pem(&pem)
+                    .and_then(|x| x.to_der())
+                    .map_err(|_| LoadError::SpCertNotPem { path: c.clone() })?;
                 (Some(key), Some(cert))
             }
             _ => (None, None),
@@ -106,18 +184,22 @@ impl SamlService {
             let IdpKind::Saml(cfg) = &idp.kind else {
                 continue;
             };
-            let md = fetch(&cfg.metadata, http, now)
-                .await
-                .map_err(|e| format!("idp `{}`: {e}", idp.id))?;
+            let md =
+                fetch(&cfg.metadata, http, now)
+                    .await
+                    .map_err(|source| LoadError::Metadata {
+                        idp: idp.id.clone(),
+                        source,
+                    })?;
             // Two IdPs with one entity ID would make the Issuer of an unsolicited Response name
             // either of them: the second could never sign in that way, and which policy applied
             // would depend on the order of the config.
             if let Some(&first) = by_entity_id.get(&md.entity_id) {
-                return Err(format!(
-                    "idp `{}`: its metadata names entity ID `{}`, which is already idp `{}`'s; \
-                     configure each SAML IdP once",
-                    idp.id, md.entity_id, idps[first].id
-                ));
+                return Err(LoadError::DuplicateEntityId {
+                    idp: idp.id.clone(),
+                    entity_id: md.entity_id,
+                    first: idps[first].id.clone(),
+                });
             }
             tracing::info!(idp = %idp.id, entity_id = %md.entity_id,
                 signing_certs = ?md.fingerprints, "SAML IdP metadata loaded");
@@ -233,10 +315,14 @@ async fn fetch(
     source: &MetadataSource,
     http: &reqwest::Client,
     now: i64,
-) -> Result<IdpMetadata, String> {
+) -> Result<IdpMetadata, FetchError> {
     let xml = match source {
-        MetadataSource::File(f) => std::fs::read_to_string(f)
-            .map_err(|e| format!("cannot read metadata {}: {e}", f.display()))?,
+        MetadataSource::File(f) => {
+            std::fs::read_to_string(f).map_err(|source| FetchError::Read {
+                path: f.clone(),
+                source,
+            })?
+        }
         MetadataSource::Url(u) => {
             let bytes = crate::fetch::get_capped(
                 http,
@@ -245,8 +331,8 @@ async fn fetch(
                 Duration::from_secs(10),
             )
             .await?;
-            String::from_utf8(bytes).map_err(|_| format!("metadata {u} is not UTF-8"))?
+            String::from_utf8(bytes).map_err(|_| FetchError::NotUtf8 { url: u.clone() })?
         }
     };
-    metadata::parse(&xml, now)
+    Ok(metadata::parse(&xml, now)?)
 }
