@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
-/// The live policy: the [`Mapper`](super::Mapper) the broker uses, reloaded whole or not at all.
+/// The live policy: the [`Mapper`] the broker uses, reloaded whole or not at all.
 pub struct PolicyMapper {
     /// The main config file, when there is one: a reload re-reads its `[[role]]`, `[[map]]` and
     /// `[policy] files` too (the rest of it needs a restart), with the process environment's
