@@ -13,8 +13,8 @@ mod serve;
 mod verify;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-#[cfg(feature = "server")]
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// The commands `rolegate --help` lists for engineers, in this order. A name that is not (yet)
@@ -29,6 +29,8 @@ const FOR_ENGINEERS: &[&str] = &[
     "setup",
     "status",
     "logout",
+    "completion",
+    "man",
 ];
 /// The commands `rolegate --help` lists for the broker's operators.
 const FOR_OPERATORS: &[&str] = &["serve", "config", "policy", "verify", "probe"];
@@ -200,6 +202,26 @@ enum Command {
         /// from its `[aws.partitions.*] region`).
         #[arg(long)]
         region: Option<String>,
+    },
+    /// Print a shell completion script for bash, zsh, fish or powershell.
+    #[command(after_long_help = "Example:\n  \
+        rolegate completion bash > ~/.local/share/bash-completion/completions/rolegate\n  \
+        rolegate completion zsh > \"${fpath[1]}/_rolegate\"\n  \
+        rolegate completion fish > ~/.config/fish/completions/rolegate.fish\n  \
+        rolegate completion powershell >> $PROFILE")]
+    Completion {
+        /// The shell the script is for.
+        #[arg(value_parser = ["bash", "zsh", "fish", "powershell"])]
+        shell: String,
+    },
+    /// Print the manual page (roff), or write one page per command into a directory.
+    #[command(after_long_help = "Example:\n  \
+        rolegate man | man -l -\n  \
+        rolegate man --out-dir ~/.local/share/man/man1   # rolegate.1, rolegate-login.1, …")]
+    Man {
+        /// Write rolegate.1 and rolegate-<command>.1 into this (existing) directory instead.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
     },
 }
 
@@ -399,6 +421,34 @@ fn probe(url: &str) -> ExitCode {
     }
 }
 
+/// `rolegate completion <shell>`: the script clap_complete writes for this build's commands.
+fn completion(shell: &str) -> client::Result<()> {
+    let shell: clap_complete::Shell = shell.parse().map_err(client::fail)?;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command(), "rolegate", &mut script);
+    std::io::stdout().lock().write_all(&script)?;
+    Ok(())
+}
+
+/// `rolegate man`: rolegate(1) on stdout, or with `out_dir` a page per command written there.
+fn man(out_dir: Option<&Path>) -> client::Result<()> {
+    let cmd = Cli::command();
+    if let Some(dir) = out_dir {
+        clap_mangen::generate_to(cmd, dir).map_err(|e| {
+            client::fail(format!(
+                "cannot write the manual pages into {}: {e}",
+                dir.display()
+            ))
+        })?;
+        eprintln!("Wrote the manual pages into {}.", dir.display());
+        return Ok(());
+    }
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd).render(&mut page)?;
+    std::io::stdout().lock().write_all(&page)?;
+    Ok(())
+}
+
 fn run_client(command: Command) -> client::Result<ExitCode> {
     use client::{broker::resolve, commands, credentials, login, setup, status};
     let ok = |_| ExitCode::SUCCESS;
@@ -445,6 +495,8 @@ fn run_client(command: Command) -> client::Result<ExitCode> {
             region.as_deref(),
         )
         .map(ok),
+        Command::Completion { shell } => completion(&shell).map(ok),
+        Command::Man { out_dir } => man(out_dir.as_deref()).map(ok),
         #[cfg(feature = "server")]
         _ => unreachable!("server commands are handled by run()"),
     }
