@@ -25,6 +25,7 @@ const FOR_ENGINEERS: &[&str] = &[
     "console",
     "env",
     "exec",
+    "serve-credentials",
     "roles",
     "setup",
     "status",
@@ -183,6 +184,29 @@ enum Command {
         /// The command and its arguments, after `--`.
         #[arg(last = true, required = true)]
         command: Vec<String>,
+    },
+    /// Serve roles' credentials to the AWS SDKs on 127.0.0.1 (containers, long builds).
+    ///
+    /// The container-credentials endpoint: `GET /role/<role>` with the token from a 0600 file.
+    /// Prints AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE to
+    /// export (for the first role); every answer comes from the same cache as `credentials`.
+    #[command(after_long_help = "Example:\n  \
+        rolegate serve-credentials --role prod-readonly --port 9911\n  \
+        export AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:9911/role/prod-readonly\n  \
+        export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=…   # the path it printed\n  \
+        aws sts get-caller-identity")]
+    ServeCredentials {
+        #[command(flatten)]
+        broker: BrokerArg,
+        /// A role alias to serve at /role/<alias> (repeat for more).
+        #[arg(long = "role", value_name = "ROLE", required = true)]
+        roles: Vec<String>,
+        /// The port on 127.0.0.1 (default: a free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Session length, e.g. 1h (default: the broker's; at most the role's maximum).
+        #[arg(long, value_parser = parse_duration)]
+        duration: Option<u64>,
     },
     /// Write a credential_process profile per role into ~/.aws/config (dry run unless --write).
     #[command(after_long_help = "Example:\n  \
@@ -493,6 +517,18 @@ fn run_client(command: Command) -> client::Result<ExitCode> {
             write,
             &prefix,
             region.as_deref(),
+        )
+        .map(ok),
+        Command::ServeCredentials {
+            broker,
+            roles,
+            port,
+            duration,
+        } => client::serve_credentials::run(
+            &resolve(broker.broker.as_deref())?,
+            &roles,
+            port,
+            duration,
         )
         .map(ok),
         Command::Completion { shell } => completion(&shell).map(ok),
