@@ -177,10 +177,15 @@ enum Command {
     /// Run a command with a role's credentials in its environment only.
     #[command(after_long_help = "Example:\n  \
         rolegate exec prod-readonly -- aws s3 ls\n  \
-        rolegate exec prod-readonly --duration 4h -- terraform plan")]
+        rolegate exec prod-readonly --duration 4h -- terraform plan\n  \
+        rolegate exec --server prod-readonly -- make deploy   # an endpoint, not keys, for hours")]
     Exec {
         #[command(flatten)]
         role: RoleArgs,
+        /// Give the command a loopback credentials endpoint (as `serve-credentials`, for as long
+        /// as it runs) instead of keys: its children and long builds get fresh credentials.
+        #[arg(long)]
+        server: bool,
         /// The command and its arguments, after `--`.
         #[arg(last = true, required = true)]
         command: Vec<String>,
@@ -503,9 +508,17 @@ fn run_client(command: Command) -> client::Result<ExitCode> {
             let (broker, role) = r.resolve("rolegate env <role>", "credentials")?;
             commands::env(&broker, &role, r.duration, &format).map(ok)
         }
-        Command::Exec { role: r, command } => {
+        Command::Exec {
+            role: r,
+            server,
+            command,
+        } => {
             let (broker, role) = r.resolve("rolegate exec <role> -- command", "credentials")?;
-            commands::exec(&broker, &role, r.duration, &command)
+            if server {
+                client::serve_credentials::exec(&broker, &role, r.duration, &command)
+            } else {
+                commands::exec(&broker, &role, r.duration, &command)
+            }
         }
         Command::Setup {
             broker,
@@ -629,7 +642,7 @@ mod tests {
         match cli.command {
             Command::Credentials(r) => r,
             Command::Console { role, .. } | Command::Env { role, .. } => role,
-            Command::Exec { role, command } => {
+            Command::Exec { role, command, .. } => {
                 assert_eq!(command, ["aws", "s3", "ls"]);
                 role
             }

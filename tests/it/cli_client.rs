@@ -1183,3 +1183,73 @@ async fn serve_credentials_token_file_does_not_follow_planted_symlink_token_thef
         "no RoleArn when the broker sends none"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_server_child_gets_the_endpoint_and_no_static_keys_stale_key_precedence() {
+    let Some(e) = env().await else { return };
+    let p = peers().unwrap();
+    e.login("cli-exec-server").await;
+    // Stale keys in the parent's environment would win over the endpoint in every SDK.
+    let mut c = e.cli(&[
+        "exec",
+        "--server",
+        "--role",
+        "prod-readonly",
+        "--",
+        "sh",
+        "-c",
+        "env | grep '^AWS_' | sort; aws sts get-caller-identity --output text --query Arn --endpoint-url \"$1\"",
+        "sh",
+        &p.moto.url,
+    ]);
+    c.env("AWS_ACCESS_KEY_ID", "AKIASTALE")
+        .env("AWS_SECRET_ACCESS_KEY", "stale")
+        .env("AWS_SESSION_TOKEN", "stale")
+        .env("AWS_PROFILE", "someone-else");
+    let out = run(&mut c);
+    assert_success(&out, "rolegate exec --server");
+    let env = stdout(&out);
+    assert!(
+        env.contains("AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:"),
+        "{env}"
+    );
+    assert!(
+        env.contains("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE="),
+        "{env}"
+    );
+    for k in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+    ] {
+        assert!(
+            !env.contains(&format!("{k}=")),
+            "{k} reached the child: {env}"
+        );
+    }
+    assert!(
+        env.contains(":assumed-role/ReadOnly/corp.cli-exec-server@example.com"),
+        "{env}\n{}",
+        stderr(&out)
+    );
+    // The token file lived as long as the child.
+    let tokens = std::fs::read_dir(e.broker_dir())
+        .unwrap()
+        .flatten()
+        .filter(|f| f.file_name().to_string_lossy().ends_with(".token"))
+        .count();
+    assert_eq!(tokens, 0, "the token file is deleted when the child exits");
+    // The child's status passes through.
+    let out = run(&mut e.cli(&[
+        "exec",
+        "--server",
+        "--role",
+        "prod-readonly",
+        "--",
+        "sh",
+        "-c",
+        "exit 7",
+    ]));
+    assert_eq!(out.status.code(), Some(7));
+}

@@ -87,6 +87,82 @@ pub(crate) fn run(broker: &Url, roles: &[String], port: u16, duration: Option<u6
     result
 }
 
+/// `rolegate exec --server`: runs `cmd` with the endpoint's two variables for `role` instead of
+/// keys (the child's own children and long builds keep getting fresh credentials), serving on
+/// a free loopback port from a thread of this process until the child exits; then deletes the
+/// token file. Static keys and profiles in the environment are removed: the SDKs would prefer
+/// them to the endpoint.
+pub(crate) fn exec(
+    broker: &Url,
+    role: &str,
+    duration: Option<u64>,
+    cmd: &[String],
+) -> Result<std::process::ExitCode> {
+    let (program, args) = cmd
+        .split_first()
+        .ok_or_else(|| fail("nothing to run: rolegate exec --server <role> -- command args…"))?;
+    let c = credentials::get(broker, role, duration)?;
+    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .map_err(|e| fail(format!("cannot listen on 127.0.0.1: {e}")))?;
+    let port = listener.local_addr()?.port();
+    let token = hex::encode(rand::random::<[u8; 32]>());
+    let token_file = token_file(broker, port)?;
+    files::write_private(&token_file, token.as_bytes())?;
+    let served = Arc::new(Served {
+        broker: broker.clone(),
+        roles: vec![role.to_string()],
+        duration,
+        token,
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    // The runtime's workers serve; this thread waits for the child.
+    runtime.spawn(async move {
+        if let Err(e) = serve(listener, served).await {
+            eprintln!("rolegate: the credentials endpoint stopped: {}", e.0);
+        }
+    });
+    let mut child = std::process::Command::new(program);
+    child.args(args);
+    for k in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_CREDENTIAL_EXPIRATION",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    ] {
+        child.env_remove(k);
+    }
+    child
+        .env(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            format!("http://127.0.0.1:{port}/role/{role}"),
+        )
+        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &token_file);
+    let preset = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+    if let Some(r) = c.region.as_deref()
+        && !preset("AWS_REGION")
+        && !preset("AWS_DEFAULT_REGION")
+        && !r.is_empty()
+        && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        child.env("AWS_REGION", r).env("AWS_DEFAULT_REGION", r);
+    }
+    let status = child.status();
+    let _ = std::fs::remove_file(&token_file);
+    runtime.shutdown_background();
+    let status = status.map_err(|e| fail(format!("cannot run {program}: {e}")))?;
+    Ok(std::process::ExitCode::from(
+        u8::try_from(status.code().unwrap_or(1).clamp(0, 255)).unwrap_or(u8::MAX),
+    ))
+}
+
 /// `<cache>/serve-credentials-<port>.token`: beside the credentials it guards, 0600 in a 0700
 /// directory only the user can change.
 fn token_file(broker: &Url, port: u16) -> Result<PathBuf> {
