@@ -1253,3 +1253,59 @@ async fn exec_server_child_gets_the_endpoint_and_no_static_keys_stale_key_preced
     ]));
     assert_eq!(out.status.code(), Some(7));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_credentials_outlives_a_dead_broker_answering_clients_in_the_sdk_error_shape() {
+    let creds = serde_json::json!({
+        "Version": 1, "AccessKeyId": "ASIAFIRST", "SecretAccessKey": "s", "SessionToken": "t",
+        "Expiration": "2099-01-01T00:00:00Z",
+    });
+    let (b, home) = hostile(&[("/api/v1/credentials", creds)]).await;
+    let server = tokio::task::block_in_place(|| {
+        CredentialServer::start(against(
+            home.path(),
+            &b,
+            &["serve-credentials", "--role", "r"],
+        ))
+    });
+    let token = std::fs::read_to_string(&server.token_file).unwrap();
+    let client = common::web::client();
+    let get = || {
+        client
+            .get(&server.uri)
+            .header("Authorization", token.as_str())
+            .send()
+    };
+    assert_eq!(get().await.unwrap().status(), 200);
+
+    // The broker goes away and the cached credentials with it (as expiry would take them).
+    let key = b.url.trim_start_matches("http://").replace(':', "_");
+    drop(b);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let cache = home.path().join("cache/rolegate").join(key);
+    for f in std::fs::read_dir(&cache).unwrap().flatten() {
+        if f.file_name().to_string_lossy().starts_with("creds-") {
+            std::fs::remove_file(f.path()).unwrap();
+        }
+    }
+    for _ in 0..2 {
+        let r = get().await.unwrap();
+        assert_eq!(r.status(), 503);
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(v["Code"], "CredentialsUnavailable", "{v}");
+        let m = v["Message"].as_str().unwrap();
+        assert!(m.contains("broker"), "{m}");
+        assert!(
+            !m.contains(token.as_str()),
+            "the token never appears in an error"
+        );
+    }
+    // Still serving.
+    let h = client
+        .get(format!("{}/healthz", server.base()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(h.status(), 200);
+    assert!(server.stop().success());
+}
