@@ -13,8 +13,8 @@ mod serve;
 mod verify;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-#[cfg(feature = "server")]
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// The commands `rolegate --help` lists for engineers, in this order. A name that is not (yet)
@@ -25,10 +25,13 @@ const FOR_ENGINEERS: &[&str] = &[
     "console",
     "env",
     "exec",
+    "serve-credentials",
     "roles",
     "setup",
     "status",
     "logout",
+    "completion",
+    "man",
 ];
 /// The commands `rolegate --help` lists for the broker's operators.
 const FOR_OPERATORS: &[&str] = &["serve", "config", "policy", "verify", "probe"];
@@ -174,13 +177,41 @@ enum Command {
     /// Run a command with a role's credentials in its environment only.
     #[command(after_long_help = "Example:\n  \
         rolegate exec prod-readonly -- aws s3 ls\n  \
-        rolegate exec prod-readonly --duration 4h -- terraform plan")]
+        rolegate exec prod-readonly --duration 4h -- terraform plan\n  \
+        rolegate exec --server prod-readonly -- make deploy   # an endpoint, not keys, for hours")]
     Exec {
         #[command(flatten)]
         role: RoleArgs,
+        /// Give the command a loopback credentials endpoint (as `serve-credentials`, for as long
+        /// as it runs) instead of keys: its children and long builds get fresh credentials.
+        #[arg(long)]
+        server: bool,
         /// The command and its arguments, after `--`.
         #[arg(last = true, required = true)]
         command: Vec<String>,
+    },
+    /// Serve roles' credentials to the AWS SDKs on 127.0.0.1 (containers, long builds).
+    ///
+    /// The container-credentials endpoint: `GET /role/<role>` with the token from a 0600 file.
+    /// Prints AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE to
+    /// export (for the first role); every answer comes from the same cache as `credentials`.
+    #[command(after_long_help = "Example:\n  \
+        rolegate serve-credentials --role prod-readonly --port 9911\n  \
+        export AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:9911/role/prod-readonly\n  \
+        export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=…   # the path it printed\n  \
+        aws sts get-caller-identity")]
+    ServeCredentials {
+        #[command(flatten)]
+        broker: BrokerArg,
+        /// A role alias to serve at /role/<alias> (repeat for more).
+        #[arg(long = "role", value_name = "ROLE", required = true)]
+        roles: Vec<String>,
+        /// The port on 127.0.0.1 (default: a free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Session length, e.g. 1h (default: the broker's; at most the role's maximum).
+        #[arg(long, value_parser = parse_duration)]
+        duration: Option<u64>,
     },
     /// Write a credential_process profile per role into ~/.aws/config (dry run unless --write).
     #[command(after_long_help = "Example:\n  \
@@ -200,6 +231,26 @@ enum Command {
         /// from its `[aws.partitions.*] region`).
         #[arg(long)]
         region: Option<String>,
+    },
+    /// Print a shell completion script for bash, zsh, fish or powershell.
+    #[command(after_long_help = "Example:\n  \
+        rolegate completion bash > ~/.local/share/bash-completion/completions/rolegate\n  \
+        rolegate completion zsh > \"${fpath[1]}/_rolegate\"\n  \
+        rolegate completion fish > ~/.config/fish/completions/rolegate.fish\n  \
+        rolegate completion powershell >> $PROFILE")]
+    Completion {
+        /// The shell the script is for.
+        #[arg(value_parser = ["bash", "zsh", "fish", "powershell"])]
+        shell: String,
+    },
+    /// Print the manual page (roff), or write one page per command into a directory.
+    #[command(after_long_help = "Example:\n  \
+        rolegate man | man -l -\n  \
+        rolegate man --out-dir ~/.local/share/man/man1   # rolegate.1, rolegate-login.1, …")]
+    Man {
+        /// Write rolegate.1 and rolegate-<command>.1 into this (existing) directory instead.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
     },
 }
 
@@ -399,6 +450,34 @@ fn probe(url: &str) -> ExitCode {
     }
 }
 
+/// `rolegate completion <shell>`: the script clap_complete writes for this build's commands.
+fn completion(shell: &str) -> client::Result<()> {
+    let shell: clap_complete::Shell = shell.parse().map_err(client::fail)?;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command(), "rolegate", &mut script);
+    std::io::stdout().lock().write_all(&script)?;
+    Ok(())
+}
+
+/// `rolegate man`: rolegate(1) on stdout, or with `out_dir` a page per command written there.
+fn man(out_dir: Option<&Path>) -> client::Result<()> {
+    let cmd = Cli::command();
+    if let Some(dir) = out_dir {
+        clap_mangen::generate_to(cmd, dir).map_err(|e| {
+            client::fail(format!(
+                "cannot write the manual pages into {}: {e}",
+                dir.display()
+            ))
+        })?;
+        eprintln!("Wrote the manual pages into {}.", dir.display());
+        return Ok(());
+    }
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd).render(&mut page)?;
+    std::io::stdout().lock().write_all(&page)?;
+    Ok(())
+}
+
 fn run_client(command: Command) -> client::Result<ExitCode> {
     use client::{broker::resolve, commands, credentials, login, setup, status};
     let ok = |_| ExitCode::SUCCESS;
@@ -429,9 +508,17 @@ fn run_client(command: Command) -> client::Result<ExitCode> {
             let (broker, role) = r.resolve("rolegate env <role>", "credentials")?;
             commands::env(&broker, &role, r.duration, &format).map(ok)
         }
-        Command::Exec { role: r, command } => {
+        Command::Exec {
+            role: r,
+            server,
+            command,
+        } => {
             let (broker, role) = r.resolve("rolegate exec <role> -- command", "credentials")?;
-            commands::exec(&broker, &role, r.duration, &command)
+            if server {
+                client::serve_credentials::exec(&broker, &role, r.duration, &command)
+            } else {
+                commands::exec(&broker, &role, r.duration, &command)
+            }
         }
         Command::Setup {
             broker,
@@ -445,6 +532,20 @@ fn run_client(command: Command) -> client::Result<ExitCode> {
             region.as_deref(),
         )
         .map(ok),
+        Command::ServeCredentials {
+            broker,
+            roles,
+            port,
+            duration,
+        } => client::serve_credentials::run(
+            &resolve(broker.broker.as_deref())?,
+            &roles,
+            port,
+            duration,
+        )
+        .map(ok),
+        Command::Completion { shell } => completion(&shell).map(ok),
+        Command::Man { out_dir } => man(out_dir.as_deref()).map(ok),
         #[cfg(feature = "server")]
         _ => unreachable!("server commands are handled by run()"),
     }
@@ -541,7 +642,7 @@ mod tests {
         match cli.command {
             Command::Credentials(r) => r,
             Command::Console { role, .. } | Command::Env { role, .. } => role,
-            Command::Exec { role, command } => {
+            Command::Exec { role, command, .. } => {
                 assert_eq!(command, ["aws", "s3", "ls"]);
                 role
             }

@@ -88,6 +88,19 @@ impl Credentials {
         }
     }
 
+    /// The AWS SDKs' container-credentials answer (`AWS_CONTAINER_CREDENTIALS_FULL_URI`): the
+    /// keys, `Token`, `Expiration` in RFC 3339 and, when known, `RoleArn`.
+    pub(crate) fn container_json(&self) -> Result<String, Unpresentable> {
+        serde_json::to_string(&ContainerCredentials {
+            access_key_id: &self.access_key_id,
+            secret_access_key: self.secret_access_key.expose(),
+            token: self.session_token.expose(),
+            expiration: crate::clock::rfc3339(self.expiration),
+            role_arn: self.role_arn.as_deref(),
+        })
+        .map_err(json_failed)
+    }
+
     #[cfg(test)]
     pub(crate) fn for_tests(id: &str, secret: &str, token: &str, region: Option<&str>) -> Self {
         Credentials {
@@ -117,6 +130,17 @@ struct CredentialProcess<'a> {
     secret_access_key: &'a str,
     session_token: &'a str,
     expiration: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ContainerCredentials<'a> {
+    access_key_id: &'a str,
+    secret_access_key: &'a str,
+    token: &'a str,
+    expiration: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role_arn: Option<&'a str>,
 }
 
 /// `"Version": 1`, the only credential_process version there is: a document with another

@@ -76,6 +76,15 @@ impl Environment {
         Environment(vars)
     }
 
+    /// The variables that point the AWS SDKs at a container-credentials endpoint
+    /// (`rolegate serve-credentials`) instead of handing them keys.
+    pub(crate) fn container(full_uri: String, token_file: String) -> Self {
+        Environment(vec![
+            ("AWS_CONTAINER_CREDENTIALS_FULL_URI", full_uri),
+            ("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token_file),
+        ])
+    }
+
     /// The variable names, in order.
     #[cfg(test)]
     fn names(&self) -> Vec<&'static str> {

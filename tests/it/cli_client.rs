@@ -819,3 +819,493 @@ async fn without_a_role_on_a_terminal_a_fuzzy_picker_chooses_one() {
         "typing `adm` chose admin: {cached:?}"
     );
 }
+
+// --- serve-credentials: the container-credentials endpoint ---------------------------------------
+
+/// A running `rolegate serve-credentials`, killed when dropped.
+struct CredentialServer {
+    child: std::process::Child,
+    /// AWS_CONTAINER_CREDENTIALS_FULL_URI, as printed.
+    uri: String,
+    /// AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, as printed.
+    token_file: PathBuf,
+}
+
+impl CredentialServer {
+    /// Starts `c` (a `serve-credentials` command) and reads the two exports it prints.
+    fn start(mut c: Command) -> Self {
+        use std::io::{BufRead, Read};
+        c.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut export = |name: &str| -> String {
+            let Some(Ok(line)) = lines.next() else {
+                let mut err = String::new();
+                let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+                panic!("serve-credentials printed no {name}: {err}");
+            };
+            let (k, v) = line.trim_start_matches("export ").split_once('=').unwrap();
+            assert_eq!(k, name, "{line}");
+            v.trim_matches('\'').to_string()
+        };
+        let uri = export("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+        let token_file = PathBuf::from(export("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"));
+        CredentialServer {
+            child,
+            uri,
+            token_file,
+        }
+    }
+
+    fn base(&self) -> String {
+        let u = url::Url::parse(&self.uri).unwrap();
+        format!("http://127.0.0.1:{}", u.port().unwrap())
+    }
+
+    /// SIGTERM, as a service manager stops it; waits for the exit.
+    fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").arg(&pid).status().unwrap().success());
+        tokio::task::block_in_place(|| self.child.wait().unwrap())
+    }
+}
+
+impl Drop for CredentialServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_credentials_feeds_aws_cli_and_boto3_and_twenty_clients_cause_one_sts_call() {
+    let Some(e) = env().await else { return };
+    let p = peers().unwrap();
+    e.login("cli-serve").await;
+    let session = "corp.cli-serve@example.com";
+    let sts_before = p.moto.sts_requests_for_session(session).await;
+    let server = tokio::task::block_in_place(|| {
+        CredentialServer::start(e.cli(&[
+            "serve-credentials",
+            "--role",
+            "prod-readonly",
+            "--role",
+            "admin",
+        ]))
+    });
+    assert!(
+        server.uri.starts_with("http://127.0.0.1:") && server.uri.ends_with("/role/prod-readonly"),
+        "{}",
+        server.uri
+    );
+    assert_eq!(mode(&server.token_file), 0o600, "the token file is private");
+    let token = std::fs::read_to_string(&server.token_file).unwrap();
+    assert_eq!(token.len(), 64);
+
+    // The real AWS CLI and boto3, with the two variables and nothing else.
+    let container = |c: &mut Command| {
+        e.isolate(c);
+        c.env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &server.uri)
+            .env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &server.token_file);
+    };
+    let mut aws = Command::new("aws");
+    container(&mut aws);
+    aws.args([
+        "sts",
+        "get-caller-identity",
+        "--output",
+        "json",
+        "--endpoint-url",
+        &p.moto.url,
+    ]);
+    let out = run(&mut aws);
+    assert_success(
+        &out,
+        "aws sts get-caller-identity through serve-credentials",
+    );
+    assert!(
+        stdout(&out).contains(":assumed-role/ReadOnly/corp.cli-serve@example.com"),
+        "{}",
+        stdout(&out)
+    );
+    let mut py = Command::new("python3");
+    container(&mut py);
+    py.args([
+        "-c",
+        "import boto3,sys; print(boto3.client('sts', endpoint_url=sys.argv[1]).get_caller_identity()['Arn'])",
+        &p.moto.url,
+    ]);
+    let out = run(&mut py);
+    assert_success(&out, "boto3 through serve-credentials");
+    assert!(stdout(&out).contains(":assumed-role/ReadOnly/corp.cli-serve@example.com"));
+    // Two roles checked at start, then the cache: two STS calls in all.
+    assert_eq!(
+        p.moto.sts_requests_for_session(session).await - sts_before,
+        2
+    );
+
+    // A cold cache and twenty clients at once: one STS call, one answer for all.
+    for f in std::fs::read_dir(e.broker_dir()).unwrap().flatten() {
+        if f.file_name().to_string_lossy().starts_with("creds-") {
+            std::fs::remove_file(f.path()).unwrap();
+        }
+    }
+    let sts_before = p.moto.sts_requests_for_session(session).await;
+    let client = common::web::client();
+    let answers = futures_util::future::join_all((0..20).map(|_| {
+        client
+            .get(&server.uri)
+            .header("Authorization", token.as_str())
+            .send()
+    }))
+    .await;
+    let mut keys = std::collections::BTreeSet::new();
+    for a in answers {
+        let a = a.unwrap();
+        assert_eq!(a.status(), 200);
+        let v: serde_json::Value = a.json().await.unwrap();
+        for field in ["SecretAccessKey", "Token", "Expiration"] {
+            assert!(v[field].is_string(), "{field}: {v}");
+        }
+        assert!(
+            v["RoleArn"].as_str().unwrap().ends_with(":role/ReadOnly"),
+            "{v}"
+        );
+        keys.insert(v["AccessKeyId"].as_str().unwrap().to_string());
+    }
+    assert_eq!(keys.len(), 1, "all twenty got the same credentials");
+    assert_eq!(
+        p.moto.sts_requests_for_session(session).await - sts_before,
+        1,
+        "one STS call"
+    );
+
+    // The healthcheck needs no token and tells nothing.
+    let h = client
+        .get(format!("{}/healthz", server.base()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(h.status(), 200);
+
+    let token_file = server.token_file.clone();
+    let status = server.stop();
+    assert!(status.success(), "{status}");
+    assert!(!token_file.exists(), "the token file is deleted on SIGTERM");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_credentials_refuses_missing_or_wrong_token_unknown_role_and_dns_rebinding() {
+    let Some(e) = env().await else { return };
+    e.login("cli-serve-refusals").await;
+    let server = tokio::task::block_in_place(|| {
+        CredentialServer::start(e.cli(&["serve-credentials", "--role", "prod-readonly"]))
+    });
+    let token = std::fs::read_to_string(&server.token_file).unwrap();
+    let client = common::web::client();
+    let refused = |status: u16, code: &'static str| {
+        move |r: reqwest::Response| async move {
+            assert_eq!(r.status().as_u16(), status);
+            let v: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(v["Code"], code, "{v}");
+            assert!(v["Message"].is_string(), "{v}");
+            assert!(v.get("SecretAccessKey").is_none() && v.get("Token").is_none());
+            v
+        }
+    };
+    // No token.
+    let r = client.get(&server.uri).send().await.unwrap();
+    refused(401, "Unauthorized")(r).await;
+    // A wrong token, and the right one with a byte changed or cut.
+    let changed = format!(
+        "{}{}",
+        &token[..63],
+        if token.ends_with('0') { '1' } else { '0' }
+    );
+    for wrong in ["guess", &token[..63], changed.as_str()] {
+        let r = client
+            .get(&server.uri)
+            .header("Authorization", wrong)
+            .send()
+            .await
+            .unwrap();
+        refused(403, "Forbidden")(r).await;
+    }
+    // A role not served, even one granted: 404 naming what is served.
+    for role in ["admin", "sales", "../prod-readonly"] {
+        let r = client
+            .get(format!("{}/role/{role}", server.base()))
+            .header("Authorization", token.as_str())
+            .send()
+            .await
+            .unwrap();
+        let v = refused(404, "NotFound")(r).await;
+        assert!(
+            v["Message"].as_str().unwrap().contains("prod-readonly"),
+            "{v}"
+        );
+    }
+    // DNS rebinding: a page's name for 127.0.0.1 in Host, even with the token.
+    let r = client
+        .get(&server.uri)
+        .header("Host", "rebind.attacker.example")
+        .header("Authorization", token.as_str())
+        .send()
+        .await
+        .unwrap();
+    refused(403, "Forbidden")(r).await;
+    // Not GET.
+    let r = client
+        .post(&server.uri)
+        .header("Authorization", token.as_str())
+        .send()
+        .await
+        .unwrap();
+    refused(405, "MethodNotAllowed")(r).await;
+    // And the server still answers.
+    let r = client
+        .get(&server.uri)
+        .header("Authorization", token.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_credentials_refuses_to_start_not_signed_in_role_not_granted_or_port_in_use() {
+    let Some(e) = env().await else { return };
+    // Not signed in: the message `credentials` gives, at once, nothing on stdout.
+    let out = run(&mut e.cli(&["serve-credentials", "--role", "prod-readonly"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).is_empty());
+    assert!(
+        stderr(&out).contains("run `rolegate login"),
+        "{}",
+        stderr(&out)
+    );
+
+    e.login("cli-serve-start").await;
+    let out = run(&mut e.cli(&[
+        "serve-credentials",
+        "--role",
+        "prod-readonly",
+        "--role",
+        "sales",
+    ]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).is_empty());
+    assert!(stderr(&out).contains("sales"), "{}", stderr(&out));
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = run(&mut e.cli(&[
+        "serve-credentials",
+        "--role",
+        "prod-readonly",
+        "--port",
+        &port,
+    ]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).is_empty());
+    assert!(
+        stderr(&out).contains("cannot listen on 127.0.0.1:"),
+        "{}",
+        stderr(&out)
+    );
+    let tokens: Vec<_> = std::fs::read_dir(e.broker_dir())
+        .unwrap()
+        .flatten()
+        .filter(|f| f.file_name().to_string_lossy().ends_with(".token"))
+        .collect();
+    assert!(tokens.is_empty(), "no token file left behind");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_credentials_token_file_does_not_follow_planted_symlink_token_theft() {
+    let creds = serde_json::json!({
+        "Version": 1, "AccessKeyId": "ASIAHOSTILE", "SecretAccessKey": "s", "SessionToken": "t",
+        "Expiration": "2099-01-01T00:00:00Z",
+    });
+    let (b, home) = hostile(&[("/api/v1/credentials", creds)]).await;
+    let port = common::peers::free_port();
+    // Warm the cache (and its private directory), then plant a symlink where the token goes,
+    // pointing at a file others can read.
+    assert_success(
+        &run(&mut against(
+            home.path(),
+            &b,
+            &["credentials", "--role", "r"],
+        )),
+        "credentials",
+    );
+    let key = b.url.trim_start_matches("http://").replace(':', "_");
+    let cache = home.path().join("cache/rolegate").join(key);
+    let public = home.path().join("public.txt");
+    std::fs::write(&public, "nothing").unwrap();
+    std::os::unix::fs::symlink(
+        &public,
+        cache.join(format!("serve-credentials-{port}.token")),
+    )
+    .unwrap();
+    let server = tokio::task::block_in_place(|| {
+        CredentialServer::start(against(
+            home.path(),
+            &b,
+            &[
+                "serve-credentials",
+                "--role",
+                "r",
+                "--port",
+                &port.to_string(),
+            ],
+        ))
+    });
+    assert_eq!(std::fs::read_to_string(&public).unwrap(), "nothing");
+    let meta = std::fs::symlink_metadata(&server.token_file).unwrap();
+    assert!(
+        meta.file_type().is_file(),
+        "the symlink was replaced, not followed"
+    );
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let token = std::fs::read_to_string(&server.token_file).unwrap();
+    let r = common::web::client()
+        .get(&server.uri)
+        .header("Authorization", token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["AccessKeyId"], "ASIAHOSTILE");
+    assert!(
+        v.get("RoleArn").is_none(),
+        "no RoleArn when the broker sends none"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_server_child_gets_the_endpoint_and_no_static_keys_stale_key_precedence() {
+    let Some(e) = env().await else { return };
+    let p = peers().unwrap();
+    e.login("cli-exec-server").await;
+    // Stale keys in the parent's environment would win over the endpoint in every SDK.
+    let mut c = e.cli(&[
+        "exec",
+        "--server",
+        "--role",
+        "prod-readonly",
+        "--",
+        "sh",
+        "-c",
+        "env | grep '^AWS_' | sort; aws sts get-caller-identity --output text --query Arn --endpoint-url \"$1\"",
+        "sh",
+        &p.moto.url,
+    ]);
+    c.env("AWS_ACCESS_KEY_ID", "AKIASTALE")
+        .env("AWS_SECRET_ACCESS_KEY", "stale")
+        .env("AWS_SESSION_TOKEN", "stale")
+        .env("AWS_PROFILE", "someone-else");
+    let out = run(&mut c);
+    assert_success(&out, "rolegate exec --server");
+    let env = stdout(&out);
+    assert!(
+        env.contains("AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:"),
+        "{env}"
+    );
+    assert!(
+        env.contains("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE="),
+        "{env}"
+    );
+    for k in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+    ] {
+        assert!(
+            !env.contains(&format!("{k}=")),
+            "{k} reached the child: {env}"
+        );
+    }
+    assert!(
+        env.contains(":assumed-role/ReadOnly/corp.cli-exec-server@example.com"),
+        "{env}\n{}",
+        stderr(&out)
+    );
+    // The token file lived as long as the child.
+    let tokens = std::fs::read_dir(e.broker_dir())
+        .unwrap()
+        .flatten()
+        .filter(|f| f.file_name().to_string_lossy().ends_with(".token"))
+        .count();
+    assert_eq!(tokens, 0, "the token file is deleted when the child exits");
+    // The child's status passes through.
+    let out = run(&mut e.cli(&[
+        "exec",
+        "--server",
+        "--role",
+        "prod-readonly",
+        "--",
+        "sh",
+        "-c",
+        "exit 7",
+    ]));
+    assert_eq!(out.status.code(), Some(7));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_credentials_outlives_a_dead_broker_answering_clients_in_the_sdk_error_shape() {
+    let creds = serde_json::json!({
+        "Version": 1, "AccessKeyId": "ASIAFIRST", "SecretAccessKey": "s", "SessionToken": "t",
+        "Expiration": "2099-01-01T00:00:00Z",
+    });
+    let (b, home) = hostile(&[("/api/v1/credentials", creds)]).await;
+    let server = tokio::task::block_in_place(|| {
+        CredentialServer::start(against(
+            home.path(),
+            &b,
+            &["serve-credentials", "--role", "r"],
+        ))
+    });
+    let token = std::fs::read_to_string(&server.token_file).unwrap();
+    let client = common::web::client();
+    let get = || {
+        client
+            .get(&server.uri)
+            .header("Authorization", token.as_str())
+            .send()
+    };
+    assert_eq!(get().await.unwrap().status(), 200);
+
+    // The broker goes away and the cached credentials with it (as expiry would take them).
+    let key = b.url.trim_start_matches("http://").replace(':', "_");
+    drop(b);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let cache = home.path().join("cache/rolegate").join(key);
+    for f in std::fs::read_dir(&cache).unwrap().flatten() {
+        if f.file_name().to_string_lossy().starts_with("creds-") {
+            std::fs::remove_file(f.path()).unwrap();
+        }
+    }
+    for _ in 0..2 {
+        let r = get().await.unwrap();
+        assert_eq!(r.status(), 503);
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(v["Code"], "CredentialsUnavailable", "{v}");
+        let m = v["Message"].as_str().unwrap();
+        assert!(m.contains("broker"), "{m}");
+        assert!(
+            !m.contains(token.as_str()),
+            "the token never appears in an error"
+        );
+    }
+    // Still serving.
+    let h = client
+        .get(format!("{}/healthz", server.base()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(h.status(), 200);
+    assert!(server.stop().success());
+}

@@ -23,6 +23,7 @@ mod audit;
 mod broker_with_redis;
 mod browser;
 mod cli_client;
+mod cli_completion;
 mod cli_config;
 mod cli_newcomer;
 mod cli_policy;

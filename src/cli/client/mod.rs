@@ -23,6 +23,7 @@ pub(crate) mod files;
 pub(crate) mod login;
 pub(crate) mod profile;
 pub(crate) mod role_choice;
+pub(crate) mod serve_credentials;
 pub(crate) mod setup;
 pub(crate) mod status;
 pub(crate) mod when;
