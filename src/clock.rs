@@ -24,6 +24,13 @@ pub(crate) fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
+/// Unix seconds that should never be negative here (a deadline, a time left) as a `u64`: 0 if
+/// one ever were, never a wrapped huge value.
+#[cfg(feature = "server")]
+pub(crate) fn unsigned_secs(secs: i64) -> u64 {
+    u64::try_from(secs).unwrap_or(0)
+}
+
 /// The real time.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;

@@ -94,11 +94,6 @@ fn store_key(token: &str) -> String {
     key("session", &hex::encode(Sha256::digest(token.as_bytes())))
 }
 
-/// Seconds that are never negative here (a deadline, a time left); 0 if one ever were.
-fn unsigned(secs: i64) -> u64 {
-    u64::try_from(secs).unwrap_or(0)
-}
-
 fn random_token() -> String {
     hex::encode(rand::random::<[u8; 32]>())
 }
@@ -156,7 +151,7 @@ impl Sessions {
         };
         let value =
             serde_json::to_vec(&session).map_err(|_| Refused::Failed(SessionError::Encode))?;
-        let lifetime = Duration::from_secs(unsigned(deadline - now));
+        let lifetime = Duration::from_secs(crate::clock::unsigned_secs(deadline - now));
         self.store.put(&store_key(&token), &value, lifetime).await?;
         let client_ip = crate::rate_limit::client_label(client);
         self.audit.signed_in(&crate::audit::SignedIn {
@@ -166,7 +161,7 @@ impl Sessions {
             groups: session.identity.groups.len(),
             client_ip: &client_ip,
             session_ends: &crate::clock::rfc3339(
-                std::time::UNIX_EPOCH + Duration::from_secs(unsigned(deadline)),
+                std::time::UNIX_EPOCH + Duration::from_secs(crate::clock::unsigned_secs(deadline)),
             ),
         });
         Ok(Cookie::build(self.cookie_name(), token)
@@ -220,7 +215,7 @@ impl Sessions {
     /// zero TTL would mean "keep forever" to a store.
     fn time_left(&self, session: &Session, now: i64) -> Duration {
         let left = session.ends_at(self.limits.lifetime) - now;
-        Duration::from_secs(unsigned(left).max(1))
+        Duration::from_secs(crate::clock::unsigned_secs(left).max(1))
     }
 
     /// Ends the session and returns a cookie that clears it.

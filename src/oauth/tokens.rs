@@ -164,7 +164,7 @@ async fn pair(
     // Never past the IdP's own end for the sign-in (SAML SessionNotOnOrAfter).
     let left = left(cli, created)
         .map(|l| match identity.idp_session_end {
-            Some(end) => l.min(u64::try_from(end - now).unwrap_or(0)),
+            Some(end) => l.min(crate::clock::unsigned_secs(end - now)),
             None => l,
         })
         .filter(|l| *l > 0)

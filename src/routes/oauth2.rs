@@ -597,7 +597,7 @@ fn shown(svc: &OAuth, r: device::DeviceRequest, typed_here: bool) -> Shown {
     Shown {
         code: typed_here.then(|| device::display(&r.user_code)),
         ip: r.ip.unwrap_or_else(|| "unknown".into()),
-        at: rfc3339(UNIX_EPOCH + Duration::from_secs(u64::try_from(r.created).unwrap_or(0))),
+        at: rfc3339(UNIX_EPOCH + Duration::from_secs(crate::clock::unsigned_secs(r.created))),
         ago: match now - r.created {
             s if s < 60 => format!("{s} seconds ago"),
             s => format!("{} minutes ago", s / 60),
