@@ -38,7 +38,6 @@ impl<T: Zeroize> std::fmt::Debug for Secret<T> {
 
 impl<T: Zeroize + AsRef<[u8]>> Secret<T> {
     /// Constant-time equality, so comparing a presented token leaks nothing through timing.
-    #[cfg_attr(not(feature = "server"), allow(dead_code))] // the broker's; the CLI build shares this type
     pub(crate) fn ct_eq(&self, other: &[u8]) -> bool {
         self.0.as_ref().ct_eq(other).into()
     }

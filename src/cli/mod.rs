@@ -164,12 +164,20 @@ enum Command {
         print: bool,
     },
     /// Print shell commands that export a role's credentials.
+    ///
+    /// With --server, the two variables of a running `serve-credentials` for the role instead
+    /// of keys (for containers and other shells; see the README's recipes).
     #[command(after_long_help = "Example:\n  \
         eval \"$(rolegate env prod-readonly)\"                 # sh, bash, zsh\n  \
-        rolegate env prod-readonly --format fish | source")]
+        rolegate env prod-readonly --format fish | source\n  \
+        eval \"$(rolegate env --server prod-readonly)\"        # a running serve-credentials")]
     Env {
         #[command(flatten)]
         role: RoleArgs,
+        /// Print the variables of a running `rolegate serve-credentials` serving the role
+        /// (AWS_CONTAINER_CREDENTIALS_FULL_URI and _AUTHORIZATION_TOKEN_FILE), not keys.
+        #[arg(long)]
+        server: bool,
         /// The shell to write for (bash and zsh read the sh form).
         #[arg(long, default_value = "sh", value_parser = ["sh", "bash", "zsh", "fish", "powershell"])]
         format: String,
@@ -504,9 +512,22 @@ fn run_client(command: Command) -> client::Result<ExitCode> {
             let (broker, role) = r.resolve("rolegate console <role>", "console")?;
             commands::console(&broker, &role, r.duration, destination.as_deref(), print).map(ok)
         }
-        Command::Env { role: r, format } => {
+        Command::Env {
+            role: r,
+            server,
+            format,
+        } => {
             let (broker, role) = r.resolve("rolegate env <role>", "credentials")?;
-            commands::env(&broker, &role, r.duration, &format).map(ok)
+            if server {
+                if r.duration.is_some() {
+                    return Err(client::fail(
+                        "--duration is the server's: rolegate serve-credentials --role <role> --duration …",
+                    ));
+                }
+                client::serve_credentials::registry::env(&broker, &role, &format).map(ok)
+            } else {
+                commands::env(&broker, &role, r.duration, &format).map(ok)
+            }
         }
         Command::Exec {
             role: r,

@@ -980,18 +980,275 @@ async fn serve_credentials_feeds_aws_cli_and_boto3_and_twenty_clients_cause_one_
         "one STS call"
     );
 
-    // The healthcheck needs no token and tells nothing.
+    // The healthcheck needs no token and tells nothing; with the token it names the roles.
     let h = client
         .get(format!("{}/healthz", server.base()))
         .send()
         .await
         .unwrap();
     assert_eq!(h.status(), 200);
+    assert_eq!(h.text().await.unwrap(), r#"{"status":"ok"}"#);
+    let h = client
+        .get(format!("{}/healthz", server.base()))
+        .header("Authorization", "0".repeat(64))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        h.text().await.unwrap(),
+        r#"{"status":"ok"}"#,
+        "a wrong token"
+    );
+    let h = client
+        .get(format!("{}/healthz", server.base()))
+        .header("Authorization", token.as_str())
+        .send()
+        .await
+        .unwrap();
+    let v: serde_json::Value = h.json().await.unwrap();
+    assert_eq!(v["roles"], serde_json::json!(["prod-readonly", "admin"]));
 
     let token_file = server.token_file.clone();
     let status = server.stop();
     assert!(status.success(), "{status}");
     assert!(!token_file.exists(), "the token file is deleted on SIGTERM");
+}
+
+/// The cache file of `role` for the default duration, under `dir`.
+fn cache_file_of(dir: &Path, role: &str) -> PathBuf {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|f| f.path())
+        .find(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().to_string();
+            n.starts_with(&format!("creds-{role}-")) && n.ends_with("-default.json")
+        })
+        .unwrap_or_else(|| panic!("no cache file for {role} in {}", dir.display()))
+}
+
+/// Rewrites a cache file's expiry to `now + secs`, as time passing would make it.
+fn expire_in(file: &Path, secs: i64) {
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+    let at = chrono::Utc::now() + chrono::Duration::seconds(secs);
+    v["Expiration"] = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true).into();
+    std::fs::write(file, v.to_string()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_credentials_renews_inside_the_fifteen_minute_margin_and_not_before() {
+    let Some(e) = env().await else { return };
+    let p = peers().unwrap();
+    e.login("cli-serve-renew").await;
+    let session = "corp.cli-serve-renew@example.com";
+    let server = tokio::task::block_in_place(|| {
+        CredentialServer::start(e.cli(&["serve-credentials", "--role", "prod-readonly"]))
+    });
+    let token = std::fs::read_to_string(&server.token_file).unwrap();
+    let client = common::web::client();
+    let key = || async {
+        let r = client
+            .get(&server.uri)
+            .header("Authorization", token.as_str())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: serde_json::Value = r.json().await.unwrap();
+        v["AccessKeyId"].as_str().unwrap().to_string()
+    };
+    let first = key().await;
+    let file = cache_file_of(&e.broker_dir(), "prod-readonly");
+
+    // Twenty minutes left: still served from the cache, STS is not asked.
+    expire_in(&file, 20 * 60);
+    let before = p.moto.sts_requests_for_session(session).await;
+    assert_eq!(key().await, first);
+    assert_eq!(p.moto.sts_requests_for_session(session).await, before);
+
+    // Ten minutes left (inside botocore's refresh window): renewed, once, for every client.
+    expire_in(&file, 10 * 60);
+    let renewed = key().await;
+    assert_ne!(renewed, first, "renewed before expiry");
+    assert_eq!(key().await, renewed, "and the renewal is cached");
+    assert_eq!(p.moto.sts_requests_for_session(session).await, before + 1);
+
+    // Already expired: never served.
+    expire_in(&file, -60);
+    assert_ne!(key().await, renewed);
+    assert!(server.stop().success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn env_server_prints_a_running_servers_variables_and_forgets_a_killed_one() {
+    let Some(e) = env().await else { return };
+    let p = peers().unwrap();
+    e.login("cli-env-server").await;
+    // None running yet: the error says how to start one.
+    let out = run(&mut e.cli(&["env", "--server", "prod-readonly"]));
+    assert!(!out.status.success());
+    assert!(stdout(&out).is_empty(), "nothing to eval on failure");
+    assert!(
+        stderr(&out).contains("rolegate serve-credentials --role prod-readonly"),
+        "{}",
+        stderr(&out)
+    );
+    let mut server = tokio::task::block_in_place(|| {
+        CredentialServer::start(e.cli(&[
+            "serve-credentials",
+            "--role",
+            "prod-readonly",
+            "--role",
+            "admin",
+        ]))
+    });
+    let out = run(&mut e.cli(&["env", "--server", "prod-readonly"]));
+    assert_success(&out, "env --server");
+    assert_eq!(
+        stdout(&out).trim(),
+        format!(
+            "export AWS_CONTAINER_CREDENTIALS_FULL_URI='{}'\nexport AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE='{}'",
+            server.uri,
+            server.token_file.display()
+        )
+    );
+    let out = run(&mut e.cli(&["env", "--server", "admin", "--format", "fish"]));
+    assert_success(&out, "env --server --format fish");
+    assert!(
+        stdout(&out).contains(&format!(
+            "set -gx AWS_CONTAINER_CREDENTIALS_FULL_URI '{}/role/admin'",
+            server.base()
+        )),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(&mut e.cli(&["env", "--server", "prod-readonly", "--duration", "1h"]));
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("--duration is the server's"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A role this server does not serve: the error names what runs.
+    let out = run(&mut e.cli(&["env", "--server", "other"]));
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("running now: prod-readonly, admin on port"),
+        "{err}"
+    );
+
+    // The recipes' forwarded port (ssh -R, a container's own loopback): the Host names another
+    // port, the bytes are unchanged, and boto3 is served through it.
+    let mut forward = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/tcp_forward.py"
+        ))
+        .arg(
+            url::Url::parse(&server.uri)
+                .unwrap()
+                .port()
+                .unwrap()
+                .to_string(),
+        )
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut port = String::new();
+    {
+        use std::io::BufRead;
+        let mut r = std::io::BufReader::new(forward.stdout.as_mut().unwrap());
+        tokio::task::block_in_place(|| r.read_line(&mut port).unwrap());
+    }
+    let mut py = Command::new("python3");
+    e.isolate(&mut py);
+    py.env(
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        format!("http://127.0.0.1:{}/role/prod-readonly", port.trim()),
+    )
+    .env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &server.token_file)
+    .args([
+        "-c",
+        "import boto3,sys; print(boto3.client('sts', endpoint_url=sys.argv[1]).get_caller_identity()['Arn'])",
+        &p.moto.url,
+    ]);
+    let out = run(&mut py);
+    let _ = forward.kill();
+    let _ = forward.wait();
+    assert_success(&out, "boto3 through a forwarded port");
+    assert!(stdout(&out).contains(":assumed-role/ReadOnly/corp.cli-env-server@example.com"));
+
+    // SIGKILL leaves the token file; the next `env --server` finds nothing there and removes it.
+    let token_file = server.token_file.clone();
+    server.child.kill().unwrap();
+    tokio::task::block_in_place(|| server.child.wait().unwrap());
+    assert!(token_file.exists());
+    let out = run(&mut e.cli(&["env", "--server", "prod-readonly"]));
+    assert!(!out.status.success());
+    assert!(!stderr(&out).contains("running now"), "{}", stderr(&out));
+    assert!(
+        !token_file.exists(),
+        "a dead server's token file is removed"
+    );
+}
+
+/// The Rust SDK's own container provider (aws-config), in a process of its own: it reads the
+/// two variables from the environment, which a test must not change in its own process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_sdk_container_provider_gets_credentials_from_serve_credentials() {
+    let Some(e) = env().await else { return };
+    let p = peers().unwrap();
+    e.login("cli-serve-rust").await;
+    let server = tokio::task::block_in_place(|| {
+        CredentialServer::start(e.cli(&["serve-credentials", "--role", "prod-readonly"]))
+    });
+    let mut child = Command::new(std::env::current_exe().unwrap());
+    e.isolate(&mut child);
+    child
+        .args([
+            "--exact",
+            "cli_client::rust_sdk_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("ROLEGATE_TEST_RUST_SDK_STS", &p.moto.url)
+        .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &server.uri)
+        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &server.token_file);
+    let out = run(&mut child);
+    assert_success(&out, "the Rust SDK's container provider");
+    assert!(
+        stdout(&out).contains("ARN=arn:aws:sts::")
+            && stdout(&out).contains(":assumed-role/ReadOnly/corp.cli-serve-rust@example.com"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(server.stop().success());
+}
+
+/// Run only by the test above, in its own process with the container variables set.
+#[tokio::test]
+#[ignore = "the child process of rust_sdk_container_provider_gets_credentials_from_serve_credentials"]
+async fn rust_sdk_child() {
+    let Ok(sts) = std::env::var("ROLEGATE_TEST_RUST_SDK_STS") else {
+        return;
+    };
+    use aws_config::ecs::EcsCredentialsProvider;
+    let provider = EcsCredentialsProvider::builder().build();
+    let config = aws_sdk_sts::Config::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(sts)
+        .credentials_provider(provider)
+        .build();
+    let who = aws_sdk_sts::Client::from_conf(config)
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("GetCallerIdentity with the container provider's credentials");
+    println!("ARN={}", who.arn().unwrap_or_default());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1255,7 +1512,7 @@ async fn exec_server_child_gets_the_endpoint_and_no_static_keys_stale_key_preced
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serve_credentials_outlives_a_dead_broker_answering_clients_in_the_sdk_error_shape() {
+async fn serve_credentials_outlives_a_dead_broker_in_the_sdk_error_shape_and_recovers() {
     let creds = serde_json::json!({
         "Version": 1, "AccessKeyId": "ASIAFIRST", "SecretAccessKey": "s", "SessionToken": "t",
         "Expiration": "2099-01-01T00:00:00Z",
@@ -1280,6 +1537,7 @@ async fn serve_credentials_outlives_a_dead_broker_answering_clients_in_the_sdk_e
 
     // The broker goes away and the cached credentials with it (as expiry would take them).
     let key = b.url.trim_start_matches("http://").replace(':', "_");
+    let port: u16 = b.url.rsplit(':').next().unwrap().parse().unwrap();
     drop(b);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let cache = home.path().join("cache/rolegate").join(key);
@@ -1307,5 +1565,16 @@ async fn serve_credentials_outlives_a_dead_broker_answering_clients_in_the_sdk_e
         .await
         .unwrap();
     assert_eq!(h.status(), 200);
+
+    // The broker is back, at the same address: the next client is served, no restart needed.
+    let renewed = serde_json::json!({
+        "Version": 1, "AccessKeyId": "ASIASECOND", "SecretAccessKey": "s", "SessionToken": "t",
+        "Expiration": "2099-01-01T00:00:00Z",
+    });
+    let _back = HostileBroker::start_on(port, &[("/api/v1/credentials", renewed)]).await;
+    let r = get().await.unwrap();
+    assert_eq!(r.status(), 200, "recovered after the outage");
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["AccessKeyId"], "ASIASECOND");
     assert!(server.stop().success());
 }

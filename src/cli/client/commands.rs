@@ -188,6 +188,10 @@ pub(crate) fn logout(broker: &Url) -> Result<()> {
         }
     }
     profile::delete(broker)?;
+    // Running servers keep their token files: they serve again after the next `login`.
+    if let Err(e) = super::serve_credentials::registry::remove_stale(broker) {
+        eprintln!("rolegate: {}", e.0);
+    }
     for e in std::fs::read_dir(&cache).into_iter().flatten().flatten() {
         if e.file_name().to_string_lossy().starts_with("creds-") {
             let _ = std::fs::remove_file(e.path());

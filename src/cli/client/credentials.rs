@@ -59,7 +59,13 @@ fn cached(path: &Path) -> Result<Option<Credentials>> {
         return Ok(None);
     };
     let c = file.credentials;
-    Ok((c.expires_at_unix() - now() > RENEW_BEFORE_SECS).then_some(c))
+    Ok(fresh(&c, now()).then_some(c))
+}
+
+/// Whether `c` is still served at `now` (unix seconds): more than the renewal margin before
+/// its expiry. The clock is a parameter so the boundary is tested at any instant.
+fn fresh(c: &Credentials, now: i64) -> bool {
+    c.expires_at_unix() - now > RENEW_BEFORE_SECS
 }
 
 /// Credentials for `role`: from the cache when fresh, else from the broker (refreshing the
@@ -157,6 +163,23 @@ mod tests {
         });
         let e = read_answer(v).unwrap_err().0;
         assert!(e.contains("SessionToken: invalid type"), "{e}");
+    }
+
+    #[test]
+    fn credentials_are_renewed_from_fifteen_minutes_before_expiry_at_an_injected_clock() {
+        let c = Credentials::for_tests("ASIA", "s", "t", None);
+        let expiry = c.expires_at_unix();
+        assert!(
+            fresh(&c, expiry - RENEW_BEFORE_SECS - 1),
+            "16 minutes left: served"
+        );
+        assert!(
+            !fresh(&c, expiry - RENEW_BEFORE_SECS),
+            "15 minutes left: renewed"
+        );
+        assert!(!fresh(&c, expiry - 60), "about to expire: renewed");
+        assert!(!fresh(&c, expiry + 3600), "expired: renewed, never served");
+        assert!(fresh(&c, expiry - 12 * 3600), "hours left: served");
     }
 
     #[test]

@@ -18,6 +18,11 @@ pub(crate) struct HostileBroker {
 impl HostileBroker {
     /// Serves `answers` (path → JSON body, status 200) on a loopback port; 404 elsewhere.
     pub(crate) async fn start(answers: &[(&str, Value)]) -> HostileBroker {
+        Self::start_on(0, answers).await
+    }
+
+    /// [`HostileBroker::start`] on a given port (0: a free one): a broker back after an outage.
+    pub(crate) async fn start_on(port: u16, answers: &[(&str, Value)]) -> HostileBroker {
         let answers: Arc<HashMap<String, Value>> = Arc::new(
             answers
                 .iter()
@@ -37,7 +42,7 @@ impl HostileBroker {
             }))
         })
         .workers(1)
-        .bind("127.0.0.1:0")
+        .bind(("127.0.0.1", port))
         .unwrap();
         let port = server.addrs()[0].port();
         let server = server.run();
