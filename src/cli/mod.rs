@@ -225,16 +225,24 @@ enum Command {
     #[command(after_long_help = "Example:\n  \
         rolegate setup                   # shows the change\n  \
         rolegate setup --write\n  \
-        aws sts get-caller-identity --profile rolegate-prod-readonly")]
+        aws sts get-caller-identity --profile rolegate-prod-readonly\n  \
+        rolegate setup --write --prune --name '{account}-{role}'")]
     Setup {
         #[command(flatten)]
         broker: BrokerArg,
         /// Write the change (else only show it).
         #[arg(long)]
         write: bool,
-        /// Profile names are <prefix><role>.
-        #[arg(long, default_value = "rolegate-")]
-        prefix: String,
+        /// Profile names: {role}, {account} (the account's name, else its id), {account_id}.
+        #[arg(long, value_name = "TEMPLATE", default_value = "rolegate-{role}")]
+        name: String,
+        /// Profile names are <prefix><role> (the same as --name '<prefix>{role}').
+        #[arg(long, conflicts_with = "name")]
+        prefix: Option<String>,
+        /// Remove the profiles of roles you no longer have (only inside the block setup
+        /// manages); without it they are kept and listed.
+        #[arg(long)]
+        prune: bool,
         /// The region written into every profile (default: each role's, as the broker names it
         /// from its `[aws.partitions.*] region`).
         #[arg(long)]
@@ -544,15 +552,23 @@ fn run_client(command: Command) -> client::Result<ExitCode> {
         Command::Setup {
             broker,
             write,
+            name,
             prefix,
+            prune,
             region,
-        } => setup::run(
-            &resolve(broker.broker.as_deref())?,
-            write,
-            &prefix,
-            region.as_deref(),
-        )
-        .map(ok),
+        } => {
+            let name = match prefix {
+                Some(p) => setup::NameTemplate::prefixed(&p),
+                None => setup::NameTemplate::parse(&name)?,
+            };
+            let options = setup::Options {
+                write,
+                prune,
+                name,
+                region,
+            };
+            setup::run(&resolve(broker.broker.as_deref())?, &options).map(ok)
+        }
         Command::ServeCredentials {
             broker,
             roles,

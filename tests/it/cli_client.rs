@@ -419,6 +419,101 @@ async fn setup_refuses_alias_with_newline_credential_process_injection() {
     assert!(!home.path().join("aws-config").exists());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_keeps_lost_roles_until_prune_and_never_changes_a_byte_outside_its_block() {
+    let two = {
+        let mut v = offered("ro", "Prod (EU)");
+        let mut admin = v["roles"][0].clone();
+        admin["alias"] = "admin".into();
+        v["roles"].as_array_mut().unwrap().push(admin);
+        v
+    };
+    let (b, home) = hostile(&[("/api/v1/roles", two)]).await;
+    let port: u16 = b.url.rsplit(':').next().unwrap().parse().unwrap();
+    let config = home.path().join("aws-config");
+    // What the user wrote around the block: CRLF lines, a comment, no final line break.
+    let before = "# mine\r\n[default]\r\nregion = eu-west-1\r\n\r\n";
+    std::fs::write(&config, before).unwrap();
+    let out = run(&mut against(home.path(), &b, &["setup", "--write"]));
+    assert_success(&out, "setup --write");
+    let after = "\r\n[profile mine]\r\noutput = json";
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(after);
+    std::fs::write(&config, &text).unwrap();
+    let outside = |t: &str| {
+        let start = t.find("# BEGIN rolegate").unwrap();
+        let end = t.find("# END rolegate").unwrap();
+        let end = end + t[end..].find('\n').unwrap() + 1;
+        (t[..start].to_string(), t[end..].to_string())
+    };
+    // The first write appends the block after a separating blank line; from then on, nothing
+    // outside it moves.
+    assert_eq!(outside(&text), (format!("{before}\n"), after.to_string()));
+    let before = outside(&text).0;
+
+    // The broker now offers only `ro`: `admin`'s profile is kept, and said so.
+    drop(b);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let b = HostileBroker::start_on(port, &[("/api/v1/roles", offered("ro", "Prod (EU)"))]).await;
+    let out = run(&mut against(home.path(), &b, &["setup", "--write"]));
+    assert_success(&out, "setup --write, a role lost");
+    assert!(
+        stderr(&out).contains("Keeping 1 profiles of roles you no longer have: rolegate-admin"),
+        "{}",
+        stderr(&out)
+    );
+    let kept = std::fs::read_to_string(&config).unwrap();
+    assert!(kept.contains("[profile rolegate-admin]"));
+    assert_eq!(outside(&kept), (before.clone(), after.to_string()));
+
+    // --prune (dry run first: nothing changes), then written.
+    let out = run(&mut against(home.path(), &b, &["setup", "--prune"]));
+    assert_success(&out, "setup --prune (dry run)");
+    assert!(
+        stdout(&out).contains("- [profile rolegate-admin]"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), kept);
+    let out = run(&mut against(
+        home.path(),
+        &b,
+        &["setup", "--prune", "--write"],
+    ));
+    assert_success(&out, "setup --prune --write");
+    assert!(
+        stderr(&out).contains("Removing 1 profiles"),
+        "{}",
+        stderr(&out)
+    );
+    let pruned = std::fs::read_to_string(&config).unwrap();
+    assert!(!pruned.contains("rolegate-admin") && pruned.contains("[profile rolegate-ro]"));
+    assert_eq!(outside(&pruned), (before.clone(), after.to_string()));
+
+    // A name template: the profile is renamed, not duplicated; a bad template changes nothing.
+    let out = run(&mut against(
+        home.path(),
+        &b,
+        &["setup", "--write", "--name", "{account}-{role}"],
+    ));
+    assert_success(&out, "setup --name");
+    let named = std::fs::read_to_string(&config).unwrap();
+    assert!(named.contains("[profile Prod-EU-ro]") && !named.contains("[profile rolegate-ro]"));
+    assert_eq!(outside(&named), (before.clone(), after.to_string()));
+    let out = run(&mut against(
+        home.path(),
+        &b,
+        &["setup", "--write", "--name", "{team}-{role}"],
+    ));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("unknown placeholder {team}"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), named);
+}
+
 /// The attack: the account name is written as a `# …` comment above each profile; a CR or LF
 /// in it ends the comment and starts a key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,12 +1,19 @@
 //! `rolegate setup`: one `credential_process` profile in `~/.aws/config` (or
 //! `$AWS_CONFIG_FILE`) per role the user may take credentials for, in a block between marker
-//! comments that only this command rewrites. A dry run by default: it shows the change.
+//! comments that only this command rewrites ([`block`]). A dry run by default: it shows the
+//! change. Profiles of roles the user no longer has stay until `--prune`: a role lost for a day
+//! should not take the user's profile (and what they added around it) with it.
+
+mod block;
+mod name;
 
 use super::commands::call;
 use super::files;
 use super::{Result, fail};
 use crate::domain::text;
 use crate::untrusted::is_loopback_url;
+use block::{DevSts, Entry, Existing};
+pub(crate) use name::NameTemplate;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use url::Url;
@@ -17,79 +24,6 @@ fn aws_config_path() -> Result<PathBuf> {
     }
     let home = std::env::var_os("HOME").ok_or_else(|| fail("HOME is not set"))?;
     Ok(PathBuf::from(home).join(".aws").join("config"))
-}
-
-/// The shell-word form the AWS CLI's credential_process parser accepts.
-fn word(s: &str) -> String {
-    if s.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"/._-:".contains(&b))
-    {
-        s.to_string()
-    } else {
-        format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-    }
-}
-
-fn markers(broker: &Url) -> (String, String) {
-    (
-        format!("# BEGIN rolegate {broker} (managed by `rolegate setup`; edits here are replaced)"),
-        format!("# END rolegate {broker}"),
-    )
-}
-
-/// One profile `setup` writes: a role the broker offers for credentials.
-#[derive(Debug, PartialEq)]
-pub(crate) struct Entry {
-    pub alias: String,
-    /// Account name and id, as a comment above the profile.
-    pub comment: Option<String>,
-    pub region: Option<String>,
-}
-
-/// Where a profile's STS calls go when the broker is a `serve --dev` on this machine: a
-/// `[services]` section naming only STS, so every other service still goes to AWS.
-pub(crate) struct DevSts {
-    pub section: String,
-    pub endpoint: String,
-}
-
-pub(crate) fn block(
-    broker: &Url,
-    exe: &str,
-    prefix: &str,
-    roles: &[Entry],
-    dev_sts: Option<&DevSts>,
-) -> String {
-    let (begin, end) = markers(broker);
-    let mut out = format!("{begin}\n");
-    for e in roles {
-        if let Some(a) = &e.comment {
-            out.push_str(&format!("# {a}\n"));
-        }
-        out.push_str(&format!(
-            "[profile {prefix}{}]\ncredential_process = {} credentials --broker {} --role {}\n",
-            e.alias,
-            word(exe),
-            word(broker.as_str()),
-            word(&e.alias)
-        ));
-        if let Some(r) = &e.region {
-            out.push_str(&format!("region = {r}\n"));
-        }
-        if let Some(d) = dev_sts {
-            out.push_str(&format!("services = {}\n", d.section));
-        }
-        out.push('\n');
-    }
-    if let Some(d) = dev_sts {
-        out.push_str(&format!(
-            "# STS of the local emulator `rolegate serve --dev` uses; other services go to AWS.\n\
-             [services {}]\nsts =\n  endpoint_url = {}\n\n",
-            d.section, d.endpoint
-        ));
-    }
-    out.push_str(&format!("{end}\n"));
-    out
 }
 
 /// The emulator's STS address, when a `serve --dev` broker on this machine advertises one on
@@ -124,67 +58,48 @@ fn is_region(r: &str) -> bool {
     !r.is_empty() && r.len() <= 32 && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
-/// `current` with this broker's block replaced by `new` (appended when absent).
-pub(crate) fn splice(current: &str, broker: &Url, new: &str) -> String {
-    let (begin, end) = markers(broker);
-    let begin_prefix = begin.split(" (managed").next().unwrap_or(&begin);
-    let lines: Vec<&str> = current.lines().collect();
-    let start = lines.iter().position(|l| l.starts_with(begin_prefix));
-    let stop = start.and_then(|s| lines[s..].iter().position(|l| *l == end).map(|e| s + e));
-    match (start, stop) {
-        (Some(s), Some(e)) => {
-            let mut out = lines[..s].join("\n");
-            if !out.is_empty() {
-                out.push('\n');
-            }
-            out.push_str(new);
-            let rest = lines[e + 1..].join("\n");
-            if !rest.is_empty() {
-                out.push_str(&rest);
-                out.push('\n');
-            }
-            out
-        }
-        _ => {
-            let mut out = current.to_string();
-            if !out.is_empty() && !out.ends_with('\n') {
-                out.push('\n');
-            }
-            if !out.is_empty() {
-                out.push('\n');
-            }
-            out.push_str(new);
-            out
-        }
-    }
-}
-
-/// The roles the broker offers for credentials — refused whole if any
-/// string would not be read back exactly as written: an alias is a profile name (a strict
-/// character set), the account name and id a comment (no character that ends a line). The
-/// broker checks this at config load; the CLI does not take its word for it. `region` (from
-/// `--region`) wins over the region the broker names for each role's partition.
-fn profiles(v: &serde_json::Value, prefix: &str, region: Option<&str>) -> Result<Vec<Entry>> {
+/// The roles the broker offers for credentials, named by `name` — refused whole if any
+/// string would not be read back exactly as written: an alias and a profile name have a strict
+/// character set, the account name and id become a comment (no character that ends a line).
+/// The broker checks this at config load; the CLI does not take its word for it. `region`
+/// (from `--region`) wins over the region the broker names for each role's partition.
+fn profiles(
+    v: &serde_json::Value,
+    name: &NameTemplate,
+    region: Option<&str>,
+) -> Result<Vec<Entry>> {
     let roles = v["roles"].as_array().cloned().unwrap_or_default();
-    let mut out = Vec::new();
+    let mut out: Vec<Entry> = Vec::new();
     for r in roles.iter().filter(|r| {
         r["actions"]
             .as_array()
             .is_some_and(|a| a.iter().any(|x| x == "credentials"))
     }) {
         let alias = r["alias"].as_str().unwrap_or_default();
-        if !text::is_profile_name(&format!("{prefix}{alias}")) {
+        let account = r["account"].as_str().unwrap_or_default();
+        let account_name = r["account_name"].as_str();
+        let profile = text::is_profile_name(alias)
+            .then(|| name.render(alias, account_name, account))
+            .and_then(std::result::Result::ok)
+            .ok_or_else(|| {
+                fail(format!(
+                    "the broker sent the role alias {alias:?}, which with --name {:?} is not a \
+                     safe AWS CLI profile name ({}); nothing was written. Ask the broker's \
+                     operator to fix that [[role]] alias, or change --name",
+                    name.shown(),
+                    text::PROFILE_NAME_RULE
+                ))
+            })?;
+        if let Some(other) = out.iter().find(|e| e.profile == profile) {
             return Err(fail(format!(
-                "the broker sent the role alias {alias:?} (with --prefix {prefix:?}), which is \
-                 not a safe AWS CLI profile name ({}); nothing was written. Ask the broker's \
-                 operator to fix that [[role]] alias",
-                text::PROFILE_NAME_RULE
+                "--name {:?} gives the roles {} and {alias} the same profile name {profile}; \
+                 add {{role}} to it. Nothing was written",
+                name.shown(),
+                other.alias
             )));
         }
-        let account = r["account"].as_str().unwrap_or_default();
-        let comment = r["account_name"]
-            .as_str()
-            .map_or_else(|| account.to_string(), |n| format!("{n} ({account})"));
+        let comment =
+            account_name.map_or_else(|| account.to_string(), |n| format!("{n} ({account})"));
         if let Some(c) = text::line_breaking_char(&comment) {
             return Err(fail(format!(
                 "the broker sent an account name or id for role {alias:?} with the control \
@@ -205,12 +120,26 @@ fn profiles(v: &serde_json::Value, prefix: &str, region: Option<&str>) -> Result
             None => None,
         };
         out.push(Entry {
+            profile,
             alias: alias.to_string(),
             comment: Some(comment),
             region,
         });
     }
     Ok(out)
+}
+
+/// The profiles in the block now whose role is no longer offered (or whose role line was
+/// edited away), except those a new profile replaces by name.
+fn stale<'a>(old: &'a [Existing], roles: &[Entry]) -> Vec<&'a Existing> {
+    old.iter()
+        .filter(|o| {
+            !o.alias
+                .as_ref()
+                .is_some_and(|a| roles.iter().any(|e| &e.alias == a))
+                && !roles.iter().any(|e| e.profile == o.profile)
+        })
+        .collect()
 }
 
 /// Replaces the AWS config through a fresh temporary (see [`files::replace`]), keeping its
@@ -259,14 +188,25 @@ fn build_dir_warning(exe: &Path) -> Option<String> {
         })
 }
 
-pub(crate) fn run(broker: &Url, write: bool, prefix: &str, region: Option<&str>) -> Result<()> {
+/// What `rolegate setup` was asked to do.
+pub(crate) struct Options {
+    /// Write the change (else show it).
+    pub write: bool,
+    /// Remove the profiles of roles no longer offered (else keep them as they are).
+    pub prune: bool,
+    pub name: NameTemplate,
+    pub region: Option<String>,
+}
+
+pub(crate) fn run(broker: &Url, o: &Options) -> Result<()> {
+    let region = o.region.as_deref();
     if let Some(r) = region.filter(|r| !is_region(r)) {
         return Err(fail(format!(
             "--region {r:?} is not a region name, e.g. eu-west-1"
         )));
     }
     let v = call(broker, reqwest::Method::GET, "/api/v1/roles", None)?;
-    let roles = profiles(&v, prefix, region)?;
+    let roles = profiles(&v, &o.name, region)?;
     let dev_sts = dev_sts(broker, &v);
     let exe = std::env::current_exe()?.display().to_string();
     build_dir_warning(Path::new(&exe)).inspect(|w| eprintln!("{w}"));
@@ -276,16 +216,20 @@ pub(crate) fn run(broker: &Url, write: bool, prefix: &str, region: Option<&str>)
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(fail(format!("cannot read {}: {e}", path.display()))),
     };
-    let next = splice(
+    let old = block::existing(&current, broker);
+    let stale = stale(&old, &roles);
+    let kept: &[&Existing] = if o.prune { &[] } else { &stale };
+    let next = block::splice(
         &current,
         broker,
-        &block(broker, &exe, prefix, &roles, dev_sts.as_ref()),
+        &block::block(broker, &exe, &roles, kept, dev_sts.as_ref()),
     );
+    report_stale(&stale, o.prune);
     if next == current {
         eprintln!(
             "{} is up to date ({} profiles).",
             path.display(),
-            roles.len()
+            roles.len() + kept.len()
         );
         return Ok(());
     }
@@ -298,47 +242,49 @@ pub(crate) fn run(broker: &Url, write: bool, prefix: &str, region: Option<&str>)
     for l in next.lines().filter(|l| !old.contains(l)) {
         println!("+ {l}");
     }
-    if !write {
+    if !o.write {
         eprintln!(
-            "Dry run: {} not changed. Run `rolegate setup --write` to apply.",
-            path.display()
+            "Dry run: {} not changed. Run `rolegate setup --write{}` to apply.",
+            path.display(),
+            if o.prune { " --prune" } else { "" }
         );
         return Ok(());
     }
     write_config(&path, &next)?;
     eprintln!(
-        "Wrote {} profiles to {}: try `aws sts get-caller-identity --profile {prefix}{}`",
+        "Wrote {} profiles to {}: try `aws sts get-caller-identity --profile {}`",
         roles.len(),
         path.display(),
-        roles.first().map_or("…", |r| r.alias.as_str())
+        roles.first().map_or("…", |r| r.profile.as_str())
     );
     Ok(())
+}
+
+/// Says which profiles are for roles no longer offered, and what `--prune` does about them.
+fn report_stale(stale: &[&Existing], prune: bool) {
+    if stale.is_empty() {
+        return;
+    }
+    let names: Vec<&str> = stale.iter().map(|s| s.profile.as_str()).collect();
+    if prune {
+        eprintln!(
+            "Removing {} profiles of roles you no longer have: {}",
+            names.len(),
+            names.join(", ")
+        );
+    } else {
+        eprintln!(
+            "Keeping {} profiles of roles you no longer have: {} (`rolegate setup --prune` \
+             removes them)",
+            names.len(),
+            names.join(", ")
+        );
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_managed_block_is_replaced_not_duplicated_and_the_rest_kept() {
-        let b = Url::parse("https://rg.example.com").unwrap();
-        let entry = |a: &str| Entry {
-            alias: a.into(),
-            comment: None,
-            region: Some("eu-west-1".into()),
-        };
-        let one = block(&b, "/usr/bin/rolegate", "rg-", &[entry("a")], None);
-        let mine = "[profile mine]\nregion = eu-west-1\n";
-        let first = splice(mine, &b, &one);
-        assert!(first.starts_with(mine) && first.contains("[profile rg-a]"));
-        let two = block(&b, "/usr/bin/rolegate", "rg-", &[entry("b")], None);
-        let second = splice(&first, &b, &two);
-        assert!(second.contains("[profile rg-b]") && !second.contains("[profile rg-a]"));
-        assert!(second.starts_with(mine));
-        assert_eq!(splice(&second, &b, &two), second, "idempotent");
-        assert!(one.contains("credential_process = /usr/bin/rolegate credentials --broker https://rg.example.com/ --role a\nregion = eu-west-1\n"));
-        assert_eq!(word("/opt/my tools/rolegate"), "\"/opt/my tools/rolegate\"");
-    }
 
     #[test]
     fn a_binary_in_a_build_directory_is_warned_about() {
@@ -362,6 +308,10 @@ mod tests {
         }
     }
 
+    fn rolegate() -> NameTemplate {
+        NameTemplate::prefixed("rolegate-")
+    }
+
     fn offered(alias: &str, account_name: &str) -> serde_json::Value {
         serde_json::json!({"roles": [{"alias": alias, "account": "111122223333",
             "account_name": account_name, "actions": ["credentials"]}]})
@@ -369,32 +319,63 @@ mod tests {
 
     #[test]
     fn broker_strings_that_would_add_config_lines_are_refused() {
-        let ok = profiles(&offered("prod-ro", "Prod (EU)"), "rolegate-", None).unwrap();
+        let ok = profiles(&offered("prod-ro", "Prod (EU)"), &rolegate(), None).unwrap();
         assert_eq!(ok[0].comment.as_deref(), Some("Prod (EU) (111122223333)"));
         let injected = "x]\ncredential_process = touch /tmp/pwned\n[profile y";
-        let e = profiles(&offered(injected, "Prod"), "rolegate-", None).unwrap_err();
+        let e = profiles(&offered(injected, "Prod"), &rolegate(), None).unwrap_err();
         assert!(
             e.0.contains(r#""x]\ncredential_process"#),
             "named, escaped: {}",
             e.0
         );
         for name in ["Prod\rcredential_process = x", "Prod\u{85}", "\u{1b}[2J"] {
-            let e = profiles(&offered("prod-ro", name), "rolegate-", None).unwrap_err();
+            let e = profiles(&offered("prod-ro", name), &rolegate(), None).unwrap_err();
             assert!(e.0.contains("\"prod-ro\"") && e.0.contains("U+"), "{}", e.0);
         }
-        assert!(profiles(&offered("prod-ro", "Prod"), "bad prefix ", None).is_err());
+        let spaced = NameTemplate::prefixed("bad prefix ");
+        assert!(profiles(&offered("prod-ro", "Prod"), &spaced, None).is_err());
+    }
+
+    #[test]
+    fn two_roles_named_alike_by_the_template_are_refused_not_merged() {
+        let mut v = offered("ro", "Prod");
+        v["roles"].as_array_mut().unwrap().push(
+            serde_json::json!({"alias": "admin", "account": "111122223333",
+                "account_name": "Prod", "actions": ["credentials"]}),
+        );
+        let by_account = NameTemplate::parse("{account}").unwrap();
+        let e = profiles(&v, &by_account, None).unwrap_err();
+        assert!(
+            e.0.contains("the roles ro and admin the same profile name Prod"),
+            "{}",
+            e.0
+        );
+        let both = NameTemplate::parse("{account}-{role}").unwrap();
+        let names: Vec<String> = profiles(&v, &both, None)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.profile)
+            .collect();
+        assert_eq!(names, ["Prod-ro", "Prod-admin"]);
+    }
+
+    #[test]
+    fn an_alias_kept_out_of_the_name_is_still_checked_credential_process_injection() {
+        let injected = "x]\ncredential_process = touch /tmp/pwned\n[profile y";
+        let by_id = NameTemplate::parse("{account_id}").unwrap();
+        assert!(profiles(&offered(injected, "Prod"), &by_id, None).is_err());
     }
 
     #[test]
     fn region_from_the_broker_or_the_flag_and_never_a_config_line() {
         let mut v = offered("prod-ro", "Prod");
         v["roles"][0]["region"] = "us-gov-west-1".into();
-        let from_broker = profiles(&v, "rolegate-", None).unwrap();
+        let from_broker = profiles(&v, &rolegate(), None).unwrap();
         assert_eq!(from_broker[0].region.as_deref(), Some("us-gov-west-1"));
-        let flag = profiles(&v, "rolegate-", Some("eu-central-1")).unwrap();
+        let flag = profiles(&v, &rolegate(), Some("eu-central-1")).unwrap();
         assert_eq!(flag[0].region.as_deref(), Some("eu-central-1"));
         v["roles"][0]["region"] = "us-east-1\ncredential_process = touch /tmp/pwned".into();
-        let e = profiles(&v, "rolegate-", None).unwrap_err();
+        let e = profiles(&v, &rolegate(), None).unwrap_err();
         assert!(e.0.contains("not a region name"), "{}", e.0);
     }
 
@@ -425,15 +406,16 @@ mod tests {
             );
         }
         assert!(dev_sts(&local, &serde_json::json!({"roles": []})).is_none());
-        let b = block(
+        let b = block::block(
             &local,
             "/usr/bin/rolegate",
-            "rg-",
             &[Entry {
+                profile: "rg-a".into(),
                 alias: "a".into(),
                 comment: None,
                 region: None,
             }],
+            &[],
             Some(&d),
         );
         assert!(b.contains("services = rolegate-dev-sts-40123\n"), "{b}");
