@@ -152,7 +152,10 @@ enum Command {
     /// Open the AWS console as a role (or print the sign-in URL).
     #[command(after_long_help = "Example:\n  \
         rolegate console prod-readonly --destination /s3/buckets\n  \
-        rolegate console                 # pick a role from a list")]
+        rolegate console                 # pick a role from a list\n  \
+        rolegate console prod-admin --switch          # change role in the same browser\n  \
+        rolegate console prod-admin --container       # one Firefox container per role\n  \
+        rolegate console prod-admin --browser-profile # one browser profile per role")]
     Console {
         #[command(flatten)]
         role: RoleArgs,
@@ -160,8 +163,20 @@ enum Command {
         #[arg(long)]
         destination: Option<String>,
         /// Print the URL instead of opening a browser.
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["container", "browser_profile"])]
         print: bool,
+        /// Sign out of the console session this browser holds first (AWS's sign-out, then
+        /// this sign-in), to change roles in the same browser.
+        #[arg(long)]
+        switch: bool,
+        /// Open in a Firefox container named after the role (needs the "Open external links
+        /// in a container" extension); several roles stay signed in side by side.
+        #[arg(long, conflicts_with = "browser_profile")]
+        container: bool,
+        /// Open in a browser profile of the role's own (Chrome, Chromium, Edge, Brave or
+        /// Firefox; $BROWSER picks one), kept under ~/.local/share/rolegate/browser-profiles.
+        #[arg(long)]
+        browser_profile: bool,
     },
     /// Print shell commands that export a role's credentials.
     ///
@@ -516,9 +531,23 @@ fn run_client(command: Command) -> client::Result<ExitCode> {
             role: r,
             destination,
             print,
+            switch,
+            container,
+            browser_profile,
         } => {
+            use client::console_open::Opener;
             let (broker, role) = r.resolve("rolegate console <role>", "console")?;
-            commands::console(&broker, &role, r.duration, destination.as_deref(), print).map(ok)
+            let options = commands::ConsoleOptions {
+                destination: destination.as_deref(),
+                print,
+                switch,
+                opener: match (container, browser_profile) {
+                    (true, _) => Opener::Container,
+                    (_, true) => Opener::Profile,
+                    _ => Opener::Default,
+                },
+            };
+            commands::console(&broker, &role, r.duration, &options).map(ok)
         }
         Command::Env {
             role: r,

@@ -24,7 +24,7 @@ struct Env {
     app: TestApp,
     forge: SamlForge,
     home: tempfile::TempDir,
-    _federation: Federation,
+    federation: Federation,
 }
 
 async fn env() -> Option<Env> {
@@ -44,7 +44,7 @@ async fn env() -> Option<Env> {
         app,
         forge,
         home: tempfile::tempdir().unwrap(),
-        _federation: federation,
+        federation,
     })
 }
 
@@ -670,6 +670,122 @@ async fn console_opens_browser_with_argv_not_shell_quote_injection() {
         "one argument, unchanged"
     );
     assert!(!home.path().join("PWNED").exists() && !home.path().join("PWNED2").exists());
+}
+
+/// `$BROWSER` as headless Chromium: it loads the link it is given (following redirects) with
+/// the arguments it is given (a profile directory among them) and writes the DOM of the page it
+/// ends on to `dom`.
+fn headless_chromium(home: &Path, dom: &Path) -> Option<String> {
+    let exe = std::env::var("CHROMIUM").unwrap_or("/usr/bin/chromium".into());
+    if !common::peers::require_peer(
+        "headless Chromium (apt: chromium)",
+        Path::new(&exe).exists(),
+    ) {
+        return None;
+    }
+    let script = home.join("chromium-headless");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n'{exe}' --headless=new --no-sandbox --disable-gpu --dump-dom \"$@\" > '{dom}.tmp' 2>/dev/null\nmv '{dom}.tmp' '{dom}'\n",
+            dom = dom.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
+    Some(script.display().to_string())
+}
+
+/// Waits for `dom` (written whole by [`headless_chromium`]), then removes it for the next run.
+fn page(dom: &Path) -> String {
+    for _ in 0..300 {
+        if let Ok(s) = std::fs::read_to_string(dom) {
+            std::fs::remove_file(dom).unwrap();
+            return s;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("Chromium wrote no page to {}", dom.display());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_switch_and_browser_profiles_in_chromium_and_firefox_containers() {
+    let Some(e) = env().await else { return };
+    e.login("cli-console").await;
+    let dom = e.home.path().join("dom.html");
+    let Some(chromium) = headless_chromium(e.home.path(), &dom) else {
+        return;
+    };
+    let console = |args: &[&str], browser: &str| {
+        let mut c = e.cli(&[&["console", "--role"][..], args].concat());
+        c.env("BROWSER", browser);
+        let out = run(&mut c);
+        assert_success(&out, &format!("console {args:?}"));
+    };
+
+    // --switch: AWS's sign-out first, then on to this sign-in, in one link.
+    console(&["prod-readonly", "--switch"], &chromium);
+    let p = tokio::task::block_in_place(|| page(&dom));
+    assert!(
+        p.contains(":assumed-role/ReadOnly/corp.cli-console@example.com"),
+        "{p}"
+    );
+    assert_eq!(e.federation.sign_outs(), 1, "signed out on the way");
+    let out = run(&mut e.cli(&["console", "--role", "admin", "--switch", "--print"]));
+    assert_success(&out, "console --switch --print");
+    assert!(
+        stdout(&out).starts_with(&format!(
+            "{}/oauth?Action=logout&redirect_uri=",
+            e.federation.url.trim_end_matches("/federation")
+        )),
+        "{}",
+        stdout(&out)
+    );
+
+    // --browser-profile: each role in a Chromium profile of its own, private to the user.
+    let profiles = e.home.path().join(".local/share/rolegate/browser-profiles");
+    for (role, arn) in [("prod-readonly", "ReadOnly"), ("admin", "Admin")] {
+        console(&[role, "--browser-profile"], &chromium);
+        let p = tokio::task::block_in_place(|| page(&dom));
+        assert!(p.contains(&format!(":assumed-role/{arn}/")), "{role}: {p}");
+        let dir = profiles.join(role);
+        assert!(
+            dir.join("Default").is_dir(),
+            "Chromium used {}",
+            dir.display()
+        );
+        assert_eq!(mode(&dir), 0o700, "the role's console cookies are private");
+    }
+    assert_eq!(e.federation.sign_outs(), 1, "profiles need no sign-out");
+
+    // --container: one ext+container: link, its name and url percent-encoded.
+    let record = e.home.path().join("container-args");
+    console(
+        &["admin", "--container"],
+        &recording_browser(e.home.path(), &record),
+    );
+    let args = tokio::task::block_in_place(|| wait_for(&record)).expect("browser started");
+    let link = args.trim_end();
+    assert_eq!(args.lines().count(), 1, "{args}");
+    let rest = link
+        .strip_prefix("ext+container:name=admin&url=")
+        .unwrap_or_else(|| panic!("{link}"));
+    let inner: String = url::form_urlencoded::parse(format!("u={rest}").as_bytes())
+        .next()
+        .unwrap()
+        .1
+        .into_owned();
+    assert!(
+        inner.starts_with(&format!("{}?Action=login", e.federation.url)),
+        "{inner}"
+    );
+    let out = run(&mut e.cli(&["console", "--role", "admin", "--container", "--print"]));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--print opens nothing: {}",
+        stderr(&out)
+    );
 }
 
 /// The attack: a broker's "console link" that is a `file:` path or another app's URL scheme;

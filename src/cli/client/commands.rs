@@ -97,13 +97,23 @@ pub(crate) fn roles(broker: &Url, as_json: bool) -> Result<()> {
     Ok(())
 }
 
+/// How `rolegate console` opens the console (see [`super::console_open`]).
+pub(crate) struct ConsoleOptions<'a> {
+    pub destination: Option<&'a str>,
+    /// Print the link instead of opening it.
+    pub print: bool,
+    /// Sign out of the browser's console session first.
+    pub switch: bool,
+    pub opener: super::console_open::Opener,
+}
+
 pub(crate) fn console(
     broker: &Url,
     role: &str,
     duration: Option<u64>,
-    destination: Option<&str>,
-    print: bool,
+    o: &ConsoleOptions<'_>,
 ) -> Result<()> {
+    let destination = o.destination;
     let body = json!({"role": role, "duration_seconds": duration, "destination": destination});
     let v = call_answer(
         broker,
@@ -115,11 +125,17 @@ pub(crate) fn console(
     let url = v["url"]
         .as_str()
         .ok_or_else(|| fail("the broker's answer has no url"))?;
-    if print {
-        println!("{url}");
+    if o.print {
+        let link = super::console_open::web_link(url)?;
+        let link = if o.switch {
+            super::console_open::switching(&link)
+        } else {
+            link
+        };
+        println!("{link}");
     } else {
         eprintln!("Opening the AWS console as {role} (the link works once, for 15 minutes).");
-        super::login::open(url)?;
+        super::console_open::open(url, role, o.opener, o.switch)?;
     }
     Ok(())
 }

@@ -92,14 +92,7 @@ fn browser_command(url: &str, browser: Option<&str>, macos: bool) -> (String, Ve
 /// `file:` path or another app's URL scheme. Failing to start a browser is not an error: the
 /// URL is printed too.
 pub(crate) fn open(url: &str) -> Result<()> {
-    // The link itself may carry a sign-in token: errors name its scheme only.
-    let parsed = Url::parse(url).map_err(|_| fail("not opening the link: it is not a URL"))?;
-    if !matches!(parsed.scheme(), "https" | "http") {
-        return Err(fail(format!(
-            "not opening a `{}:` link: only http and https links are opened",
-            parsed.scheme()
-        )));
-    }
+    let parsed = super::console_open::web_link(url)?;
     let browser = std::env::var("BROWSER").ok().filter(|b| !b.is_empty());
     let (program, args) = browser_command(
         parsed.as_str(),

@@ -18,6 +18,7 @@
 
 pub(crate) mod broker;
 pub(crate) mod commands;
+pub(crate) mod console_open;
 pub(crate) mod credentials;
 pub(crate) mod files;
 pub(crate) mod login;

@@ -3,9 +3,12 @@
 //! is given like AWS would. `getSigninToken` accepts a session only if moto's GetCallerIdentity
 //! accepts its credentials (and a SessionDuration in 900..=43200); `login` accepts each
 //! SigninToken once, within 15 minutes, and shows a "console" page naming the assumed role.
+//! `/oauth?Action=logout&redirect_uri=…` is AWS's console sign-out: it counts the sign-out and
+//! redirects, but only to its own `/federation` (AWS redirects only to its own domains).
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,22 +18,37 @@ struct Tokens(HashMap<String, (String, Instant)>);
 pub(crate) struct Federation {
     pub url: String,
     handle: actix_web::dev::ServerHandle,
+    sign_outs: Arc<AtomicUsize>,
 }
 
 impl Federation {
     pub(crate) async fn start(sts_url: String) -> Federation {
         let tokens = Arc::new(Mutex::new(Tokens::default()));
+        let sign_outs = Arc::new(AtomicUsize::new(0));
+        let counted = sign_outs.clone();
         let server = HttpServer::new(move || {
             let tokens = tokens.clone();
             let sts = sts_url.clone();
-            App::new().route(
-                "/federation",
-                web::get().to(move |q: web::Query<HashMap<String, String>>| {
-                    let tokens = tokens.clone();
-                    let sts = sts.clone();
-                    async move { handle(&sts, &tokens, &q).await }
-                }),
-            )
+            let counted = counted.clone();
+            App::new()
+                .route(
+                    "/federation",
+                    web::get().to(move |q: web::Query<HashMap<String, String>>| {
+                        let tokens = tokens.clone();
+                        let sts = sts.clone();
+                        async move { handle(&sts, &tokens, &q).await }
+                    }),
+                )
+                .route(
+                    "/oauth",
+                    web::get().to(
+                        move |req: actix_web::HttpRequest,
+                              q: web::Query<HashMap<String, String>>| {
+                            let counted = counted.clone();
+                            async move { sign_out(&req, &q, &counted) }
+                        },
+                    ),
+                )
         })
         .workers(1)
         .bind("127.0.0.1:0")
@@ -42,7 +60,34 @@ impl Federation {
         Federation {
             url: format!("http://127.0.0.1:{port}/federation"),
             handle,
+            sign_outs,
         }
+    }
+
+    /// How many console sign-outs the double has seen.
+    pub(crate) fn sign_outs(&self) -> usize {
+        self.sign_outs.load(Ordering::SeqCst)
+    }
+}
+
+/// AWS's console sign-out: `Action=logout`, then on to `redirect_uri` on its own host only.
+fn sign_out(
+    req: &actix_web::HttpRequest,
+    q: &HashMap<String, String>,
+    counted: &AtomicUsize,
+) -> HttpResponse {
+    if q.get("Action").map(String::as_str) != Some("logout") {
+        return HttpResponse::BadRequest().body("unknown Action");
+    }
+    let own = format!("http://{}/federation?", req.connection_info().host());
+    match q.get("redirect_uri") {
+        Some(next) if next.starts_with(&own) => {
+            counted.fetch_add(1, Ordering::SeqCst);
+            HttpResponse::Found()
+                .insert_header(("Location", next.as_str()))
+                .finish()
+        }
+        _ => HttpResponse::BadRequest().body("redirect_uri must be this host's /federation"),
     }
 }
 
