@@ -1,13 +1,17 @@
 //! The engineer's side: `rolegate login`, `credentials` (the AWS CLI's and SDKs'
-//! `credential_process`), `roles`, `console`, `env`, `exec`, `logout`, `setup`, `status`; which
-//! role they act as is [`role_choice`].
+//! `credential_process`), `roles`, `console` (opened as [`console_open`] says), `env`, `exec`,
+//! `logout`, `setup`, `status`, and `serve-credentials` (the SDKs' container-credentials
+//! endpoint, [`serve_credentials`]); which role they act as is [`role_choice`].
 //!
 //! State on disk, all mode 0600 in 0700 directories:
 //! - `$XDG_CONFIG_HOME/rolegate/brokers/<broker>.json` — the broker tokens of one sign-in
 //!   ([`profile`]); `current-broker` names the broker of the last `login` (kept by `logout`);
 //! - `$XDG_CACHE_HOME/rolegate/<broker>/` — credentials per role and duration
 //!   ([`credentials`]) and `.lock`, the one file lock under which a process refreshes the broker
-//!   token and fetches credentials, so 20 SDK processes asking at once cause one STS call.
+//!   token and fetches credentials, so 20 SDK processes asking at once cause one STS call; and
+//!   `serve-credentials-<port>.token`, a running endpoint's token;
+//! - `$XDG_DATA_HOME/rolegate/browser-profiles/<role>/` — `console --browser-profile`'s
+//!   profiles, which hold console cookies.
 //!
 //! Files are written through `O_EXCL|O_NOFOLLOW` temporaries in directories only the user can
 //! change ([`files`]). The broker is not trusted with what lands in other programs' hands:
