@@ -1,8 +1,11 @@
 //! `rolegate completion <shell>` and `rolegate man`: generated from the command tree, no broker
-//! needed. bash parses its script (`bash -n`), groff renders the page; a shell it does not know
-//! and a directory it cannot write into fail with a message.
+//! needed. bash and fish load their scripts and complete a command from a prefix, zsh parses its
+//! own (`zsh -n`; driving zsh's completion needs a terminal), groff renders the page; a shell it
+//! does not know and a directory it cannot write into fail with a message. PowerShell is not in
+//! Debian: its script is generated and checked for its registration only.
 
 use crate::common::cli::{assert_success, rolegate};
+use crate::common::peers::require_peer;
 use std::process::{Command, Output};
 
 fn run(args: &[&str], home: &std::path::Path) -> Output {
@@ -10,7 +13,7 @@ fn run(args: &[&str], home: &std::path::Path) -> Output {
 }
 
 #[test]
-fn completion_scripts_are_generated_for_each_shell_and_bash_parses_its_own() {
+fn completion_scripts_are_generated_for_each_shell_and_bash_and_fish_complete_with_them() {
     let home = tempfile::tempdir().unwrap();
     for (shell, marker) in [
         ("bash", "complete -F"),
@@ -26,13 +29,48 @@ fn completion_scripts_are_generated_for_each_shell_and_bash_parses_its_own() {
         for c in ["credentials", "login", "completion"] {
             assert!(script.contains(c), "{shell} does not complete `{c}`");
         }
-        if shell == "bash" {
-            let file = home.path().join("rolegate.bash");
-            std::fs::write(&file, &script).unwrap();
-            let check = Command::new("bash").arg("-n").arg(&file).output().unwrap();
-            assert_success(&check, "bash -n on the completion script");
+        let file = home.path().join(format!("rolegate.{shell}"));
+        std::fs::write(&file, &script).unwrap();
+        // Each shell that is installed loads the script and completes `rolegate ser`.
+        let completes = |program: &str, code: String| {
+            if !require_peer(&format!("{program} (apt: {program})"), on_path(program)) {
+                return None;
+            }
+            let out = Command::new(program).arg("-c").arg(code).output().unwrap();
+            assert_success(&out, &format!("{program} loading the completion script"));
+            Some(String::from_utf8(out.stdout).unwrap())
+        };
+        let f = file.display();
+        let offered = match shell {
+            "bash" => completes(
+                "bash",
+                format!(
+                    "source '{f}'; COMP_WORDS=(rolegate ser); COMP_CWORD=1; \
+                     _rolegate rolegate ser rolegate; printf '%s\\n' \"${{COMPREPLY[@]}}\""
+                ),
+            ),
+            "fish" => completes("fish", format!("source '{f}'; complete -C 'rolegate ser'")),
+            "zsh" => {
+                if require_peer("zsh (apt: zsh)", on_path("zsh")) {
+                    let check = Command::new("zsh").arg("-n").arg(&file).output().unwrap();
+                    assert_success(&check, "zsh -n on the completion script");
+                }
+                None
+            }
+            _ => None,
+        };
+        if let Some(offered) = offered {
+            assert!(
+                offered.lines().any(|l| l.starts_with("serve-credentials")),
+                "{shell} completes `rolegate ser` to: {offered}"
+            );
         }
     }
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
 }
 
 #[test]
