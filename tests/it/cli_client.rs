@@ -1563,7 +1563,12 @@ async fn serve_credentials_refuses_to_start_not_signed_in_role_not_granted_or_po
     ]));
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).is_empty());
-    assert!(stderr(&out).contains("sales"), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("sales"), "{err}");
+    assert!(
+        err.contains("prod-readonly") && err.contains("admin"),
+        "the error names the roles that are granted: {err}"
+    );
 
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();

@@ -205,9 +205,21 @@ fn explain(role: &str, action: &str, mine: &[Offered]) -> Option<String> {
     let hint = nearest(role, mine.iter().map(|r| r.alias.as_str()))
         .map(|n| format!("; did you mean `{n}`?"))
         .unwrap_or_default();
-    Some(format!(
-        "it is not one of your roles{hint}\n`rolegate roles` lists yours"
-    ))
+    // A short list is named outright; a long one is what `rolegate roles` is for.
+    let usable: Vec<&str> = mine
+        .iter()
+        .filter(|r| r.actions.iter().any(|a| a == action))
+        .map(|r| r.alias.as_str())
+        .collect();
+    let yours = match usable.len() {
+        0 => format!("you have no role for {action}; `rolegate roles` lists yours"),
+        1..=8 => format!(
+            "yours for {action}: {}; `rolegate roles` lists yours",
+            usable.join(", ")
+        ),
+        n => format!("`rolegate roles` lists yours ({n} for {action})"),
+    };
+    Some(format!("it is not one of your roles{hint}\n{yours}"))
 }
 
 /// The broker's description with its HTTP route replaced by the command that shows the same.
@@ -271,6 +283,10 @@ mod tests {
         let why = explain("sales", "credentials", &mine()).unwrap();
         assert!(!why.contains("did you mean"), "{why}");
         assert!(why.contains("not one of your roles"), "{why}");
+        assert!(
+            why.contains("yours for credentials: prod-readonly, dev-readonly;"),
+            "the roles that are granted, for that action: {why}"
+        );
     }
 
     #[test]
