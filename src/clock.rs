@@ -24,6 +24,15 @@ pub(crate) fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
+/// `t` in Unix seconds (negative before 1970), as [`Clock::unix`] computes it.
+#[cfg(feature = "server")]
+pub(crate) fn unix_of(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => secs(d),
+        Err(e) => -secs(e.duration()),
+    }
+}
+
 /// Unix seconds that should never be negative here (a deadline, a time left) as a `u64`: 0 if
 /// one ever were, never a wrapped huge value.
 #[cfg(feature = "server")]

@@ -48,6 +48,10 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, code, description)
     }
 
+    pub(crate) fn forbidden(code: &'static str, description: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, description)
+    }
+
     pub(crate) fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "no such route")
     }
@@ -240,6 +244,7 @@ impl From<crate::issue::NotIssued> for ApiError {
             RateLimited(e) => e.into(),
             Sts(e) => e.into(),
             Console(e) => e.into(),
+            Unrecorded(e) => e.into(),
         }
     }
 }

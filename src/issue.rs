@@ -9,6 +9,7 @@ use crate::aws::{Credentials, IssueError, Issuer};
 use crate::clock::Clock;
 use crate::config::Partition;
 use crate::domain::{ClientKind, Identity};
+use crate::inventory::{Inventory, IssuedSession};
 use crate::metrics::Metrics;
 use crate::policy::loader::PolicyMapper;
 use crate::policy::{Action, Denied, Mapper, RequestContext};
@@ -39,6 +40,8 @@ pub(crate) struct Issuance {
     pub(crate) partitions: BTreeMap<String, Partition>,
     /// `[limits] credentials_per_minute`, per (IdP, subject).
     pub(crate) per_subject_per_minute: u32,
+    /// Where every issued session is recorded before it is returned.
+    pub(crate) inventory: Arc<Inventory>,
 }
 
 /// Why no credentials (or console sign-in) were issued.
@@ -59,6 +62,10 @@ pub(crate) enum NotIssued {
     /// The console destination or the federation endpoint failed.
     #[error(transparent)]
     Console(#[from] ConsoleError),
+    /// The session could not be recorded in the inventory: its credentials are not returned,
+    /// so no session exists that the inventory (and revocation) does not know.
+    #[error("the session inventory is unavailable: {0}")]
+    Unrecorded(crate::store::StoreError),
 }
 
 /// What is asked for, by whom and from where.
@@ -75,6 +82,8 @@ pub(crate) struct Request<'a> {
     pub duration_seconds: Option<u64>,
     /// Credentials to hand out, or to sign in to the console with (the policy decides each).
     pub action: Action,
+    /// The client's `User-Agent`, recorded with the session.
+    pub user_agent: Option<&'a str>,
 }
 
 impl Issuance {
@@ -120,6 +129,7 @@ impl Issuance {
             )
             .await?;
         let creds = self.sts.issue(&plan).await?;
+        self.record(r, &plan, &creds).await?;
         let role = plan.grant().role();
         self.metrics
             .credentials_issued
@@ -139,6 +149,41 @@ impl Issuance {
             action: action_name(r.action),
         });
         Ok((creds, plan))
+    }
+
+    /// Records the session in the inventory; on failure the credentials are dropped unseen.
+    async fn record(
+        &self,
+        r: &Request<'_>,
+        plan: &SessionPlan,
+        creds: &Credentials,
+    ) -> Result<(), NotIssued> {
+        let role = plan.grant().role();
+        let session = IssuedSession {
+            id: Inventory::new_id(),
+            idp: r.identity.idp.as_str().to_string(),
+            subject: r.identity.subject.clone(),
+            display_name: r.identity.display_name().to_string(),
+            role_arn: role.arn.as_str().to_string(),
+            role_alias: role.alias.clone(),
+            session_name: plan.session_name().to_string(),
+            source_identity: plan.source_identity().to_string(),
+            issued_at: self.clock.unix(),
+            expires_at: crate::clock::unix_of(creds.expiration),
+            client: client_name(r.client).to_string(),
+            action: action_name(r.action).to_string(),
+            client_ip: r.ip.map(|i| i.to_string()),
+            user_agent: r.user_agent.map(|u| u.chars().take(256).collect()),
+            request_id: Some(crate::telemetry::current_request_id()),
+            matched: plan.grant().matched().to_string(),
+            reason: None,
+            revoked_at: None,
+            revoked_by: None,
+        };
+        self.inventory.record(&session).await.map_err(|e| {
+            tracing::error!(error = %e, role = %session.role_arn, "session not recorded: credentials withheld");
+            NotIssued::Unrecorded(e)
+        })
     }
 
     /// A console sign-in URL for `r.role` (`POST /console/{role}`,

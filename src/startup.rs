@@ -88,6 +88,7 @@ struct Services {
     issuance: web::Data<Issuance>,
     sessions: web::Data<Sessions>,
     favourites: web::Data<Favourites>,
+    inventory: web::Data<crate::inventory::Inventory>,
     cli_tokens: web::Data<CliTokens>,
     limits: web::Data<RateLimits>,
     saml_login: web::Data<crate::idp::saml::login::SamlLogin>,
@@ -110,6 +111,7 @@ impl Services {
         app.app_data(self.issuance.clone())
             .app_data(self.sessions.clone())
             .app_data(self.favourites.clone())
+            .app_data(self.inventory.clone())
             .app_data(self.cli_tokens.clone())
             .app_data(self.limits.clone())
             .app_data(self.saml_login.clone())
@@ -222,6 +224,10 @@ impl Application {
             config.session.lifetime,
         ));
         let limits = Arc::new(RateLimits::new(store.clone()));
+        let inventory = Arc::new(crate::inventory::Inventory::new(
+            store.clone(),
+            clock.clone(),
+        ));
         let sts: Arc<dyn crate::aws::Issuer> = Arc::new(issuer);
         let services = Services {
             issuance: web::Data::new(Issuance {
@@ -236,6 +242,7 @@ impl Application {
                 default_duration: config.aws.default_duration,
                 partitions: config.aws.partitions.clone(),
                 per_subject_per_minute: config.limits.credentials_per_minute,
+                inventory: inventory.clone(),
             }),
             sessions: web::Data::new(Sessions::new(
                 store.clone(),
@@ -245,6 +252,7 @@ impl Application {
                 public_url.scheme() == "http",
             )),
             favourites: web::Data::new(Favourites::new(store.clone())),
+            inventory: web::Data::from(inventory),
             cli_tokens: web::Data::new(CliTokens::new(
                 store.clone(),
                 clock.clone(),

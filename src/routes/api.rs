@@ -4,6 +4,7 @@ use super::caller::{Admin, Caller};
 use crate::clock::rfc3339;
 use crate::error::ApiError;
 use crate::favourites::Favourites;
+use crate::inventory::{Inventory, IssuedSession, Scope};
 use crate::issue::Issuance;
 use crate::policy::Mapper;
 use crate::policy::explain::{IdentityFile, explain, explain_own};
@@ -18,6 +19,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/roles", web::get().to(roles))
         .route("/credentials", web::post().to(credentials))
         .route("/console-url", web::post().to(console_url))
+        .route("/sessions", web::get().to(sessions))
         .route("/me", web::get().to(me))
         .route("/explain", web::get().to(explain_self))
         .route("/explain", web::post().to(explain_admin));
@@ -209,4 +211,36 @@ async fn explain_admin(
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
         .json(explain(&engine, &ctx, role, body.action)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SessionsQuery {
+    /// `IDP:SUBJECT`: another person's sessions (needs `rolegate:ListSessions`).
+    user: Option<String>,
+    /// A role's alias or ARN: its sessions (needs `rolegate:ListSessions` on it).
+    role: Option<String>,
+}
+
+/// `{"sessions": [...]}`: the caller's own live AWS sessions, the soonest to expire first.
+async fn sessions(
+    inventory: web::Data<Inventory>,
+    caller: Caller,
+    q: web::Query<SessionsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    if q.user.is_some() || q.role.is_some() {
+        return Err(ApiError::forbidden(
+            "access_denied",
+            "listing other people's or a role's sessions needs rolegate:ListSessions, which no \
+             statement grants you",
+        ));
+    }
+    let id = &caller.identity;
+    let own = inventory
+        .list(Scope::User(id.idp.as_str(), &id.subject))
+        .await?;
+    let views: Vec<serde_json::Value> = own.iter().map(IssuedSession::view).collect();
+    Ok(HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({ "sessions": views })))
 }

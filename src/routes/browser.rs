@@ -13,7 +13,7 @@ use crate::issue::Issuance;
 use crate::policy::Mapper;
 use crate::policy::{Action, RequestContext};
 use crate::present;
-use crate::routes::client::ClientIp;
+use crate::routes::client::{ClientIp, user_agent};
 use crate::session::{self, Session, Sessions};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
@@ -270,6 +270,7 @@ impl ActionForm {
         client: ClientIp,
         role: &'a str,
         action: Action,
+        user_agent: Option<&'a str>,
     ) -> crate::issue::Request<'a> {
         crate::issue::Request {
             identity: &s.identity,
@@ -278,6 +279,7 @@ impl ActionForm {
             role,
             duration_seconds: self.duration_seconds,
             action,
+            user_agent,
         }
     }
 
@@ -374,7 +376,7 @@ async fn console(
     if let Some(federation) = console_out_of_reach(&state, &role) {
         return Ok(console_needs_real_aws(&state, &federation));
     }
-    let asked = form.asks(&s, client, &role, Action::Console);
+    let asked = form.asks(&s, client, &role, Action::Console, user_agent(&req));
     let link = issuance.console(&asked, form.destination.as_deref()).await;
     match link {
         // The sign-in URL carries a 15-minute token: never cached, never logged.
@@ -460,7 +462,7 @@ async fn credentials(
         Ok(x) => x,
         Err(resp) => return Ok(resp),
     };
-    let asked = form.asks(&s, client, &role, Action::Credentials);
+    let asked = form.asks(&s, client, &role, Action::Credentials, user_agent(&req));
     match issuance.credentials(&asked).await {
         Ok((keys, plan)) => Ok(credentials_page(&state, keys, &plan)),
         Err(e) => Ok(failure(e.into())),

@@ -22,6 +22,8 @@ pub(crate) struct Caller {
     /// `Cli` for broker tokens, `Api` for IdP tokens: policies may tell them apart
     /// (`rolegate:client`).
     pub client: ClientKind,
+    /// The `User-Agent`, recorded with the sessions issued to this caller.
+    pub user_agent: Option<String>,
 }
 
 impl Caller {
@@ -48,6 +50,7 @@ impl Caller {
             role,
             duration_seconds,
             action,
+            user_agent: self.user_agent.as_deref(),
         }
     }
 }
@@ -92,6 +95,7 @@ impl FromRequest for Caller {
                 identity,
                 ip: ip.0,
                 client,
+                user_agent: crate::routes::client::user_agent(&req).map(str::to_string),
             })
         })
     }

@@ -31,6 +31,14 @@ impl ClientIp {
     }
 }
 
+/// The request's `User-Agent`, recorded with an issued session (what a revoking admin reads to
+/// tell a laptop from a CI runner); never used for a decision.
+pub(crate) fn user_agent(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+}
+
 impl FromRequest for ClientIp {
     type Error = Infallible;
     type Future = Ready<Result<Self, Infallible>>;

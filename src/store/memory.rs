@@ -1,7 +1,7 @@
 //! The embedded default store: a mutex-guarded map with lazy expiry. One process only; its
 //! memory ends with the process, which is exactly what `epoch` reports.
 
-use super::{Store, StoreError, UpdateFn};
+use super::{IndexEntry, Store, StoreError, UpdateFn};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -11,6 +11,8 @@ use std::time::{Duration, Instant, SystemTime};
 #[derive(Debug)]
 pub struct MemoryStore {
     map: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
+    /// Sorted indexes: index key → member → listed until (unix seconds).
+    indexes: Mutex<HashMap<String, HashMap<String, i64>>>,
     started: SystemTime,
 }
 
@@ -18,6 +20,7 @@ impl Default for MemoryStore {
     fn default() -> Self {
         MemoryStore {
             map: Mutex::new(HashMap::new()),
+            indexes: Mutex::new(HashMap::new()),
             started: SystemTime::now(),
         }
     }
@@ -105,6 +108,49 @@ impl Store for MemoryStore {
 
     async fn delete(&self, key: &str) -> Result<bool, StoreError> {
         Ok(self.with(|m, now| m.remove(key).is_some_and(|(_, exp)| exp > now)))
+    }
+
+    async fn put_indexed(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        entry: &IndexEntry<'_>,
+    ) -> Result<(), StoreError> {
+        // The index lock is taken first and held across the value's write: a reader listing an
+        // index (same order) sees both or neither.
+        let mut indexes = self
+            .indexes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.with(|m, now| m.insert(key.to_string(), (value.to_vec(), now + ttl)));
+        for index in entry.indexes {
+            let members = indexes.entry(index.clone()).or_default();
+            members.retain(|_, until| *until > entry.now);
+            members.insert(entry.member.to_string(), entry.until);
+        }
+        indexes.retain(|_, members| !members.is_empty());
+        Ok(())
+    }
+
+    async fn index_members(&self, index: &str, now: i64) -> Result<Vec<String>, StoreError> {
+        let indexes = self
+            .indexes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut live: Vec<(i64, &String)> = indexes
+            .get(index)
+            .into_iter()
+            .flatten()
+            .filter(|(_, until)| **until > now)
+            .map(|(m, until)| (*until, m))
+            .collect();
+        live.sort();
+        Ok(live.into_iter().map(|(_, m)| m.clone()).collect())
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        Ok(self.with(|m, now| keys.iter().map(|k| live(m, k, now).cloned()).collect()))
     }
 
     async fn epoch(&self) -> Result<SystemTime, StoreError> {

@@ -3,7 +3,7 @@
 //! (`rolegate_store_errors_total{backend}`), so a slow or flapping Redis shows on a dashboard
 //! before it shows as 503s.
 
-use super::{Store, StoreError, UpdateFn};
+use super::{IndexEntry, Store, StoreError, UpdateFn};
 use crate::metrics::Metrics;
 use async_trait::async_trait;
 use std::future::Future;
@@ -70,6 +70,29 @@ impl Store for Metered {
     }
     async fn delete(&self, key: &str) -> Result<bool, StoreError> {
         self.timed("delete", self.inner.delete(key)).await
+    }
+
+    async fn put_indexed(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        entry: &IndexEntry<'_>,
+    ) -> Result<(), StoreError> {
+        self.timed(
+            "put_indexed",
+            self.inner.put_indexed(key, value, ttl, entry),
+        )
+        .await
+    }
+
+    async fn index_members(&self, index: &str, now: i64) -> Result<Vec<String>, StoreError> {
+        self.timed("index_members", self.inner.index_members(index, now))
+            .await
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        self.timed("get_many", self.inner.get_many(keys)).await
     }
     async fn epoch(&self) -> Result<SystemTime, StoreError> {
         self.timed("epoch", self.inner.epoch()).await

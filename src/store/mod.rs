@@ -26,6 +26,18 @@ pub enum StoreError {
 /// The closure of [`Store::update`]: old value (None if absent) → new value (None deletes).
 pub(crate) type UpdateFn<'a> = &'a (dyn Fn(Option<&[u8]>) -> Option<Vec<u8>> + Send + Sync);
 
+/// An entry of sorted indexes written with a value by [`Store::put_indexed`].
+pub struct IndexEntry<'a> {
+    /// The index keys (sorted sets), each gaining `member`.
+    pub indexes: &'a [String],
+    /// What the indexes list: usually the id inside the value's key.
+    pub member: &'a str,
+    /// Unix seconds until which the entry is listed (its score).
+    pub until: i64,
+    /// Unix seconds now: entries listed until then or earlier are dropped on the way.
+    pub now: i64,
+}
+
 /// Replay caches, pending sign-ins, sessions and counters: one interface, so one replica (memory) and many (Redis) run the same code.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -49,6 +61,21 @@ pub trait Store: Send + Sync + 'static {
     async fn incr(&self, key: &str, ttl: Duration) -> Result<u64, StoreError>;
     /// Deletes `key`; true when it existed.
     async fn delete(&self, key: &str) -> Result<bool, StoreError>;
+    /// Writes `value` under `key` for `ttl` and adds `entry.member` to each of `entry.indexes`,
+    /// in one atomic step: no reader sees the value without its index entries. An index lives
+    /// as long as its latest entry. On Redis Cluster the keys must share a hash tag.
+    async fn put_indexed(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        entry: &IndexEntry<'_>,
+    ) -> Result<(), StoreError>;
+    /// The members of the index `index` listed after `now`, the soonest to end first: a listing
+    /// that never scans the keyspace.
+    async fn index_members(&self, index: &str, now: i64) -> Result<Vec<String>, StoreError>;
+    /// The values under `keys`, in order; `None` where absent or expired.
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError>;
     /// When this store's memory began. A store that restarts empty (process restart, Redis
     /// without AOF) gets a new epoch; artefacts issued before it (minus skew) must be refused
     /// so a restart never reopens a replay window.

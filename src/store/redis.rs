@@ -10,7 +10,7 @@
 //! closed (503) for the seconds the failover takes, then go to the new master without a
 //! broker restart.
 
-use super::{MAX_CAS_ATTEMPTS, Store, StoreError, UpdateFn};
+use super::{IndexEntry, MAX_CAS_ATTEMPTS, Store, StoreError, UpdateFn};
 use crate::config::SentinelConfig;
 use crate::secret::Secret;
 use async_trait::async_trait;
@@ -79,6 +79,7 @@ pub struct RedisStore {
     cas: Script,
     incr: Script,
     epoch: Script,
+    put_indexed: Script,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -105,6 +106,20 @@ const INCR_LUA: &str = r"
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n";
+
+/// KEYS: the value's key, then the indexes. ARGV: value, ttl ms, member, until, now (unix
+/// seconds). One script, so the value and its index entries appear together; each index drops
+/// what ended by now and lives until its latest entry (a TTL counted from the broker's `now`,
+/// so Redis's own clock does not matter).
+const PUT_INDEXED_LUA: &str = r"
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+for i = 2, #KEYS do
+  redis.call('ZADD', KEYS[i], ARGV[4], ARGV[3])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[5])
+  local last = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
+  if last[2] then redis.call('EXPIRE', KEYS[i], math.max(1, tonumber(last[2]) - tonumber(ARGV[5]) + 1)) end
+end
+return 1";
 
 fn manager(url: &str) -> Result<ConnectionManager, StoreError> {
     let client = redis::Client::open(url)
@@ -217,6 +232,7 @@ impl RedisStore {
             cas: Script::new(CAS_LUA),
             incr: Script::new(INCR_LUA),
             epoch: Script::new(EPOCH_LUA),
+            put_indexed: Script::new(PUT_INDEXED_LUA),
         }
     }
 }
@@ -328,6 +344,51 @@ impl Store for RedisStore {
         let mut c = self.conn().await?;
         let n: u64 = c.del(key).await.map_err(unavailable)?;
         Ok(n > 0)
+    }
+
+    async fn put_indexed(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        entry: &IndexEntry<'_>,
+    ) -> Result<(), StoreError> {
+        let mut c = self.conn().await?;
+        let mut inv = self.put_indexed.key(key);
+        for index in entry.indexes {
+            inv.key(index);
+        }
+        inv.arg(value)
+            .arg(ms(ttl))
+            .arg(entry.member)
+            .arg(entry.until)
+            .arg(entry.now);
+        let _: i64 = inv.invoke_async(&mut c).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn index_members(&self, index: &str, now: i64) -> Result<Vec<String>, StoreError> {
+        let mut c = self.conn().await?;
+        // `(now`: strictly after now, as the memory store lists.
+        redis::cmd("ZRANGEBYSCORE")
+            .arg(index)
+            .arg(format!("({now}"))
+            .arg("+inf")
+            .query_async(&mut c)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut c = self.conn().await?;
+        redis::cmd("MGET")
+            .arg(keys)
+            .query_async(&mut c)
+            .await
+            .map_err(unavailable)
     }
 
     async fn epoch(&self) -> Result<SystemTime, StoreError> {

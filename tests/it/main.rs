@@ -35,6 +35,7 @@ mod deploy_static;
 mod dev_mode;
 mod fixtures_over_http;
 mod hardening;
+mod inventory;
 mod key_rotation;
 mod oauth;
 mod oidc_login;

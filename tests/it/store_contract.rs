@@ -8,7 +8,7 @@ use common::peers::Redis;
 use rolegate::secret::Secret;
 use rolegate::store::memory::MemoryStore;
 use rolegate::store::redis::RedisStore;
-use rolegate::store::{Store, StoreError};
+use rolegate::store::{IndexEntry, Store, StoreError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -124,11 +124,64 @@ async fn contract(store: Arc<dyn Store>) {
         "window began at the first increment"
     );
 
+    indexed(store.as_ref()).await;
+
     // epoch is stable while the store keeps its memory
     let e1 = store.epoch().await.unwrap();
     let e2 = store.epoch().await.unwrap();
     assert_eq!(e1, e2);
     store.ping().await.unwrap();
+}
+
+/// Values with sorted indexes (the session inventory): written together, listed by score after
+/// `now` soonest first, ended entries dropped, many values read at once. One hash tag, as on a
+/// Redis Cluster every key of one write must share a slot.
+async fn indexed(store: &dyn Store) {
+    let tag = format!("rolegate:{{test-{}}}", std::process::id());
+    let idx = |n: &str| format!("{tag}:idx:{n}");
+    let val = |n: &str| format!("{tag}:val:{n}");
+    let now = 1_000_000;
+    let write = |member: &'static str, until: i64, indexes: Vec<String>| async move {
+        let entry = IndexEntry {
+            indexes: &indexes,
+            member,
+            until,
+            now,
+        };
+        store
+            .put_indexed(&val(member), member.as_bytes(), ms(5_000), &entry)
+            .await
+            .unwrap();
+    };
+    write("late", now + 300, vec![idx("all"), idx("u1")]).await;
+    write("soon", now + 100, vec![idx("all"), idx("u2")]).await;
+    write("ended", now - 1, vec![idx("all")]).await;
+    assert_eq!(
+        store.index_members(&idx("all"), now).await.unwrap(),
+        ["soon", "late"],
+        "by score, soonest first; what ended is not listed"
+    );
+    assert_eq!(
+        store.index_members(&idx("u1"), now).await.unwrap(),
+        ["late"]
+    );
+    assert_eq!(
+        store.index_members(&idx("all"), now + 150).await.unwrap(),
+        ["late"]
+    );
+    assert!(
+        store
+            .index_members(&idx("none"), now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let got = store
+        .get_many(&[val("late"), val("missing"), val("soon")])
+        .await
+        .unwrap();
+    assert_eq!(got, [Some(b"late".to_vec()), None, Some(b"soon".to_vec())]);
+    assert!(store.get_many(&[]).await.unwrap().is_empty());
 }
 
 #[tokio::test]

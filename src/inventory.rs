@@ -1,0 +1,179 @@
+//! The inventory of issued AWS sessions: every set of credentials and every console sign-in the
+//! broker hands out is recorded here in the same step ([`crate::issue::Issuance`] returns no
+//! credentials whose record could not be written), so "who holds credentials for prod-admin
+//! right now?" has an answer, and revocation knows which roles to write.
+//!
+//! Each record lives in the store until the session expires, with three sorted indexes (all,
+//! per user, per role) scored by expiry: a listing reads an index and the records it names and
+//! never scans the keyspace. All keys share the hash tag `{inventory}`, so on Redis Cluster
+//! they sit in one slot and a record and its index entries are written by one script.
+
+use crate::clock::{Clock, rfc3339};
+use crate::store::{IndexEntry, Store, StoreError};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+/// One issued AWS session, as recorded and as `GET /api/v1/sessions` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct IssuedSession {
+    /// `ses_` and 128 random bits in hex: what `sessions revoke --session` names.
+    pub id: String,
+    pub idp: String,
+    pub subject: String,
+    /// The person's name as the IdP sent it (else their subject).
+    pub display_name: String,
+    pub role_arn: String,
+    pub role_alias: String,
+    pub session_name: String,
+    pub source_identity: String,
+    /// Unix seconds.
+    pub issued_at: i64,
+    /// Unix seconds: when the STS credentials expire.
+    pub expires_at: i64,
+    /// `browser`, `cli` or `api`.
+    pub client: String,
+    /// `credentials` or `console`.
+    pub action: String,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    /// The policy statement that allowed it.
+    pub matched: String,
+    /// The reason or ticket the user gave, if any.
+    pub reason: Option<String>,
+    /// Unix seconds of its revocation, and by whom (`idp:subject`), once revoked.
+    #[serde(default)]
+    pub revoked_at: Option<i64>,
+    #[serde(default)]
+    pub revoked_by: Option<String>,
+}
+
+impl IssuedSession {
+    /// The public form: times in RFC 3339, as the README's contract says.
+    pub(crate) fn view(&self) -> serde_json::Value {
+        let at = |secs: i64| rfc3339(UNIX_EPOCH + Duration::from_secs(secs.max(0).unsigned_abs()));
+        serde_json::json!({
+            "id": self.id,
+            "idp": self.idp,
+            "subject": self.subject,
+            "name": self.display_name,
+            "role_arn": self.role_arn,
+            "role": self.role_alias,
+            "session_name": self.session_name,
+            "source_identity": self.source_identity,
+            "issued_at": at(self.issued_at),
+            "expires_at": at(self.expires_at),
+            "client": self.client,
+            "action": self.action,
+            "client_ip": self.client_ip,
+            "user_agent": self.user_agent,
+            "request_id": self.request_id,
+            "matched": self.matched,
+            "reason": self.reason,
+            "revoked_at": self.revoked_at.map(at),
+            "revoked_by": self.revoked_by,
+        })
+    }
+}
+
+/// Which sessions a listing is about.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Scope<'a> {
+    /// Every live session.
+    All,
+    /// One person's: (IdP, subject).
+    User(&'a str, &'a str),
+    /// One role's, by ARN.
+    Role(&'a str),
+}
+
+/// The recorder and reader of [`IssuedSession`]s.
+pub(crate) struct Inventory {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+}
+
+const TAG: &str = "rolegate:{inventory}";
+
+fn record_key(id: &str) -> String {
+    format!("{TAG}:session:{id}")
+}
+
+/// The index key of a scope. User and role parts are hex-encoded: a subject or ARN with `:` or
+/// `{` cannot reach another index or move the key out of the `{inventory}` slot.
+fn index_key(scope: Scope<'_>) -> String {
+    match scope {
+        Scope::All => format!("{TAG}:all"),
+        Scope::User(idp, subject) => format!(
+            "{TAG}:user:{}:{}",
+            hex::encode(idp.as_bytes()),
+            hex::encode(subject.as_bytes())
+        ),
+        Scope::Role(arn) => format!("{TAG}:role:{}", hex::encode(arn.as_bytes())),
+    }
+}
+
+impl Inventory {
+    pub(crate) fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Inventory { store, clock }
+    }
+
+    /// A fresh session id.
+    pub(crate) fn new_id() -> String {
+        format!("ses_{}", hex::encode(rand::random::<[u8; 16]>()))
+    }
+
+    /// Records `s` until it expires, with its index entries, in one step.
+    pub(crate) async fn record(&self, s: &IssuedSession) -> Result<(), StoreError> {
+        let now = self.clock.unix();
+        let ttl = Duration::from_secs(s.expires_at.saturating_sub(now).max(1).unsigned_abs());
+        let value = serde_json::to_vec(s).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let indexes = [
+            index_key(Scope::All),
+            index_key(Scope::User(&s.idp, &s.subject)),
+            index_key(Scope::Role(&s.role_arn)),
+        ];
+        let entry = IndexEntry {
+            indexes: &indexes,
+            member: &s.id,
+            until: s.expires_at,
+            now,
+        };
+        self.store
+            .put_indexed(&record_key(&s.id), &value, ttl, &entry)
+            .await
+    }
+
+    /// The live sessions of `scope`, the soonest to expire first.
+    pub(crate) async fn list(&self, scope: Scope<'_>) -> Result<Vec<IssuedSession>, StoreError> {
+        let now = self.clock.unix();
+        let ids = self.store.index_members(&index_key(scope), now).await?;
+        let keys: Vec<String> = ids.iter().map(|id| record_key(id)).collect();
+        let values = self.store.get_many(&keys).await?;
+        Ok(values
+            .into_iter()
+            .flatten()
+            .filter_map(|v| serde_json::from_slice::<IssuedSession>(&v).ok())
+            .filter(|s| s.expires_at > now)
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_keys_cannot_be_steered_into_another_index_or_slot() {
+        let a = index_key(Scope::User("corp", "alice:role:x"));
+        let b = index_key(Scope::User("corp:alice", "role:x"));
+        assert_ne!(a, b, "separators in a subject do not merge two users");
+        for k in [a, b, index_key(Scope::Role("arn:aws:iam::1:role/{x}"))] {
+            assert!(k.starts_with("rolegate:{inventory}:"), "{k}");
+            assert_eq!(k.matches('{').count(), 1, "one hash tag: {k}");
+        }
+        assert!(Inventory::new_id().starts_with("ses_"));
+        assert_eq!(Inventory::new_id().len(), 4 + 32);
+    }
+}

@@ -1,0 +1,173 @@
+//! The session inventory: every issuance is recorded before its credentials are returned, and
+//! `GET /api/v1/sessions` lists a caller's own live sessions — on the memory store and on a real
+//! redis-server, with moto as STS. A store that cannot record means no credentials.
+
+use crate::common;
+
+use common::app::{TestApp, base_config, peers};
+use common::forge;
+use common::peers::Redis;
+use serde_json::{Value, json};
+
+async fn sessions(app: &TestApp, token: &str, query: &str) -> reqwest::Response {
+    app.http
+        .get(format!("{}/api/v1/sessions{query}", app.url))
+        .bearer_auth(token)
+        .header("user-agent", "inventory-test/1.0")
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn issue(app: &TestApp, token: &str, role: &str) -> Value {
+    let res = app
+        .http
+        .post(format!("{}/api/v1/credentials", app.url))
+        .bearer_auth(token)
+        .header("user-agent", "inventory-test/1.0")
+        .json(&json!({ "role": role }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    res.json().await.unwrap()
+}
+
+/// Two users, two roles, listed back: each sees exactly their own, with what an admin needs to
+/// tell sessions apart.
+async fn recorded_and_listed_to_their_owner(app: &TestApp) {
+    let p = peers().unwrap();
+    let alice = p.idp.id_token("rolegate", "alice");
+    let bob = p.idp.id_token("rolegate", "bob");
+    let ro = issue(app, &alice, "prod-readonly").await;
+    let admin = issue(app, &alice, "admin").await;
+    let res = sessions(app, &alice, "").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let body: Value = res.json().await.unwrap();
+    let listed = body["sessions"].as_array().unwrap();
+    assert_eq!(listed.len(), 2, "{body}");
+    for creds in [&ro, &admin] {
+        let s = listed
+            .iter()
+            .find(|s| s["role_arn"] == creds["RoleArn"])
+            .unwrap_or_else(|| panic!("{} not listed: {body}", creds["RoleArn"]));
+        assert_eq!(s["idp"], "web");
+        assert_eq!(s["subject"], "alice");
+        assert_eq!(s["name"], "alice@example.com");
+        assert_eq!(s["role_arn"], creds["RoleArn"]);
+        assert_eq!(s["session_name"], "web.alice");
+        assert_eq!(s["source_identity"], "web.alice");
+        assert_eq!(
+            s["expires_at"], creds["Expiration"],
+            "the STS expiry, RFC 3339"
+        );
+        assert_eq!(s["client"], "api");
+        assert_eq!(s["action"], "credentials");
+        assert_eq!(s["client_ip"], "127.0.0.1");
+        assert_eq!(s["user_agent"], "inventory-test/1.0");
+        assert_eq!(s["request_id"].as_str().unwrap().len(), 16);
+        assert!(s["id"].as_str().unwrap().starts_with("ses_"));
+        assert!(s["matched"].as_str().unwrap().contains("map"), "{s}");
+        assert!(s["revoked_at"].is_null());
+        for secret in ["SecretAccessKey", "SessionToken", "AccessKeyId"] {
+            assert!(
+                !s.to_string().contains(creds[secret].as_str().unwrap()),
+                "the inventory never holds {secret}"
+            );
+        }
+    }
+    // Bob has none; he cannot ask for Alice's or a role's without rolegate:ListSessions.
+    let body: Value = sessions(app, &bob, "").await.json().await.unwrap();
+    assert_eq!(body["sessions"], json!([]));
+    for q in ["?user=web:alice", "?role=admin"] {
+        let res = sessions(app, &bob, q).await;
+        assert_eq!(res.status(), 403, "{q}");
+        let e: Value = res.json().await.unwrap();
+        assert!(
+            e["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("rolegate:ListSessions"),
+            "{e}"
+        );
+    }
+    let res = sessions(app, &bob, "?colour=red").await;
+    assert_eq!(res.status(), 400, "an unknown parameter is refused");
+    let res = app
+        .http
+        .get(format!("{}/api/v1/sessions", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401, "no token, no listing");
+}
+
+#[tokio::test]
+async fn every_issuance_is_recorded_and_listed_to_its_owner_memory_store() {
+    let Some(p) = peers() else { return };
+    let app = TestApp::spawn(&base_config(p, "")).await;
+    recorded_and_listed_to_their_owner(&app).await;
+}
+
+#[tokio::test]
+async fn every_issuance_is_recorded_and_listed_to_its_owner_redis_store() {
+    let Some(p) = peers() else { return };
+    let Some(redis) = Redis::start() else { return };
+    let config = base_config(p, "").replacen(
+        "[aws]",
+        &format!(
+            "[store]\nbackend = \"redis\"\nredis_url = \"{}\"\n\n[aws]",
+            redis.url
+        ),
+        1,
+    );
+    let app = TestApp::spawn(&config).await;
+    recorded_and_listed_to_their_owner(&app).await;
+}
+
+/// The store refuses the record, after STS issued: the credentials are not returned (a
+/// session the inventory does not know is one revocation cannot reach). Real Redis, with an ACL
+/// user that may touch every rolegate key but the inventory's: only the record step fails.
+#[tokio::test]
+async fn a_session_that_cannot_be_recorded_is_not_returned() {
+    let Some(p) = peers() else { return };
+    let Some(redis) = Redis::start() else {
+        return;
+    };
+    let acl = std::process::Command::new("redis-cli")
+        .args([
+            "-p",
+            &redis.port.to_string(),
+            "ACL",
+            "SETUSER",
+            "broker",
+            "on",
+            ">pw",
+        ])
+        .args(["~rolegate:[^{]*", "+@all"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&acl.stdout).trim(), "OK");
+    let url = format!("redis://broker:pw@127.0.0.1:{}/0", redis.port);
+    let config = base_config(p, "").replacen(
+        "[aws]",
+        &format!("[store]\nbackend = \"redis\"\nredis_url = \"{url}\"\n\n[aws]"),
+        1,
+    );
+    let app = TestApp::spawn(&config).await;
+    let token = forge::rs256(&forge::claims(&p.idp.issuer));
+    let before = p.moto.sts_requests_for_session("web.forged-alice").await;
+    let res = app
+        .credentials(&token, json!({"role": "prod-readonly"}))
+        .await;
+    assert_eq!(res.status(), 503);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "store_unavailable", "{body}");
+    assert!(body.get("SecretAccessKey").is_none());
+    assert_eq!(
+        p.moto.sts_requests_for_session("web.forged-alice").await,
+        before + 1,
+        "STS issued them; the broker withheld them"
+    );
+}
