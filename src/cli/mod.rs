@@ -27,6 +27,7 @@ const FOR_ENGINEERS: &[&str] = &[
     "exec",
     "serve-credentials",
     "roles",
+    "sessions",
     "setup",
     "status",
     "logout",
@@ -137,6 +138,27 @@ enum Command {
     Roles {
         #[command(flatten)]
         broker: BrokerArg,
+        /// The broker's answer as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The AWS sessions the broker issued to you (others' with rolegate:ListSessions).
+    ///
+    /// Live sessions only, the soonest to expire first: role, client, when issued, when they
+    /// expire, from which address, and the id `sessions revoke` names.
+    #[command(after_long_help = "Example:\n  \
+        rolegate sessions\n  \
+        rolegate sessions --role prod-admin          # needs rolegate:ListSessions on it\n  \
+        rolegate sessions --json | jq -r '.sessions[].id'")]
+    Sessions {
+        #[command(flatten)]
+        broker: BrokerArg,
+        /// One person's sessions: IDP:SUBJECT.
+        #[arg(long, value_name = "IDP:SUBJECT")]
+        user: Option<String>,
+        /// One role's sessions (alias or ARN).
+        #[arg(long)]
+        role: Option<String>,
         /// The broker's answer as JSON, for scripts.
         #[arg(long)]
         json: bool,
@@ -522,6 +544,18 @@ fn run_client(command: Command) -> client::Result<ExitCode> {
         Command::Logout { broker } => commands::logout(&resolve(broker.broker.as_deref())?).map(ok),
         Command::Roles { broker, json } => {
             commands::roles(&resolve(broker.broker.as_deref())?, json).map(ok)
+        }
+        Command::Sessions {
+            broker,
+            user,
+            role,
+            json,
+        } => {
+            let filter = client::sessions::Filter {
+                user: user.as_deref(),
+                role: role.as_deref(),
+            };
+            client::sessions::list(&resolve(broker.broker.as_deref())?, &filter, json).map(ok)
         }
         Command::Credentials(r) => {
             let (broker, role) = r.resolve("rolegate credentials <role>", "credentials")?;

@@ -1225,6 +1225,60 @@ async fn serve_credentials_feeds_aws_cli_and_boto3_and_twenty_clients_cause_one_
     assert!(!token_file.exists(), "the token file is deleted on SIGTERM");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_lists_what_the_cli_was_issued_as_a_table_and_json() {
+    let Some(e) = env().await else { return };
+    e.login("cli-sessions").await;
+    let out = run(&mut e.cli(&["sessions"]));
+    assert_success(&out, "sessions before any");
+    assert!(
+        stderr(&out).contains("No live AWS session"),
+        "{}",
+        stderr(&out)
+    );
+    assert_success(
+        &run(&mut e.cli(&["credentials", "prod-readonly"])),
+        "credentials",
+    );
+    let out = run(&mut e.cli(&["sessions"]));
+    assert_success(&out, "sessions");
+    let table = stdout(&out);
+    let mut lines = table.lines();
+    let header = lines.next().unwrap();
+    assert!(
+        header.starts_with("USER") && header.ends_with("ID"),
+        "{table}"
+    );
+    let row = lines.next().unwrap();
+    for cell in [
+        "corp:cli-sessions@example.com",
+        "prod-readonly",
+        "cli/credentials",
+        "127.0.0.1",
+        "ses_",
+    ] {
+        assert!(row.contains(cell), "{cell} in {row}");
+    }
+    assert!(row.contains(" left)"), "{row}");
+    let out = run(&mut e.cli(&["sessions", "--json"]));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["sessions"][0]["client"], "cli");
+    assert_eq!(
+        v["sessions"][0]["user_agent"]
+            .as_str()
+            .map(|u| u.starts_with("rolegate-cli/")),
+        Some(true)
+    );
+    // Others' sessions need the policy's rolegate:ListSessions.
+    let out = run(&mut e.cli(&["sessions", "--role", "admin"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("rolegate:ListSessions"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 /// The cache file of `role` for the default duration, under `dir`.
 fn cache_file_of(dir: &Path, role: &str) -> PathBuf {
     std::fs::read_dir(dir)

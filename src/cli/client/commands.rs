@@ -42,7 +42,7 @@ pub(crate) fn roles(broker: &Url, as_json: bool) -> Result<()> {
         eprintln!("No AWS role is granted to you on {broker}.");
         return Ok(());
     }
-    let rows: Vec<[String; 4]> = roles
+    let rows: Vec<Vec<String>> = roles
         .iter()
         .map(|r| {
             let account = match r["account_name"].as_str() {
@@ -55,7 +55,7 @@ pub(crate) fn roles(broker: &Url, as_json: bool) -> Result<()> {
                 .unwrap_or_default();
             let max = r["max_duration_seconds"].as_u64().unwrap_or(0);
             // The broker's strings reach the terminal escaped (see text::for_terminal).
-            [
+            vec![
                 for_terminal(r["alias"].as_str().unwrap_or("")),
                 for_terminal(&account),
                 for_terminal(&actions.join(",")),
@@ -63,37 +63,7 @@ pub(crate) fn roles(broker: &Url, as_json: bool) -> Result<()> {
             ]
         })
         .collect();
-    let header = ["ROLE", "ACCOUNT", "ACTIONS", "MAX"];
-    let width = |i: usize| {
-        rows.iter()
-            .map(|r| r[i].len())
-            .chain([header[i].len()])
-            .max()
-            .unwrap_or(0)
-    };
-    let w = [width(0), width(1), width(2)];
-    println!(
-        "{:w0$}  {:w1$}  {:w2$}  {}",
-        header[0],
-        header[1],
-        header[2],
-        header[3],
-        w0 = w[0],
-        w1 = w[1],
-        w2 = w[2]
-    );
-    for r in rows {
-        println!(
-            "{:w0$}  {:w1$}  {:w2$}  {}",
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            w0 = w[0],
-            w1 = w[1],
-            w2 = w[2]
-        );
-    }
+    super::sessions::print_table(&["ROLE", "ACCOUNT", "ACTIONS", "MAX"], &rows);
     Ok(())
 }
 

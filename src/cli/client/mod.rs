@@ -1,6 +1,6 @@
 //! The engineer's side: `rolegate login`, `credentials` (the AWS CLI's and SDKs'
 //! `credential_process`), `roles`, `console` (opened as [`console_open`] says), `env`, `exec`,
-//! `logout`, `setup`, `status`, and `serve-credentials` (the SDKs' container-credentials
+//! `logout`, `sessions`, `setup`, `status`, and `serve-credentials` (the SDKs' container-credentials
 //! endpoint, [`serve_credentials`]); which role they act as is [`role_choice`].
 //!
 //! State on disk, all mode 0600 in 0700 directories:
@@ -29,6 +29,7 @@ pub(crate) mod login;
 pub(crate) mod profile;
 pub(crate) mod role_choice;
 pub(crate) mod serve_credentials;
+pub(crate) mod sessions;
 pub(crate) mod setup;
 pub(crate) mod status;
 pub(crate) mod when;
