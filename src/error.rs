@@ -249,6 +249,17 @@ impl From<crate::issue::NotIssued> for ApiError {
     }
 }
 
+impl From<crate::inventory::ListError> for ApiError {
+    fn from(e: crate::inventory::ListError) -> Self {
+        use crate::inventory::ListError::*;
+        match e {
+            NotPermitted => ApiError::forbidden("access_denied", e.to_string()),
+            BadUser => ApiError::bad_request("invalid_request", e.to_string()),
+            Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<crate::oauth::GrantError> for ApiError {
     fn from(e: crate::oauth::GrantError) -> Self {
         use crate::oauth::GrantError::*;

@@ -9,6 +9,8 @@
 //! they sit in one slot and a record and its index entries are written by one script.
 
 use crate::clock::{Clock, rfc3339};
+use crate::policy::loader::PolicyMapper;
+use crate::policy::{AdminAction, Mapper, RequestContext};
 use crate::store::{IndexEntry, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -92,6 +94,24 @@ pub(crate) enum Scope<'a> {
 pub(crate) struct Inventory {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    /// Who may see (and end) which sessions: `rolegate:ListSessions` and `RevokeSessions`.
+    policy: Arc<PolicyMapper>,
+}
+
+/// Why a listing was refused.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ListError {
+    /// Another person's or a role's sessions, without `rolegate:ListSessions` on the role.
+    #[error(
+        "listing other people's or a role's sessions needs rolegate:ListSessions on the role, \
+         which no statement grants you"
+    )]
+    NotPermitted,
+    /// `user` is not `IDP:SUBJECT`.
+    #[error("user is IDP:SUBJECT, e.g. corp:alice")]
+    BadUser,
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 const TAG: &str = "rolegate:{inventory}";
@@ -115,8 +135,16 @@ fn index_key(scope: Scope<'_>) -> String {
 }
 
 impl Inventory {
-    pub(crate) fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Inventory { store, clock }
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        policy: Arc<PolicyMapper>,
+    ) -> Self {
+        Inventory {
+            store,
+            clock,
+            policy,
+        }
     }
 
     /// A fresh session id.
@@ -156,6 +184,46 @@ impl Inventory {
             .flatten()
             .filter_map(|v| serde_json::from_slice::<IssuedSession>(&v).ok())
             .filter(|s| s.expires_at > now)
+            .collect())
+    }
+}
+
+impl Inventory {
+    /// The sessions `ctx`'s caller asked for and may see: their own (no filter); a role's
+    /// (`role`, with `rolegate:ListSessions` on it); a person's (`user` = `IDP:SUBJECT`) on the
+    /// roles where the caller has it, or on `role` only when both are given. Someone who may
+    /// list no role at all is refused rather than shown an empty list.
+    pub(crate) async fn visible(
+        &self,
+        ctx: &RequestContext<'_>,
+        user: Option<&str>,
+        role: Option<&str>,
+    ) -> Result<Vec<IssuedSession>, ListError> {
+        let may_list = |r: &str| self.policy.permits(ctx, r, AdminAction::ListSessions);
+        let engine = self.policy.engine();
+        let role_arn = match role {
+            Some(r) if may_list(r) => engine.role(r).map(|c| c.arn.as_str().to_string()),
+            Some(_) => return Err(ListError::NotPermitted),
+            None => None,
+        };
+        let me = (ctx.identity.idp.as_str(), ctx.identity.subject.as_str());
+        let Some(user) = user else {
+            return Ok(match &role_arn {
+                Some(arn) => self.list(Scope::Role(arn)).await?,
+                None => self.list(Scope::User(me.0, me.1)).await?,
+            });
+        };
+        let (idp, subject) = user.split_once(':').ok_or(ListError::BadUser)?;
+        let own = (idp, subject) == me;
+        if !own && role_arn.is_none() && !engine.roles().iter().any(|r| may_list(r.arn.as_str())) {
+            return Err(ListError::NotPermitted);
+        }
+        Ok(self
+            .list(Scope::User(idp, subject))
+            .await?
+            .into_iter()
+            .filter(|s| role_arn.as_ref().is_none_or(|arn| &s.role_arn == arn))
+            .filter(|s| (own && role_arn.is_none()) || may_list(&s.role_arn))
             .collect())
     }
 }

@@ -227,6 +227,7 @@ impl Application {
         let inventory = Arc::new(crate::inventory::Inventory::new(
             store.clone(),
             clock.clone(),
+            policy.clone(),
         ));
         let sts: Arc<dyn crate::aws::Issuer> = Arc::new(issuer);
         let services = Services {

@@ -2,9 +2,9 @@
 //! rolegate cannot honour, is an error naming the file and JSON path — a typo in a Deny must
 //! never load as a statement that silently matches nothing.
 
-use super::Action;
 use super::condition::Condition;
 use super::pattern::{Template, Tok, compile, matches};
+use super::{Action, AdminAction};
 use serde_json::{Map, Value};
 use std::time::Duration;
 
@@ -60,7 +60,8 @@ pub struct Statement {
     pub origin: Origin,
     /// Allow or Deny.
     pub effect: Effect,
-    /// Bit 0: rolegate:Console, bit 1: rolegate:Credentials — after NotAction is applied.
+    /// Bit 0: rolegate:Console, bit 1: rolegate:Credentials, bit 2: rolegate:ListSessions,
+    /// bit 3: rolegate:RevokeSessions — after NotAction is applied (see [`ADMIN_ACTIONS`]).
     pub(crate) action_mask: u8,
     /// The role ARN patterns of `Resource` (or `NotResource`).
     pub resources: Vec<Template>,
@@ -82,6 +83,39 @@ pub(crate) fn action_bit(a: Action) -> u8 {
         Action::Console => 1,
         Action::Credentials => 2,
     }
+}
+
+/// The administrators' actions: an Allow grants one only by naming it in full (see
+/// [`AdminAction`]).
+pub const ADMIN_ACTIONS: [(AdminAction, &str); 2] = [
+    (AdminAction::ListSessions, "rolegate:listsessions"),
+    (AdminAction::RevokeSessions, "rolegate:revokesessions"),
+];
+
+pub(crate) fn admin_bit(a: AdminAction) -> u8 {
+    match a {
+        AdminAction::ListSessions => 4,
+        AdminAction::RevokeSessions => 8,
+    }
+}
+
+/// The bits `name` (a policy's action string) sets in a statement of `effect`: the access
+/// actions it matches, wildcards included; an administrators' action only when named in full,
+/// unless the statement is a Deny, whose wildcards cover them too.
+fn action_hits(name: &str, effect: Effect) -> u8 {
+    let lower = name.to_lowercase();
+    let pat: Vec<Tok> = compile(&lower);
+    let access: u8 = ACTIONS
+        .iter()
+        .filter(|(_, n)| matches(&pat, n, false))
+        .map(|(act, _)| action_bit(*act))
+        .sum();
+    let admin: u8 = ADMIN_ACTIONS
+        .iter()
+        .filter(|(_, n)| *n == lower || (effect == Effect::Deny && matches(&pat, n, false)))
+        .map(|(act, _)| admin_bit(*act))
+        .sum();
+    access | admin
 }
 
 /// Why a policy document was refused, naming the file and JSON path.
@@ -200,24 +234,23 @@ fn statement(file: &str, index: usize, v: &Value) -> StResult<Statement> {
         .iter()
         .enumerate()
     {
-        let pat: Vec<Tok> = compile(&a.to_lowercase());
-        let hits: u8 = ACTIONS
-            .iter()
-            .filter(|(_, name)| matches(&pat, name, false))
-            .map(|(act, _)| action_bit(*act))
-            .sum();
+        // NotAction's names exclude: there a Deny's wildcard may name what it leaves out.
+        let hits = action_hits(a, if not_action { Effect::Deny } else { effect });
         if hits == 0 {
             return at(
                 &format!(".{action_key}[{j}]"),
                 format!(
-                    "`{a}` names no rolegate action (rolegate:Console, rolegate:Credentials, rolegate:*)"
+                    "`{a}` names no rolegate action (rolegate:Console, rolegate:Credentials, \
+                     rolegate:*; rolegate:ListSessions and rolegate:RevokeSessions only in full)"
                 ),
             );
         }
         mask |= hits;
     }
     if not_action {
-        mask = !mask & 3;
+        // What NotAction leaves: for an Allow the access actions only, for a Deny everything.
+        let all = if effect == Effect::Deny { 15 } else { 3 };
+        mask = !mask & all;
     }
     let (resource_key, not_resource) = one_of(o, "Resource", "NotResource")?;
     let mut resources = Vec::new();

@@ -7,9 +7,9 @@
 //! name the requested role, and conditions (which depend on the identity, never on the role)
 //! are evaluated at most once per request when listing every role.
 
-use super::document::{Effect, Statement, action_bit};
+use super::document::{Effect, Statement, action_bit, admin_bit};
 use super::pattern::{Tok, literal_prefix, matches};
-use super::{Action, Denied, Grant, RequestContext, RoleSummary};
+use super::{Action, AdminAction, Denied, Grant, RequestContext, RoleSummary};
 use crate::config::RoleConfig;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -151,10 +151,9 @@ impl Engine {
         &'s self,
         r: usize,
         role: &'s RoleConfig,
-        action: Action,
+        bit: u8,
         resolved: &'s [Resolved],
     ) -> impl Iterator<Item = (u32, &'s Statement)> + 's {
-        let bit = action_bit(action);
         let arn = role.arn.as_str();
         let fixed = self.by_role[r].iter().map(|&i| (i, true));
         let dynamic = self
@@ -206,6 +205,19 @@ impl Engine {
         role: &RoleConfig,
         action: Action,
     ) -> Evaluation {
+        self.evaluate_bit(ctx, role, action_bit(action))
+    }
+
+    /// Whether the policy allows the administrators' `action` on `role_name` (alias or ARN):
+    /// an Allow that names it in full, and no Deny (see [`AdminAction`]).
+    pub fn permits(&self, ctx: &RequestContext<'_>, role_name: &str, action: AdminAction) -> bool {
+        self.role(role_name).is_some_and(|role| {
+            self.evaluate_bit(ctx, role, admin_bit(action)).decision == Decision::Allow
+        })
+    }
+
+    /// [`Self::evaluate`] for an action's bit in the statements' masks.
+    fn evaluate_bit(&self, ctx: &RequestContext<'_>, role: &RoleConfig, bit: u8) -> Evaluation {
         let Some(&r) = self.role_index.get(role.arn.as_str()) else {
             return Evaluation {
                 decision: Decision::ImplicitDeny,
@@ -215,7 +227,7 @@ impl Engine {
         };
         let resolved = self.resolve_dynamic(ctx);
         let mut allows = Vec::new();
-        for (i, st) in self.candidates(r, role, action, &resolved) {
+        for (i, st) in self.candidates(r, role, bit, &resolved) {
             if !st.conditions.iter().all(|c| c.holds(ctx)) {
                 continue;
             }
@@ -333,7 +345,7 @@ impl Engine {
                 let mut allowed = false;
                 let mut denied = false;
                 let mut action_cap = role.max_duration;
-                for (i, st) in self.candidates(r, role, action, &resolved) {
+                for (i, st) in self.candidates(r, role, action_bit(action), &resolved) {
                     let ok = *holds[at(i)]
                         .get_or_insert_with(|| st.conditions.iter().all(|c| c.holds(ctx)));
                     if !ok {

@@ -7,7 +7,7 @@
 
 use super::document::{ParseError, Statement, parse_document};
 use super::engine::Engine;
-use super::{Action, Denied, Grant, Mapper, RequestContext, RoleSummary, shorthand};
+use super::{Action, AdminAction, Denied, Grant, Mapper, RequestContext, RoleSummary, shorthand};
 use crate::config::{Config, MapRule, RoleConfig};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
@@ -207,5 +207,9 @@ impl Mapper for PolicyMapper {
         action: Action,
     ) -> Result<Grant, Denied> {
         self.engine().authorize(ctx, role, action)
+    }
+
+    fn permits(&self, ctx: &RequestContext<'_>, role: &str, action: AdminAction) -> bool {
+        self.engine().permits(ctx, role, action)
     }
 }

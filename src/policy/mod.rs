@@ -33,6 +33,19 @@ pub enum Action {
     Credentials,
 }
 
+/// What an administrator may do about the sessions issued for a role. A policy grants these
+/// only by naming them in full in an Allow's `Action` (`rolegate:ListSessions`): never through
+/// `rolegate:*`, another wildcard or `NotAction`, which policies use to hand out access to roles
+/// — a user's sandbox statement must not make them an administrator of its sessions. A Deny's
+/// wildcard or `NotAction` does cover them (denying more is safe).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdminAction {
+    /// See who holds sessions for the role (`GET /api/v1/sessions?role=`).
+    ListSessions,
+    /// End the role's sessions (`POST /api/v1/sessions/revoke`).
+    RevokeSessions,
+}
+
 /// Everything a decision may depend on.
 pub struct RequestContext<'a> {
     /// Who asks (the verified identity, never a claim the client chose).
@@ -177,4 +190,7 @@ pub trait Mapper: Send + Sync {
         role: &str,
         action: Action,
     ) -> Result<Grant, Denied>;
+    /// Whether the policy allows `action` on `role` (alias or ARN) for `ctx`; false for a role
+    /// not in the catalogue.
+    fn permits(&self, ctx: &RequestContext<'_>, role: &str, action: AdminAction) -> bool;
 }

@@ -4,7 +4,7 @@ use super::caller::{Admin, Caller};
 use crate::clock::rfc3339;
 use crate::error::ApiError;
 use crate::favourites::Favourites;
-use crate::inventory::{Inventory, IssuedSession, Scope};
+use crate::inventory::{Inventory, IssuedSession};
 use crate::issue::Issuance;
 use crate::policy::Mapper;
 use crate::policy::explain::{IdentityFile, explain, explain_own};
@@ -222,24 +222,20 @@ struct SessionsQuery {
     role: Option<String>,
 }
 
-/// `{"sessions": [...]}`: the caller's own live AWS sessions, the soonest to expire first.
+/// `{"sessions": [...]}`, the soonest to expire first: the caller's own live AWS sessions, or
+/// those `?user=` and `?role=` name that the policy lets them list
+/// ([`Inventory::visible`]).
 async fn sessions(
+    state: web::Data<AppState>,
     inventory: web::Data<Inventory>,
     caller: Caller,
     q: web::Query<SessionsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    if q.user.is_some() || q.role.is_some() {
-        return Err(ApiError::forbidden(
-            "access_denied",
-            "listing other people's or a role's sessions needs rolegate:ListSessions, which no \
-             statement grants you",
-        ));
-    }
-    let id = &caller.identity;
-    let own = inventory
-        .list(Scope::User(id.idp.as_str(), &id.subject))
+    let ctx = caller.context(&state);
+    let listed = inventory
+        .visible(&ctx, q.user.as_deref(), q.role.as_deref())
         .await?;
-    let views: Vec<serde_json::Value> = own.iter().map(IssuedSession::view).collect();
+    let views: Vec<serde_json::Value> = listed.iter().map(IssuedSession::view).collect();
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
         .json(serde_json::json!({ "sessions": views })))

@@ -171,3 +171,71 @@ async fn a_session_that_cannot_be_recorded_is_not_returned() {
         "STS issued them; the broker withheld them"
     );
 }
+
+/// Sales may list the ReadOnly role's sessions (named in full), nothing else.
+const ADMINS: &str = r#"{"Version": "2012-10-17", "Statement": [
+  {"Sid": "SalesSeeReadOnly", "Effect": "Allow", "Action": "rolegate:ListSessions",
+   "Resource": "arn:aws:iam::123456789012:role/ReadOnly",
+   "Condition": {"ForAnyValue:StringEquals": {"rolegate:groups": "sales"}}},
+  {"Sid": "EveryoneTheirSandbox", "Effect": "Allow", "Action": "rolegate:*",
+   "Resource": "arn:aws:iam::123456789012:role/Admin"}
+]}"#;
+
+#[tokio::test]
+async fn others_sessions_are_listed_by_role_only_with_list_sessions_on_it() {
+    let Some(p) = peers() else { return };
+    let config = format!(
+        "{}\n[policy]\nfiles = [\"admins.json\"]\n",
+        base_config(p, "")
+    );
+    let app = TestApp::spawn_with_files(&config, &[("admins.json", ADMINS)], None, true).await;
+    let alice = p.idp.id_token("rolegate", "alice");
+    let bob = p.idp.id_token("rolegate", "bob");
+    let carol = p.idp.id_token("rolegate", "carol");
+    issue(&app, &alice, "prod-readonly").await;
+    issue(&app, &alice, "admin").await;
+    let roles_of = |body: &Value| -> Vec<String> {
+        body["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["role"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let ok = |res: reqwest::Response| async move {
+        assert_eq!(res.status(), 200);
+        res.json::<Value>().await.unwrap()
+    };
+    // Bob (sales) sees the ReadOnly role's sessions, and of Alice's only those.
+    let by_role = ok(sessions(&app, &bob, "?role=prod-readonly").await).await;
+    assert_eq!(roles_of(&by_role), ["prod-readonly"]);
+    assert_eq!(by_role["sessions"][0]["subject"], "alice");
+    let by_arn =
+        ok(sessions(&app, &bob, "?role=arn:aws:iam::123456789012:role/ReadOnly").await).await;
+    assert_eq!(roles_of(&by_arn), ["prod-readonly"]);
+    let alices = ok(sessions(&app, &bob, "?user=web:alice").await).await;
+    assert_eq!(
+        roles_of(&alices),
+        ["prod-readonly"],
+        "not her Admin session"
+    );
+    // `rolegate:*` on Admin (everyone's sandbox statement) does not make anyone its admin.
+    for q in ["?role=admin", "?user=web:alice&role=admin"] {
+        assert_eq!(sessions(&app, &bob, q).await.status(), 403, "{q}");
+        assert_eq!(sessions(&app, &alice, q).await.status(), 403, "{q}");
+    }
+    // Carol may list nothing: refused, not an empty list. Alice may name herself.
+    assert_eq!(
+        sessions(&app, &carol, "?user=web:alice").await.status(),
+        403
+    );
+    let own = ok(sessions(&app, &alice, "?user=web:alice").await).await;
+    assert_eq!(own["sessions"].as_array().unwrap().len(), 2);
+    let res = sessions(&app, &bob, "?user=alice").await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("IDP:SUBJECT"));
+    assert_eq!(
+        sessions(&app, &bob, "?role=no-such-role").await.status(),
+        403
+    );
+}

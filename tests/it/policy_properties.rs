@@ -325,3 +325,70 @@ proptest! {
         }
     }
 }
+
+/// The administrators' actions are granted only by naming them in full in an Allow: a user's
+/// `rolegate:*` or `NotAction` statement (how policies hand out access to a sandbox role) must
+/// not make them an administrator of that role's sessions. A Deny's wildcard covers them.
+#[test]
+fn admin_actions_only_by_explicit_allow_never_wildcard_or_not_action_privilege_escalation() {
+    use rolegate::policy::AdminAction::{ListSessions, RevokeSessions};
+    let alice = identity(&Who {
+        idp: "corp",
+        groups: vec!["admin"],
+        mfa: true,
+        username: Some("alice"),
+    });
+    let c = ctx(&alice);
+    let allow =
+        |action: Value| json!({"Effect": "Allow", "Action": action, "Resource": role_arn("ops")});
+    for broad in [
+        allow(json!("rolegate:*")),
+        allow(json!(["rolegate:Console", "rolegate:Credentials"])),
+        json!({"Effect": "Allow", "NotAction": "rolegate:Console", "Resource": "*"}),
+        json!({"Effect": "Allow", "NotAction": "rolegate:ListSessions", "Resource": "*"}),
+    ] {
+        let e = engine(std::slice::from_ref(&broad));
+        for a in [ListSessions, RevokeSessions] {
+            assert!(!e.permits(&c, "ops", a), "{a:?} from {broad}");
+        }
+    }
+    let e = engine(&[allow(json!([
+        "rolegate:ListSessions",
+        "ROLEGATE:revokesessions"
+    ]))]);
+    assert!(e.permits(&c, "ops", ListSessions) && e.permits(&c, "ops", RevokeSessions));
+    assert!(
+        !e.permits(&c, "eng-a", ListSessions),
+        "on its Resource only"
+    );
+    assert!(
+        !e.permits(&c, "ghost", ListSessions),
+        "never outside the catalogue"
+    );
+    let e = engine(&[allow(json!("rolegate:ListSessions"))]);
+    assert!(e.permits(&c, "ops", ListSessions) && !e.permits(&c, "ops", RevokeSessions));
+    // A condition applies as to any action.
+    let conditional = json!({"Effect": "Allow", "Action": "rolegate:ListSessions",
+        "Resource": "*", "Condition": {"ForAnyValue:StringEquals": {"rolegate:groups": "nobody"}}});
+    assert!(!engine(&[conditional]).permits(&c, "ops", ListSessions));
+    // A Deny's wildcard and NotAction do cover them.
+    for deny in [
+        json!({"Effect": "Deny", "Action": "rolegate:*", "Resource": "*"}),
+        json!({"Effect": "Deny", "Action": "rolegate:*Sessions", "Resource": "*"}),
+        json!({"Effect": "Deny", "NotAction": "rolegate:Console", "Resource": "*"}),
+    ] {
+        let e = engine(&[allow(json!("rolegate:ListSessions")), deny.clone()]);
+        assert!(!e.permits(&c, "ops", ListSessions), "{deny}");
+    }
+    // A wildcard that would reach only them names nothing an Allow can grant: refused at load.
+    for partial in [
+        "rolegate:List*",
+        "rolegate:*Sessions",
+        "rolegate:?istSessions",
+    ] {
+        let text =
+            json!({"Version": "2012-10-17", "Statement": [allow(json!(partial))]}).to_string();
+        let e = parse_document("p.json", &text).unwrap_err();
+        assert!(e.message.contains("only in full"), "{partial}: {e}");
+    }
+}
