@@ -128,10 +128,22 @@ struct ConsoleRequest {
 
 /// `{"url", "expires_at"}`: a console sign-in URL (its token is valid 15 minutes).
 async fn console_url(
+    state: web::Data<AppState>,
     issuance: web::Data<Issuance>,
     caller: Caller,
     body: web::Json<ConsoleRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    if let Some(federation) = super::browser::console_out_of_reach(&state, &body.role) {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::CONFLICT,
+            "console_unavailable",
+            format!(
+                "this broker runs with serve --dev: its credentials come from a local STS \
+                 emulator, which AWS's console sign-in ({federation}) does not accept, so no \
+                 console link can work here; credentials do (rolegate credentials, exec, env)"
+            ),
+        ));
+    }
     let asked = caller.asks(&body.role, body.duration_seconds, Action::Console);
     let link = issuance
         .console(&asked, body.destination.as_deref())

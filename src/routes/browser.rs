@@ -419,7 +419,7 @@ fn console_needs_real_aws(state: &AppState, federation: &str) -> HttpResponse {
 /// federation endpoint (real AWS) never accepts an emulator's credentials. Returns that
 /// endpoint's origin, to name it; None when the console may work (real STS, or a federation
 /// endpoint on loopback too, as tests use).
-fn console_out_of_reach(state: &AppState, role: &str) -> Option<String> {
+pub(super) fn console_out_of_reach(state: &AppState, role: &str) -> Option<String> {
     if !state.config.dev {
         return None;
     }

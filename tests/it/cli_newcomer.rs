@@ -180,6 +180,16 @@ async fn quick_start_against_serve_dev_works_with_the_real_aws_cli_and_nothing_e
         stdout(&out)
     );
 
+    // The console cannot open against the STS emulator: the CLI says why, not "try again".
+    let out = rolegate(&["console", "dev-admin", "--print"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("serve --dev") && err.contains("emulator") && !err.contains("try again"),
+        "{err}"
+    );
+
     // login over a live sign-in, without a terminal to ask on: says so, changes nothing.
     let tokens = home.path().join("config/rolegate/brokers");
     let saved = || {
