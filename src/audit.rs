@@ -143,6 +143,26 @@ impl Audit {
         }
     }
 
+    /// Sessions were ended by an administrator.
+    pub(crate) fn sessions_revoked(&self, e: &SessionsRevoked<'_>) {
+        match self {
+            Audit::Log => tracing::warn!(
+                target: "rolegate::audit",
+                event = "sessions_revoked",
+                by = e.by,
+                scope = e.scope,
+                target_ = e.target,
+                reason = e.reason,
+                revoked_at = e.revoked_at,
+                frozen_until = e.frozen_until,
+                sessions = e.sessions,
+                roles = ?e.roles,
+                "sessions revoked"
+            ),
+            Audit::Lines(out) => line(out, "sessions_revoked", e),
+        }
+    }
+
     /// A spent CLI refresh token came back: its whole sign-in (token family) was revoked.
     pub(crate) fn refresh_reuse(&self, e: &RefreshReuse<'_>) {
         match self {
@@ -160,6 +180,23 @@ impl Audit {
             Audit::Lines(out) => line(out, "refresh_token_reuse", e),
         }
     }
+}
+
+/// An administrator ended sessions (`POST /api/v1/sessions/revoke`).
+#[derive(Serialize)]
+pub(crate) struct SessionsRevoked<'a> {
+    /// Who revoked: `idp:subject`.
+    pub by: &'a str,
+    /// `session`, `user`, `role` or `all`, and what it named.
+    pub scope: &'a str,
+    pub target: &'a str,
+    pub reason: &'a str,
+    /// RFC 3339 instants: sessions issued before `revoked_at` are ended.
+    pub revoked_at: &'a str,
+    pub frozen_until: Option<&'a str>,
+    /// Live sessions marked revoked, and the roles they were on.
+    pub sessions: usize,
+    pub roles: &'a [String],
 }
 
 /// A browser sign-in: who, through which IdP and protocol, until when (RFC 3339).

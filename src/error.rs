@@ -244,7 +244,8 @@ impl From<crate::issue::NotIssued> for ApiError {
             RateLimited(e) => e.into(),
             Sts(e) => e.into(),
             Console(e) => e.into(),
-            Unrecorded(e) => e.into(),
+            Unrecorded(e) | Unchecked(e) => e.into(),
+            Revoked(e) => ApiError::forbidden("session_revoked", e.to_string()),
         }
     }
 }
@@ -255,6 +256,18 @@ impl From<crate::inventory::ListError> for ApiError {
         match e {
             NotPermitted => ApiError::forbidden("access_denied", e.to_string()),
             BadUser => ApiError::bad_request("invalid_request", e.to_string()),
+            Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::revocation::request::RevokeError> for ApiError {
+    fn from(e: crate::revocation::request::RevokeError) -> Self {
+        use crate::revocation::request::RevokeError::*;
+        match e {
+            Invalid(why) => ApiError::bad_request("invalid_request", why),
+            NotPermitted(why) => ApiError::forbidden("access_denied", why),
+            UnknownSession(_) => ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
             Store(e) => e.into(),
         }
     }

@@ -173,6 +173,42 @@ impl Inventory {
             .await
     }
 
+    /// The live session `id`, if any.
+    pub(crate) async fn get(&self, id: &str) -> Result<Option<IssuedSession>, StoreError> {
+        let now = self.clock.unix();
+        Ok(self
+            .store
+            .get(&record_key(id))
+            .await?
+            .and_then(|v| serde_json::from_slice::<IssuedSession>(&v).ok())
+            .filter(|s| s.expires_at > now))
+    }
+
+    /// Marks `sessions` revoked at `at` by `by` (a session already revoked keeps its first
+    /// revocation); they stay listed, as revoked, until they expire.
+    pub(crate) async fn mark_revoked(
+        &self,
+        sessions: &[IssuedSession],
+        at: i64,
+        by: &str,
+    ) -> Result<(), StoreError> {
+        let now = self.clock.unix();
+        for s in sessions {
+            let ttl = Duration::from_secs(s.expires_at.saturating_sub(now).max(1).unsigned_abs());
+            self.store
+                .update(&record_key(&s.id), ttl, &|old| {
+                    let mut rec: IssuedSession = serde_json::from_slice(old?).ok()?;
+                    if rec.revoked_at.is_none() {
+                        rec.revoked_at = Some(at);
+                        rec.revoked_by = Some(by.to_string());
+                    }
+                    serde_json::to_vec(&rec).ok()
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
     /// The live sessions of `scope`, the soonest to expire first.
     pub(crate) async fn list(&self, scope: Scope<'_>) -> Result<Vec<IssuedSession>, StoreError> {
         let now = self.clock.unix();

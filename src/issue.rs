@@ -42,6 +42,8 @@ pub(crate) struct Issuance {
     pub(crate) per_subject_per_minute: u32,
     /// Where every issued session is recorded before it is returned.
     pub(crate) inventory: Arc<Inventory>,
+    /// Scopes an administrator ended: refused until the person signs in again.
+    pub(crate) revocations: Arc<crate::revocation::Revocations>,
 }
 
 /// Why no credentials (or console sign-in) were issued.
@@ -66,6 +68,12 @@ pub(crate) enum NotIssued {
     /// so no session exists that the inventory (and revocation) does not know.
     #[error("the session inventory is unavailable: {0}")]
     Unrecorded(crate::store::StoreError),
+    /// An administrator ended this person's or this role's sessions (see [`crate::revocation`]).
+    #[error(transparent)]
+    Revoked(#[from] crate::revocation::Revoked),
+    /// The revocation list could not be read: nothing is issued without checking it.
+    #[error("the revocation list is unavailable: {0}")]
+    Unchecked(crate::store::StoreError),
 }
 
 /// What is asked for, by whom and from where.
@@ -120,6 +128,10 @@ impl Issuance {
             self.default_duration,
             self.sts.chained(),
         )?;
+        self.revocations
+            .check(r.identity, plan.grant().role().arn.as_str())
+            .await
+            .map_err(NotIssued::Unchecked)??;
         let subject = format!("{}:{}", r.identity.idp, r.identity.subject);
         self.limits
             .check(

@@ -27,8 +27,8 @@
 //! 4. [`aws`] — [`aws::limits`] checks every STS limit and turns the grant into a
 //!    `SessionPlan`; [`aws::sts`] calls AssumeRole or AssumeRoleWithWebIdentity.
 //!    [`issue::Issuance`] is the single path from identity to credentials that every surface
-//!    shares (policy, limits, rate limit, metric, audit event), and records every session it
-//!    issues in the [`inventory`] before returning it.
+//!    shares (policy, limits, [`revocation`]s, rate limit, metric, audit event), and records
+//!    every session it issues in the [`inventory`] before returning it.
 //! 5. [`present`] — the Presenter: [`present::Credentials`] is the one shape of issued
 //!    credentials (the API's JSON answer, read back by the CLI), written as credential_process
 //!    JSON, shell exports ([`present::shell`]: sh, fish, PowerShell, each with its own
@@ -89,6 +89,8 @@ pub mod metrics;
 pub mod policy;
 #[cfg(feature = "server")]
 pub mod rate_limit;
+#[cfg(feature = "server")]
+pub(crate) mod revocation;
 #[cfg(feature = "server")]
 pub mod routes;
 #[cfg(feature = "server")]

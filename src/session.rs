@@ -88,6 +88,8 @@ pub(crate) struct Sessions {
     limits: SessionConfig,
     /// `serve --dev` on plain-http loopback: the cookie loses `__Host-` and Secure.
     plain_http: bool,
+    /// A person-wide revocation after the session's sign-in ends it at its next use.
+    revocations: Arc<crate::revocation::Revocations>,
 }
 
 fn store_key(token: &str) -> String {
@@ -106,6 +108,7 @@ impl Sessions {
         audit: Arc<Audit>,
         limits: SessionConfig,
         plain_http: bool,
+        revocations: Arc<crate::revocation::Revocations>,
     ) -> Self {
         Sessions {
             store,
@@ -113,6 +116,7 @@ impl Sessions {
             audit,
             limits,
             plain_http,
+            revocations,
         }
     }
 
@@ -194,7 +198,14 @@ impl Sessions {
         let now = self.clock.unix();
         let limits = &self.limits;
         let idle = now - session.seen > crate::clock::secs(limits.idle_timeout);
-        if idle || now >= session.ends_at(limits.lifetime) {
+        let anchor = session.identity.auth_time.unwrap_or(session.created);
+        if idle
+            || now >= session.ends_at(limits.lifetime)
+            || self
+                .revocations
+                .ends_sign_in(&session.identity, anchor)
+                .await?
+        {
             self.store.delete(&key).await?;
             return Ok(None);
         }

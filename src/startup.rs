@@ -89,6 +89,8 @@ struct Services {
     sessions: web::Data<Sessions>,
     favourites: web::Data<Favourites>,
     inventory: web::Data<crate::inventory::Inventory>,
+    revocations: web::Data<crate::revocation::Revocations>,
+    revoker: web::Data<crate::revocation::request::Revoker>,
     cli_tokens: web::Data<CliTokens>,
     limits: web::Data<RateLimits>,
     saml_login: web::Data<crate::idp::saml::login::SamlLogin>,
@@ -112,6 +114,8 @@ impl Services {
             .app_data(self.sessions.clone())
             .app_data(self.favourites.clone())
             .app_data(self.inventory.clone())
+            .app_data(self.revocations.clone())
+            .app_data(self.revoker.clone())
             .app_data(self.cli_tokens.clone())
             .app_data(self.limits.clone())
             .app_data(self.saml_login.clone())
@@ -229,6 +233,15 @@ impl Application {
             clock.clone(),
             policy.clone(),
         ));
+        let revocations = Arc::new(crate::revocation::Revocations::new(
+            store.clone(),
+            clock.clone(),
+            config
+                .session
+                .lifetime
+                .max(config.cli.session_lifetime)
+                .max(Duration::from_secs(12 * 3600)),
+        ));
         let sts: Arc<dyn crate::aws::Issuer> = Arc::new(issuer);
         let services = Services {
             issuance: web::Data::new(Issuance {
@@ -244,6 +257,7 @@ impl Application {
                 partitions: config.aws.partitions.clone(),
                 per_subject_per_minute: config.limits.credentials_per_minute,
                 inventory: inventory.clone(),
+                revocations: revocations.clone(),
             }),
             sessions: web::Data::new(Sessions::new(
                 store.clone(),
@@ -251,9 +265,17 @@ impl Application {
                 audit.clone(),
                 config.session.clone(),
                 public_url.scheme() == "http",
+                revocations.clone(),
             )),
             favourites: web::Data::new(Favourites::new(store.clone())),
+            revoker: web::Data::new(crate::revocation::request::Revoker {
+                revocations: revocations.clone(),
+                inventory: inventory.clone(),
+                policy: policy.clone(),
+                audit: audit.clone(),
+            }),
             inventory: web::Data::from(inventory),
+            revocations: web::Data::from(revocations),
             cli_tokens: web::Data::new(CliTokens::new(
                 store.clone(),
                 clock.clone(),

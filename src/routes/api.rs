@@ -10,6 +10,7 @@ use crate::policy::Mapper;
 use crate::policy::explain::{IdentityFile, explain, explain_own};
 use crate::policy::{Action, RequestContext};
 use crate::present::Credentials;
+use crate::revocation::request::{RevokeRequest, Revoker};
 use crate::state::AppState;
 use actix_web::http::header::CACHE_CONTROL;
 use actix_web::{HttpResponse, web};
@@ -20,6 +21,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/credentials", web::post().to(credentials))
         .route("/console-url", web::post().to(console_url))
         .route("/sessions", web::get().to(sessions))
+        .route("/sessions/revoke", web::post().to(revoke_sessions))
         .route("/me", web::get().to(me))
         .route("/explain", web::get().to(explain_self))
         .route("/explain", web::post().to(explain_admin));
@@ -251,4 +253,18 @@ async fn sessions(
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
         .json(serde_json::json!({ "sessions": views })))
+}
+
+/// `{"revoked", "revoked_at", "frozen_until"?, "roles": [{"arn", "written", "error"?,
+/// "policy"}]}`: ends sessions in one scope ([`Revoker::revoke`] says who may).
+async fn revoke_sessions(
+    state: web::Data<AppState>,
+    revoker: web::Data<Revoker>,
+    caller: Caller,
+    body: web::Json<RevokeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let outcome = revoker.revoke(&caller.context(&state), &body).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(outcome))
 }

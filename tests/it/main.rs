@@ -46,6 +46,7 @@ mod policy_properties;
 mod policy_table;
 mod redis_sentinel;
 mod replicas;
+mod revocation;
 mod saml_acs;
 mod saml_metadata;
 mod saml_pysaml2;
