@@ -2,9 +2,13 @@
 //! operators' commands exist with the `server` feature only: the engineer's build (`cli`) has
 //! the client commands alone.
 
+#[cfg(feature = "server")]
+mod aws;
 pub(crate) mod client;
 #[cfg(feature = "server")]
 mod config_check;
+#[cfg(feature = "server")]
+mod doctor;
 #[cfg(feature = "server")]
 mod policy;
 #[cfg(feature = "server")]
@@ -34,7 +38,9 @@ const FOR_ENGINEERS: &[&str] = &[
     "man",
 ];
 /// The commands `rolegate --help` lists for the broker's operators.
-const FOR_OPERATORS: &[&str] = &["serve", "config", "policy", "verify", "probe"];
+const FOR_OPERATORS: &[&str] = &[
+    "serve", "config", "policy", "verify", "aws", "doctor", "probe",
+];
 
 #[derive(Parser)]
 #[command(
@@ -88,6 +94,24 @@ enum Command {
         #[command(subcommand)]
         command: VerifyCommand,
     },
+    #[cfg(feature = "server")]
+    /// Print the AWS side for the broker: trust policies, the OIDC provider.
+    #[command(after_long_help = "Example:\n  \
+        rolegate aws trust-policy --config rolegate.toml --role prod-readonly > trust.json\n  \
+        rolegate aws oidc-provider --config rolegate.toml")]
+    Aws {
+        #[command(subcommand)]
+        command: AwsCommand,
+    },
+    #[cfg(feature = "server")]
+    /// Check every catalogue role in IAM: trust, source identity, tags, durations, size.
+    ///
+    /// Reads each role with GetRole, ListRolePolicies and GetRolePolicy (read-only). Exit 0
+    /// when every role is right, 1 on any finding, 2 when IAM cannot be read (naming the roles).
+    #[command(after_long_help = "Example:\n  \
+        rolegate doctor --config rolegate.toml\n  \
+        rolegate doctor --config rolegate.toml --json --fix-print")]
+    Doctor(doctor::DoctorArgs),
     #[cfg(feature = "server")]
     /// Exit 0 if GET <url> answers 2xx within 2 s: the container healthcheck (the runtime
     /// image has no shell or curl).
@@ -360,6 +384,39 @@ enum ConfigCommand {
 
 #[cfg(feature = "server")]
 #[derive(Subcommand)]
+enum AwsCommand {
+    /// Print the trust policy (JSON) a catalogue role needs for the configured mode.
+    #[command(after_long_help = "Example:\n  \
+        rolegate aws trust-policy --config rolegate.toml --role prod-readonly > trust.json\n  \
+        aws iam update-assume-role-policy --role-name ReadOnly --policy-document file://trust.json")]
+    TrustPolicy(aws::TrustPolicyArgs),
+    /// Print the IAM OIDC provider to register for the broker's issuer (web_identity mode).
+    #[command(after_long_help = "Example:\n  rolegate aws oidc-provider --config rolegate.toml")]
+    OidcProvider {
+        /// The broker's config file (TOML).
+        #[arg(long, env = "ROLEGATE_CONFIG")]
+        config: PathBuf,
+    },
+    /// Print one web identity token as the broker signs it for a role (checks against STS).
+    ///
+    /// Signed with [issuer] signing_key_file, valid 5 minutes, no session tags: what
+    /// deploy/aws/README.md uses to show real STS refusing it for any other role.
+    #[command(after_long_help = "Example:\n  \
+        aws sts assume-role-with-web-identity --role-session-name check \\\n    \
+        --role-arn arn:aws:iam::111122223333:role/Admin \\\n    \
+        --web-identity-token \"$(rolegate aws web-identity-token --config rolegate.toml --role prod-readonly)\"")]
+    WebIdentityToken {
+        /// The broker's config file (TOML).
+        #[arg(long, env = "ROLEGATE_CONFIG")]
+        config: PathBuf,
+        /// The catalogue role (alias or ARN) the token is for.
+        #[arg(long)]
+        role: String,
+    },
+}
+
+#[cfg(feature = "server")]
+#[derive(Subcommand)]
 enum PolicyCommand {
     /// The decision for one identity, role and action, with every statement and why it
     /// matched or not. Exit 0 on allow, 1 on deny, 2 on errors.
@@ -421,6 +478,20 @@ pub fn run() -> ExitCode {
         Command::Verify {
             command: VerifyCommand::Jwt(args),
         } => verify::jwt(args),
+        #[cfg(feature = "server")]
+        Command::Aws {
+            command: AwsCommand::TrustPolicy(args),
+        } => aws::trust_policy_command(&args),
+        #[cfg(feature = "server")]
+        Command::Aws {
+            command: AwsCommand::OidcProvider { config },
+        } => aws::oidc_provider_command(&config),
+        #[cfg(feature = "server")]
+        Command::Aws {
+            command: AwsCommand::WebIdentityToken { config, role },
+        } => aws::web_identity_token_command(&config, &role),
+        #[cfg(feature = "server")]
+        Command::Doctor(args) => doctor::run(&args),
         #[cfg(feature = "server")]
         Command::Probe { url } => probe(&url),
         client_command => client::exit(run_client(client_command)),
