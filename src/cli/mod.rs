@@ -13,6 +13,7 @@ mod doctor;
 mod policy;
 #[cfg(feature = "server")]
 mod serve;
+mod sign;
 #[cfg(feature = "server")]
 mod verify;
 
@@ -30,6 +31,7 @@ const FOR_ENGINEERS: &[&str] = &[
     "env",
     "exec",
     "serve-credentials",
+    "sign",
     "roles",
     "setup",
     "status",
@@ -234,6 +236,52 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         port: u16,
         /// Session length, e.g. 1h (default: the broker's; at most the role's maximum).
+        #[arg(long, value_parser = parse_duration)]
+        duration: Option<u64>,
+    },
+    /// Sign a request to Amazon Neptune (IAM database auth) with a role's credentials.
+    ///
+    /// SigV4 headers (or a presigned URL) for a Neptune endpoint — Gremlin over WebSocket,
+    /// openCypher, SPARQL — made with the brokered credentials of --role (or the AWS_*
+    /// environment variables with --credentials env). The region comes from the host name.
+    #[command(after_long_help = "Example:\n  \
+        rolegate sign --role graph-reader --service neptune-db \\\n    \
+        --url wss://db.cluster-abc123.us-east-1.neptune.amazonaws.com:8182/gremlin\n  \
+        rolegate sign --credentials env --service neptune-db --format url \\\n    \
+        --url https://db.cluster-abc123.us-east-1.neptune.amazonaws.com:8182/openCypher")]
+    Sign {
+        #[command(flatten)]
+        broker: BrokerArg,
+        /// The role whose brokered credentials sign (alias or ARN from `rolegate roles`).
+        #[arg(
+            long,
+            value_name = "ROLE",
+            required_unless_present = "credentials",
+            conflicts_with = "credentials"
+        )]
+        role: Option<String>,
+        /// Sign with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) instead.
+        #[arg(long, value_enum)]
+        credentials: Option<sign::CredentialSource>,
+        /// The service to sign for: neptune-db.
+        #[arg(long)]
+        service: String,
+        /// The Neptune endpoint: wss://…:8182/gremlin, https://…:8182/openCypher or /sparql.
+        #[arg(long)]
+        url: String,
+        /// The region (default: from the endpoint's host name).
+        #[arg(long)]
+        region: Option<String>,
+        /// The request's method.
+        #[arg(long, default_value = "GET")]
+        method: String,
+        /// What to print: headers to send, a presigned URL, or JSON {method, url, headers}.
+        #[arg(long, value_enum, default_value = "headers")]
+        format: sign::Format,
+        /// How long a presigned URL (--format url) works, in seconds.
+        #[arg(long, default_value_t = sign::DEFAULT_EXPIRES)]
+        expires: u64,
+        /// Session length of the brokered credentials, e.g. 1h (default: the broker's).
         #[arg(long, value_parser = parse_duration)]
         duration: Option<u64>,
     },
@@ -615,6 +663,34 @@ fn run_client(command: Command) -> client::Result<ExitCode> {
             duration,
         )
         .map(ok),
+        Command::Sign {
+            broker,
+            role,
+            credentials: _,
+            service,
+            url,
+            region,
+            method,
+            format,
+            expires,
+            duration,
+        } => {
+            let args = sign::SignArgs {
+                url: &url,
+                service: &service,
+                region: region.as_deref(),
+                method: &method,
+                format,
+                expires,
+            };
+            match role {
+                Some(role) => sign::run(&args, || {
+                    sign::role_keys(&resolve(broker.broker.as_deref())?, &role, duration)
+                }),
+                None => sign::run(&args, sign::env_keys),
+            }
+            .map(ok)
+        }
         Command::Completion { shell } => completion(&shell).map(ok),
         Command::Man { out_dir } => man(out_dir.as_deref()).map(ok),
         #[cfg(feature = "server")]

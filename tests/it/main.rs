@@ -50,6 +50,7 @@ mod saml_acs;
 mod saml_metadata;
 mod saml_pysaml2;
 mod saml_real_idp;
+mod sign;
 mod store_contract;
 mod sts_faults;
 mod token_exchange;
