@@ -20,6 +20,7 @@
 mod common;
 
 mod audit;
+mod aws_cfn;
 mod aws_side;
 mod broker_with_redis;
 mod browser;
