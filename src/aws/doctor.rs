@@ -39,9 +39,9 @@ pub(crate) struct RoleFacts {
 /// One thing wrong, with the one-line fix.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub(crate) struct Finding {
-    /// A stable name: `trust_principal`, `sub_aud_pinned`, `roles_claim_required`,
-    /// `set_source_identity`, `tag_session`, `max_session_duration`, `inline_policy_size`,
-    /// `role_arn`, `role_exists`.
+    /// A stable name: `trust_principal`, `oidc_provider`, `sub_aud_pinned`,
+    /// `roles_claim_required`, `set_source_identity`, `tag_session`, `max_session_duration`,
+    /// `inline_policy_size`, `role_arn`, `role_exists`, `issuer_discovery`, `issuer_jwks`.
     pub(crate) check: &'static str,
     /// What is wrong, for a person.
     pub(crate) message: String,
@@ -207,6 +207,29 @@ pub(crate) fn check(
         );
     }
     out
+}
+
+/// The IAM OIDC provider a `web_identity` role trusts must exist in its account and list the
+/// broker's audience as a client ID: else STS refuses every token before any trust policy.
+/// `audiences` is None when IAM has no such provider.
+pub(crate) fn provider_findings(
+    provider_arn: &str,
+    audiences: Option<&[String]>,
+    audience: &str,
+    fix: &str,
+) -> Vec<Finding> {
+    let message = match audiences {
+        None => format!("IAM has no OIDC provider {provider_arn}: STS refuses every token"),
+        Some(a) if !a.iter().any(|c| c == audience) => format!(
+            "the OIDC provider {provider_arn} does not list the audience {audience} as a client ID: STS refuses every token"
+        ),
+        Some(_) => return Vec::new(),
+    };
+    vec![Finding {
+        check: "oidc_provider",
+        message,
+        fix: fix.to_string(),
+    }]
 }
 
 /// The `Allow` statements of a policy document (a single statement object counts as one).
@@ -400,6 +423,20 @@ mod tests {
             ["tag_session", "max_session_duration", "inline_policy_size"]
         );
         assert!(f[1].fix.contains("--max-session-duration 14400"), "{f:?}");
+    }
+
+    #[test]
+    fn a_missing_provider_or_one_without_the_audience_refuses_every_token() {
+        let arn = "arn:aws:iam::123456789012:oidc-provider/idp.example.com/rg";
+        let aud = ["rolegate-prod".to_string()];
+        let other = ["someone-else".to_string()];
+        assert!(provider_findings(arn, Some(&aud), "rolegate-prod", "fix").is_empty());
+        for f in [
+            provider_findings(arn, None, "rolegate-prod", "fix"),
+            provider_findings(arn, Some(&other), "rolegate-prod", "fix"),
+        ] {
+            assert_eq!(checks(&f), ["oidc_provider"]);
+        }
     }
 
     #[test]

@@ -185,3 +185,27 @@ pub(crate) async fn read_role(
         inline_policies,
     })
 }
+
+/// The client IDs (audiences) of the IAM OIDC provider `arn`, or None when IAM has none such
+/// (GetOpenIDConnectProvider, read-only).
+pub(crate) async fn oidc_provider_audiences(
+    iam: &aws_sdk_iam::Client,
+    arn: &str,
+) -> Result<Option<Vec<String>>, ReadError> {
+    match iam
+        .get_open_id_connect_provider()
+        .open_id_connect_provider_arn(arn)
+        .send()
+        .await
+    {
+        Ok(p) => Ok(Some(p.client_id_list().to_vec())),
+        Err(e)
+            if e.as_service_error().is_some_and(
+                aws_sdk_iam::operation::get_open_id_connect_provider::GetOpenIDConnectProviderError::is_no_such_entity_exception,
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(unreadable("iam:GetOpenIDConnectProvider", &e)),
+    }
+}

@@ -1,12 +1,15 @@
 //! `rolegate doctor`: every catalogue role read through IAM (read-only) and checked against
-//! what the broker needs (`crate::aws::doctor`); in `web_identity` mode also the issuer's
-//! discovery and JWKS, fetched as AWS fetches them. Exit 0 when every role is right, 1 on any
+//! what the broker needs (`crate::aws::doctor`); in `web_identity` mode also the IAM OIDC
+//! provider each role names (once per account) and the issuer's discovery and JWKS, fetched as
+//! AWS fetches them. Exit 0 when every role is right, 1 on any
 //! finding, 2 when the config does not load or IAM (or STS, for the broker's principal) cannot
 //! be read — then it names the roles it could not read.
 
 use super::aws::{BrokerPrincipal, load, refuse, trustee_for};
-use crate::aws::doctor::{Finding, INLINE_POLICY_LIMIT, check, inline_policy_chars};
-use crate::aws::iam::{ReadError, iam_client, read_role, sdk_config};
+use crate::aws::doctor::{
+    Finding, INLINE_POLICY_LIMIT, check, inline_policy_chars, provider_findings,
+};
+use crate::aws::iam::{ReadError, iam_client, oidc_provider_audiences, read_role, sdk_config};
 use crate::aws::needs::needs;
 use crate::aws::trust::{Trustee, trust_policy};
 use crate::config::RoleConfig;
@@ -47,6 +50,7 @@ struct Checked {
 
 const TRUST_CHECKS: &[&str] = &[
     "trust_principal",
+    "oidc_provider",
     "sub_aud_pinned",
     "roles_claim_required",
     "set_source_identity",
@@ -63,6 +67,7 @@ pub(super) fn run(a: &DoctorArgs) -> ExitCode {
         let sdk = sdk_config(&config.aws).await;
         let mut trustees: BTreeMap<String, Result<Trustee, String>> = BTreeMap::new();
         let mut clients = BTreeMap::new();
+        let mut providers = Providers::new();
         let mut out = Vec::new();
         for role in engine.roles() {
             let partition = role.arn.partition().to_string();
@@ -76,7 +81,7 @@ pub(super) fn run(a: &DoctorArgs) -> ExitCode {
                     let iam = clients
                         .entry(partition.clone())
                         .or_insert_with(|| iam_client(&sdk, &config.aws, &partition));
-                    check_role(a, &engine, role, trustee, iam).await
+                    check_role(a, &engine, role, trustee, iam, &mut providers).await
                 }
             };
             out.push(Report {
@@ -118,14 +123,58 @@ pub(super) fn run(a: &DoctorArgs) -> ExitCode {
     }
 }
 
+/// IAM OIDC providers already read, by ARN (one read per account, not per role).
+type Providers = BTreeMap<String, Result<Option<Vec<String>>, String>>;
+
+/// `web_identity`: the provider the role trusts, registered with the broker's audience.
+async fn provider_check(
+    a: &DoctorArgs,
+    role: &RoleConfig,
+    trustee: &Trustee,
+    iam: &aws_sdk_iam::Client,
+    providers: &mut Providers,
+) -> Result<Vec<Finding>, String> {
+    let Trustee::Issuer(p) = trustee else {
+        return Ok(Vec::new());
+    };
+    let arn = p.arn_for(&role.arn);
+    if !providers.contains_key(&arn) {
+        let read = oidc_provider_audiences(iam, &arn)
+            .await
+            .map_err(|e| e.to_string());
+        providers.insert(arn.clone(), read);
+    }
+    let audiences = providers[&arn].clone()?;
+    let fix = match &audiences {
+        None => format!(
+            "rolegate aws oidc-provider --config {} (then: aws iam create-open-id-connect-provider --url {} --client-id-list {})",
+            a.config.display(),
+            p.url,
+            p.audience
+        ),
+        Some(_) => format!(
+            "aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn {arn} --client-id {}",
+            p.audience
+        ),
+    };
+    Ok(provider_findings(
+        &arn,
+        audiences.as_deref(),
+        &p.audience,
+        &fix,
+    ))
+}
+
 async fn check_role(
     a: &DoctorArgs,
     engine: &crate::policy::engine::Engine,
     role: &RoleConfig,
     trustee: &Trustee,
     iam: &aws_sdk_iam::Client,
+    providers: &mut Providers,
 ) -> Result<Checked, String> {
     let needs = needs(engine, role);
+    let provider = provider_check(a, role, trustee, iam, providers).await?;
     let fix_trust = format!(
         "rolegate aws trust-policy --config {} --role {} > trust.json && aws iam update-assume-role-policy --role-name {} --policy-document file://trust.json",
         a.config.display(),
@@ -139,7 +188,8 @@ async fn check_role(
     };
     match read_role(iam, &role.arn).await {
         Ok(facts) => {
-            let findings = check(&role.arn, &facts, &needs, trustee, &fix_trust);
+            let mut findings = provider;
+            findings.extend(check(&role.arn, &facts, &needs, trustee, &fix_trust));
             let trust_wrong = findings.iter().any(|f| TRUST_CHECKS.contains(&f.check));
             Ok(Checked {
                 inline_chars_left: Some(
@@ -150,7 +200,7 @@ async fn check_role(
             })
         }
         Err(ReadError::NoSuchRole(name)) => Ok(Checked {
-            findings: vec![Finding {
+            findings: provider.into_iter().chain([Finding {
                 check: "role_exists",
                 message: format!("IAM has no role named {name} in this account"),
                 fix: format!(
@@ -159,7 +209,7 @@ async fn check_role(
                     role.alias,
                     needs.longest_session.as_secs().max(3600)
                 ),
-            }],
+            }]).collect(),
             inline_chars_left: None,
             trust_policy: policy(),
         }),

@@ -108,7 +108,8 @@ enum Command {
     #[cfg(feature = "server")]
     /// Check every catalogue role in IAM: trust, source identity, tags, durations, size.
     ///
-    /// Reads each role with GetRole, ListRolePolicies and GetRolePolicy (read-only). Exit 0
+    /// Reads each role with GetRole, ListRolePolicies and GetRolePolicy (and the OIDC provider
+    /// with GetOpenIDConnectProvider in web_identity mode; all read-only). Exit 0
     /// when every role is right, 1 on any finding, 2 when IAM cannot be read (naming the roles).
     #[command(after_long_help = "Example:\n  \
         rolegate doctor --config rolegate.toml\n  \

@@ -456,6 +456,24 @@ async fn doctor_in_web_identity_mode_finds_audience_only_trust_and_an_unreachabl
     );
     assert_eq!(conditions["Bool"]["sts:RoleAuthorizedByIdp"], "true");
     create_role(&iam, "Pinned", &pinned, 3600).await;
+    // Without the provider STS refuses every token: the doctor says so first, for every role.
+    let (code, out, err) = rolegate(
+        dir.path(),
+        &static_creds(),
+        &["doctor", "--config", &cfg, "--json"],
+    );
+    let report = json_out(code, &out, &err);
+    assert_eq!(
+        checks(role_report(&report, "Pinned")),
+        ["oidc_provider"],
+        "{report:#}"
+    );
+    iam.create_open_id_connect_provider()
+        .url(format!("https://{host_path}"))
+        .client_id_list("rolegate-prod")
+        .send()
+        .await
+        .unwrap();
     let mut audience_only = pinned.clone();
     let c = &mut audience_only["Statement"][0]["Condition"];
     c["StringEquals"]
