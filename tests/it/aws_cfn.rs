@@ -2,7 +2,7 @@
 //! moto's CloudFormation and come out right by `rolegate doctor` — with the trust policies
 //! exactly what `rolegate aws trust-policy` writes. moto's CloudFormation has no
 //! `AWS::IAM::OIDCProvider` (its IAM API has the provider): the web_identity test creates it
-//! through IAM and deploys the rest.
+//! through IAM, deploys the rest, and serves the issuer's documents over https itself.
 
 use crate::common::peers::{Moto, free_port, repo_root, require_peer};
 use serde_json::{Value, json};
@@ -244,16 +244,95 @@ async fn assume_role_stacks_deployed_into_moto_pass_the_doctor() {
     }
 }
 
+/// The broker's issuer documents served over https (tests/support/https_issuer.py) with a
+/// self-signed certificate for 127.0.0.1, which the doctor trusts through `SSL_CERT_FILE`.
+struct HttpsIssuer {
+    url: String,
+    cert: PathBuf,
+    child: std::process::Child,
+}
+
+impl HttpsIssuer {
+    fn start(dir: &Path, key: &rolegate::token::SigningKey) -> Option<HttpsIssuer> {
+        let ok = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+            ])
+            .args(["-nodes", "-subj", "/CN=127.0.0.1", "-days", "1"])
+            .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+            .args(["-addext", "extendedKeyUsage=serverAuth"])
+            .arg("-keyout")
+            .arg(dir.join("tls.key"))
+            .arg("-out")
+            .arg(dir.join("tls.crt"))
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !require_peer("openssl (a test certificate for the issuer)", ok) {
+            return None;
+        }
+        std::fs::write(dir.join("jwks.json"), key.jwks().to_string()).unwrap();
+        let mut child = Command::new(repo_root().join(".venv/bin/python"))
+            .arg(repo_root().join("tests/support/https_issuer.py"))
+            .args(["--port", &free_port().to_string(), "--path", "/rg"])
+            .arg("--cert")
+            .arg(dir.join("tls.crt"))
+            .arg("--key")
+            .arg(dir.join("tls.key"))
+            .arg("--jwks")
+            .arg(dir.join("jwks.json"))
+            .arg("--exit-with-stdin")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let url = line
+            .strip_prefix("READY ")
+            .unwrap_or_else(|| panic!("https_issuer.py said {line:?}"))
+            .trim()
+            .to_string();
+        Some(HttpsIssuer {
+            url,
+            cert: dir.join("tls.crt"),
+            child,
+        })
+    }
+}
+
+impl Drop for HttpsIssuer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// web_identity: the OIDC provider through IAM (moto's CloudFormation lacks the resource type),
-/// roles.yaml in web_identity mode; every role right by the doctor, and its trust policy what
-/// rolegate writes. The issuer is not served here, so that is the doctor's one finding.
+/// roles.yaml in web_identity mode, the issuer's documents served over https; the doctor finds
+/// every role, the provider and the issuer right, and each trust policy is what rolegate writes.
 #[tokio::test]
-async fn web_identity_stack_deployed_into_moto_passes_the_doctor_role_checks() {
+async fn web_identity_stack_deployed_into_moto_passes_the_doctor() {
     let Some(moto) = Moto::start() else { return };
     if venv_tool("python").is_none() {
         return;
     }
-    let issuer = format!("https://127.0.0.1:{}/rg", free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let key = rolegate::token::SigningKey::generate().unwrap();
+    std::fs::write(dir.path().join("issuer.pem"), key.to_pem()).unwrap();
+    let Some(served) = HttpsIssuer::start(dir.path(), &key) else {
+        return;
+    };
+    let issuer = served.url.clone();
     let iam = iam(&moto.url);
     iam.create_open_id_connect_provider()
         .url(&issuer)
@@ -271,9 +350,6 @@ async fn web_identity_stack_deployed_into_moto_passes_the_doctor_role_checks() {
             ("Audience", "rolegate-prod"),
         ],
     );
-    let dir = tempfile::tempdir().unwrap();
-    let key = rolegate::token::SigningKey::generate().unwrap();
-    std::fs::write(dir.path().join("issuer.pem"), key.to_pem()).unwrap();
     let cfg = dir.path().join("rolegate.toml");
     let toml = config(
         &moto.url,
@@ -285,16 +361,21 @@ async fn web_identity_stack_deployed_into_moto_passes_the_doctor_role_checks() {
     );
     std::fs::write(&cfg, toml).unwrap();
     let cfg = cfg.display().to_string();
+    let cert = served.cert.display().to_string();
     let creds = [
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("SSL_CERT_FILE", cert.as_str()),
     ];
     let (code, report, err) = rolegate(dir.path(), &creds, &["doctor", "--config", &cfg, "--json"]);
-    assert_eq!(code, 1, "the issuer is not served: {report:#}\n{err}");
+    assert_eq!(code, 0, "{report:#}\n{err}");
     for r in report["roles"].as_array().unwrap() {
         assert_eq!(r["ok"], true, "{r}");
     }
-    assert_eq!(report["issuer"]["findings"][0]["check"], "issuer_discovery");
+    assert_eq!(
+        report["issuer"],
+        json!({"url": issuer, "ok": true, "findings": []})
+    );
     for (alias, name) in [
         ("graph-reader", "NeptuneReader"),
         ("graph-writer", "NeptuneWriter"),
