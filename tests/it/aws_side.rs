@@ -703,3 +703,51 @@ fn web_identity_token_for_the_roles_claim_check_is_signed_as_the_broker_signs() 
     );
     assert_eq!((code, out.as_str()), (2, ""), "{err}");
 }
+
+/// `[aws.partitions.<p>] iam_endpoint` is validated like `sts_endpoint`: a value that is no
+/// http(s) URL stops `config check` (and every command) naming the key, from the file or the
+/// environment (`ROLEGATE_AWS__PARTITIONS__AWS__IAM_ENDPOINT`).
+#[test]
+fn an_iam_endpoint_that_is_not_a_url_is_named_by_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &config(
+            "http://127.0.0.1:9",
+            "assume_role",
+            &[("ReadOnly", "1h")],
+            &[],
+        )
+        .replace(
+            "iam_endpoint = \"http://127.0.0.1:9\"",
+            "iam_endpoint = \"ftp://iam\"",
+        ),
+    );
+    let (code, out, err) = rolegate(
+        dir.path(),
+        &static_creds(),
+        &["config", "check", "--config", &cfg],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(err.contains("aws.partitions.aws.iam_endpoint"), "{err}");
+    let cfg = write_config(
+        dir.path(),
+        &config(
+            "http://127.0.0.1:9",
+            "assume_role",
+            &[("ReadOnly", "1h")],
+            &[],
+        ),
+    );
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rolegate"));
+    crate::common::cli::isolate(&mut c, dir.path());
+    let out = c
+        .env("ROLEGATE_AWS__PARTITIONS__AWS__IAM_ENDPOINT", "not a url")
+        .args(["doctor", "--config", &cfg])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("aws.partitions.aws.iam_endpoint"), "{err}");
+}
