@@ -751,3 +751,65 @@ fn an_iam_endpoint_that_is_not_a_url_is_named_by_its_key() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("aws.partitions.aws.iam_endpoint"), "{err}");
 }
+
+/// deploy/aws's JSON trust policies are what `rolegate aws trust-policy` writes for
+/// config/example.toml's `prod-readonly` (its grants set the `team` and `user` tags), in both
+/// modes: documentation that cannot drift from the generator.
+#[test]
+fn the_shipped_trust_policies_are_what_rolegate_writes_for_the_example() {
+    let root = crate::common::peers::repo_root();
+    let shipped = |name: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(root.join("deploy/aws").join(name)).unwrap())
+            .unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let example = std::fs::read_to_string(root.join("config/example.toml"))
+        .unwrap()
+        .replace(
+            "files = [\"policy/example.json\"]",
+            &format!(
+                "files = [\"{}\"]",
+                root.join("config/policy/example.json").display()
+            ),
+        );
+    let assume = write_config(dir.path(), &example);
+    let (code, out, err) = rolegate(
+        dir.path(),
+        &static_creds(),
+        &[
+            "aws",
+            "trust-policy",
+            "--config",
+            &assume,
+            "--role",
+            "prod-readonly",
+            "--broker-principal",
+            "arn:aws:iam::111122223333:role/rolegate-broker",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        json_out(code, &out, &err),
+        shipped("trust-policy-assume-role.json")
+    );
+    let web = example.replacen("mode = \"assume_role\"", "mode = \"web_identity\"", 1)
+        + "\n[issuer]\nurl = \"https://idp.example.com/rolegate\"\nsigning_key_file = \"issuer.pem\"\naudience = \"rolegate-prod\"\n";
+    let web = write_config(dir.path(), &web);
+    let (code, out, err) = rolegate(
+        dir.path(),
+        &static_creds(),
+        &[
+            "aws",
+            "trust-policy",
+            "--config",
+            &web,
+            "--role",
+            "prod-readonly",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        json_out(code, &out, &err),
+        shipped("trust-policy-web-identity.json")
+    );
+}
