@@ -150,6 +150,7 @@ mod tests {
         Partition {
             region: "us-east-1".into(),
             sts_endpoint: None,
+            iam_endpoint: None,
             federation_url: Url::parse("https://signin.aws.amazon.com/federation").unwrap(),
             console_hosts: vec![
                 "console.aws.amazon.com".into(),

@@ -3,9 +3,13 @@
 //! the broker signs a short JWT per call and holds no AWS keys at all.
 
 pub(crate) mod console;
+pub(crate) mod doctor;
+pub(crate) mod iam;
 pub(crate) mod limits;
+pub(crate) mod needs;
 pub(crate) mod session_name;
 pub(crate) mod sts;
+pub(crate) mod trust;
 
 use crate::secret::Secret;
 use async_trait::async_trait;

@@ -26,6 +26,9 @@ use std::time::{Duration, Instant, SystemTime};
 /// used for exactly one STS call and never leaves the broker.
 const WEB_IDENTITY_TOKEN_LIFETIME: i64 = 300;
 
+/// The claim naming the one role a web identity token may be used for.
+pub(crate) const ROLES_CLAIM: &str = "https://aws.amazon.com/roles";
+
 enum Mode {
     AssumeRole {
         chained: bool,
@@ -140,28 +143,15 @@ impl StsIssuer {
         issuer: &str,
         audience: &str,
     ) -> Result<String, IssueError> {
-        let now = self.clock.unix();
         let grant = plan.grant();
-        let principal_tags: serde_json::Map<String, serde_json::Value> = grant
-            .tags()
-            .iter()
-            .map(|(k, v)| (k.clone(), json!([v])))
-            .collect();
-        // The trust policy pins `<issuer>:sub` to the role's own ARN and `:aud` to the
-        // deployment's audience, so this token opens this one role and nothing else.
-        let claims = json!({
-            "iss": issuer,
-            "sub": grant.role().arn.as_str(),
-            "aud": audience,
-            "iat": now,
-            "nbf": now,
-            "exp": now + WEB_IDENTITY_TOKEN_LIFETIME,
-            "jti": hex::encode(rand::random::<[u8; 16]>()),
-            "https://aws.amazon.com/tags": {
-                "principal_tags": principal_tags,
-                "transitive_tag_keys": grant.transitive_tag_keys(),
-            },
-            "https://aws.amazon.com/source_identity": plan.source_identity(),
+        let claims = web_identity_claims(&WebIdentityClaims {
+            issuer,
+            audience,
+            role_arn: grant.role().arn.as_str(),
+            source_identity: plan.source_identity(),
+            tags: grant.tags(),
+            transitive_tag_keys: grant.transitive_tag_keys(),
+            now: self.clock.unix(),
         });
         key.sign(&claims).map_err(|e| {
             tracing::error!(error = %e, "could not sign the web identity token");
@@ -192,6 +182,46 @@ impl StsIssuer {
         tracing::warn!(operation = op, sts_code = %code, sts_message = e.message().unwrap_or(""), error = %aws_sdk_sts::error::DisplayErrorContext(&e), "STS call failed");
         issue
     }
+}
+
+/// What a web identity token says; `web_identity_claims` writes it.
+pub(crate) struct WebIdentityClaims<'a> {
+    pub(crate) issuer: &'a str,
+    pub(crate) audience: &'a str,
+    pub(crate) role_arn: &'a str,
+    pub(crate) source_identity: &'a str,
+    pub(crate) tags: &'a [(String, String)],
+    pub(crate) transitive_tag_keys: &'a [String],
+    pub(crate) now: i64,
+}
+
+/// The claims of a web identity token (a fresh `jti` each time). The trust policy pins
+/// `<issuer>:sub` to the role's own ARN and `:aud` to the deployment's audience, so this token
+/// opens this one role and nothing else. The `roles` claim says the same to STS itself: it
+/// refuses the token for any other role before it reads a trust policy, and
+/// `sts:RoleAuthorizedByIdp` in the trust policy refuses tokens without it
+/// (deploy/aws/README.md: how that was established, and how to check it).
+pub(crate) fn web_identity_claims(c: &WebIdentityClaims<'_>) -> serde_json::Value {
+    let principal_tags: serde_json::Map<String, serde_json::Value> = c
+        .tags
+        .iter()
+        .map(|(k, v)| (k.clone(), json!([v])))
+        .collect();
+    json!({
+        "iss": c.issuer,
+        "sub": c.role_arn,
+        ROLES_CLAIM: c.role_arn,
+        "aud": c.audience,
+        "iat": c.now,
+        "nbf": c.now,
+        "exp": c.now + WEB_IDENTITY_TOKEN_LIFETIME,
+        "jti": hex::encode(rand::random::<[u8; 16]>()),
+        "https://aws.amazon.com/tags": {
+            "principal_tags": principal_tags,
+            "transitive_tag_keys": c.transitive_tag_keys,
+        },
+        "https://aws.amazon.com/source_identity": c.source_identity,
+    })
 }
 
 fn map_sdk_error<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> IssueError {

@@ -2,13 +2,18 @@
 //! operators' commands exist with the `server` feature only: the engineer's build (`cli`) has
 //! the client commands alone.
 
+#[cfg(feature = "server")]
+mod aws;
 pub(crate) mod client;
 #[cfg(feature = "server")]
 mod config_check;
 #[cfg(feature = "server")]
+mod doctor;
+#[cfg(feature = "server")]
 mod policy;
 #[cfg(feature = "server")]
 mod serve;
+mod sign;
 #[cfg(feature = "server")]
 mod verify;
 
@@ -26,6 +31,7 @@ const FOR_ENGINEERS: &[&str] = &[
     "env",
     "exec",
     "serve-credentials",
+    "sign",
     "roles",
     "sessions",
     "setup",
@@ -35,7 +41,9 @@ const FOR_ENGINEERS: &[&str] = &[
     "man",
 ];
 /// The commands `rolegate --help` lists for the broker's operators.
-const FOR_OPERATORS: &[&str] = &["serve", "config", "policy", "verify", "probe"];
+const FOR_OPERATORS: &[&str] = &[
+    "serve", "config", "policy", "verify", "aws", "doctor", "probe",
+];
 
 #[derive(Parser)]
 #[command(
@@ -89,6 +97,25 @@ enum Command {
         #[command(subcommand)]
         command: VerifyCommand,
     },
+    #[cfg(feature = "server")]
+    /// Print the AWS side for the broker: trust policies, the OIDC provider.
+    #[command(after_long_help = "Example:\n  \
+        rolegate aws trust-policy --config rolegate.toml --role prod-readonly > trust.json\n  \
+        rolegate aws oidc-provider --config rolegate.toml")]
+    Aws {
+        #[command(subcommand)]
+        command: AwsCommand,
+    },
+    #[cfg(feature = "server")]
+    /// Check every catalogue role in IAM: trust, source identity, tags, durations, size.
+    ///
+    /// Reads each role with GetRole, ListRolePolicies and GetRolePolicy (and the OIDC provider
+    /// with GetOpenIDConnectProvider in web_identity mode; all read-only). Exit 0
+    /// when every role is right, 1 on any finding, 2 when IAM cannot be read (naming the roles).
+    #[command(after_long_help = "Example:\n  \
+        rolegate doctor --config rolegate.toml\n  \
+        rolegate doctor --config rolegate.toml --json --fix-print")]
+    Doctor(doctor::DoctorArgs),
     #[cfg(feature = "server")]
     /// Exit 0 if GET <url> answers 2xx within 2 s: the container healthcheck (the runtime
     /// image has no shell or curl).
@@ -258,6 +285,52 @@ enum Command {
         #[arg(long, value_parser = parse_duration)]
         duration: Option<u64>,
     },
+    /// Sign a request to Amazon Neptune (IAM database auth) with a role's credentials.
+    ///
+    /// SigV4 headers (or a presigned URL) for a Neptune endpoint — Gremlin over WebSocket,
+    /// openCypher, SPARQL — made with the brokered credentials of --role (or the AWS_*
+    /// environment variables with --credentials env). The region comes from the host name.
+    #[command(after_long_help = "Example:\n  \
+        rolegate sign --role graph-reader --service neptune-db \\\n    \
+        --url wss://db.cluster-abc123.us-east-1.neptune.amazonaws.com:8182/gremlin\n  \
+        rolegate sign --credentials env --service neptune-db --format url \\\n    \
+        --url https://db.cluster-abc123.us-east-1.neptune.amazonaws.com:8182/openCypher")]
+    Sign {
+        #[command(flatten)]
+        broker: BrokerArg,
+        /// The role whose brokered credentials sign (alias or ARN from `rolegate roles`).
+        #[arg(
+            long,
+            value_name = "ROLE",
+            required_unless_present = "credentials",
+            conflicts_with = "credentials"
+        )]
+        role: Option<String>,
+        /// Sign with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) instead.
+        #[arg(long, value_enum)]
+        credentials: Option<sign::CredentialSource>,
+        /// The service to sign for: neptune-db.
+        #[arg(long)]
+        service: String,
+        /// The Neptune endpoint: wss://…:8182/gremlin, https://…:8182/openCypher or /sparql.
+        #[arg(long)]
+        url: String,
+        /// The region (default: from the endpoint's host name).
+        #[arg(long)]
+        region: Option<String>,
+        /// The request's method.
+        #[arg(long, default_value = "GET")]
+        method: String,
+        /// What to print: headers to send, a presigned URL, or JSON {method, url, headers}.
+        #[arg(long, value_enum, default_value = "headers")]
+        format: sign::Format,
+        /// How long a presigned URL (--format url) works, in seconds.
+        #[arg(long, default_value_t = sign::DEFAULT_EXPIRES)]
+        expires: u64,
+        /// Session length of the brokered credentials, e.g. 1h (default: the broker's).
+        #[arg(long, value_parser = parse_duration)]
+        duration: Option<u64>,
+    },
     /// Write a credential_process profile per role into ~/.aws/config (dry run unless --write).
     #[command(after_long_help = "Example:\n  \
         rolegate setup                   # shows the change\n  \
@@ -413,6 +486,39 @@ enum ConfigCommand {
 
 #[cfg(feature = "server")]
 #[derive(Subcommand)]
+enum AwsCommand {
+    /// Print the trust policy (JSON) a catalogue role needs for the configured mode.
+    #[command(after_long_help = "Example:\n  \
+        rolegate aws trust-policy --config rolegate.toml --role prod-readonly > trust.json\n  \
+        aws iam update-assume-role-policy --role-name ReadOnly --policy-document file://trust.json")]
+    TrustPolicy(aws::TrustPolicyArgs),
+    /// Print the IAM OIDC provider to register for the broker's issuer (web_identity mode).
+    #[command(after_long_help = "Example:\n  rolegate aws oidc-provider --config rolegate.toml")]
+    OidcProvider {
+        /// The broker's config file (TOML).
+        #[arg(long, env = "ROLEGATE_CONFIG")]
+        config: PathBuf,
+    },
+    /// Print one web identity token as the broker signs it for a role (checks against STS).
+    ///
+    /// Signed with [issuer] signing_key_file, valid 5 minutes, no session tags: what
+    /// deploy/aws/README.md uses to show real STS refusing it for any other role.
+    #[command(after_long_help = "Example:\n  \
+        aws sts assume-role-with-web-identity --role-session-name check \\\n    \
+        --role-arn arn:aws:iam::111122223333:role/Admin \\\n    \
+        --web-identity-token \"$(rolegate aws web-identity-token --config rolegate.toml --role prod-readonly)\"")]
+    WebIdentityToken {
+        /// The broker's config file (TOML).
+        #[arg(long, env = "ROLEGATE_CONFIG")]
+        config: PathBuf,
+        /// The catalogue role (alias or ARN) the token is for.
+        #[arg(long)]
+        role: String,
+    },
+}
+
+#[cfg(feature = "server")]
+#[derive(Subcommand)]
 enum PolicyCommand {
     /// The decision for one identity, role and action, with every statement and why it
     /// matched or not. Exit 0 on allow, 1 on deny, 2 on errors.
@@ -474,6 +580,20 @@ pub fn run() -> ExitCode {
         Command::Verify {
             command: VerifyCommand::Jwt(args),
         } => verify::jwt(args),
+        #[cfg(feature = "server")]
+        Command::Aws {
+            command: AwsCommand::TrustPolicy(args),
+        } => aws::trust_policy_command(&args),
+        #[cfg(feature = "server")]
+        Command::Aws {
+            command: AwsCommand::OidcProvider { config },
+        } => aws::oidc_provider_command(&config),
+        #[cfg(feature = "server")]
+        Command::Aws {
+            command: AwsCommand::WebIdentityToken { config, role },
+        } => aws::web_identity_token_command(&config, &role),
+        #[cfg(feature = "server")]
+        Command::Doctor(args) => doctor::run(&args),
         #[cfg(feature = "server")]
         Command::Probe { url } => probe(&url),
         client_command => client::exit(run_client(client_command)),
@@ -644,6 +764,34 @@ fn run_client(command: Command) -> client::Result<ExitCode> {
             duration,
         )
         .map(ok),
+        Command::Sign {
+            broker,
+            role,
+            credentials: _,
+            service,
+            url,
+            region,
+            method,
+            format,
+            expires,
+            duration,
+        } => {
+            let args = sign::SignArgs {
+                url: &url,
+                service: &service,
+                region: region.as_deref(),
+                method: &method,
+                format,
+                expires,
+            };
+            match role {
+                Some(role) => sign::run(&args, || {
+                    sign::role_keys(&resolve(broker.broker.as_deref())?, &role, duration)
+                }),
+                None => sign::run(&args, sign::env_keys),
+            }
+            .map(ok)
+        }
         Command::Completion { shell } => completion(&shell).map(ok),
         Command::Man { out_dir } => man(out_dir.as_deref()).map(ok),
         #[cfg(feature = "server")]

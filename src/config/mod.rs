@@ -209,6 +209,9 @@ pub struct Partition {
     pub region: String,
     /// An STS endpoint to use instead of the SDK's (an emulator, a VPC endpoint).
     pub sts_endpoint: Option<Url>,
+    /// An IAM endpoint to use instead of the SDK's (an emulator, a VPC endpoint): only
+    /// `rolegate doctor` reads IAM.
+    pub iam_endpoint: Option<Url>,
     /// The federation endpoint console sign-in URLs are made with.
     pub federation_url: Url,
     pub(crate) console_hosts: Vec<String>,

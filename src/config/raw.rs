@@ -169,6 +169,7 @@ pub(super) struct RawAws {
 pub(super) struct RawPartition {
     pub region: Option<String>,
     pub sts_endpoint: Option<String>,
+    pub iam_endpoint: Option<String>,
     pub federation_url: Option<String>,
     pub console_hosts: Option<Vec<String>>,
 }

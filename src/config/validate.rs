@@ -423,6 +423,7 @@ fn aws(r: RawAws, dev: bool, base: &Path) -> R<AwsConfig> {
             Partition {
                 region: region.into(),
                 sts_endpoint: None,
+                iam_endpoint: None,
                 federation_url: Url::parse(fed).expect("static URL"),
                 console_hosts: vec![console.into()],
             },
@@ -438,6 +439,9 @@ fn aws(r: RawAws, dev: bool, base: &Path) -> R<AwsConfig> {
         }
         if let Some(e) = p.sts_endpoint {
             slot.sts_endpoint = Some(http_url(&format!("{path}.sts_endpoint"), &e)?);
+        }
+        if let Some(e) = p.iam_endpoint {
+            slot.iam_endpoint = Some(http_url(&format!("{path}.iam_endpoint"), &e)?);
         }
         if let Some(f) = p.federation_url {
             slot.federation_url = http_url(&format!("{path}.federation_url"), &f)?;

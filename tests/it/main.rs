@@ -20,6 +20,8 @@
 mod common;
 
 mod audit;
+mod aws_cfn;
+mod aws_side;
 mod broker_with_redis;
 mod browser;
 mod cli_client;
@@ -51,6 +53,7 @@ mod saml_acs;
 mod saml_metadata;
 mod saml_pysaml2;
 mod saml_real_idp;
+mod sign;
 mod store_contract;
 mod sts_faults;
 mod token_exchange;

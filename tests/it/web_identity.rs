@@ -127,6 +127,32 @@ async fn sts_gets_a_fresh_narrow_token_signed_by_the_published_key() {
         claims["https://aws.amazon.com/source_identity"],
         "web.web-identity-test"
     );
+    // The roles claim pins the token to this one role at STS itself, before any trust policy.
+    assert_eq!(
+        claims["https://aws.amazon.com/roles"],
+        "arn:aws:iam::123456789012:role/ReadOnly"
+    );
+    assert_eq!(claims["iss"], ISSUER);
+    assert_eq!(claims["aud"], "rolegate-test");
+    assert_eq!(claims["nbf"], claims["iat"]);
+    // Every claim is one of these: nothing about the caller leaks to AWS beyond what is pinned.
+    let mut names: Vec<&str> = claims.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "aud",
+            "exp",
+            "https://aws.amazon.com/roles",
+            "https://aws.amazon.com/source_identity",
+            "https://aws.amazon.com/tags",
+            "iat",
+            "iss",
+            "jti",
+            "nbf",
+            "sub"
+        ]
+    );
 
     // A second call signs a new token (new jti): tokens are never reused.
     app.credentials(&forge::rs256(&c), json!({"role": "prod-readonly"}))
