@@ -129,6 +129,7 @@ async fn every_issuance_is_recorded_and_listed_to_its_owner_redis_store() {
 /// The store refuses the record, after STS issued: the credentials are not returned (a
 /// session the inventory does not know is one revocation cannot reach). Real Redis, with an ACL
 /// user that may touch every rolegate key but the inventory's: only the record step fails.
+/// A subject of its own, so no other test's STS calls share its count.
 #[tokio::test]
 async fn a_session_that_cannot_be_recorded_is_not_returned() {
     let Some(p) = peers() else { return };
@@ -145,7 +146,7 @@ async fn a_session_that_cannot_be_recorded_is_not_returned() {
             "on",
             ">pw",
         ])
-        .args(["~rolegate:[^{]*", "+@all"])
+        .args(["~rolegate:[^{]*", "~rolegate:{revocations}:*", "+@all"])
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&acl.stdout).trim(), "OK");
@@ -156,8 +157,13 @@ async fn a_session_that_cannot_be_recorded_is_not_returned() {
         1,
     );
     let app = TestApp::spawn(&config).await;
-    let token = forge::rs256(&forge::claims(&p.idp.issuer));
-    let before = p.moto.sts_requests_for_session("web.forged-alice").await;
+    let mut claims = forge::claims(&p.idp.issuer);
+    claims["sub"] = json!("inventory-unrecorded");
+    let token = forge::rs256(&claims);
+    let before = p
+        .moto
+        .sts_requests_for_session("web.inventory-unrecorded")
+        .await;
     let res = app
         .credentials(&token, json!({"role": "prod-readonly"}))
         .await;
@@ -166,7 +172,9 @@ async fn a_session_that_cannot_be_recorded_is_not_returned() {
     assert_eq!(body["error"], "store_unavailable", "{body}");
     assert!(body.get("SecretAccessKey").is_none());
     assert_eq!(
-        p.moto.sts_requests_for_session("web.forged-alice").await,
+        p.moto
+            .sts_requests_for_session("web.inventory-unrecorded")
+            .await,
         before + 1,
         "STS issued them; the broker withheld them"
     );
