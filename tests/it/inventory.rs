@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use common::app::{TestApp, base_config, peers};
+use common::app::{TestApp, base_config, peers, spawn_with_policy};
 use common::forge;
 use common::peers::Redis;
 use serde_json::{Value, json};
@@ -192,11 +192,7 @@ const ADMINS: &str = r#"{"Version": "2012-10-17", "Statement": [
 #[tokio::test]
 async fn others_sessions_are_listed_by_role_only_with_list_sessions_on_it() {
     let Some(p) = peers() else { return };
-    let config = format!(
-        "{}\n[policy]\nfiles = [\"admins.json\"]\n",
-        base_config(p, "")
-    );
-    let app = TestApp::spawn_with_files(&config, &[("admins.json", ADMINS)], None, true).await;
+    let app = spawn_with_policy(p, ADMINS).await;
     let alice = p.idp.id_token("rolegate", "alice");
     let bob = p.idp.id_token("rolegate", "bob");
     let carol = p.idp.id_token("rolegate", "carol");

@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use common::app::{TestApp, base_config, peers};
+use common::app::{TestApp, peers, spawn_with_policy};
 use serde_json::{Value, json};
 
 /// Alice (sre) may list and revoke everywhere; everyone may use the Admin role.
@@ -42,11 +42,7 @@ async fn next_second() {
 #[tokio::test]
 async fn revoking_a_user_ends_theirs_only_until_they_sign_in_again() {
     let Some(p) = peers() else { return };
-    let config = format!(
-        "{}\n[policy]\nfiles = [\"admins.json\"]\n",
-        base_config(p, "")
-    );
-    let app = TestApp::spawn_with_files(&config, &[("admins.json", ADMINS)], None, true).await;
+    let app = spawn_with_policy(p, ADMINS).await;
     let alice = p.idp.id_token("rolegate", "alice");
     let bob = p.idp.id_token("rolegate", "bob");
     let carol = p.idp.id_token("rolegate", "carol");
@@ -122,11 +118,7 @@ async fn revoking_a_user_ends_theirs_only_until_they_sign_in_again() {
 #[tokio::test]
 async fn a_frozen_role_refuses_even_a_fresh_sign_in_and_other_roles_go_on() {
     let Some(p) = peers() else { return };
-    let config = format!(
-        "{}\n[policy]\nfiles = [\"admins.json\"]\n",
-        base_config(p, "")
-    );
-    let app = TestApp::spawn_with_files(&config, &[("admins.json", ADMINS)], None, true).await;
+    let app = spawn_with_policy(p, ADMINS).await;
     let alice = p.idp.id_token("rolegate", "alice");
     assert_eq!(creds(&app, &alice, "prod-readonly").await.status(), 200);
     let body = json!({"role": "prod-readonly", "reason": "INC-2", "freeze_seconds": 600});
@@ -154,11 +146,7 @@ async fn a_frozen_role_refuses_even_a_fresh_sign_in_and_other_roles_go_on() {
 #[tokio::test]
 async fn bad_revocation_requests_are_refused_naming_the_field_and_change_nothing() {
     let Some(p) = peers() else { return };
-    let config = format!(
-        "{}\n[policy]\nfiles = [\"admins.json\"]\n",
-        base_config(p, "")
-    );
-    let app = TestApp::spawn_with_files(&config, &[("admins.json", ADMINS)], None, true).await;
+    let app = spawn_with_policy(p, ADMINS).await;
     let alice = p.idp.id_token("rolegate", "alice");
     let bob = p.idp.id_token("rolegate", "bob");
     assert_eq!(creds(&app, &bob, "admin").await.status(), 200);

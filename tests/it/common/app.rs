@@ -175,6 +175,15 @@ roles = ["admin"]
     )
 }
 
+/// The standard test config ([`base_config`]) plus one IAM policy document (`[policy] files`).
+pub(crate) async fn spawn_with_policy(p: &Peers, document: &str) -> TestApp {
+    let config = format!(
+        "{}\n[policy]\nfiles = [\"policy.json\"]\n",
+        base_config(p, "")
+    );
+    TestApp::spawn_with_files(&config, &[("policy.json", document)], None, true).await
+}
+
 pub(crate) struct TestApp {
     pub url: String,
     pub http: reqwest::Client,
