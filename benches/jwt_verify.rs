@@ -192,6 +192,7 @@ fn benches(c: &mut Criterion) {
         let id = verify::verify(token, &header, &f.keys, &clock, &x)
             .unwrap_or_else(|e| panic!("{name} token rejected: {e}"));
         let ctx = RequestContext {
+            aws_session: None,
             identity: &id,
             client: ClientKind::Api,
             source_ip: None,
@@ -232,6 +233,7 @@ fn benches(c: &mut Criterion) {
                 let header = verify::parse_header(token).expect("header");
                 let id = verify::verify(token, &header, &f.keys, &clock, &x).expect("valid token");
                 let ctx = RequestContext {
+                    aws_session: None,
                     identity: &id,
                     client: ClientKind::Api,
                     source_ip: None,

@@ -170,6 +170,7 @@ fn bench(c: &mut Criterion) {
     let roles = catalogue();
     let identity = caller();
     let ctx = RequestContext {
+        aws_session: None,
         identity: &identity,
         client: ClientKind::Api,
         source_ip: Some("10.1.2.3".parse().expect("ip")),

@@ -101,6 +101,7 @@ impl Issuance {
         r: &Request<'_>,
     ) -> Result<(Credentials, SessionPlan), NotIssued> {
         let ctx = RequestContext {
+            aws_session: None,
             identity: r.identity,
             client: r.client,
             source_ip: r.ip,

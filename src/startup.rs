@@ -242,6 +242,7 @@ impl Application {
                 .max(config.cli.session_lifetime)
                 .max(Duration::from_secs(12 * 3600)),
         ));
+        let aws_side = revocation_aws_side(&config, store.clone(), clock.clone()).await;
         let sts: Arc<dyn crate::aws::Issuer> = Arc::new(issuer);
         let services = Services {
             issuance: web::Data::new(Issuance {
@@ -273,6 +274,7 @@ impl Application {
                 inventory: inventory.clone(),
                 policy: policy.clone(),
                 audit: audit.clone(),
+                aws_side,
             }),
             inventory: web::Data::from(inventory),
             revocations: web::Data::from(revocations),
@@ -432,4 +434,33 @@ async fn keep_saml_metadata_fresh(state: web::Data<AppState>, metrics: Arc<Metri
             .refresh(&state.http, &metrics, state.clock.unix())
             .await;
     }
+}
+
+/// Whether a revocation's Deny is written to IAM, and with which keys: `[revocation]`'s, else
+/// the broker's own in `assume_role` mode. `web_identity` mode holds no AWS keys, and the
+/// `--dev` STS emulator has no IAM: there the Deny is returned to apply.
+async fn revocation_aws_side(
+    config: &Config,
+    store: Arc<dyn crate::store::Store>,
+    clock: Arc<dyn Clock>,
+) -> crate::revocation::writer::AwsSide {
+    use crate::revocation::writer::{AwsSide, IamWriter};
+    let r = &config.revocation;
+    if !r.write_iam {
+        return AwsSide::Print("[revocation] write_iam = false".into());
+    }
+    let no_iam = config.aws.partitions["aws"].iam_endpoint.is_none();
+    if config.dev && no_iam && r.credentials.is_none() {
+        return AwsSide::Print("the --dev STS emulator has no IAM".into());
+    }
+    if r.credentials.is_none() && config.aws.mode == AwsMode::WebIdentity {
+        return AwsSide::Print(
+            "in web_identity mode the broker holds no AWS keys; give [revocation] keys \
+             allowed iam:PutRolePolicy on the catalogue's roles"
+                .into(),
+        );
+    }
+    AwsSide::Write(Box::new(
+        IamWriter::new(&config.aws, r.credentials.as_ref(), store, clock).await,
+    ))
 }

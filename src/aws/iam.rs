@@ -4,7 +4,7 @@
 //! broker's own STS client. Errors carry the AWS error code and message, never credentials.
 
 use super::doctor::RoleFacts;
-use crate::config::AwsConfig;
+use crate::config::{AwsConfig, StaticCredentials};
 use crate::domain::RoleArn;
 use aws_config::SdkConfig;
 use aws_sdk_iam::config::retry::RetryConfig;
@@ -28,8 +28,13 @@ pub(crate) enum ReadError {
 /// them (the broker's own, in `assume_role` mode), else the SDK's default chain — which is
 /// where a read-only doctor profile comes from.
 pub(crate) async fn sdk_config(aws: &AwsConfig) -> SdkConfig {
+    sdk_config_with(aws.static_credentials.as_ref()).await
+}
+
+/// As [`sdk_config`], with these static credentials (None: the SDK's default chain).
+pub(crate) async fn sdk_config_with(credentials: Option<&StaticCredentials>) -> SdkConfig {
     let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    let loader = match &aws.static_credentials {
+    let loader = match credentials {
         Some(c) => loader.credentials_provider(aws_sdk_sts::config::Credentials::new(
             c.access_key_id.expose(),
             c.secret_access_key.expose(),
@@ -208,4 +213,29 @@ pub(crate) async fn oidc_provider_audiences(
         }
         Err(e) => Err(unreadable("iam:GetOpenIDConnectProvider", &e)),
     }
+}
+
+/// Writes (creates or replaces) the inline policy `name` of `role` (iam:PutRolePolicy).
+pub(crate) async fn put_role_policy(
+    iam: &aws_sdk_iam::Client,
+    role: &RoleArn,
+    name: &str,
+    document: &str,
+) -> Result<(), ReadError> {
+    iam.put_role_policy()
+        .role_name(role.name())
+        .policy_name(name)
+        .policy_document(document)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            if e.as_service_error().is_some_and(
+                aws_sdk_iam::operation::put_role_policy::PutRolePolicyError::is_no_such_entity_exception,
+            ) {
+                ReadError::NoSuchRole(role.name().to_string())
+            } else {
+                unreadable("iam:PutRolePolicy", &e)
+            }
+        })
 }

@@ -39,6 +39,7 @@ pub(crate) fn needs(engine: &Engine, role: &RoleConfig) -> RoleNeeds {
     // Resource patterns without variables do not depend on the identity: any one will do.
     let nobody = Identity::new(IdpId::parse("doctor").expect("static id"), "");
     let ctx = RequestContext {
+        aws_session: None,
         identity: &nobody,
         client: ClientKind::Api,
         source_ip: None,

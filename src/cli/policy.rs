@@ -80,6 +80,7 @@ pub(super) fn explain(a: ExplainArgs) -> ExitCode {
         ));
     };
     let ctx = RequestContext {
+        aws_session: None,
         identity: &identity,
         client: file.client.unwrap_or(ClientKind::Api),
         source_ip: file.source_ip,

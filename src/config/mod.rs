@@ -66,6 +66,8 @@ pub struct Config {
     pub cli: CliConfig,
     /// `[audit] output`.
     pub audit: AuditOutput,
+    /// `[revocation]`: how a revocation's Deny reaches IAM.
+    pub revocation: RevocationConfig,
     /// The file this came from (None for the embedded dev config): reloads re-read it.
     pub source: Option<PathBuf>,
     /// Policy documents, listed one by one (never a glob: a deleted file must be an error).
@@ -202,6 +204,17 @@ pub(crate) struct StaticCredentials {
     pub(crate) secret_access_key: Secret<String>,
 }
 
+/// `[revocation]`: whether and with which keys the broker writes a revocation's Deny to IAM.
+#[derive(Debug, Clone)]
+pub struct RevocationConfig {
+    /// `write_iam` (default true): false ends sessions on the broker's side only and returns
+    /// each role's Deny to apply by hand.
+    pub write_iam: bool,
+    /// Keys for the IAM writes; None: the broker's own (`[aws]`'s, else the SDK's default
+    /// chain) in `assume_role` mode, and no IAM writes in `web_identity` mode.
+    pub(crate) credentials: Option<StaticCredentials>,
+}
+
 /// `[aws.partitions.<name>]`: where a partition's STS and console are.
 #[derive(Debug, Clone)]
 pub struct Partition {
@@ -209,8 +222,8 @@ pub struct Partition {
     pub region: String,
     /// An STS endpoint to use instead of the SDK's (an emulator, a VPC endpoint).
     pub sts_endpoint: Option<Url>,
-    /// An IAM endpoint to use instead of the SDK's (an emulator, a VPC endpoint): only
-    /// `rolegate doctor` reads IAM.
+    /// An IAM endpoint to use instead of the SDK's (an emulator, a VPC endpoint): for
+    /// `rolegate doctor` and the revocation writer.
     pub iam_endpoint: Option<Url>,
     /// The federation endpoint console sign-in URLs are made with.
     pub federation_url: Url,

@@ -37,6 +37,19 @@ pub(super) struct RawConfig {
     pub admin: RawAdmin,
     #[serde(default)]
     pub metrics: RawMetrics,
+    #[serde(default)]
+    pub revocation: RawRevocation,
+}
+
+/// `[revocation]`: the IAM writer's switch and keys (the same `*_file`/`*_env` keys as `[aws]`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRevocation {
+    pub write_iam: Option<bool>,
+    pub access_key_id_file: Option<PathBuf>,
+    pub access_key_id_env: Option<String>,
+    pub secret_access_key_file: Option<PathBuf>,
+    pub secret_access_key_env: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -134,7 +134,9 @@ pub(super) fn validate(raw: RawConfig, dev: bool, base: &Path) -> R<Config> {
         );
     }
     let metrics_token = metrics_token(raw.metrics, base)?;
+    let revocation = revocation(raw.revocation, base)?;
     Ok(Config {
+        revocation,
         saml,
         policy_files,
         admin_token,
@@ -490,6 +492,45 @@ fn aws(r: RawAws, dev: bool, base: &Path) -> R<AwsConfig> {
         role_chaining,
         partitions,
         static_credentials,
+    })
+}
+
+fn revocation(r: RawRevocation, base: &Path) -> R<RevocationConfig> {
+    let key_id = secret_from(
+        "revocation.access_key_id",
+        None,
+        r.access_key_id_file.map(|f| base.join(f)),
+        r.access_key_id_env,
+    )?;
+    let secret = secret_from(
+        "revocation.secret_access_key",
+        None,
+        r.secret_access_key_file.map(|f| base.join(f)),
+        r.secret_access_key_env,
+    )?;
+    let credentials = match (key_id, secret) {
+        (Some(access_key_id), Some(secret_access_key)) => Some(StaticCredentials {
+            access_key_id,
+            secret_access_key,
+        }),
+        (None, None) => None,
+        _ => {
+            return err(
+                "revocation.access_key_id_file",
+                "give both the access key id and the secret access key, or neither",
+            );
+        }
+    };
+    let write_iam = r.write_iam.unwrap_or(true);
+    if !write_iam && credentials.is_some() {
+        return err(
+            "revocation.write_iam",
+            "keys are given but write_iam = false: remove the keys, or the switch",
+        );
+    }
+    Ok(RevocationConfig {
+        write_iam,
+        credentials,
     })
 }
 

@@ -196,6 +196,16 @@ impl Condition {
         key: &str,
         raw_values: &[String],
     ) -> Result<Condition, ConditionError> {
+        Self::parse_keyed(operator, ContextKey::parse(key)?, raw_values)
+    }
+
+    /// As [`Condition::parse`], with the key already resolved (the revocation proof's AWS
+    /// session keys come this way).
+    pub fn parse_keyed(
+        operator: &str,
+        key: ContextKey,
+        raw_values: &[String],
+    ) -> Result<Condition, ConditionError> {
         let (set, rest) = if let Some(r) = strip_ci(operator, "ForAnyValue:") {
             (SetOp::ForAnyValue, r)
         } else if let Some(r) = strip_ci(operator, "ForAllValues:") {
@@ -220,7 +230,6 @@ impl Condition {
                 operator: operator.to_string(),
             });
         }
-        let key = ContextKey::parse(key)?;
         if key.is_multivalued() && set == SetOp::Single && base != Base::Null {
             return Err(ConditionError::NeedsSetOperator {
                 key,

@@ -23,6 +23,10 @@ pub enum ContextKey {
     SourceIp,
     CurrentTime,
     EpochTime,
+    /// `aws:TokenIssueTime` of an AWS session: only in the Deny documents revocation writes.
+    TokenIssueTime,
+    /// `aws:SourceIdentity` of an AWS session: only in the Deny documents revocation writes.
+    SourceIdentity,
     /// Not a key: the `${*}`/`${?}`/`${$}` escapes of a template.
     Literal,
 }
@@ -119,6 +123,17 @@ impl ContextKey {
         })
     }
 
+    /// The keys of an AWS session that a revocation's Deny tests ([`ContextKey::parse`] does
+    /// not know them: the broker decides before a session exists, so in its policies they
+    /// would always be missing).
+    pub fn parse_aws_session(name: &str) -> Option<ContextKey> {
+        match name.to_ascii_lowercase().as_str() {
+            "aws:tokenissuetime" => Some(ContextKey::TokenIssueTime),
+            "aws:sourceidentity" => Some(ContextKey::SourceIdentity),
+            _ => None,
+        }
+    }
+
     /// Keys that can hold several values need ForAnyValue:/ForAllValues:.
     pub fn is_multivalued(&self) -> bool {
         matches!(self, ContextKey::Groups | ContextKey::Aud)
@@ -192,6 +207,12 @@ impl ContextKey {
                 }
                 Some(v) => scalar(v).map_or(Values::Missing, owned),
             },
+            ContextKey::TokenIssueTime => ctx.aws_session.map_or(Values::Missing, |s| {
+                owned(crate::clock::rfc3339(s.token_issue_time))
+            }),
+            ContextKey::SourceIdentity => ctx
+                .aws_session
+                .map_or(Values::Missing, |s| borrowed(Some(s.source_identity))),
             ContextKey::Literal => Values::Missing,
         }
     }
@@ -224,6 +245,8 @@ impl fmt::Display for ContextKey {
             ContextKey::SourceIp => "aws:SourceIp",
             ContextKey::CurrentTime => "aws:CurrentTime",
             ContextKey::EpochTime => "aws:EpochTime",
+            ContextKey::TokenIssueTime => "aws:TokenIssueTime",
+            ContextKey::SourceIdentity => "aws:SourceIdentity",
             ContextKey::Literal => "(literal)",
         };
         f.write_str(s)

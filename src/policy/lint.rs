@@ -197,6 +197,7 @@ fn covers(engine: &Engine, st: &Statement, role: &crate::config::RoleConfig) -> 
     let id =
         crate::domain::Identity::new(crate::domain::IdpId::parse("lint").expect("static id"), "");
     let ctx = super::RequestContext {
+        aws_session: None,
         identity: &id,
         client: crate::domain::ClientKind::Api,
         source_ip: None,

@@ -6,6 +6,7 @@
 //! when every listed file loads. A [`Grant`] can only be built inside this module, and the
 //! issuer takes only a `Grant`: no code path reaches STS without the policy's say-so.
 
+pub mod aws_deny;
 pub(crate) mod condition;
 pub(crate) mod context;
 pub mod document;
@@ -56,6 +57,19 @@ pub struct RequestContext<'a> {
     pub source_ip: Option<IpAddr>,
     /// The time conditions compare against (`aws:CurrentTime`), from the injected clock.
     pub now: SystemTime,
+    /// An AWS session's own keys, present only when the broker proves a revocation's Deny
+    /// (`aws:TokenIssueTime`, `aws:SourceIdentity`); rolegate's policies cannot name them.
+    pub aws_session: Option<AwsSessionKeys<'a>>,
+}
+
+/// What AWS knows about a session that a Deny on the role can test: when its token was issued
+/// and the SourceIdentity it carries.
+#[derive(Clone, Copy, Debug)]
+pub struct AwsSessionKeys<'a> {
+    /// `aws:TokenIssueTime`.
+    pub token_issue_time: SystemTime,
+    /// `aws:SourceIdentity`.
+    pub source_identity: &'a str,
 }
 
 /// A role the caller may use, for `GET /api/v1/roles` and the picker.

@@ -14,7 +14,9 @@
 //! freeze if longer. All markers share the hash tag `{revocations}`: one read checks them all,
 //! on Redis Cluster too.
 
+pub(crate) mod deny;
 pub(crate) mod request;
+pub(crate) mod writer;
 
 use crate::clock::Clock;
 use crate::domain::Identity;

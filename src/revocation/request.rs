@@ -7,6 +7,8 @@
 //! session; on every role of the catalogue for a person, everything, or any freeze — whatever
 //! sessions happen to be live, so a revocation's reach never depends on the inventory.
 
+use super::deny::Whom;
+use super::writer::{AwsSide, RoleRevocation};
 use super::{Marker, Revocations, RevokeScope};
 use crate::audit::{Audit, SessionsRevoked};
 use crate::clock::rfc3339;
@@ -72,9 +74,12 @@ pub(crate) struct Outcome {
 pub(crate) struct RoleOutcome {
     pub arn: String,
     pub written: bool,
+    /// When IAM accepted it: IAM takes a few minutes to apply a change everywhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub written_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// The inline policy that ends the revoked sessions on AWS's side.
+    /// The inline policy written, or, when not written, this revocation's Deny to apply.
     pub policy: serde_json::Value,
 }
 
@@ -84,6 +89,8 @@ pub(crate) struct Revoker {
     pub(crate) inventory: Arc<Inventory>,
     pub(crate) policy: Arc<PolicyMapper>,
     pub(crate) audit: Arc<Audit>,
+    /// IAM, or the reason the Deny is only returned.
+    pub(crate) aws_side: AwsSide,
 }
 
 /// The request's one target, checked.
@@ -165,8 +172,20 @@ impl Revoker {
         self.inventory
             .mark_revoked(&sessions, marker.at, &by)
             .await?;
-        let roles = per_role(&sessions, &marker, &scope);
-        let arns: Vec<String> = roles.iter().map(|r| r.arn.clone()).collect();
+        let shares = per_role(&sessions, &marker, &scope);
+        let arns: Vec<String> = shares.iter().map(|r| r.arn.clone()).collect();
+        let writes = self.aws_side.revoke(shares.clone()).await;
+        let roles = shares
+            .into_iter()
+            .zip(writes)
+            .map(|(share, w)| RoleOutcome {
+                arn: share.arn,
+                written: w.written_at.is_some(),
+                written_at: w.written_at,
+                error: w.error,
+                policy: w.policy,
+            })
+            .collect();
         let at = at_rfc3339(marker.at);
         let frozen = (marker.frozen_until > 0).then(|| at_rfc3339(marker.frozen_until));
         self.audit.sessions_revoked(&SessionsRevoked {
@@ -277,58 +296,36 @@ fn at_rfc3339(unix: i64) -> String {
     rfc3339(UNIX_EPOCH + Duration::from_secs(crate::clock::unsigned_secs(unix)))
 }
 
-/// Each role with revoked sessions and its Deny. The IAM writer is not configured in this
-/// build, so none is written: the document is returned to apply.
-fn per_role(sessions: &[IssuedSession], marker: &Marker, scope: &RevokeScope) -> Vec<RoleOutcome> {
-    let mut by_role: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+/// Each role with revoked sessions, its share of the revocation. The Deny's instant is the
+/// second after the revocation's: the broker refuses every authentication up to and including
+/// its second, so a session issued within it can only be one that raced the revocation.
+fn per_role(
+    sessions: &[IssuedSession],
+    marker: &Marker,
+    scope: &RevokeScope,
+) -> Vec<RoleRevocation> {
+    let mut by_role: BTreeMap<&str, Vec<&IssuedSession>> = BTreeMap::new();
     for s in sessions {
-        by_role
-            .entry(s.role_arn.as_str())
-            .or_default()
-            .push(s.source_identity.as_str());
+        by_role.entry(s.role_arn.as_str()).or_default().push(s);
     }
     by_role
         .into_iter()
-        .map(|(arn, identities)| {
-            let who = match scope {
-                RevokeScope::Role { .. } | RevokeScope::All => None,
-                RevokeScope::User { .. } | RevokeScope::UserOnRole { .. } => Some(identities),
+        .map(|(arn, revoked)| {
+            let whom = match scope {
+                RevokeScope::Role { .. } | RevokeScope::All => Whom::Everyone,
+                RevokeScope::User { .. } | RevokeScope::UserOnRole { .. } => {
+                    Whom::Only(revoked.iter().map(|s| s.source_identity.clone()).collect())
+                }
             };
-            RoleOutcome {
+            RoleRevocation {
                 arn: arn.to_string(),
-                written: false,
-                error: Some(
-                    "not written: this broker has no IAM writer configured; apply `policy` as \
-                     the role's inline policy rolegate-revocations"
-                        .into(),
-                ),
-                policy: deny_document(marker.at, who.as_deref()),
+                before: marker.at + 1,
+                whom,
+                sessions: revoked
+                    .iter()
+                    .map(|s| (s.issued_at, s.source_identity.clone()))
+                    .collect(),
             }
         })
         .collect()
-}
-
-/// The inline policy that ends, on AWS's side, every session of the role issued before `at`
-/// (to the given source identities only, when named): a Deny of everything conditioned on
-/// `aws:TokenIssueTime`, as IAM's own "Revoke active sessions" writes it.
-pub(crate) fn deny_document(at: i64, source_identities: Option<&[&str]>) -> serde_json::Value {
-    let mut condition = serde_json::json!({
-        "DateLessThan": { "aws:TokenIssueTime": at_rfc3339(at) }
-    });
-    if let Some(ids) = source_identities {
-        let mut ids: Vec<&str> = ids.to_vec();
-        ids.sort_unstable();
-        ids.dedup();
-        condition["StringEquals"] = serde_json::json!({ "aws:SourceIdentity": ids });
-    }
-    serde_json::json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": format!("RolegateRevoked{at}"),
-            "Effect": "Deny",
-            "Action": "*",
-            "Resource": "*",
-            "Condition": condition,
-        }]
-    })
 }

@@ -214,6 +214,7 @@ async fn explain_admin(
         .role(&body.role)
         .ok_or_else(|| unknown_role(&body.role))?;
     let ctx = RequestContext {
+        aws_session: None,
         identity: &identity,
         client: body
             .identity
@@ -234,22 +235,38 @@ struct SessionsQuery {
     user: Option<String>,
     /// A role's alias or ARN: its sessions (needs `rolegate:ListSessions` on it).
     role: Option<String>,
+    /// `revoked`: list revoked sessions too (they stay in the inventory until they expire).
+    include: Option<String>,
 }
 
 /// `{"sessions": [...]}`, the soonest to expire first: the caller's own live AWS sessions, or
 /// those `?user=` and `?role=` name that the policy lets them list
-/// ([`Inventory::visible`]).
+/// ([`Inventory::visible`]); revoked ones only with `?include=revoked`.
 async fn sessions(
     state: web::Data<AppState>,
     inventory: web::Data<Inventory>,
     caller: Caller,
     q: web::Query<SessionsQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let with_revoked = match q.include.as_deref() {
+        None => false,
+        Some("revoked") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_request",
+                format!("include: `{other}`; the one value is `revoked`"),
+            ));
+        }
+    };
     let ctx = caller.context(&state);
     let listed = inventory
         .visible(&ctx, q.user.as_deref(), q.role.as_deref())
         .await?;
-    let views: Vec<serde_json::Value> = listed.iter().map(IssuedSession::view).collect();
+    let views: Vec<serde_json::Value> = listed
+        .iter()
+        .filter(|s| with_revoked || s.revoked_at.is_none())
+        .map(IssuedSession::view)
+        .collect();
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
         .json(serde_json::json!({ "sessions": views })))

@@ -129,6 +129,7 @@ fn not_signed_in(state: &AppState, req: &HttpRequest, destination: Option<&str>)
 /// What the policy sees of a browser request.
 fn browser_context<'a>(state: &AppState, s: &'a Session, client: ClientIp) -> RequestContext<'a> {
     RequestContext {
+        aws_session: None,
         identity: &s.identity,
         client: ClientKind::Browser,
         source_ip: client.0,

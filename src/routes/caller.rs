@@ -29,6 +29,7 @@ pub(crate) struct Caller {
 impl Caller {
     pub(crate) fn context(&self, state: &AppState) -> RequestContext<'_> {
         RequestContext {
+            aws_session: None,
             identity: &self.identity,
             client: self.client,
             source_ip: self.ip,

@@ -45,6 +45,9 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, cors_origins: &[String], d
                 ApiError::bad_request("invalid_request", format!("request body: {e}")).into()
             }),
     )
+    .app_data(web::QueryConfig::default().error_handler(|e, _| {
+        ApiError::bad_request("invalid_request", format!("query: {e}")).into()
+    }))
     .configure(health::configure)
     .configure(assets::configure)
     .configure(wellknown::configure)

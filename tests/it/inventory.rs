@@ -92,8 +92,14 @@ async fn recorded_and_listed_to_their_owner(app: &TestApp) {
             "{e}"
         );
     }
-    let res = sessions(app, &bob, "?colour=red").await;
-    assert_eq!(res.status(), 400, "an unknown parameter is refused");
+    for (q, says) in [("?colour=red", "colour"), ("?include=expired", "revoked")] {
+        let res = sessions(app, &bob, q).await;
+        assert_eq!(res.status(), 400, "{q} is refused");
+        let e: Value = res.json().await.unwrap();
+        assert_eq!(e["error"], "invalid_request", "{q}: {e}");
+        let why = e["error_description"].as_str().unwrap();
+        assert!(why.contains(says), "{q}: {why}");
+    }
     let res = app
         .http
         .get(format!("{}/api/v1/sessions", app.url))

@@ -49,6 +49,7 @@ mod policy_table;
 mod redis_sentinel;
 mod replicas;
 mod revocation;
+mod revocation_iam;
 mod saml_acs;
 mod saml_metadata;
 mod saml_pysaml2;

@@ -181,6 +181,7 @@ fn engine(statements: &[Value]) -> Engine {
 
 fn ctx(id: &Identity) -> RequestContext<'_> {
     RequestContext {
+        aws_session: None,
         identity: id,
         client: ClientKind::Cli,
         source_ip: None,

@@ -238,6 +238,7 @@ fn run(case: &Case, roles: &[RoleConfig]) -> Vec<String> {
     let now = humantime::parse_rfc3339(case.now.as_deref().unwrap_or(DEFAULT_NOW))
         .unwrap_or_else(|e| panic!("{}: bad `now`: {e}", case.name));
     let ctx = RequestContext {
+        aws_session: None,
         identity: &id,
         client: case.client.unwrap_or(ClientKind::Browser),
         source_ip: case.source_ip,

@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use common::app::{TestApp, peers, spawn_with_policy};
+use common::app::{Peers, TestApp, peers, spawn_with_policy_and};
 use serde_json::{Value, json};
 
 /// Alice (sre) may list and revoke everywhere; everyone may use the Admin role.
@@ -15,6 +15,12 @@ const ADMINS: &str = r#"{"Version": "2012-10-17", "Statement": [
   {"Sid": "EveryoneAdmin", "Effect": "Allow", "Action": "rolegate:*",
    "Resource": "arn:aws:iam::123456789012:role/Admin"}
 ]}"#;
+
+/// These tests are about the broker's side: the IAM writer is off, so each role's Deny is
+/// returned to apply (tests/it/revocation_iam.rs writes it through IAM).
+async fn spawn_with_policy(p: &Peers, document: &str) -> TestApp {
+    spawn_with_policy_and(p, document, "[revocation]\nwrite_iam = false\n").await
+}
 
 async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> reqwest::Response {
     app.http
@@ -72,15 +78,22 @@ async fn revoking_a_user_ends_theirs_only_until_they_sign_in_again() {
     let role = &out["roles"][0];
     assert_eq!(role["arn"], "arn:aws:iam::123456789012:role/Admin");
     assert_eq!(role["written"], false);
+    assert!(
+        role["error"]
+            .as_str()
+            .unwrap()
+            .contains("write_iam = false"),
+        "{role}"
+    );
     let cond = &role["policy"]["Statement"][0]["Condition"];
     assert_eq!(
         cond["StringEquals"]["aws:SourceIdentity"],
         json!(["web.bob"])
     );
-    assert_eq!(
-        cond["DateLessThan"]["aws:TokenIssueTime"],
-        out["revoked_at"]
-    );
+    // The second after the revocation's: a session issued within its second raced it.
+    let revoked_at = unix_of(out["revoked_at"].as_str().unwrap());
+    let deny_before = unix_of(cond["DateLessThan"]["aws:TokenIssueTime"].as_str().unwrap());
+    assert_eq!(deny_before, revoked_at + 1, "{cond}");
     assert_eq!(role["policy"]["Statement"][0]["Effect"], "Deny");
 
     // Bob's authentication predates the revocation: refused, told to sign in again.
@@ -97,7 +110,10 @@ async fn revoking_a_user_ends_theirs_only_until_they_sign_in_again() {
     assert_eq!(creds(&app, &alice, "admin").await.status(), 200);
     let listed: Value = app
         .http
-        .get(format!("{}/api/v1/sessions?user=web:bob", app.url))
+        .get(format!(
+            "{}/api/v1/sessions?user=web:bob&include=revoked",
+            app.url
+        ))
         .bearer_auth(&alice)
         .send()
         .await
@@ -190,4 +206,12 @@ async fn bad_revocation_requests_are_refused_naming_the_field_and_change_nothing
         200,
         "nothing was revoked"
     );
+}
+
+/// Unix seconds of an RFC 3339 time the broker wrote.
+pub(crate) fn unix_of(rfc3339: &str) -> i64 {
+    let t = rolegate::clock::FixedClock::parse_rfc3339(rfc3339)
+        .unwrap()
+        .0;
+    i64::try_from(t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()).unwrap()
 }

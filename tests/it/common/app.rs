@@ -77,6 +77,7 @@ secret_access_key_file = "aws-secret"
 
 [aws.partitions.aws]
 sts_endpoint = "{moto}"
+iam_endpoint = "{moto}"
 "#,
         moto = p.moto.url
     )
@@ -106,6 +107,7 @@ secret_access_key_file = "aws-secret"
 
 [aws.partitions.aws]
 sts_endpoint = "{moto}"
+iam_endpoint = "{moto}"
 {federation}"#
     )
 }
@@ -177,8 +179,13 @@ roles = ["admin"]
 
 /// The standard test config ([`base_config`]) plus one IAM policy document (`[policy] files`).
 pub(crate) async fn spawn_with_policy(p: &Peers, document: &str) -> TestApp {
+    spawn_with_policy_and(p, document, "").await
+}
+
+/// As [`spawn_with_policy`], with more TOML at the end (`[revocation]`, more roles).
+pub(crate) async fn spawn_with_policy_and(p: &Peers, document: &str, extra: &str) -> TestApp {
     let config = format!(
-        "{}\n[policy]\nfiles = [\"policy.json\"]\n",
+        "{}\n{extra}\n[policy]\nfiles = [\"policy.json\"]\n",
         base_config(p, "")
     );
     TestApp::spawn_with_files(&config, &[("policy.json", document)], None, true).await
