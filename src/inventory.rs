@@ -134,6 +134,9 @@ fn index_key(scope: Scope<'_>) -> String {
     }
 }
 
+/// Sessions marked revoked at once (store round trips in flight).
+const MARK_CONCURRENCY: usize = 16;
+
 impl Inventory {
     pub(crate) fn new(
         store: Arc<dyn Store>,
@@ -192,21 +195,29 @@ impl Inventory {
         at: i64,
         by: &str,
     ) -> Result<(), StoreError> {
+        use futures_util::{StreamExt, TryStreamExt};
         let now = self.clock.unix();
-        for s in sessions {
-            let ttl = Duration::from_secs(s.expires_at.saturating_sub(now).max(1).unsigned_abs());
-            self.store
-                .update(&record_key(&s.id), ttl, &|old| {
-                    let mut rec: IssuedSession = serde_json::from_slice(old?).ok()?;
-                    if rec.revoked_at.is_none() {
-                        rec.revoked_at = Some(at);
-                        rec.revoked_by = Some(by.to_string());
-                    }
-                    serde_json::to_vec(&rec).ok()
-                })
-                .await?;
-        }
-        Ok(())
+        // A kill switch marks thousands: a few compare-and-sets in flight at once, not one by
+        // one (each is a round trip to Redis).
+        futures_util::stream::iter(sessions)
+            .map(|s| async move {
+                let ttl =
+                    Duration::from_secs(s.expires_at.saturating_sub(now).max(1).unsigned_abs());
+                self.store
+                    .update(&record_key(&s.id), ttl, &|old| {
+                        let mut rec: IssuedSession = serde_json::from_slice(old?).ok()?;
+                        if rec.revoked_at.is_none() {
+                            rec.revoked_at = Some(at);
+                            rec.revoked_by = Some(by.to_string());
+                        }
+                        serde_json::to_vec(&rec).ok()
+                    })
+                    .await
+                    .map(|_| ())
+            })
+            .buffer_unordered(MARK_CONCURRENCY)
+            .try_collect::<()>()
+            .await
     }
 
     /// The live sessions of `scope`, the soonest to expire first.
@@ -225,6 +236,33 @@ impl Inventory {
 }
 
 impl Inventory {
+    /// Every live session on the roles where `ctx`'s caller has `rolegate:ListSessions`, and
+    /// their own; refused when they may list no role at all.
+    pub(crate) async fn visible_all(
+        &self,
+        ctx: &RequestContext<'_>,
+    ) -> Result<Vec<IssuedSession>, ListError> {
+        let engine = self.policy.engine();
+        let listable: std::collections::BTreeSet<&str> = engine
+            .roles()
+            .iter()
+            .map(|r| r.arn.as_str())
+            .filter(|arn| self.policy.permits(ctx, arn, AdminAction::ListSessions))
+            .collect();
+        if listable.is_empty() {
+            return Err(ListError::NotPermitted);
+        }
+        let me = (ctx.identity.idp.as_str(), ctx.identity.subject.as_str());
+        Ok(self
+            .list(Scope::All)
+            .await?
+            .into_iter()
+            .filter(|s| {
+                listable.contains(s.role_arn.as_str()) || (s.idp.as_str(), s.subject.as_str()) == me
+            })
+            .collect())
+    }
+
     /// The sessions `ctx`'s caller asked for and may see: their own (no filter); a role's
     /// (`role`, with `rolegate:ListSessions` on it); a person's (`user` = `IDP:SUBJECT`) on the
     /// roles where the caller has it, or on `role` only when both are given. Someone who may

@@ -205,6 +205,7 @@ impl Sessions {
                 .revocations
                 .ends_sign_in(&session.identity, anchor)
                 .await?
+                .is_some()
         {
             self.store.delete(&key).await?;
             return Ok(None);

@@ -241,6 +241,7 @@ impl Application {
                 .lifetime
                 .max(config.cli.session_lifetime)
                 .max(Duration::from_secs(12 * 3600)),
+            config.idps.iter().map(|i| i.id.as_str().to_string()),
         ));
         let aws_side = revocation_aws_side(&config, store.clone(), clock.clone()).await;
         let sts: Arc<dyn crate::aws::Issuer> = Arc::new(issuer);
@@ -277,13 +278,14 @@ impl Application {
                 aws_side,
             }),
             inventory: web::Data::from(inventory),
-            revocations: web::Data::from(revocations),
+            revocations: web::Data::from(revocations.clone()),
             cli_tokens: web::Data::new(CliTokens::new(
                 store.clone(),
                 clock.clone(),
                 audit.clone(),
                 metrics.clone(),
                 config.cli.clone(),
+                revocations.clone(),
             )),
             limits: web::Data::from(limits),
             saml_login: web::Data::from(saml_login),

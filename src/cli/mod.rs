@@ -169,23 +169,36 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// The AWS sessions the broker issued to you (others' with rolegate:ListSessions).
+    /// The AWS sessions the broker issued to you (others' with rolegate:ListSessions); `revoke` ends them.
     ///
     /// Live sessions only, the soonest to expire first: role, client, when issued, when they
-    /// expire, from which address, and the id `sessions revoke` names.
-    #[command(after_long_help = "Example:\n  \
+    /// expire, from which address, and the id `sessions revoke --session` names.
+    #[command(
+        after_long_help = "Example:\n  \
         rolegate sessions\n  \
         rolegate sessions --role prod-admin          # needs rolegate:ListSessions on it\n  \
-        rolegate sessions --json | jq -r '.sessions[].id'")]
+        rolegate sessions --all --include-revoked    # every session you may list\n  \
+        rolegate sessions --json | jq -r '.sessions[].id'\n  \
+        rolegate sessions revoke --user corp:bob --reason 'INC-42 laptop stolen'",
+        args_conflicts_with_subcommands = true
+    )]
     Sessions {
+        #[command(subcommand)]
+        revoke: Option<SessionsCommand>,
         #[command(flatten)]
         broker: BrokerArg,
         /// One person's sessions: IDP:SUBJECT.
-        #[arg(long, value_name = "IDP:SUBJECT")]
+        #[arg(long, value_name = "IDP:SUBJECT", conflicts_with = "all")]
         user: Option<String>,
         /// One role's sessions (alias or ARN).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "all")]
         role: Option<String>,
+        /// Every session on the roles where you have rolegate:ListSessions.
+        #[arg(long)]
+        all: bool,
+        /// Revoked sessions too (they are listed until they expire).
+        #[arg(long)]
+        include_revoked: bool,
         /// The broker's answer as JSON, for scripts.
         #[arg(long)]
         json: bool,
@@ -377,6 +390,55 @@ enum Command {
         /// Write rolegate.1 and rolegate-<command>.1 into this (existing) directory instead.
         #[arg(long, value_name = "DIR")]
         out_dir: Option<PathBuf>,
+    },
+}
+
+/// `rolegate sessions revoke`.
+#[derive(Subcommand)]
+enum SessionsCommand {
+    /// End AWS sessions now: on the broker at once, and on AWS through a Deny on each role.
+    ///
+    /// The person (or everyone in the scope) must sign in at their identity provider again
+    /// before anything more is issued to them; with --freeze, nothing at all is issued in the
+    /// scope until the freeze ends. Each affected role gets the inline policy
+    /// rolegate-revocations (IAM applies it within a few minutes); the report says, per role,
+    /// when it was written, or why not and the policy to apply by hand. Needs
+    /// rolegate:RevokeSessions on the role, or on every role for --user, --idp, --all and
+    /// any --freeze.
+    #[command(after_long_help = "Examples:\n  \
+        rolegate sessions revoke --session ses_0f3a… --reason 'CHG-7 wrong role'\n  \
+        rolegate sessions revoke --user corp:bob --reason 'INC-42 laptop stolen'\n  \
+        rolegate sessions revoke --role prod-admin --reason 'INC-43 key leaked'\n  \
+        rolegate sessions revoke --idp partner --freeze 24h --reason 'INC-44 IdP compromised'\n  \
+        rolegate sessions revoke --all --freeze 1h --reason INC-45   # the kill switch")]
+    #[command(group(clap::ArgGroup::new("target").required(true).multiple(false)))]
+    Revoke {
+        #[command(flatten)]
+        broker: BrokerArg,
+        /// One session, by the id `rolegate sessions` lists (ends the person's sessions on its role).
+        #[arg(long, group = "target", value_name = "ID")]
+        session: Option<String>,
+        /// One person, on every role: IDP:SUBJECT.
+        #[arg(long, group = "target", value_name = "IDP:SUBJECT")]
+        user: Option<String>,
+        /// Everyone one identity provider vouched for (its id in the broker's config).
+        #[arg(long, group = "target", value_name = "IDP")]
+        idp: Option<String>,
+        /// Everyone, on one role (alias or ARN).
+        #[arg(long, group = "target")]
+        role: Option<String>,
+        /// Everyone, everywhere.
+        #[arg(long, group = "target")]
+        all: bool,
+        /// Why: an incident or ticket (kept in the audit log and the inventory).
+        #[arg(long, required = true)]
+        reason: String,
+        /// Issue nothing in the scope for this long, even to a fresh sign-in (e.g. 1h; at most 7d).
+        #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+        freeze: Option<u64>,
+        /// The broker's answer as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -666,14 +728,49 @@ fn run_client(command: Command) -> client::Result<ExitCode> {
             commands::roles(&resolve(broker.broker.as_deref())?, json).map(ok)
         }
         Command::Sessions {
+            revoke:
+                Some(SessionsCommand::Revoke {
+                    broker,
+                    session,
+                    user,
+                    idp,
+                    role,
+                    all,
+                    reason,
+                    freeze,
+                    json,
+                }),
+            ..
+        } => {
+            let target = match (session, user, idp, role) {
+                (Some(id), ..) => client::sessions::Target::Session(id),
+                (_, Some(u), ..) => client::sessions::Target::User(u),
+                (_, _, Some(i), _) => client::sessions::Target::Idp(i),
+                (.., Some(r)) => client::sessions::Target::Role(r),
+                _ if all => client::sessions::Target::All,
+                _ => {
+                    return Err(
+                        "name what to revoke: --session, --user, --idp, --role or --all".into(),
+                    );
+                }
+            };
+            let broker = resolve(broker.broker.as_deref())?;
+            client::sessions::revoke(&broker, &target, &reason, freeze, json)
+        }
+        Command::Sessions {
+            revoke: None,
             broker,
             user,
             role,
+            all,
+            include_revoked,
             json,
         } => {
             let filter = client::sessions::Filter {
                 user: user.as_deref(),
                 role: role.as_deref(),
+                all,
+                include_revoked,
             };
             client::sessions::list(&resolve(broker.broker.as_deref())?, &filter, json).map(ok)
         }

@@ -113,8 +113,10 @@ pub(super) fn lint(config: &Path) -> ExitCode {
             "no findings ({} statements)",
             mapper.engine().statements().len()
         );
-        ExitCode::SUCCESS
-    } else {
+    }
+    if findings.iter().any(lint::Finding::is_warning) {
         ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }

@@ -35,6 +35,9 @@ pub(crate) struct CliTokens {
     pub(crate) metrics: std::sync::Arc<crate::metrics::Metrics>,
     /// `[cli]`: the flows offered and the lifetimes of tokens and sign-ins.
     pub config: crate::config::CliConfig,
+    /// A sign-in a revocation (of the person, their IdP, or everyone) or the IdP's removal
+    /// ended is refused at its next use.
+    pub(crate) revocations: std::sync::Arc<crate::revocation::Revocations>,
 }
 
 #[cfg(feature = "server")]
@@ -46,6 +49,7 @@ impl CliTokens {
         audit: std::sync::Arc<crate::audit::Audit>,
         metrics: std::sync::Arc<crate::metrics::Metrics>,
         config: crate::config::CliConfig,
+        revocations: std::sync::Arc<crate::revocation::Revocations>,
     ) -> Self {
         CliTokens {
             store,
@@ -53,6 +57,7 @@ impl CliTokens {
             audit,
             metrics,
             config,
+            revocations,
         }
     }
 }

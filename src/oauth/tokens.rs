@@ -233,9 +233,16 @@ pub(crate) async fn authenticate(
         return Ok(None);
     };
     let access: Access = decode(&bytes)?;
-    // Revoking a family (logout, refresh-token reuse) ends its access tokens at once.
+    // Revoking a family (logout, refresh-token reuse) ends its access tokens at once, and so
+    // does an administrator's revocation of the person (the refresh then says why).
     match family(cli, &access.family).await? {
-        Some(f) if !f.revoked && left(cli, f.created).is_some() => Ok(Some(access.identity)),
+        Some(f) if !f.revoked && left(cli, f.created).is_some() => {
+            let ended = cli
+                .revocations
+                .ends_sign_in(&access.identity, f.created)
+                .await?;
+            Ok(ended.is_none().then_some(access.identity))
+        }
         _ => Ok(None),
     }
 }
@@ -262,6 +269,13 @@ pub(crate) async fn refresh(
         return Err(unknown());
     }
     let left = left(cli, fam.created).ok_or_else(unknown)?;
+    if let Some(why) = cli
+        .revocations
+        .ends_sign_in(&first.identity, fam.created)
+        .await?
+    {
+        return Err(invalid_grant(&format!("{why}; run `rolegate login`")));
+    }
     let idp = first.identity.idp.to_string();
     let reuse = Reuse {
         token,

@@ -63,6 +63,9 @@ pub struct Statement {
     /// Bit 0: rolegate:Console, bit 1: rolegate:Credentials, bit 2: rolegate:ListSessions,
     /// bit 3: rolegate:RevokeSessions — after NotAction is applied (see [`ADMIN_ACTIONS`]).
     pub(crate) action_mask: u8,
+    /// An Allow whose wildcard or `NotAction` reaches the administrators' actions by pattern
+    /// only, which grants them nothing: `rolegate policy lint` says so.
+    pub(crate) admin_by_pattern_only: bool,
     /// The role ARN patterns of `Resource` (or `NotResource`).
     pub resources: Vec<Template>,
     pub(crate) not_resource: bool,
@@ -230,6 +233,7 @@ fn statement(file: &str, index: usize, v: &Value) -> StResult<Statement> {
     };
     let (action_key, not_action) = one_of(o, "Action", "NotAction")?;
     let mut mask = 0u8;
+    let mut admin_by_pattern = not_action && effect == Effect::Allow;
     for (j, a) in strings(&o[action_key], &format!(".{action_key}"))?
         .iter()
         .enumerate()
@@ -246,6 +250,8 @@ fn statement(file: &str, index: usize, v: &Value) -> StResult<Statement> {
             );
         }
         mask |= hits;
+        admin_by_pattern |=
+            effect == Effect::Allow && action_hits(a, Effect::Deny) & 12 != hits & 12;
     }
     if not_action {
         // What NotAction leaves: for an Allow the access actions only, for a Deny everything.
@@ -287,6 +293,7 @@ fn statement(file: &str, index: usize, v: &Value) -> StResult<Statement> {
         },
         effect,
         action_mask: mask,
+        admin_by_pattern_only: admin_by_pattern && mask & 12 == 0,
         resources,
         not_resource,
         conditions,

@@ -13,6 +13,8 @@ use serde::Serialize;
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Severity {
     Warning,
+    /// Worth knowing, not a trap: `policy lint` still exits 0.
+    Note,
 }
 
 /// One lint finding: where, and what may not mean what its author meant.
@@ -29,10 +31,18 @@ pub struct Finding {
     pub message: String,
 }
 
+impl Finding {
+    /// Whether it is a trap (`policy lint` exits 1) rather than a note.
+    pub fn is_warning(&self) -> bool {
+        self.severity == Severity::Warning
+    }
+}
+
 impl std::fmt::Display for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let sev = match self.severity {
             Severity::Warning => "warning",
+            Severity::Note => "note",
         };
         write!(
             f,
@@ -65,6 +75,16 @@ pub fn lint(engine: &Engine) -> Vec<Finding> {
                 Severity::Warning,
                 ".NotAction".into(),
                 "excludes every rolegate action: this statement never matches".into(),
+            ));
+        }
+        if st.admin_by_pattern_only {
+            out.push(finding(
+                Severity::Note,
+                ".Action".into(),
+                "a wildcard or NotAction grants roles only: rolegate:ListSessions and \
+                 rolegate:RevokeSessions (seeing and ending others' sessions) are granted only \
+                 by an Allow that names them in full"
+                    .into(),
             ));
         }
         if !has_dynamic_resource(st) && engine.roles().iter().all(|r| !covers(engine, st, r)) {

@@ -93,6 +93,7 @@ fn statement(i: usize, rule: &MapRule, roles: &[RoleConfig]) -> Result<Statement
         },
         effect: Effect::Allow,
         action_mask: 3,
+        admin_by_pattern_only: false,
         resources,
         not_resource: false,
         conditions,

@@ -22,6 +22,7 @@ use crate::clock::Clock;
 use crate::domain::Identity;
 use crate::store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,6 +39,8 @@ pub(crate) enum RevokeScope {
         subject: String,
         arn: String,
     },
+    /// Everyone one IdP vouched for, on every role (a compromised IdP).
+    Idp { idp: String },
     /// Everyone, everywhere: the kill switch.
     All,
 }
@@ -90,6 +93,7 @@ fn key(scope: &RevokeScope) -> String {
         RevokeScope::UserOnRole { idp, subject, arn } => {
             format!("{TAG}:user-role:{}:{}:{}", hex(idp), hex(subject), hex(arn))
         }
+        RevokeScope::Idp { idp } => format!("{TAG}:idp:{}", hex(idp)),
         RevokeScope::All => format!("{TAG}:all"),
     }
 }
@@ -112,11 +116,24 @@ pub(crate) struct Revocations {
     clock: Arc<dyn Clock>,
     /// How long a marker must outlive its instant (see the module's docs).
     keep: Duration,
+    /// The IdPs of the configuration: a sign-in vouched for by any other — one removed since,
+    /// perhaps because it was compromised — is over.
+    idps: BTreeSet<String>,
 }
 
 impl Revocations {
-    pub(crate) fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, keep: Duration) -> Self {
-        Revocations { store, clock, keep }
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        keep: Duration,
+        idps: impl IntoIterator<Item = String>,
+    ) -> Self {
+        Revocations {
+            store,
+            clock,
+            keep,
+            idps: idps.into_iter().collect(),
+        }
     }
 
     /// Records a revocation of `scope` now (and a freeze of `freeze`, if any); the marker an
@@ -168,6 +185,7 @@ impl Revocations {
         let (idp, subject) = (identity.idp.as_str().to_string(), identity.subject.clone());
         let scopes = [
             RevokeScope::All,
+            RevokeScope::Idp { idp: idp.clone() },
             RevokeScope::User {
                 idp: idp.clone(),
                 subject: subject.clone(),
@@ -193,7 +211,9 @@ impl Revocations {
                 RevokeScope::Role { .. } | RevokeScope::UserOnRole { .. } => {
                     format!(" for {role_arn}")
                 }
-                RevokeScope::User { .. } | RevokeScope::All => String::new(),
+                RevokeScope::User { .. } | RevokeScope::Idp { .. } | RevokeScope::All => {
+                    String::new()
+                }
             };
             if m.frozen_until > now {
                 return Ok(Err(Revoked::Frozen {
@@ -217,17 +237,28 @@ impl Revocations {
         Ok(Ok(()))
     }
 
-    /// Whether a person-wide revocation (theirs, or everyone's) came after `authenticated`:
-    /// their browser session or CLI sign-in from before it is over.
+    /// Why a sign-in from `authenticated` (a browser session, a CLI sign-in) is over, if it
+    /// is: its IdP is no longer configured, or a person-wide revocation (theirs, their IdP's or
+    /// everyone's) came after it. The message is the user's to read.
     pub(crate) async fn ends_sign_in(
         &self,
         identity: &Identity,
         authenticated: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<String>, StoreError> {
+        let idp = identity.idp.as_str();
+        if !self.idps.contains(idp) {
+            return Ok(Some(format!(
+                "the identity provider `{idp}` that signed you in is no longer configured on \
+                 this broker"
+            )));
+        }
         let keys = [
             key(&RevokeScope::All),
+            key(&RevokeScope::Idp {
+                idp: idp.to_string(),
+            }),
             key(&RevokeScope::User {
-                idp: identity.idp.as_str().to_string(),
+                idp: idp.to_string(),
                 subject: identity.subject.clone(),
             }),
         ];
@@ -236,7 +267,14 @@ impl Revocations {
             .into_iter()
             .flatten()
             .filter_map(|m| serde_json::from_slice::<Marker>(&m).ok())
-            .any(|m| m.at >= authenticated))
+            .find(|m| m.at >= authenticated)
+            .map(|m| {
+                format!(
+                    "your sign-in was ended by an administrator ({}); sign in at your identity \
+                     provider again",
+                    m.reason
+                )
+            }))
     }
 }
 

@@ -21,13 +21,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
-/// The request body: exactly one of `session_id`, `user`, `role`, `all`.
+/// The request body: exactly one of `session_id`, `user`, `idp`, `role`, `all`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RevokeRequest {
     pub session_id: Option<String>,
     /// `IDP:SUBJECT`.
     pub user: Option<String>,
+    /// An IdP's id: everyone it vouched for (it need not be configured any more).
+    pub idp: Option<String>,
     /// Alias or ARN.
     pub role: Option<String>,
     pub all: Option<bool>,
@@ -97,6 +99,7 @@ pub(crate) struct Revoker {
 enum Target {
     Session(String),
     User(String, String),
+    Idp(String),
     Role(String),
     All,
 }
@@ -106,12 +109,13 @@ impl RevokeRequest {
         let named = [
             self.session_id.is_some(),
             self.user.is_some(),
+            self.idp.is_some(),
             self.role.is_some(),
             self.all.is_some(),
         ];
         if named.iter().filter(|n| **n).count() != 1 {
             return Err(RevokeError::Invalid(
-                "name exactly one of session_id, user, role, all".into(),
+                "name exactly one of session_id, user, idp, role, all".into(),
             ));
         }
         if let Some(id) = &self.session_id {
@@ -123,6 +127,11 @@ impl RevokeRequest {
                 .filter(|(i, s)| !i.is_empty() && !s.is_empty())
                 .ok_or_else(|| RevokeError::Invalid("user: IDP:SUBJECT, e.g. corp:alice".into()))?;
             return Ok(Target::User(idp.to_string(), subject.to_string()));
+        }
+        if let Some(i) = &self.idp {
+            crate::domain::IdpId::parse(i)
+                .map_err(|e| RevokeError::Invalid(format!("idp: {e}")))?;
+            return Ok(Target::Idp(i.clone()));
         }
         if let Some(r) = &self.role {
             return Ok(Target::Role(r.clone()));
@@ -261,6 +270,20 @@ impl Revoker {
                 };
                 Ok((scope, sessions, ("user", format!("{idp}:{subject}"))))
             }
+            Target::Idp(idp) => {
+                if !everywhere() {
+                    return Err(needs_all("everyone an IdP vouched for"));
+                }
+                let sessions = self
+                    .inventory
+                    .list(Scope::All)
+                    .await?
+                    .into_iter()
+                    .filter(|s| &s.idp == idp)
+                    .collect();
+                let scope = RevokeScope::Idp { idp: idp.clone() };
+                Ok((scope, sessions, ("idp", idp.clone())))
+            }
             Target::Role(name) => {
                 let arn = self
                     .policy
@@ -313,7 +336,9 @@ fn per_role(
         .map(|(arn, revoked)| {
             let whom = match scope {
                 RevokeScope::Role { .. } | RevokeScope::All => Whom::Everyone,
-                RevokeScope::User { .. } | RevokeScope::UserOnRole { .. } => {
+                RevokeScope::User { .. }
+                | RevokeScope::UserOnRole { .. }
+                | RevokeScope::Idp { .. } => {
                     Whom::Only(revoked.iter().map(|s| s.source_identity.clone()).collect())
                 }
             };

@@ -237,11 +237,14 @@ struct SessionsQuery {
     role: Option<String>,
     /// `revoked`: list revoked sessions too (they stay in the inventory until they expire).
     include: Option<String>,
+    /// `true`: every session on the roles where the caller has `rolegate:ListSessions`.
+    all: Option<bool>,
 }
 
 /// `{"sessions": [...]}`, the soonest to expire first: the caller's own live AWS sessions, or
 /// those `?user=` and `?role=` name that the policy lets them list
-/// ([`Inventory::visible`]); revoked ones only with `?include=revoked`.
+/// ([`Inventory::visible`]), or with `?all=true` every one they may list; revoked ones only
+/// with `?include=revoked`.
 async fn sessions(
     state: web::Data<AppState>,
     inventory: web::Data<Inventory>,
@@ -259,9 +262,20 @@ async fn sessions(
         }
     };
     let ctx = caller.context(&state);
-    let listed = inventory
-        .visible(&ctx, q.user.as_deref(), q.role.as_deref())
-        .await?;
+    let listed = match q.all {
+        Some(true) if q.user.is_none() && q.role.is_none() => inventory.visible_all(&ctx).await?,
+        Some(true) => {
+            return Err(ApiError::bad_request(
+                "invalid_request",
+                "all: alone; user and role already narrow the listing",
+            ));
+        }
+        _ => {
+            inventory
+                .visible(&ctx, q.user.as_deref(), q.role.as_deref())
+                .await?
+        }
+    };
     let views: Vec<serde_json::Value> = listed
         .iter()
         .filter(|s| with_revoked || s.revoked_at.is_none())

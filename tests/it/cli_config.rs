@@ -157,6 +157,20 @@ fn each_error_names_the_key_to_fix() {
             ),
             "idp[1].id",
         ),
+        (
+            format!("{GOOD}\n[revocation]\naccess_key_id_env = \"HOME\"\n"),
+            "revocation.access_key_id_file",
+        ),
+        (
+            format!(
+                "{GOOD}\n[revocation]\nwrite_iam = false\naccess_key_id_env = \"HOME\"\nsecret_access_key_env = \"HOME\"\n"
+            ),
+            "revocation.write_iam",
+        ),
+        (
+            format!("{GOOD}\n[revocation]\nwrite_iam = \"no\"\n"),
+            "revocation.write_iam",
+        ),
     ];
     for (toml, path) in cases {
         let (code, _, stderr) = check(&toml, &[]);

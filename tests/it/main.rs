@@ -50,6 +50,7 @@ mod redis_sentinel;
 mod replicas;
 mod revocation;
 mod revocation_iam;
+mod revocation_journeys;
 mod saml_acs;
 mod saml_metadata;
 mod saml_pysaml2;

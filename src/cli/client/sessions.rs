@@ -1,5 +1,6 @@
 //! `rolegate sessions`: the AWS sessions the broker issued to you (and, with the policy's
-//! `rolegate:ListSessions`, others'), as a table or JSON.
+//! `rolegate:ListSessions`, others'), as a table or JSON; `rolegate sessions revoke` ends them
+//! and reports what was done on each role's AWS side.
 
 use super::commands::call;
 use super::{Result, when};
@@ -13,6 +14,10 @@ pub(crate) struct Filter<'a> {
     pub user: Option<&'a str>,
     /// A role's alias or ARN.
     pub role: Option<&'a str>,
+    /// Every session the caller may list.
+    pub all: bool,
+    /// Revoked sessions too.
+    pub include_revoked: bool,
 }
 
 pub(crate) fn list(broker: &Url, filter: &Filter<'_>, as_json: bool) -> Result<()> {
@@ -23,6 +28,12 @@ pub(crate) fn list(broker: &Url, filter: &Filter<'_>, as_json: bool) -> Result<(
     }
     if let Some(r) = filter.role {
         query.append_pair("role", r);
+    }
+    if filter.all {
+        query.append_pair("all", "true");
+    }
+    if filter.include_revoked {
+        query.append_pair("include", "revoked");
     }
     let query = query.finish();
     if !query.is_empty() {
@@ -45,6 +56,109 @@ pub(crate) fn list(broker: &Url, filter: &Filter<'_>, as_json: bool) -> Result<(
         &rows,
     );
     Ok(())
+}
+
+/// What `sessions revoke` ends.
+pub(crate) enum Target {
+    Session(String),
+    User(String),
+    Idp(String),
+    Role(String),
+    All,
+}
+
+/// `POST /api/v1/sessions/revoke`, then the report: how many sessions ended, and per role
+/// whether its Deny reached IAM (when), or why not with the policy to apply by hand.
+pub(crate) fn revoke(
+    broker: &Url,
+    target: &Target,
+    reason: &str,
+    freeze: Option<u64>,
+    as_json: bool,
+) -> Result<std::process::ExitCode> {
+    let mut body = match target {
+        Target::Session(id) => serde_json::json!({ "session_id": id }),
+        Target::User(u) => serde_json::json!({ "user": u }),
+        Target::Idp(i) => serde_json::json!({ "idp": i }),
+        Target::Role(r) => serde_json::json!({ "role": r }),
+        Target::All => serde_json::json!({ "all": true }),
+    };
+    body["reason"] = reason.into();
+    if let Some(f) = freeze {
+        body["freeze_seconds"] = f.into();
+    }
+    let v = call(
+        broker,
+        reqwest::Method::POST,
+        "/api/v1/sessions/revoke",
+        Some(body),
+    )?;
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        print_revocation(&v);
+    }
+    let unwritten = v["roles"]
+        .as_array()
+        .map_or(0, |r| r.iter().filter(|r| r["written"] != true).count());
+    if unwritten > 0 {
+        eprintln!(
+            "rolegate: the broker refuses these sessions now, but {unwritten} role(s) were not \
+             given their Deny on AWS: until the policy shown is applied, their credentials \
+             keep working until they expire."
+        );
+        // 3: done on the broker, not on AWS — scripts can tell it from a refusal (1).
+        return Ok(std::process::ExitCode::from(3));
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn print_revocation(v: &Value) {
+    let text = |v: &Value| for_terminal(v.as_str().unwrap_or("-"));
+    let at = |v: &Value| {
+        v.as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map_or_else(|| "-".into(), |t| when::local(t.timestamp()))
+    };
+    println!(
+        "Ended {} session(s) at {}.",
+        v["revoked"].as_u64().unwrap_or(0),
+        at(&v["revoked_at"])
+    );
+    if v["frozen_until"].is_string() {
+        println!(
+            "Nothing is issued in this scope until {}.",
+            at(&v["frozen_until"])
+        );
+    }
+    let roles = v["roles"].as_array().cloned().unwrap_or_default();
+    if roles.is_empty() {
+        println!("No live session was on AWS: no role needed a Deny.");
+        return;
+    }
+    let rows: Vec<Vec<String>> = roles
+        .iter()
+        .map(|r| {
+            let side = if r["written"] == true {
+                format!(
+                    "Deny written at {} (IAM applies it within minutes)",
+                    at(&r["written_at"])
+                )
+            } else {
+                text(&r["error"])
+            };
+            vec![text(&r["arn"]), side]
+        })
+        .collect();
+    println!();
+    print_table(&["ROLE", "AWS SIDE"], &rows);
+    for r in roles.iter().filter(|r| r["written"] != true) {
+        println!(
+            "\nInline policy rolegate-revocations to apply on {}:\n{}",
+            text(&r["arn"]),
+            serde_json::to_string_pretty(&r["policy"]).unwrap_or_default()
+        );
+    }
 }
 
 /// One session as a table row; the broker's strings reach the terminal escaped.
