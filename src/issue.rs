@@ -42,6 +42,9 @@ pub(crate) struct Issuance {
     pub(crate) per_subject_per_minute: u32,
     /// Where every issued session is recorded before it is returned.
     pub(crate) inventory: Arc<Inventory>,
+    /// False only in `serve --dev` with `ROLEGATE_BENCH_NO_INVENTORY=1`: the baseline of the
+    /// inventory benchmark (`scripts/bench/inventory.sh`). Never off in a real deployment.
+    pub(crate) record_sessions: bool,
     /// Scopes an administrator ended: refused until the person signs in again.
     pub(crate) revocations: Arc<crate::revocation::Revocations>,
 }
@@ -171,6 +174,9 @@ impl Issuance {
         plan: &SessionPlan,
         creds: &Credentials,
     ) -> Result<(), NotIssued> {
+        if !self.record_sessions {
+            return Ok(());
+        }
         let role = plan.grant().role();
         let session = IssuedSession {
             id: Inventory::new_id(),

@@ -260,6 +260,7 @@ impl Application {
                 per_subject_per_minute: config.limits.credentials_per_minute,
                 inventory: inventory.clone(),
                 revocations: revocations.clone(),
+                record_sessions: !bench_without_inventory(&config),
             }),
             sessions: web::Data::new(Sessions::new(
                 store.clone(),
@@ -465,4 +466,23 @@ async fn revocation_aws_side(
     AwsSide::Write(Box::new(
         IamWriter::new(&config.aws, r.credentials.as_ref(), store, clock).await,
     ))
+}
+
+/// The inventory benchmark's baseline: `serve --dev` (loopback only, the dev IdP) with
+/// `ROLEGATE_BENCH_NO_INVENTORY=1` issues without recording. Outside `--dev` the variable is
+/// refused loudly rather than ignored, so it cannot be mistaken for a setting.
+fn bench_without_inventory(config: &Config) -> bool {
+    let asked = std::env::var_os("ROLEGATE_BENCH_NO_INVENTORY").is_some_and(|v| v == "1");
+    if asked && config.dev {
+        tracing::warn!(
+            "ROLEGATE_BENCH_NO_INVENTORY=1: sessions are NOT recorded (a benchmark baseline; \
+             revocation cannot reach what this broker issues)"
+        );
+    } else if asked {
+        tracing::error!(
+            "ROLEGATE_BENCH_NO_INVENTORY is a benchmark switch of `serve --dev` only: ignored, \
+             every session is recorded"
+        );
+    }
+    asked && config.dev
 }

@@ -72,31 +72,10 @@ fn deploy(moto: &str, stack: &str, template: &str, params: &[(&str, &str)]) -> V
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn iam(moto: &str) -> aws_sdk_iam::Client {
-    let conf = aws_sdk_iam::config::Builder::new()
-        .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
-        .region(aws_sdk_iam::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_iam::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .endpoint_url(moto)
-        .build();
-    aws_sdk_iam::Client::from_conf(conf)
-}
-
 /// The deployed trust policy of `name`, as JSON.
 async fn trust_of(iam: &aws_sdk_iam::Client, name: &str) -> Value {
     let r = iam.get_role().role_name(name).send().await.unwrap();
-    let raw = r.role().unwrap().assume_role_policy_document().unwrap();
-    let text = if raw.starts_with('{') {
-        raw.to_string()
-    } else {
-        percent_encoding::percent_decode_str(raw)
-            .decode_utf8()
-            .unwrap()
-            .into_owned()
-    };
-    serde_json::from_str(&text).unwrap()
+    crate::common::iam::decoded(r.role().unwrap().assume_role_policy_document().unwrap())
 }
 
 /// The catalogue of config/example.toml's Neptune roles, at the ARNs the stack made.
@@ -224,7 +203,7 @@ async fn assume_role_stacks_deployed_into_moto_pass_the_doctor() {
         // Permissions are managed policies: the inline budget is the revocation writer's.
         assert_eq!(r["inline_policy_chars_left"], 10_240, "{r}");
     }
-    let iam = iam(&moto.url);
+    let iam = crate::common::iam::client(&moto.url);
     for (alias, name) in [
         ("graph-reader", "NeptuneReader"),
         ("graph-writer", "NeptuneWriter"),
@@ -333,7 +312,7 @@ async fn web_identity_stack_deployed_into_moto_passes_the_doctor() {
         return;
     };
     let issuer = served.url.clone();
-    let iam = iam(&moto.url);
+    let iam = crate::common::iam::client(&moto.url);
     iam.create_open_id_connect_provider()
         .url(&issuer)
         .client_id_list("rolegate-prod")

@@ -115,20 +115,6 @@ fn rolegate(home: &Path, creds: &Creds, args: &[&str]) -> (i32, String, String) 
     )
 }
 
-fn sdk_creds() -> aws_sdk_iam::config::Credentials {
-    aws_sdk_iam::config::Credentials::new("testing", "testing", None, None, "test")
-}
-
-fn iam(moto: &str) -> aws_sdk_iam::Client {
-    let conf = aws_sdk_iam::config::Builder::new()
-        .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
-        .region(aws_sdk_iam::config::Region::new("us-east-1"))
-        .credentials_provider(sdk_creds())
-        .endpoint_url(moto)
-        .build();
-    aws_sdk_iam::Client::from_conf(conf)
-}
-
 async fn create_role(iam: &aws_sdk_iam::Client, name: &str, trust: &Value, max_secs: i32) {
     iam.create_role()
         .role_name(name)
@@ -201,7 +187,7 @@ fn checks(role: &Value) -> Vec<&str> {
 #[tokio::test]
 async fn doctor_passes_roles_set_up_with_the_trust_policy_rolegate_writes() {
     let Some(moto) = Moto::start() else { return };
-    let iam = iam(&moto.url);
+    let iam = crate::common::iam::client(&moto.url);
     let broker = broker_session(&moto.url, &iam).await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(
@@ -247,7 +233,7 @@ async fn doctor_passes_roles_set_up_with_the_trust_policy_rolegate_writes() {
 #[tokio::test]
 async fn doctor_names_each_kind_of_broken_role_with_its_fix() {
     let Some(moto) = Moto::start() else { return };
-    let iam = iam(&moto.url);
+    let iam = crate::common::iam::client(&moto.url);
     let broker_arn = format!("arn:aws:iam::{ACCOUNT}:user/rolegate");
     let ok_trust = |actions: &[&str]| {
         json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
@@ -418,7 +404,7 @@ async fn doctor_with_iam_unreachable_exits_2_naming_the_roles() {
 #[tokio::test]
 async fn doctor_in_web_identity_mode_finds_audience_only_trust_and_an_unreachable_issuer() {
     let Some(moto) = Moto::start() else { return };
-    let iam = iam(&moto.url);
+    let iam = crate::common::iam::client(&moto.url);
     let dir = tempfile::tempdir().unwrap();
     let toml = config(
         &moto.url,

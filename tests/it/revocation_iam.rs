@@ -41,18 +41,6 @@ async fn spawn(p: &Peers, moto: &str, roles: &[&str]) -> TestApp {
     TestApp::spawn_with_files(&config, &[("policy.json", ADMINS)], None, true).await
 }
 
-fn iam(moto: &str) -> aws_sdk_iam::Client {
-    let conf = aws_sdk_iam::Config::builder()
-        .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
-        .region(aws_sdk_iam::config::Region::new("us-east-1"))
-        .endpoint_url(moto)
-        .credentials_provider(aws_sdk_iam::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .build();
-    aws_sdk_iam::Client::from_conf(conf)
-}
-
 async fn create_role(iam: &aws_sdk_iam::Client, name: &str) {
     let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
         "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "sts:AssumeRole"}]});
@@ -75,25 +63,9 @@ async fn put_inline(iam: &aws_sdk_iam::Client, role: &str, name: &str, doc: &Val
         .unwrap();
 }
 
-/// The role's `rolegate-revocations`, decoded (IAM hands it back URL-encoded).
+/// The role's `rolegate-revocations`, decoded.
 async fn revocations_of(iam: &aws_sdk_iam::Client, role: &str) -> Option<Value> {
-    let got = iam
-        .get_role_policy()
-        .role_name(role)
-        .policy_name("rolegate-revocations")
-        .send()
-        .await
-        .ok()?;
-    let raw = got.policy_document();
-    let text = if raw.starts_with('{') {
-        raw.to_string()
-    } else {
-        percent_encoding::percent_decode_str(raw)
-            .decode_utf8()
-            .unwrap()
-            .into_owned()
-    };
-    Some(serde_json::from_str(&text).unwrap())
+    common::iam::inline_policy(iam, role, "rolegate-revocations").await
 }
 
 async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> reqwest::Response {
@@ -167,7 +139,7 @@ async fn next_second() {
 #[tokio::test]
 async fn revoking_a_user_writes_a_deny_on_each_of_their_roles_that_the_engine_proves() {
     let Some(p) = peers() else { return };
-    let iam = iam(&p.moto.url);
+    let iam = common::iam::client(&p.moto.url);
     for r in ["RvkUserA", "RvkUserB"] {
         create_role(&iam, r).await;
     }
@@ -238,7 +210,7 @@ async fn revoking_a_user_writes_a_deny_on_each_of_their_roles_that_the_engine_pr
 async fn a_write_past_iams_size_limit_or_over_a_foreign_statement_is_refused_and_the_broker_side_still_ends()
  {
     let Some(p) = peers() else { return };
-    let iam = iam(&p.moto.url);
+    let iam = common::iam::client(&p.moto.url);
     for r in ["RvkFull", "RvkForeign"] {
         create_role(&iam, r).await;
     }
@@ -305,7 +277,7 @@ async fn a_write_past_iams_size_limit_or_over_a_foreign_statement_is_refused_and
 async fn with_iam_down_the_broker_side_still_revokes_and_the_report_names_each_role_not_written() {
     let Some(p) = peers() else { return };
     let Some(moto) = Moto::start() else { return };
-    let iam = iam(&moto.url);
+    let iam = common::iam::client(&moto.url);
     for r in ["RvkDownA", "RvkDownB"] {
         create_role(&iam, r).await;
     }

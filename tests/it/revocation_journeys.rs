@@ -129,18 +129,6 @@ fn text(o: &Output) -> (String, String) {
     )
 }
 
-fn iam(moto: &str) -> aws_sdk_iam::Client {
-    let conf = aws_sdk_iam::Config::builder()
-        .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
-        .region(aws_sdk_iam::config::Region::new("us-east-1"))
-        .endpoint_url(moto)
-        .credentials_provider(aws_sdk_iam::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .build();
-    aws_sdk_iam::Client::from_conf(conf)
-}
-
 /// Whether the browser session behind `cookie` still opens the picker.
 async fn browser_signed_in(broker: &str, cookie: &str) -> bool {
     let res = get(broker, "/", Some(cookie)).await;
@@ -161,7 +149,7 @@ async fn revoking_a_person_ends_their_cli_and_browser_sign_ins_on_every_replica_
     let a = spawn(&forge, &toml).await;
     let b = spawn(&forge, &toml).await;
     // The role exists in IAM (moto), so the Deny can be written.
-    let iam = iam(&p.moto.url);
+    let iam = common::iam::client(&p.moto.url);
     iam.create_role()
         .role_name("RvkJourney")
         .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
@@ -225,20 +213,9 @@ async fn revoking_a_person_ends_their_cli_and_browser_sign_ins_on_every_replica_
     assert_success(&carol.renew("journey"), "Carol untouched");
 
     // AWS's side: what IAM holds denies Bob's session and not Carol's.
-    let raw = iam
-        .get_role_policy()
-        .role_name("RvkJourney")
-        .policy_name("rolegate-revocations")
-        .send()
+    let doc = common::iam::inline_policy(&iam, "RvkJourney", "rolegate-revocations")
         .await
-        .unwrap();
-    let raw = raw.policy_document();
-    let doc: Value = serde_json::from_str(
-        &percent_encoding::percent_decode_str(raw)
-            .decode_utf8()
-            .unwrap(),
-    )
-    .unwrap();
+        .expect("the Deny written to IAM");
     let listed = alice.run(&["sessions", "--all", "--include-revoked", "--json"]);
     let v: Value = serde_json::from_str(&text(&listed).0).unwrap();
     for s in v["sessions"].as_array().unwrap() {
