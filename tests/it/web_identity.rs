@@ -311,3 +311,42 @@ async fn web_identity_token_is_stamped_by_the_injected_clock() {
     assert_eq!(claims["iat"], json!(at), "{claims}");
     assert_eq!(claims["exp"], json!(at + 300), "{claims}");
 }
+
+#[tokio::test]
+async fn revoking_in_web_identity_mode_without_revocation_keys_returns_the_deny_to_apply() {
+    let Some(p) = peers() else { return };
+    let key = SigningKey::generate().unwrap();
+    let admins = r#"{"Version": "2012-10-17", "Statement": [{"Sid": "SreRevoke", "Effect": "Allow",
+      "Action": ["rolegate:ListSessions", "rolegate:RevokeSessions"], "Resource": "*",
+      "Condition": {"ForAnyValue:StringEquals": {"rolegate:groups": "sre"}}}]}"#;
+    let toml = format!("{}\n[policy]\nfiles = [\"policy.json\"]\n", config(p));
+    let app = TestApp::spawn_with_files(
+        &toml,
+        &[("issuer.pem", &key.to_pem()), ("policy.json", admins)],
+        None,
+        true,
+    )
+    .await;
+    let alice = p.idp.id_token("rolegate", "alice");
+    let res = app.credentials(&alice, json!({"role": "admin"})).await;
+    assert_eq!(res.status(), 200);
+    let res = app
+        .http
+        .post(format!("{}/api/v1/sessions/revoke", app.url))
+        .bearer_auth(&alice)
+        .json(&json!({"user": "web:alice", "reason": "INC-50"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let out: Value = res.json().await.unwrap();
+    let role = &out["roles"][0];
+    assert_eq!(role["written"], false);
+    let why = role["error"].as_str().unwrap();
+    assert!(
+        why.contains("web_identity mode the broker holds no AWS keys")
+            && why.contains("[revocation]"),
+        "{why}"
+    );
+    assert_eq!(role["policy"]["Statement"][0]["Effect"], "Deny");
+}
