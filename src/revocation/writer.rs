@@ -179,6 +179,17 @@ impl IamWriter {
     ) -> Result<(String, serde_json::Value), String> {
         let iam = iam_client(&self.sdk, &self.aws, role.partition());
         let facts = read_role(&iam, role).await.map_err(read_error)?;
+        // IAM names roles by name within the caller's account: a role of another account with
+        // the same name must never receive this Deny.
+        let found = RoleArn::parse(&facts.arn).map_err(|e| e.to_string())?;
+        if found.account() != role.account() {
+            return Err(format!(
+                "the writer's credentials are in account {}, the role in {}: give [revocation] \
+                 keys that reach that account, or apply the policy there",
+                found.account(),
+                role.account()
+            ));
+        }
         let mut others = 0;
         let mut old = DenyPolicy::default();
         for (name, text) in &facts.inline_policies {

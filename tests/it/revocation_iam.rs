@@ -32,7 +32,14 @@ const ADMINS: &str = r#"{"Version": "2012-10-17", "Statement": [
 async fn spawn(p: &Peers, moto: &str, roles: &[&str]) -> TestApp {
     let extra: String = roles
         .iter()
-        .map(|r| format!("\n[[role]]\narn = \"{}\"\nalias = \"{r}\"\n", arn(r)))
+        .map(|r| {
+            // `Elsewhere`-named roles are in another account than moto's (and the writer's).
+            let arn = match r.strip_prefix("Elsewhere") {
+                Some(_) => format!("arn:aws:iam::111122223333:role/{r}"),
+                None => arn(r),
+            };
+            format!("\n[[role]]\narn = \"{arn}\"\nalias = \"{r}\"\n")
+        })
         .collect();
     let config = format!(
         "{}\n{extra}\n[policy]\nfiles = [\"policy.json\"]\n",
@@ -207,11 +214,13 @@ async fn revoking_a_user_writes_a_deny_on_each_of_their_roles_that_the_engine_pr
 }
 
 #[tokio::test]
-async fn a_write_past_iams_size_limit_or_over_a_foreign_statement_is_refused_and_the_broker_side_still_ends()
+async fn a_write_past_iams_size_limit_over_a_foreign_statement_or_into_another_account_is_refused_and_the_broker_side_still_ends()
  {
     let Some(p) = peers() else { return };
     let iam = common::iam::client(&p.moto.url);
-    for r in ["RvkFull", "RvkForeign"] {
+    // ElsewhereRvk is a role of account 111122223333 in the catalogue; moto (the writer's
+    // account, 123456789012) has a role of the same name, which must not get the Deny.
+    for r in ["RvkFull", "RvkForeign", "ElsewhereRvk"] {
         create_role(&iam, r).await;
     }
     // 10,100 characters of another inline policy leave no room for a Deny statement.
@@ -228,10 +237,10 @@ async fn a_write_past_iams_size_limit_or_over_a_foreign_statement_is_refused_and
         "Action": "s3:DeleteBucket", "Resource": "*"}]});
     put_inline(&iam, "RvkForeign", "rolegate-revocations", &foreign).await;
 
-    let app = spawn(p, &p.moto.url, &["RvkFull", "RvkForeign"]).await;
+    let app = spawn(p, &p.moto.url, &["RvkFull", "RvkForeign", "ElsewhereRvk"]).await;
     let alice = p.idp.id_token("rolegate", "alice");
     let bob = p.idp.id_token("rolegate", "bob");
-    for role in ["RvkFull", "RvkForeign"] {
+    for role in ["RvkFull", "RvkForeign", "ElsewhereRvk"] {
         assert_eq!(creds(&app, &bob, role).await, 200);
     }
     let out = revoke(&app, &alice, json!({"user": "web:bob", "reason": "INC-10"})).await;
@@ -261,6 +270,22 @@ async fn a_write_past_iams_size_limit_or_over_a_foreign_statement_is_refused_and
         revocations_of(&iam, "RvkForeign").await.unwrap(),
         foreign,
         "left as it was"
+    );
+    let elsewhere = out["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["arn"] == "arn:aws:iam::111122223333:role/ElsewhereRvk")
+        .unwrap();
+    assert_eq!(elsewhere["written"], false);
+    let why = elsewhere["error"].as_str().unwrap();
+    assert!(
+        why.contains("account 123456789012") && why.contains("111122223333"),
+        "{why}"
+    );
+    assert!(
+        revocations_of(&iam, "ElsewhereRvk").await.is_none(),
+        "the same-named role of the writer's account is untouched"
     );
     // The broker's side ended Bob's sessions regardless.
     let res = post(
