@@ -10,7 +10,7 @@ use common::app::{TestApp, broker_head, peers};
 use common::cli::{self, assert_success};
 use common::peers::Redis;
 use common::saml_forge::{SamlForge, corp_idp};
-use common::web::{get, saml_sign_in};
+use common::web::{get, hidden, post, saml_sign_in};
 use rolegate::policy::aws_deny::denies;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -165,8 +165,23 @@ async fn revoking_a_person_ends_their_cli_and_browser_sign_ins_on_every_replica_
         assert_success(&who.renew("journey"), "credentials");
     }
     assert!(browser_signed_in(&a.url, &bob.cookie).await);
+    // Carol also takes credentials from the picker, in her browser (a CSRF-protected POST).
+    let page = get(&b.url, "/", Some(&carol.cookie))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&page, "csrf");
+    let res = post(
+        &b.url,
+        "/credentials/journey",
+        &carol.cookie,
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(res.status(), 200, "the browser's credentials page");
 
-    // Both replicas' issuances are in the one inventory.
+    // Both replicas' issuances, through both journeys, are in the one inventory.
     let listed = alice.run(&["sessions", "--all", "--json"]);
     assert_success(&listed, "sessions --all");
     let v: Value = serde_json::from_str(&text(&listed).0).unwrap();
@@ -179,6 +194,17 @@ async fn revoking_a_person_ends_their_cli_and_browser_sign_ins_on_every_replica_
     for who in ["bob@example.com", "carol@example.com"] {
         assert!(users.contains(&who), "{who} in {users:?}");
     }
+    let carols: Vec<&str> = v["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["subject"] == "carol@example.com")
+        .map(|s| s["client"].as_str().unwrap())
+        .collect();
+    assert!(
+        carols.contains(&"cli") && carols.contains(&"browser"),
+        "{carols:?}"
+    );
 
     let out = alice.run(&[
         "sessions",
