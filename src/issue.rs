@@ -95,6 +95,8 @@ pub(crate) struct Request<'a> {
     pub action: Action,
     /// The client's `User-Agent`, recorded with the session.
     pub user_agent: Option<&'a str>,
+    /// Why the caller asks (a ticket or change), when they say: recorded with the session.
+    pub reason: Option<&'a str>,
 }
 
 impl Issuance {
@@ -195,7 +197,7 @@ impl Issuance {
             user_agent: r.user_agent.map(|u| u.chars().take(256).collect()),
             request_id: Some(crate::telemetry::current_request_id()),
             matched: plan.grant().matched().to_string(),
-            reason: None,
+            reason: r.reason.map(str::to_string),
             revoked_at: None,
             revoked_by: None,
         };

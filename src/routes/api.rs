@@ -102,6 +102,8 @@ async fn me(state: web::Data<AppState>, caller: Caller) -> HttpResponse {
 struct CredentialsRequest {
     role: String,
     duration_seconds: Option<u64>,
+    /// Why (a ticket or change), recorded with the session in the inventory.
+    reason: Option<String>,
 }
 
 /// credential_process JSON (Version 1) plus the role, the session and the region: the
@@ -112,7 +114,8 @@ async fn credentials(
     caller: Caller,
     body: web::Json<CredentialsRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let asked = caller.asks(&body.role, body.duration_seconds, Action::Credentials);
+    let mut asked = caller.asks(&body.role, body.duration_seconds, Action::Credentials);
+    asked.reason = reason(body.reason.as_deref())?;
     let (keys, plan) = issuance.credentials(&asked).await?;
     let region = state.config.aws.region(plan.grant().role().arn.partition());
     Ok(HttpResponse::Ok()
@@ -126,6 +129,26 @@ struct ConsoleRequest {
     role: String,
     duration_seconds: Option<u64>,
     destination: Option<String>,
+    /// As [`CredentialsRequest::reason`].
+    reason: Option<String>,
+}
+
+/// A reason as the inventory keeps it: 1 to 200 characters, none of them control characters
+/// (it is shown in tables, pages and audit lines).
+fn reason(r: Option<&str>) -> Result<Option<&str>, ApiError> {
+    match r.map(str::trim) {
+        None => Ok(None),
+        Some(r)
+            if !r.is_empty() && r.chars().count() <= 200 && !r.chars().any(char::is_control) =>
+        {
+            Ok(Some(r))
+        }
+        Some(_) => Err(ApiError::bad_request(
+            "invalid_request",
+            "reason: 1 to 200 characters without control characters (a ticket or change, \
+             e.g. CHG-42)",
+        )),
+    }
 }
 
 /// `{"url", "expires_at"}`: a console sign-in URL (its token is valid 15 minutes).
@@ -146,7 +169,8 @@ async fn console_url(
             ),
         ));
     }
-    let asked = caller.asks(&body.role, body.duration_seconds, Action::Console);
+    let mut asked = caller.asks(&body.role, body.duration_seconds, Action::Console);
+    asked.reason = reason(body.reason.as_deref())?;
     let link = issuance
         .console(&asked, body.destination.as_deref())
         .await?;

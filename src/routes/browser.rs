@@ -281,6 +281,7 @@ impl ActionForm {
             duration_seconds: self.duration_seconds,
             action,
             user_agent,
+            reason: None,
         }
     }
 

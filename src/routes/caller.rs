@@ -52,6 +52,7 @@ impl Caller {
             duration_seconds,
             action,
             user_agent: self.user_agent.as_deref(),
+            reason: None,
         }
     }
 }

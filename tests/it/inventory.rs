@@ -20,12 +20,16 @@ async fn sessions(app: &TestApp, token: &str, query: &str) -> reqwest::Response 
 }
 
 async fn issue(app: &TestApp, token: &str, role: &str) -> Value {
+    issue_with(app, token, json!({ "role": role })).await
+}
+
+async fn issue_with(app: &TestApp, token: &str, body: Value) -> Value {
     let res = app
         .http
         .post(format!("{}/api/v1/credentials", app.url))
         .bearer_auth(token)
         .header("user-agent", "inventory-test/1.0")
-        .json(&json!({ "role": role }))
+        .json(&body)
         .send()
         .await
         .unwrap();
@@ -40,7 +44,25 @@ async fn recorded_and_listed_to_their_owner(app: &TestApp) {
     let alice = p.idp.id_token("rolegate", "alice");
     let bob = p.idp.id_token("rolegate", "bob");
     let ro = issue(app, &alice, "prod-readonly").await;
-    let admin = issue(app, &alice, "admin").await;
+    let admin = issue_with(
+        app,
+        &alice,
+        json!({"role": "admin", "reason": "CHG-7 deploy"}),
+    )
+    .await;
+    // A reason that would break a table or a log line is refused before anything is issued.
+    for bad in ["a\nb", "", &"x".repeat(201)] {
+        let res = app
+            .http
+            .post(format!("{}/api/v1/credentials", app.url))
+            .bearer_auth(&alice)
+            .json(&json!({"role": "admin", "reason": bad}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{bad:?}");
+        assert!(res.text().await.unwrap().contains("reason"));
+    }
     let res = sessions(app, &alice, "").await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["cache-control"], "no-store");
@@ -70,6 +92,12 @@ async fn recorded_and_listed_to_their_owner(app: &TestApp) {
         assert!(s["id"].as_str().unwrap().starts_with("ses_"));
         assert!(s["matched"].as_str().unwrap().contains("map"), "{s}");
         assert!(s["revoked_at"].is_null());
+        let reason = if s["role_arn"] == admin["RoleArn"] {
+            json!("CHG-7 deploy")
+        } else {
+            Value::Null
+        };
+        assert_eq!(s["reason"], reason, "{s}");
         for secret in ["SecretAccessKey", "SessionToken", "AccessKeyId"] {
             assert!(
                 !s.to_string().contains(creds[secret].as_str().unwrap()),
