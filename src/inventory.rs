@@ -53,30 +53,55 @@ pub(crate) struct IssuedSession {
 
 impl IssuedSession {
     /// The public form: times in RFC 3339, as the README's contract says.
-    pub(crate) fn view(&self) -> serde_json::Value {
+    pub(crate) fn view(&self) -> SessionView<'_> {
         let at = |secs: i64| rfc3339(UNIX_EPOCH + Duration::from_secs(secs.max(0).unsigned_abs()));
-        serde_json::json!({
-            "id": self.id,
-            "idp": self.idp,
-            "subject": self.subject,
-            "name": self.display_name,
-            "role_arn": self.role_arn,
-            "role": self.role_alias,
-            "session_name": self.session_name,
-            "source_identity": self.source_identity,
-            "issued_at": at(self.issued_at),
-            "expires_at": at(self.expires_at),
-            "client": self.client,
-            "action": self.action,
-            "client_ip": self.client_ip,
-            "user_agent": self.user_agent,
-            "request_id": self.request_id,
-            "matched": self.matched,
-            "reason": self.reason,
-            "revoked_at": self.revoked_at.map(at),
-            "revoked_by": self.revoked_by,
-        })
+        SessionView {
+            id: &self.id,
+            idp: &self.idp,
+            subject: &self.subject,
+            name: &self.display_name,
+            role_arn: &self.role_arn,
+            role: &self.role_alias,
+            session_name: &self.session_name,
+            source_identity: &self.source_identity,
+            issued_at: at(self.issued_at),
+            expires_at: at(self.expires_at),
+            client: &self.client,
+            action: &self.action,
+            client_ip: self.client_ip.as_deref(),
+            user_agent: self.user_agent.as_deref(),
+            request_id: self.request_id.as_deref(),
+            matched: &self.matched,
+            reason: self.reason.as_deref(),
+            revoked_at: self.revoked_at.map(at),
+            revoked_by: self.revoked_by.as_deref(),
+        }
     }
+}
+
+/// A session as `GET /api/v1/sessions` lists it (borrowed: a listing of thousands serialises
+/// straight from the records, with no intermediate JSON tree).
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct SessionView<'a> {
+    pub id: &'a str,
+    pub idp: &'a str,
+    pub subject: &'a str,
+    pub name: &'a str,
+    pub role_arn: &'a str,
+    pub role: &'a str,
+    pub session_name: &'a str,
+    pub source_identity: &'a str,
+    pub issued_at: String,
+    pub expires_at: String,
+    pub client: &'a str,
+    pub action: &'a str,
+    pub client_ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+    pub matched: &'a str,
+    pub reason: Option<&'a str>,
+    pub revoked_at: Option<String>,
+    pub revoked_by: Option<&'a str>,
 }
 
 /// Which sessions a listing is about.

@@ -13,6 +13,7 @@
 #      in the same run. Reported: both times and the speed-up over one role at a time.
 #
 #   scripts/bench/inventory.sh          # env: DURATION=10 ROUNDS=2 SESSIONS=10000 ROLES=50 RUNS=20
+#   PHASES=admin scripts/bench/inventory.sh   # listing and revoking only (PHASES=issue: part 1 only)
 #   SMOKE=1 scripts/bench/inventory.sh  # end to end in seconds, measures nothing
 #
 # Writes $CARGO_TARGET_DIR/bench-results/inventory.json; the last line is the verdict.
@@ -25,6 +26,7 @@ ROUNDS=${ROUNDS:-$([[ $SMOKE == 1 ]] && echo 1 || echo 2)}
 SESSIONS=${SESSIONS:-$([[ $SMOKE == 1 ]] && echo 200 || echo 10000)}
 ROLES=${ROLES:-$([[ $SMOKE == 1 ]] && echo 5 || echo 50)}
 RUNS=${RUNS:-$([[ $SMOKE == 1 ]] && echo 2 || echo 20)}
+PHASES=${PHASES:-issue,admin}
 TARGET_OVERHEAD_PCT=10
 TARGET_LIST_MS=50
 PY=$ROOT/.venv/bin/python
@@ -90,7 +92,8 @@ start_dev_broker() {
 TOKEN=$(token bench-alice eng,sre)
 export ROLEGATE_TOKEN=$TOKEN ROLEGATE_ROLE=dev-readonly
 LUA=$ROOT/scripts/bench/credentials.lua
-declare -A BEST
+declare -A BEST=([memory-on]=0 [memory-off]=0 [redis-on]=0 [redis-off]=0)
+[[ ,$PHASES, == *,issue,* ]] || ROUNDS=0
 for round in $(seq 1 "$ROUNDS"); do
     for store in memory redis; do
         for inventory in on off; do
@@ -120,11 +123,13 @@ for round in $(seq 1 "$ROUNDS"); do
         done
     done
 done
-overhead() { awk -v on="${BEST[$1-on]}" -v off="${BEST[$1-off]}" 'BEGIN {printf "%.1f", 100 * (1 - on / off)}'; }
+overhead() { awk -v on="${BEST[$1-on]}" -v off="${BEST[$1-off]}" 'BEGIN {printf "%.1f", off > 0 ? 100 * (1 - on / off) : 0}'; }
 MEM_OVERHEAD=$(overhead memory)
 REDIS_OVERHEAD=$(overhead redis)
 
 # --- 2 and 3. listing and revoking (Redis, moto as IAM) ---------------------------------------
+admin='{"issue":{},"list":{"sessions":0,"median_ms":0},"roles_baseline":{},"revoke":{"roles":0,"written":0,"many_roles_ms":0}}'
+if [[ ,$PHASES, == *,admin,* ]]; then
 MOTO_PORT=$(free_port)
 "$PY" "$ROOT/tests/support/moto_faults.py" --port "$MOTO_PORT" >"$LOG_DIR/moto.log" 2>&1 &
 PIDS+=($!)
@@ -182,6 +187,8 @@ echo "== listing $SESSIONS sessions ($RUNS runs) and revoking a person on $ROLES
 admin=$("$PY" "$ROOT/scripts/bench/inventory_admin.py" --base "http://127.0.0.1:$ADMIN_PORT" \
     --tokens "$TOKENS" --moto "http://127.0.0.1:$MOTO_PORT" --roles "$ROLES" \
     --sessions "$SESSIONS" --runs "$RUNS")
+[[ -z ${KEEP:-} ]] || { echo "KEEP: broker on $ADMIN_PORT, redis on $REDIS_PORT; Ctrl-C ends" >&2; sleep infinity; }
+fi
 
 LIST_MS=$(jq '.list.median_ms' <<<"$admin")
 echo
@@ -189,7 +196,7 @@ printf '%-8s %14s %14s %10s\n' store "on req/s" "off req/s" overhead
 printf '%-8s %14.0f %14.0f %9s%%\n' memory "${BEST[memory-on]}" "${BEST[memory-off]}" "$MEM_OVERHEAD"
 printf '%-8s %14.0f %14.0f %9s%%\n' redis "${BEST[redis-on]}" "${BEST[redis-off]}" "$REDIS_OVERHEAD"
 echo "(best of $ROUNDS interleaved rounds, wrk -t1 -c32 -d${DURATION}s; target: overhead < ${TARGET_OVERHEAD_PCT} %)"
-jq -r '"listing \(.list.sessions) sessions: median \(.list.median_ms) ms, p95 \(.list.p95_ms) ms (GET /api/v1/roles, same caller: median \(.roles_baseline.median_ms) ms); issued them at \(.issue.per_second)/s",
+jq -r '"listing \(.list.sessions) sessions (\(.list.bytes) bytes): median \(.list.median_ms) ms, p95 \(.list.p95_ms) ms (GET /api/v1/roles, same caller: median \(.roles_baseline.median_ms) ms); issued them at \(.issue.per_second)/s",
        "revoking a person on \(.revoke.roles) roles: \(.revoke.many_roles_ms) ms, \(.revoke.written) written; on one role: \(.revoke.one_role_ms) ms; \(.revoke.speedup_over_one_at_a_time)x faster than one role at a time"' <<<"$admin"
 met=$(jq -n --argjson m "$MEM_OVERHEAD" --argjson r "$REDIS_OVERHEAD" --argjson l "$LIST_MS" \
     --argjson a "$admin" --argjson to "$TARGET_OVERHEAD_PCT" --argjson tl "$TARGET_LIST_MS" \

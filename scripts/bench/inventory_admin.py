@@ -15,14 +15,19 @@ import urllib.error
 import urllib.request
 
 
-def call(base, token, method, path, body=None):
+def fetch(base, token, method, path, body=None):
+    """The answer's bytes: what the timings measure (request to last byte), JSON parsing apart."""
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(base + path, data=data, method=method)
     req.add_header("Authorization", "Bearer " + token)
     if data is not None:
         req.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(req, timeout=120) as res:
-        return json.loads(res.read())
+        return res.read()
+
+
+def call(base, token, method, path, body=None):
+    return json.loads(fetch(base, token, method, path, body))
 
 
 def issue(base, token, role):
@@ -68,13 +73,13 @@ def main():
         done = list(pool.map(lambda _: issue(base, tokens["lister"], "r1"), range(a.sessions)))
     issue_secs = time.perf_counter() - started
     assert len(done) == a.sessions
-    listing, listed = timed(
-        lambda: call(base, tokens["lister"], "GET", "/api/v1/sessions"), a.runs
+    listing, raw = timed(
+        lambda: fetch(base, tokens["lister"], "GET", "/api/v1/sessions"), a.runs
     )
-    count = len(listed["sessions"])
+    count = len(json.loads(raw)["sessions"])
     if count != a.sessions:
         sys.exit(f"listed {count} sessions, issued {a.sessions}")
-    roles_baseline, _ = timed(lambda: call(base, tokens["lister"], "GET", "/api/v1/roles"), a.runs)
+    roles_baseline, _ = timed(lambda: fetch(base, tokens["lister"], "GET", "/api/v1/roles"), a.runs)
 
     # --- revoking: a person with a session on each of `roles` roles, and one on one role -------
     import boto3
@@ -108,7 +113,7 @@ def main():
         {
             "issue": {"sessions": a.sessions, "seconds": round(issue_secs, 2),
                       "per_second": round(a.sessions / issue_secs)},
-            "list": {"sessions": count, **summary(listing)},
+            "list": {"sessions": count, "bytes": len(raw), **summary(listing)},
             "roles_baseline": summary(roles_baseline),
             "revoke": {
                 "roles": a.roles,

@@ -4,7 +4,7 @@ use super::caller::{Admin, Caller};
 use crate::clock::rfc3339;
 use crate::error::ApiError;
 use crate::favourites::Favourites;
-use crate::inventory::{Inventory, IssuedSession};
+use crate::inventory::{Inventory, IssuedSession, SessionView};
 use crate::issue::Issuance;
 use crate::policy::Mapper;
 use crate::policy::explain::{IdentityFile, explain, explain_own};
@@ -300,14 +300,18 @@ async fn sessions(
                 .await?
         }
     };
-    let views: Vec<serde_json::Value> = listed
+    let views: Vec<SessionView<'_>> = listed
         .iter()
         .filter(|s| with_revoked || s.revoked_at.is_none())
         .map(IssuedSession::view)
         .collect();
+    #[derive(serde::Serialize)]
+    struct Listing<'a> {
+        sessions: Vec<SessionView<'a>>,
+    }
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({ "sessions": views })))
+        .json(Listing { sessions: views }))
 }
 
 /// `{"revoked", "revoked_at", "frozen_until"?, "roles": [{"arn", "written", "error"?,

@@ -3,7 +3,7 @@
 
 use super::{IndexEntry, Store, StoreError, UpdateFn};
 use async_trait::async_trait;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -11,8 +11,8 @@ use std::time::{Duration, Instant, SystemTime};
 #[derive(Debug)]
 pub struct MemoryStore {
     map: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
-    /// Sorted indexes: index key → member → listed until (unix seconds).
-    indexes: Mutex<HashMap<String, HashMap<String, i64>>>,
+    /// Sorted indexes: index key → its members, each listed until an instant (unix seconds).
+    indexes: Mutex<HashMap<String, Index>>,
     started: SystemTime,
 }
 
@@ -126,10 +126,9 @@ impl Store for MemoryStore {
         self.with(|m, now| m.insert(key.to_string(), (value.to_vec(), now + ttl)));
         for index in entry.indexes {
             let members = indexes.entry(index.clone()).or_default();
-            members.retain(|_, until| *until > entry.now);
-            members.insert(entry.member.to_string(), entry.until);
+            members.prune(entry.now);
+            members.insert(entry.member, entry.until);
         }
-        indexes.retain(|_, members| !members.is_empty());
         Ok(())
     }
 
@@ -138,15 +137,7 @@ impl Store for MemoryStore {
             .indexes
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut live: Vec<(i64, &String)> = indexes
-            .get(index)
-            .into_iter()
-            .flatten()
-            .filter(|(_, until)| **until > now)
-            .map(|(m, until)| (*until, m))
-            .collect();
-        live.sort();
-        Ok(live.into_iter().map(|(_, m)| m.clone()).collect())
+        Ok(indexes.get(index).map(|i| i.live(now)).unwrap_or_default())
     }
 
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
@@ -163,5 +154,66 @@ impl Store for MemoryStore {
 
     fn backend(&self) -> &'static str {
         "memory"
+    }
+}
+
+/// One index: its members by name and by the instant they are listed until, so a write prunes
+/// the expired ones from the front (amortised O(log n)) instead of scanning them all — an
+/// index a busy person or role fills with thousands of sessions stays cheap to write.
+#[derive(Debug, Default)]
+struct Index {
+    until: HashMap<String, i64>,
+    by_until: BTreeSet<(i64, String)>,
+}
+
+impl Index {
+    fn insert(&mut self, member: &str, until: i64) {
+        if let Some(old) = self.until.insert(member.to_string(), until) {
+            self.by_until.remove(&(old, member.to_string()));
+        }
+        self.by_until.insert((until, member.to_string()));
+    }
+
+    /// Drops the members listed until `now` or before.
+    fn prune(&mut self, now: i64) {
+        while self
+            .by_until
+            .first()
+            .is_some_and(|(until, _)| *until <= now)
+        {
+            if let Some((_, member)) = self.by_until.pop_first() {
+                self.until.remove(&member);
+            }
+        }
+    }
+
+    /// The members listed after `now`, the soonest to go first (as Redis's ZRANGEBYSCORE).
+    fn live(&self, now: i64) -> Vec<String> {
+        self.by_until
+            .range((now.saturating_add(1), String::new())..)
+            .map(|(_, m)| m.clone())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod index_tests {
+    use super::Index;
+
+    #[test]
+    fn members_list_by_expiry_and_a_rewrite_moves_a_member_instead_of_duplicating_it() {
+        let mut i = Index::default();
+        i.insert("b", 30);
+        i.insert("a", 20);
+        i.insert("c", 10);
+        assert_eq!(i.live(0), ["c", "a", "b"]);
+        assert_eq!(i.live(20), ["b"], "listed until 20: gone at 20");
+        i.insert("c", 40);
+        assert_eq!(i.live(0), ["a", "b", "c"]);
+        i.prune(25);
+        assert_eq!(i.live(0), ["b", "c"]);
+        assert_eq!(i.until.len(), 2, "pruned from both views");
+        i.prune(i64::MAX);
+        assert!(i.live(i64::MIN).is_empty() && i.until.is_empty());
     }
 }

@@ -116,8 +116,10 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 for i = 2, #KEYS do
   redis.call('ZADD', KEYS[i], ARGV[4], ARGV[3])
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[5])
-  local last = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
-  if last[2] then redis.call('EXPIRE', KEYS[i], math.max(1, tonumber(last[2]) - tonumber(ARGV[5]) + 1)) end
+  -- The index lives as long as its last member: extended, never shortened (TTL is -1 on a
+  -- key just created).
+  local ttl = math.max(1, tonumber(ARGV[4]) - tonumber(ARGV[5]) + 1)
+  if redis.call('TTL', KEYS[i]) < ttl then redis.call('EXPIRE', KEYS[i], ttl) end
 end
 return 1";
 
