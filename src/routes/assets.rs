@@ -8,15 +8,19 @@ use sha2::{Digest, Sha256};
 use std::sync::LazyLock;
 
 const CSS: &str = include_str!("../../assets/rolegate.css");
+/// The admin page's styles, on top of `CSS`: only its pages load them (the picker's weight).
+const ADMIN_CSS: &str = include_str!("../../assets/admin.css");
 const JS: &str = include_str!("../../assets/rolegate.js");
 const ICON: &str = include_str!("../../assets/rolegate.svg");
 
 /// The versioned URLs the templates link to, and the versions themselves (hashed once).
 pub(crate) struct Assets {
     pub css: String,
+    pub admin_css: String,
     pub js: String,
     pub icon: String,
     css_version: String,
+    admin_css_version: String,
     js_version: String,
     icon_version: String,
 }
@@ -41,9 +45,11 @@ pub(crate) static ASSETS: LazyLock<Assets> = LazyLock::new(|| {
         (version(CSS), version(&JS_SERVED), version(ICON));
     Assets {
         css: format!("/assets/rolegate.css?v={css_version}"),
+        admin_css: format!("/assets/admin.css?v={}", version(ADMIN_CSS)),
         js: format!("/assets/rolegate.js?v={js_version}"),
         icon: format!("/assets/rolegate.svg?v={icon_version}"),
         css_version,
+        admin_css_version: version(ADMIN_CSS),
         js_version,
         icon_version,
     }
@@ -70,6 +76,11 @@ async fn favicon() -> HttpResponse {
 async fn asset(name: web::Path<String>, req: HttpRequest) -> HttpResponse {
     let (body, mime, version) = match name.as_str() {
         "rolegate.css" => (CSS, "text/css; charset=utf-8", &ASSETS.css_version),
+        "admin.css" => (
+            ADMIN_CSS,
+            "text/css; charset=utf-8",
+            &ASSETS.admin_css_version,
+        ),
         "rolegate.js" => (
             JS_SERVED.as_str(),
             "text/javascript; charset=utf-8",

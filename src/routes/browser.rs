@@ -105,11 +105,16 @@ async fn home(
     ))
 }
 
-/// `GET /` without a session: the sign-in page, or straight to the only IdP.
-fn not_signed_in(state: &AppState, req: &HttpRequest, destination: Option<&str>) -> HttpResponse {
+/// A page (`GET /`, `/admin/sessions` …) without a session: the sign-in page, or straight to
+/// the only IdP; either way back to this page, with its query, afterwards.
+pub(super) fn not_signed_in(
+    state: &AppState,
+    req: &HttpRequest,
+    destination: Option<&str>,
+) -> HttpResponse {
     let here = match req.query_string() {
-        "" => "/".to_string(),
-        q => format!("/?{q}"),
+        "" => req.path().to_string(),
+        q => format!("{}?{q}", req.path()),
     };
     // One IdP: straight to it — unless the user just signed out or came back from a
     // cancel or refusal at the IdP (the marker cookie): Back after "Signed out" would
@@ -127,7 +132,11 @@ fn not_signed_in(state: &AppState, req: &HttpRequest, destination: Option<&str>)
 }
 
 /// What the policy sees of a browser request.
-fn browser_context<'a>(state: &AppState, s: &'a Session, client: ClientIp) -> RequestContext<'a> {
+pub(super) fn browser_context<'a>(
+    state: &AppState,
+    s: &'a Session,
+    client: ClientIp,
+) -> RequestContext<'a> {
     RequestContext {
         aws_session: None,
         identity: &s.identity,

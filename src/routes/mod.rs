@@ -1,6 +1,8 @@
 //! HTTP surfaces, one file each. Handlers extract, call the domain, and present; they hold no
 //! protocol logic of their own.
 
+pub(crate) mod admin_sessions;
+pub(crate) mod admin_view;
 pub(crate) mod api;
 pub(crate) mod assets;
 pub(crate) mod browser;
@@ -55,6 +57,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, cors_origins: &[String], d
     .configure(saml::configure)
     .configure(oidc_login::configure)
     .configure(browser::configure)
+    .configure(admin_sessions::configure)
     .configure(oauth2::configure)
     .service(
         web::scope("/api/v1")

@@ -113,6 +113,24 @@ pub(crate) fn message(
 
 /// A failure page: the reason class (a stable code) and the request id to quote to support.
 pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
+    error_with(
+        status,
+        code,
+        message,
+        vec![Link {
+            href: "/".into(),
+            label: "Start again".into(),
+        }],
+    )
+}
+
+/// [`error`] with its own ways onward (the admin page links back to the form to fix).
+pub(crate) fn error_with(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    links: Vec<Link>,
+) -> HttpResponse {
     send(
         status,
         &MessagePage {
@@ -121,10 +139,7 @@ pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> HttpRespon
             message,
             code: Some(code),
             request_id: current_request_id(),
-            links: vec![Link {
-                href: "/".into(),
-                label: "Start again".into(),
-            }],
+            links,
         },
         &[],
     )

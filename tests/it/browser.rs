@@ -16,7 +16,7 @@ use common::peers::{Moto, OidcIdp, SamlIdp, free_port, repo_root, require_peer};
 use std::path::PathBuf;
 use std::process::Command;
 
-fn chromium() -> Option<PathBuf> {
+pub(crate) fn chromium() -> Option<PathBuf> {
     let exe = PathBuf::from(std::env::var("CHROMIUM").unwrap_or("/usr/bin/chromium".into()));
     let driver = repo_root().join("tests/support/browser/node_modules/playwright-core");
     let found = exe.exists() && driver.is_dir();
@@ -27,7 +27,7 @@ fn chromium() -> Option<PathBuf> {
     .then_some(exe)
 }
 
-fn artifacts() -> PathBuf {
+pub(crate) fn artifacts() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .parent()
         .expect("target dir")
@@ -133,7 +133,7 @@ fn journey(
 }
 
 /// Runs a script of tests/support/browser with `args` and `--artifacts`; returns its JSON lines.
-fn run_script(script: &str, args: &[&str]) -> Vec<serde_json::Value> {
+pub(crate) fn run_script(script: &str, args: &[&str]) -> Vec<serde_json::Value> {
     let out = Command::new("node")
         .current_dir(repo_root().join("tests/support/browser"))
         .arg(script)
@@ -156,7 +156,7 @@ fn run_script(script: &str, args: &[&str]) -> Vec<serde_json::Value> {
         .collect()
 }
 
-fn step<'a>(lines: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value {
+pub(crate) fn step<'a>(lines: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value {
     lines
         .iter()
         .find(|l| l["step"] == name)

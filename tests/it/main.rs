@@ -19,6 +19,7 @@
 
 mod common;
 
+mod admin_sessions;
 mod audit;
 mod aws_cfn;
 mod aws_side;

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { launch } from './chromium.mjs';
+import { atIdp } from './idp.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -54,25 +55,7 @@ try {
   await page.goto(`${broker}/`);
   expect((await page.title()).startsWith('Sign in'), 'the IdP chooser');
   await page.getByRole('link', { name: args['idp-label'] }).click();
-  if (args.scenario === 'saml') {
-    // samlify's login form, then its auto-post page (a Continue button, no script).
-    await page.fill('input[name=username]', args.user);
-    await page.fill('input[name=password]', args.password);
-    await page.click('button');
-    await page.waitForSelector('text=Continue');
-    await page.click('button');
-  } else {
-    // oidc-provider's dev interactions: login, then consent.
-    await page.fill('input[name=login]', args.user);
-    await page.fill('input[name=password]', args.password);
-    await page.click('button[type=submit]');
-    for (let i = 0; i < 3 && !page.url().startsWith(broker); i += 1) {
-      await page.waitForLoadState();
-      if (page.url().startsWith(broker)) break;
-      const submit = page.locator('button[type=submit]');
-      if (await submit.count()) await submit.first().click();
-    }
-  }
+  await atIdp(page, { scenario: args.scenario, user: args.user, password: args.password, broker });
   await page.waitForURL(`${broker}/`);
   expect((await page.title()).startsWith('Your AWS roles'), `the picker, got "${await page.title()}"`);
   say({ url: page.url() });

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { launch } from './chromium.mjs';
+import { atIdp } from './idp.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -102,11 +103,7 @@ async function samlSignIn(user, password) {
   await page.goto(`${broker}/`);
   expect((await page.title()).startsWith('Sign in'), 'the chooser (two IdPs: no redirect)');
   await page.getByRole('link', { name: 'Corporate SSO' }).click();
-  await page.fill('input[name=username]', user);
-  await page.fill('input[name=password]', password);
-  await page.click('button');
-  await page.waitForSelector('text=Continue');
-  await page.click('button');
+  await atIdp(page, { scenario: 'saml', user, password, broker });
   await page.waitForURL(`${broker}/`);
 }
 async function notFound(width) {
