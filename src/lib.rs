@@ -92,8 +92,6 @@ pub mod rate_limit;
 #[cfg(feature = "server")]
 pub(crate) mod revocation;
 #[cfg(feature = "server")]
-pub(crate) mod revocation_preview;
-#[cfg(feature = "server")]
 pub mod routes;
 #[cfg(feature = "server")]
 pub(crate) mod session;

@@ -123,7 +123,7 @@ for round in $(seq 1 "$ROUNDS"); do
         done
     done
 done
-overhead() { awk -v on="${BEST[$1-on]}" -v off="${BEST[$1-off]}" 'BEGIN {printf "%.1f", off > 0 ? 100 * (1 - on / off) : 0}'; }
+overhead() { awk -v on="${BEST[$1-on]}" -v off="${BEST[$1-off]}" 'BEGIN {printf "%.1f", (off > 0) ? 100 * (1 - on / off) : 0}'; }
 MEM_OVERHEAD=$(overhead memory)
 REDIS_OVERHEAD=$(overhead redis)
 

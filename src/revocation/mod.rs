@@ -15,6 +15,7 @@
 //! on Redis Cluster too.
 
 pub(crate) mod deny;
+pub(crate) mod preview;
 pub(crate) mod request;
 pub(crate) mod writer;
 

@@ -8,13 +8,14 @@
 //! sessions happen to be live, so a revocation's reach never depends on the inventory.
 
 use super::deny::Whom;
+use super::preview::{Preview, PreviewScope, RevokeRights};
 use super::writer::{AwsSide, RoleRevocation};
 use super::{Marker, Revocations, RevokeScope};
 use crate::audit::{Audit, SessionsRevoked};
 use crate::clock::rfc3339;
 use crate::inventory::{Inventory, IssuedSession, Scope};
+use crate::policy::RequestContext;
 use crate::policy::loader::PolicyMapper;
-use crate::policy::{AdminAction, Mapper, RequestContext};
 use crate::store::StoreError;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -176,7 +177,13 @@ impl Revoker {
         let reason = req.reason()?;
         let freeze = req.freeze()?;
         let by = format!("{}:{}", ctx.identity.idp, ctx.identity.subject);
-        let (scope, sessions, described) = self.resolve(ctx, &target, freeze.is_some()).await?;
+        let rights = RevokeRights::of(&self.policy, ctx);
+        let Resolved {
+            scope,
+            sessions,
+            described,
+            ..
+        } = self.resolve(&rights, &target, freeze.is_some()).await?;
         let marker = self.revocations.revoke(&scope, &by, reason, freeze).await?;
         self.inventory
             .mark_revoked(&sessions, marker.at, &by)
@@ -215,33 +222,59 @@ impl Revoker {
         })
     }
 
+    /// What `req` would end, as the admin page's confirmation shows it: refused exactly as
+    /// [`Revoker::revoke`] would refuse it, and computed by the same code.
+    pub(crate) async fn preview(
+        &self,
+        ctx: &RequestContext<'_>,
+        req: &RevokeRequest,
+    ) -> Result<Preview, RevokeError> {
+        let target = req.target()?;
+        let freezing = req.freeze()?.is_some();
+        let rights = RevokeRights::of(&self.policy, ctx);
+        let r = self.resolve(&rights, &target, freezing).await?;
+        let scope = match (r.scope, r.named) {
+            (_, Some(named)) => PreviewScope::UserOnRole(Box::new(named)),
+            (RevokeScope::User { idp, subject }, None) => PreviewScope::User(idp, subject),
+            (RevokeScope::Role { arn }, None) => PreviewScope::Role(arn),
+            (RevokeScope::Idp { idp }, None) => PreviewScope::Idp(idp),
+            (RevokeScope::All | RevokeScope::UserOnRole { .. }, None) => PreviewScope::All,
+        };
+        Ok(Preview {
+            scope,
+            sessions: r.sessions,
+            may_freeze: rights.everywhere(),
+        })
+    }
+
     /// The scope, its live sessions, and its description for the audit event; refused unless
     /// the caller holds `rolegate:RevokeSessions` wherever it reaches.
     async fn resolve(
         &self,
-        ctx: &RequestContext<'_>,
+        rights: &RevokeRights,
         target: &Target,
         freezing: bool,
-    ) -> Result<(RevokeScope, Vec<IssuedSession>, (&'static str, String)), RevokeError> {
-        let may = |role: &str| self.policy.permits(ctx, role, AdminAction::RevokeSessions);
-        let everywhere = || {
-            let engine = self.policy.engine();
-            engine.roles().iter().all(|r| may(r.arn.as_str()))
-        };
+    ) -> Result<Resolved, RevokeError> {
         let needs_all = |what: &str| {
             RevokeError::NotPermitted(format!(
                 "revoking {what} needs rolegate:RevokeSessions on every role of the catalogue"
             ))
         };
-        if freezing && !everywhere() {
+        if freezing && !rights.everywhere() {
             return Err(needs_all("with a freeze"));
         }
+        let resolved = |scope, sessions, what: &'static str, target: String| Resolved {
+            scope,
+            sessions,
+            named: None,
+            described: (what, target),
+        };
         match target {
             Target::Session(id) => {
                 let Some(s) = self.inventory.get(id).await? else {
                     return Err(RevokeError::UnknownSession(id.clone()));
                 };
-                if !may(&s.role_arn) {
+                if !rights.on_role(&s.role_arn) {
                     return Err(RevokeError::NotPermitted(format!(
                         "revoking a session of {} needs rolegate:RevokeSessions on it",
                         s.role_arn
@@ -257,10 +290,13 @@ impl Revoker {
                     .into_iter()
                     .filter(|x| x.role_arn == s.role_arn)
                     .collect();
-                Ok((scope, on_role, ("session", id.clone())))
+                Ok(Resolved {
+                    named: Some(s),
+                    ..resolved(scope, on_role, "session", id.clone())
+                })
             }
             Target::User(idp, subject) => {
-                if !everywhere() {
+                if !rights.everywhere() {
                     return Err(needs_all("a person's sessions"));
                 }
                 let sessions = self.inventory.list(Scope::User(idp, subject)).await?;
@@ -268,10 +304,15 @@ impl Revoker {
                     idp: idp.clone(),
                     subject: subject.clone(),
                 };
-                Ok((scope, sessions, ("user", format!("{idp}:{subject}"))))
+                Ok(resolved(
+                    scope,
+                    sessions,
+                    "user",
+                    format!("{idp}:{subject}"),
+                ))
             }
             Target::Idp(idp) => {
-                if !everywhere() {
+                if !rights.everywhere() {
                     return Err(needs_all("everyone an IdP vouched for"));
                 }
                 let sessions = self
@@ -282,7 +323,7 @@ impl Revoker {
                     .filter(|s| &s.idp == idp)
                     .collect();
                 let scope = RevokeScope::Idp { idp: idp.clone() };
-                Ok((scope, sessions, ("idp", idp.clone())))
+                Ok(resolved(scope, sessions, "idp", idp.clone()))
             }
             Target::Role(name) => {
                 let arn = self
@@ -290,7 +331,7 @@ impl Revoker {
                     .engine()
                     .role(name)
                     .map(|r| r.arn.as_str().to_string())
-                    .filter(|arn| may(arn))
+                    .filter(|arn| rights.on_role(arn))
                     .ok_or_else(|| {
                         RevokeError::NotPermitted(format!(
                             "revoking the sessions of {name} needs rolegate:RevokeSessions on it \
@@ -298,21 +339,31 @@ impl Revoker {
                         ))
                     })?;
                 let sessions = self.inventory.list(Scope::Role(&arn)).await?;
-                Ok((
+                Ok(resolved(
                     RevokeScope::Role { arn: arn.clone() },
                     sessions,
-                    ("role", arn),
+                    "role",
+                    arn,
                 ))
             }
             Target::All => {
-                if !everywhere() {
+                if !rights.everywhere() {
                     return Err(needs_all("every session"));
                 }
                 let sessions = self.inventory.list(Scope::All).await?;
-                Ok((RevokeScope::All, sessions, ("all", "*".into())))
+                Ok(resolved(RevokeScope::All, sessions, "all", "*".into()))
             }
         }
     }
+}
+
+/// A target resolved: its scope, its live sessions, the session named (for one session), and
+/// its description for the audit event.
+struct Resolved {
+    scope: RevokeScope,
+    sessions: Vec<IssuedSession>,
+    named: Option<IssuedSession>,
+    described: (&'static str, String),
 }
 
 fn at_rfc3339(unix: i64) -> String {

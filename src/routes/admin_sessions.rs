@@ -13,8 +13,8 @@ use super::page::{self, Link, PageError};
 use crate::error::ApiError;
 use crate::inventory::{Inventory, IssuedSession, ListError};
 use crate::policy::{AdminAction, Mapper, RequestContext};
+use crate::revocation::preview::RevokeRights;
 use crate::revocation::request::{RevokeError, RevokeRequest, Revoker};
-use crate::revocation_preview::{self as preview, RevokeRights, Target};
 use crate::session::{Session, Sessions};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
@@ -199,7 +199,7 @@ async fn gather(
 async fn confirm(
     state: web::Data<AppState>,
     sessions: web::Data<Sessions>,
-    inventory: web::Data<Inventory>,
+    revoker: web::Data<Revoker>,
     (req, client): (HttpRequest, ClientIp),
 ) -> Result<HttpResponse, PageError> {
     let Some(s) = sessions.current(&req).await? else {
@@ -207,12 +207,18 @@ async fn confirm(
     };
     let q = fields(req.query_string().as_bytes());
     let get = |k: &str| q.get(k).map(String::as_str);
-    let target = match Target::parse(get("session_id"), get("user"), get("role"), get("all")) {
-        Ok(t) => t,
-        Err(e) => return Ok(failure(e, to_list())),
+    let text = |k: &str| get(k).map(str::to_string);
+    let asked = RevokeRequest {
+        session_id: text("session_id"),
+        user: text("user"),
+        idp: None,
+        role: text("role"),
+        all: get("all").map(|a| a == "true"),
+        reason: None,
+        freeze_seconds: None,
     };
     let ctx = browser_context(&state, &s, client);
-    match preview::preview(&inventory, &state.policy, &ctx, &target).await {
+    match revoker.preview(&ctx, &asked).await {
         Ok(p) => {
             let page = view::confirm(account(&state, &s), &p);
             Ok(page::send(StatusCode::OK, &page, &[]))

@@ -9,8 +9,8 @@
 use super::assets::{ASSETS, Assets};
 use super::page::Link;
 use crate::inventory::IssuedSession;
+use crate::revocation::preview::{Preview, PreviewScope, RevokeRights};
 use crate::revocation::request::Outcome;
-use crate::revocation_preview::{Preview, PreviewScope, RevokeRights};
 use askama::Template;
 use std::collections::BTreeMap;
 use std::time::{Duration, UNIX_EPOCH};
@@ -289,6 +289,16 @@ pub(crate) fn confirm<'a>(account: Account<'a>, preview: &Preview) -> ConfirmPag
                 "{idp}:{subject} must sign in at their identity provider again before rolegate \
                  issues them anything more; their browser sessions and CLI sign-ins from before \
                  now end at their next use."
+            ),
+        ),
+        PreviewScope::Idp(idp) => (
+            "idp",
+            idp.clone(),
+            format!("Every session of everyone the identity provider {idp} vouched for."),
+            format!(
+                "Everyone who signed in through {idp} must sign in again before rolegate issues \
+                 them anything more; their browser sessions and CLI sign-ins from before now end \
+                 at their next use."
             ),
         ),
         PreviewScope::Role(arn) => (
