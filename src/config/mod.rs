@@ -21,6 +21,9 @@ use url::Url;
 /// The `--dev` configuration, embedded so the first command works from any directory.
 pub(crate) const DEV_CONFIG: &str = include_str!("../../config/dev/rolegate.toml");
 pub(crate) const DEV_USERS: &str = include_str!("../../config/dev/users.toml");
+/// The `--dev` policy document, embedded with the dev config: the dev users in `sre` (alice)
+/// may list and end sessions, so `/admin/sessions` and `rolegate sessions revoke` can be tried.
+pub(crate) const DEV_POLICY: &str = include_str!("../../config/dev/policy.json");
 
 /// Why a configuration was refused; `rolegate config check` prints it as it is.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -90,7 +90,14 @@ pub(crate) fn load_statements(
 impl PolicyMapper {
     /// The first load: any error stops the broker from starting.
     pub fn load(config: &Config) -> Result<Self, LoadError> {
-        let statements = load_statements(&config.policy_files, &config.maps, &config.roles)?;
+        let mut statements = load_statements(&config.policy_files, &config.maps, &config.roles)?;
+        // The embedded dev config (it has no file to reload) brings its own administrators.
+        if config.dev && config.source.is_none() {
+            statements.extend(parse_document(
+                "config/dev/policy.json (embedded)",
+                crate::config::DEV_POLICY,
+            )?);
+        }
         let status = PolicyStatus {
             statements: statements.len(),
             files: config.policy_files.len(),

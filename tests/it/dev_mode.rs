@@ -65,6 +65,38 @@ async fn serve_dev_works_as_its_banner_says_and_never_logs_secrets() {
     let creds: Value = res.json().await.unwrap();
     assert_dev_alice_session(&caller_identity_arn(&moto.url, &creds).await);
 
+    // The embedded dev policy makes alice (sre) an administrator of sessions; bob is not one.
+    let all: Value = http
+        .get(format!("{}/api/v1/sessions?all=true", broker.url))
+        .bearer_auth(&id_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["sessions"].as_array().unwrap().len(), 1, "{all}");
+    let bob: Value = http
+        .post(format!("{}/dev-idp/token", broker.url))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "bob"),
+            ("password", "x"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let res = http
+        .get(format!("{}/api/v1/sessions?all=true", broker.url))
+        .bearer_auth(bob["id_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "bob administers nothing");
+
     // The dev IdP refuses unknown users with a hint.
     let res = http
         .post(format!("{}/dev-idp/token", broker.url))
