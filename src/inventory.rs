@@ -49,6 +49,9 @@ pub(crate) struct IssuedSession {
     pub revoked_at: Option<i64>,
     #[serde(default)]
     pub revoked_by: Option<String>,
+    /// The reason the revocation gave.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_reason: Option<String>,
 }
 
 impl IssuedSession {
@@ -75,6 +78,7 @@ impl IssuedSession {
             reason: self.reason.as_deref(),
             revoked_at: self.revoked_at.map(at),
             revoked_by: self.revoked_by.as_deref(),
+            revoked_reason: self.revoked_reason.as_deref(),
         }
     }
 }
@@ -102,6 +106,7 @@ pub(crate) struct SessionView<'a> {
     pub reason: Option<&'a str>,
     pub revoked_at: Option<String>,
     pub revoked_by: Option<&'a str>,
+    pub revoked_reason: Option<&'a str>,
 }
 
 /// Which sessions a listing is about.
@@ -128,8 +133,8 @@ pub(crate) struct Inventory {
 pub(crate) enum ListError {
     /// Another person's or a role's sessions, without `rolegate:ListSessions` on the role.
     #[error(
-        "listing other people's or a role's sessions needs rolegate:ListSessions on the role, \
-         which no statement grants you"
+        "listing other people's or a role's sessions needs rolegate:ListSessions on the role \
+         (and it must be a role of the catalogue), which no statement grants you"
     )]
     NotPermitted,
     /// `user` is not `IDP:SUBJECT`.
@@ -219,6 +224,7 @@ impl Inventory {
         sessions: &[IssuedSession],
         at: i64,
         by: &str,
+        reason: &str,
     ) -> Result<(), StoreError> {
         use futures_util::{StreamExt, TryStreamExt};
         let now = self.clock.unix();
@@ -234,6 +240,7 @@ impl Inventory {
                         if rec.revoked_at.is_none() {
                             rec.revoked_at = Some(at);
                             rec.revoked_by = Some(by.to_string());
+                            rec.revoked_reason = Some(reason.to_string());
                         }
                         serde_json::to_vec(&rec).ok()
                     })

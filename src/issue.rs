@@ -200,6 +200,7 @@ impl Issuance {
             reason: r.reason.map(str::to_string),
             revoked_at: None,
             revoked_by: None,
+            revoked_reason: None,
         };
         self.inventory.record(&session).await.map_err(|e| {
             tracing::error!(error = %e, role = %session.role_arn, "session not recorded: credentials withheld");

@@ -62,7 +62,7 @@ pub(crate) enum RevokeError {
 /// What a revocation did, as the API answers it.
 #[derive(Debug, serde::Serialize)]
 pub(crate) struct Outcome {
-    /// Live sessions marked revoked.
+    /// Live sessions this revocation marked revoked (not those revoked before).
     pub revoked: usize,
     pub revoked_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -184,9 +184,12 @@ impl Revoker {
             described,
             ..
         } = self.resolve(&rights, &target, freeze.is_some()).await?;
+        // Sessions revoked before stay in the scope (their roles' Deny is written again, which
+        // retries a write that failed), but are not counted again.
+        let newly = sessions.iter().filter(|s| s.revoked_at.is_none()).count();
         let marker = self.revocations.revoke(&scope, &by, reason, freeze).await?;
         self.inventory
-            .mark_revoked(&sessions, marker.at, &by)
+            .mark_revoked(&sessions, marker.at, &by, reason)
             .await?;
         let shares = per_role(&sessions, &marker, &scope);
         let arns: Vec<String> = shares.iter().map(|r| r.arn.clone()).collect();
@@ -211,11 +214,11 @@ impl Revoker {
             reason,
             revoked_at: &at,
             frozen_until: frozen.as_deref(),
-            sessions: sessions.len(),
+            sessions: newly,
             roles: &arns,
         });
         Ok(Outcome {
-            revoked: sessions.len(),
+            revoked: newly,
             revoked_at: at,
             frozen_until: frozen,
             roles,

@@ -27,6 +27,11 @@ const LEASE: Duration = Duration::from_secs(60);
 /// How long to wait for another replica's lease on the same role.
 const LEASE_WAIT: Duration = Duration::from_secs(20);
 
+/// What to do with a Deny the broker could not write: merge, never replace — the role's
+/// policy may hold earlier revocations the broker cannot see from here.
+const APPLY_BY_HAND: &str = "add the statement below to the role's inline policy \
+     rolegate-revocations, keeping the statements already in it";
+
 /// One role's share of a revocation.
 #[derive(Debug, Clone)]
 pub(crate) struct RoleRevocation {
@@ -73,10 +78,7 @@ impl AwsSide {
                 .iter()
                 .map(|r| RoleWrite {
                     written_at: None,
-                    error: Some(format!(
-                        "not written: {why}; apply `policy` as the role's inline policy \
-                         {POLICY_NAME}"
-                    )),
+                    error: Some(format!("{why}; {APPLY_BY_HAND}")),
                     policy: r.document(),
                 })
                 .collect(),

@@ -124,6 +124,8 @@ pub(crate) struct Row {
 pub(crate) struct Revoked {
     pub by: String,
     pub at: When,
+    /// The reason the revocation gave.
+    pub why: Option<String>,
 }
 
 fn account_of(arn: &str) -> &str {
@@ -181,6 +183,7 @@ pub(crate) fn rows(
                 revoked: s.revoked_at.map(|at| Revoked {
                     by: s.revoked_by.clone().unwrap_or_else(|| "?".into()),
                     at: when(at, now),
+                    why: s.revoked_reason.clone(),
                 }),
                 actions,
             }
@@ -425,6 +428,7 @@ mod tests {
             reason: Some(HOSTILE.into()),
             revoked_at: Some(1_796_641_189),
             revoked_by: Some(HOSTILE.into()),
+            revoked_reason: Some(HOSTILE.into()),
         }
     }
 

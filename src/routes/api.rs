@@ -262,7 +262,7 @@ struct SessionsQuery {
     /// `revoked`: list revoked sessions too (they stay in the inventory until they expire).
     include: Option<String>,
     /// `true`: every session on the roles where the caller has `rolegate:ListSessions`.
-    all: Option<bool>,
+    all: Option<String>,
 }
 
 /// `{"sessions": [...]}`, the soonest to expire first: the caller's own live AWS sessions, or
@@ -286,15 +286,25 @@ async fn sessions(
         }
     };
     let ctx = caller.context(&state);
-    let listed = match q.all {
-        Some(true) if q.user.is_none() && q.role.is_none() => inventory.visible_all(&ctx).await?,
-        Some(true) => {
+    let all = match q.all.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_request",
+                format!("all: `{other}`; use true or false"),
+            ));
+        }
+    };
+    let listed = match all {
+        true if q.user.is_none() && q.role.is_none() => inventory.visible_all(&ctx).await?,
+        true => {
             return Err(ApiError::bad_request(
                 "invalid_request",
                 "all: alone; user and role already narrow the listing",
             ));
         }
-        _ => {
+        false => {
             inventory
                 .visible(&ctx, q.user.as_deref(), q.role.as_deref())
                 .await?

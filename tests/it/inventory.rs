@@ -120,7 +120,11 @@ async fn recorded_and_listed_to_their_owner(app: &TestApp) {
             "{e}"
         );
     }
-    for (q, says) in [("?colour=red", "colour"), ("?include=expired", "revoked")] {
+    for (q, says) in [
+        ("?colour=red", "colour"),
+        ("?include=expired", "revoked"),
+        ("?all=yes", "true or false"),
+    ] {
         let res = sessions(app, &bob, q).await;
         assert_eq!(res.status(), 400, "{q} is refused");
         let e: Value = res.json().await.unwrap();

@@ -124,7 +124,17 @@ async fn revoking_a_user_ends_theirs_only_until_they_sign_in_again() {
     for s in listed["sessions"].as_array().unwrap() {
         assert_eq!(s["revoked_by"], "web:alice", "{s}");
         assert_eq!(s["revoked_at"], out["revoked_at"]);
+        assert_eq!(s["revoked_reason"], "INC-1 laptop stolen", "{s}");
     }
+    // Revoked again: nothing more ends (the Deny is computed again, which retries a failed
+    // write), and the first revocation's who, when and why stay.
+    let again: Value = revoke(&app, &alice, json!({"user": "web:bob", "reason": "INC-1b"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["revoked"], 0, "{again}");
+    assert_eq!(again["roles"].as_array().unwrap().len(), 1, "{again}");
     // Signed in again (a token authenticated after the revocation): served.
     next_second().await;
     let bob_again = p.idp.id_token("rolegate", "bob");

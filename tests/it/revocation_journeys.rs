@@ -274,6 +274,29 @@ async fn the_kill_switch_ends_every_session_freezes_issuing_and_reports_each_rol
     assert!(text(&out).1.contains("rolegate:RevokeSessions"));
     assert_success(&carol.renew("prod-readonly"), "still served");
 
+    // A role's revocation keeps Carol's CLI sign-in but refuses the role until she
+    // authenticates again, and says how.
+    let out = alice.run(&[
+        "sessions",
+        "revoke",
+        "--role",
+        "prod-readonly",
+        "--reason",
+        "INC-44",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{:?}", text(&out));
+    assert!(
+        text(&out).0.contains("Ended 2 session(s)"),
+        "{:?}",
+        text(&out)
+    );
+    let out = carol.renew("prod-readonly");
+    let why = text(&out).1;
+    assert!(
+        why.contains("INC-44") && why.contains("rolegate login --force"),
+        "{why}"
+    );
+
     let out = alice.run(&[
         "sessions", "revoke", "--all", "--freeze", "1h", "--reason", "INC-45",
     ]);
@@ -283,7 +306,8 @@ async fn the_kill_switch_ends_every_session_freezes_issuing_and_reports_each_rol
         Some(3),
         "broker side done, AWS side not: {stderr}"
     );
-    assert!(stdout.contains("Ended 3 session(s)"), "{stdout}");
+    // Alice's admin session; Carol's, revoked with the role already, are not counted again.
+    assert!(stdout.contains("Ended 1 session(s)"), "{stdout}");
     assert!(
         stdout.contains("Nothing is issued in this scope until"),
         "{stdout}"
@@ -293,7 +317,7 @@ async fn the_kill_switch_ends_every_session_freezes_issuing_and_reports_each_rol
     }
     assert!(stdout.contains("write_iam = false"), "{stdout}");
     assert!(
-        stdout.contains("Inline policy rolegate-revocations to apply on")
+        stdout.contains("The Deny to add to the inline policy rolegate-revocations of")
             && stdout.contains("aws:TokenIssueTime"),
         "{stdout}"
     );

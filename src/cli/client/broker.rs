@@ -112,10 +112,17 @@ async fn answer(broker: &Url, r: reqwest::Response) -> Result<Answer> {
             "the broker at {broker} answered HTTP {status}; is that the right URL?"
         )));
     }
+    let error = body["error"].as_str().unwrap_or("error").to_string();
+    let mut description = body["error_description"].as_str().unwrap_or("").to_string();
+    // The CLI's sign-in is still valid, so plain `rolegate login` would say "already signed
+    // in": a revocation on a role asks for a new authentication at the IdP.
+    if error == "session_revoked" && description.contains("sign in at your identity provider") {
+        description.push_str(" (`rolegate login --force` signs you in again)");
+    }
     Ok(Answer::Refused(Refused {
         status,
-        error: body["error"].as_str().unwrap_or("error").to_string(),
-        description: body["error_description"].as_str().unwrap_or("").to_string(),
+        error,
+        description,
     }))
 }
 

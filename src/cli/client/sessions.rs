@@ -145,7 +145,7 @@ fn print_revocation(v: &Value) {
                     at(&r["written_at"])
                 )
             } else {
-                text(&r["error"])
+                format!("not written: {}", text(&r["error"]))
             };
             vec![text(&r["arn"]), side]
         })
@@ -154,7 +154,8 @@ fn print_revocation(v: &Value) {
     print_table(&["ROLE", "AWS SIDE"], &rows);
     for r in roles.iter().filter(|r| r["written"] != true) {
         println!(
-            "\nInline policy rolegate-revocations to apply on {}:\n{}",
+            "\nThe Deny to add to the inline policy rolegate-revocations of {} (keep the \
+             statements already there):\n{}",
             text(&r["arn"]),
             serde_json::to_string_pretty(&r["policy"]).unwrap_or_default()
         );
@@ -178,7 +179,11 @@ fn row(s: &Value, now: i64) -> Vec<String> {
     );
     let mut state = expires;
     if s["revoked_at"].is_string() {
-        state = format!("revoked by {}", text("revoked_by"));
+        let why = s["revoked_reason"]
+            .as_str()
+            .map(|r| format!(" ({})", for_terminal(r)))
+            .unwrap_or_default();
+        state = format!("{state}; revoked by {}{why}", text("revoked_by"));
     }
     vec![
         format!("{}:{}", text("idp"), text("subject")),
