@@ -493,6 +493,25 @@ fn parse_duration(s: &str) -> Result<u64, BadDuration> {
         })
 }
 
+/// `rolegate sessions --json | head`: once the reader goes away, `println!` panics with a
+/// broken pipe. That is the reader's choice, not a bug to report with a backtrace: exit as a
+/// process killed by SIGPIPE would (141), silently. Any other panic keeps the default report.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 /// The command tree, with `--help` listing the commands in their two groups.
 fn command() -> clap::Command {
     let cmd = Cli::command();
@@ -614,6 +633,7 @@ enum VerifyCommand {
 
 /// The `rolegate` command: parses the arguments, runs the command, returns its exit code.
 pub fn run() -> ExitCode {
+    quiet_on_closed_stdout();
     let cli = Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|e| e.exit());
     // The engineer's build gives reqwest's rustls its crypto (ring); the broker's build has
     // reqwest's default, aws-lc-rs, the provider jsonwebtoken and the AWS SDK use too.

@@ -282,3 +282,21 @@ fn lint_of_a_file_that_does_not_load_names_file_and_path() {
         "{err}"
     );
 }
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly_not_with_a_panic() {
+    // `rolegate … | head`: the reader is gone before the first line is written.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"))
+        .args(["policy", "lint", "--config", "config/example.toml"])
+        .current_dir(root())
+        .env("RUST_BACKTRACE", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(141), "{err}");
+}
