@@ -49,10 +49,12 @@ Development mode: memory store, built-in dev IdP (users alice, bob, carol; no pa
 
   In a browser: open {url}/ and sign in as alice (groups eng, sre: both roles), bob (eng) or
   carol (sales: no role). Credentials come from the local STS emulator; Console needs real AWS.
+  alice also administers sessions: {url}/admin/sessions lists everyone's and ends them.
 
   From a terminal (the CLI is this same binary), as an engineer would:
      export PATH="{bin_dir}:$PATH"
      rolegate login --broker {url}        # Allow in the browser; --device prints a code instead
+     rolegate status                      # who you are, until when, what is cached
      rolegate credentials dev-readonly    # what the AWS CLI runs as credential_process
      rolegate setup --write               # a profile per role in ~/.aws/config, then:
      aws sts get-caller-identity --profile rolegate-dev-readonly

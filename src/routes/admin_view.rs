@@ -318,7 +318,7 @@ pub(crate) fn confirm<'a>(account: Account<'a>, preview: &Preview) -> ConfirmPag
             "Every session rolegate issued, on every role, for everyone.".into(),
             "Everyone must sign in at their identity provider again before rolegate issues \
              anything more; every browser session and CLI sign-in from before now ends at its \
-             next use."
+             next use — this one, yours, included."
                 .into(),
         ),
     };

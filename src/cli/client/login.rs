@@ -57,7 +57,7 @@ pub(crate) fn run(broker: &Url, device: bool, force: bool) -> Result<()> {
         Answer::Refused(_) => 0,
     };
     eprintln!(
-        "Signed in to {broker} {}. {n} role{} available: `rolegate roles`, then `rolegate setup` to add them to ~/.aws/config.",
+        "Signed in to {broker} {}. {n} role{} available: `rolegate roles`, then `rolegate setup --write` to add them to ~/.aws/config.",
         super::when::until(saved.refresh_expires_at, profile::now()),
         if n == 1 { "" } else { "s" }
     );
