@@ -13,7 +13,8 @@
 #      in the same run. Reported: both times and the speed-up over one role at a time.
 #
 #   scripts/bench/inventory.sh          # env: DURATION=10 ROUNDS=2 SESSIONS=10000 ROLES=50 RUNS=20
-#   PHASES=admin scripts/bench/inventory.sh   # listing and revoking only (PHASES=issue: part 1 only)
+#   PHASES=admin scripts/bench/inventory.sh   # listing and revoking only (PHASES=issue: part 1 only;
+#                                             # STORES="memory redis" by default, redis only when smoking)
 #   SMOKE=1 scripts/bench/inventory.sh  # end to end in seconds, measures nothing
 #
 # Writes $CARGO_TARGET_DIR/bench-results/inventory.json; the last line is the verdict.
@@ -23,8 +24,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
 LOG_DIR=$OUT_DIR/inventory-logs
 DURATION=${DURATION:-$([[ $SMOKE == 1 ]] && echo 1 || echo 10)}
 ROUNDS=${ROUNDS:-$([[ $SMOKE == 1 ]] && echo 1 || echo 2)}
-SESSIONS=${SESSIONS:-$([[ $SMOKE == 1 ]] && echo 200 || echo 10000)}
-ROLES=${ROLES:-$([[ $SMOKE == 1 ]] && echo 5 || echo 50)}
+SESSIONS=${SESSIONS:-$([[ $SMOKE == 1 ]] && echo 50 || echo 10000)}
+ROLES=${ROLES:-$([[ $SMOKE == 1 ]] && echo 3 || echo 50)}
+# A smoke run starts the Redis pair only: the memory pair runs the same code path.
+STORES=${STORES:-$([[ $SMOKE == 1 ]] && echo redis || echo "memory redis")}
 RUNS=${RUNS:-$([[ $SMOKE == 1 ]] && echo 2 || echo 20)}
 PHASES=${PHASES:-issue,admin}
 TARGET_OVERHEAD_PCT=10
@@ -95,7 +98,7 @@ LUA=$ROOT/scripts/bench/credentials.lua
 declare -A BEST=([memory-on]=0 [memory-off]=0 [redis-on]=0 [redis-off]=0)
 [[ ,$PHASES, == *,issue,* ]] || ROUNDS=0
 for round in $(seq 1 "$ROUNDS"); do
-    for store in memory redis; do
+    for store in $STORES; do
         for inventory in on off; do
             name=$store-$inventory
             port=$(free_port)
@@ -105,7 +108,7 @@ for round in $(seq 1 "$ROUNDS"); do
                 -H 'Content-Type: application/json' -d '{"role":"dev-readonly"}' \
                 "http://127.0.0.1:$port/api/v1/credentials")
             [[ $code == 200 ]] || { echo "$BENCH: $name: credentials answered $code" >&2; cat "$LOG_DIR/$name.log" >&2; exit 1; }
-            wrk -t1 -c32 -d1s -s "$LUA" "http://127.0.0.1:$port/api/v1/credentials" >/dev/null
+            [[ $SMOKE == 1 ]] || wrk -t1 -c32 -d1s -s "$LUA" "http://127.0.0.1:$port/api/v1/credentials" >/dev/null
             echo "== round $round: $name, wrk -t1 -c32 -d${DURATION}s" >&2
             out=$(wrk -t1 -c32 "-d${DURATION}s" -s "$LUA" "http://127.0.0.1:$port/api/v1/credentials")
             echo "$out" >"$LOG_DIR/wrk-$name-$round.txt"
@@ -193,7 +196,7 @@ fi
 LIST_MS=$(jq '.list.median_ms' <<<"$admin")
 echo
 printf '%-8s %14s %14s %10s\n' store "on req/s" "off req/s" overhead
-printf '%-8s %14.0f %14.0f %9s%%\n' memory "${BEST[memory-on]}" "${BEST[memory-off]}" "$MEM_OVERHEAD"
+[[ $STORES == *memory* ]] && printf '%-8s %14.0f %14.0f %9s%%\n' memory "${BEST[memory-on]}" "${BEST[memory-off]}" "$MEM_OVERHEAD"
 printf '%-8s %14.0f %14.0f %9s%%\n' redis "${BEST[redis-on]}" "${BEST[redis-off]}" "$REDIS_OVERHEAD"
 echo "(best of $ROUNDS interleaved rounds, wrk -t1 -c32 -d${DURATION}s; target: overhead < ${TARGET_OVERHEAD_PCT} %)"
 jq -r '"listing \(.list.sessions) sessions (\(.list.bytes) bytes): median \(.list.median_ms) ms, p95 \(.list.p95_ms) ms (GET /api/v1/roles, same caller: median \(.roles_baseline.median_ms) ms); issued them at \(.issue.per_second)/s",
