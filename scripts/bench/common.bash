@@ -77,3 +77,64 @@ verdict() {
     [[ $SMOKE == 1 ]] && smoke=' [smoke run: dev build, shortest durations; checks the script, measures nothing]'
     echo "$BENCH: verdict: $word: $*$smoke"
 }
+
+# --- Peers the load scripts share ------------------------------------------------------------
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# Every process a script starts goes in PIDS (`PIDS+=($!)`) and is stopped when it exits.
+PIDS=()
+stop_started() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+stop_started_on_exit() {
+    trap stop_started EXIT
+    trap 'exit 130' INT TERM
+}
+
+# redis-server without persistence, and examples/fast_sts (a canned STS): REDIS_PORT, STS_PORT.
+start_redis() {
+    REDIS_PORT=$(free_port)
+    redis-server --port "$REDIS_PORT" --save '' --appendonly no >"$LOG_DIR/redis.log" 2>&1 &
+    PIDS+=($!)
+}
+start_fast_sts() {
+    STS_PORT=$(free_port)
+    "$BIN_DIR/examples/fast_sts" --port "$STS_PORT" --workers 1 >"$LOG_DIR/fast_sts.log" 2>&1 &
+    PIDS+=($!)
+}
+
+# wait_ready PORT LOG: until the broker's /readyz answers 200 (30 s), else its log and exit 1.
+wait_ready() {
+    local port=$1 log=$2
+    for _ in $(seq 1 150); do
+        [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz") == 200 ]] && return 0
+        sleep 0.2
+    done
+    echo "$BENCH: the broker on :$port is not ready after 30 s; its log:" >&2
+    cat "$log" >&2
+    exit 1
+}
+
+# The environment of a `serve --dev` broker whose IdP `dev` is an ordinary OIDC IdP with the test
+# RSA key's JWKS (the tokens of rs256_token), fast_sts as STS and the per-person limit out of the
+# way. Usage: env "${DEV_BROKER_ENV[@]}" ROLEGATE_SERVER__LISTEN=… rolegate serve --dev
+dev_broker_env() {
+    DEV_BROKER_ENV=(ROLEGATE_IDP__0__KIND=oidc ROLEGATE_IDP__0__ISSUER=https://bench.rolegate.test
+        ROLEGATE_IDP__0__CLIENT_ID=rolegate "ROLEGATE_IDP__0__JWKS_FILE=$ROOT/tests/fixtures/jwt/jwks.json"
+        "ROLEGATE_AWS__PARTITIONS__AWS__STS_ENDPOINT=http://127.0.0.1:$STS_PORT"
+        ROLEGATE_LIMITS__CREDENTIALS_PER_MINUTE=100000000
+        AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench RUST_LOG=warn)
+}
+
+# rs256_token SUB GROUPS [SECONDS]: an ID token of that IdP, signed with the test IdP's RSA key
+# (tests/support/oidc-idp/rsa-1.pem); GROUPS comma-separated; valid SECONDS (3600).
+rs256_token() {
+    node -e '
+        const c = require("crypto"), fs = require("fs"), now = Math.floor(Date.now() / 1000);
+        const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+        const [key, sub, groups, secs] = process.argv.slice(1);
+        const input = b64({alg: "RS256", kid: "rsa-1", typ: "JWT"}) + "." + b64({iss: "https://bench.rolegate.test",
+            aud: "rolegate", sub, preferred_username: sub, email: sub + "@example.com", email_verified: true,
+            groups: groups.split(","), iat: now, exp: now + Number(secs)});
+        process.stdout.write(input + "." + c.sign("sha256", Buffer.from(input), fs.readFileSync(key)).toString("base64url"));
+    ' "$ROOT/tests/support/oidc-idp/rsa-1.pem" "$1" "$2" "${3:-3600}"
+}

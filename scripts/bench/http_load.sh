@@ -39,10 +39,6 @@ mkdir -p "$LOG_DIR"
 echo "== ${CARGO_BUILD[*]} --bin rolegate --example fast_sts" >&2
 "${CARGO_BUILD[@]}" --bin rolegate --example fast_sts >&2
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 STS_PID='' BROKER_PID='' SAMPLER_PID=''
 cleanup() {
     local pid
@@ -100,15 +96,7 @@ IDLE_RSS_KB=$(rss_kb "$BROKER_PID" VmRSS)
 
 if [[ $IDP == rs256 ]]; then
     # Signed with the test IdP's RSA key (tests/support/oidc-idp/rsa-1.pem), valid for an hour.
-    TOKEN=$(node -e '
-        const c = require("crypto"), fs = require("fs"), now = Math.floor(Date.now() / 1000);
-        const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
-        const input = b64({alg: "RS256", kid: "rsa-1", typ: "JWT"}) + "." + b64({iss: "https://bench.rolegate.test",
-            aud: "rolegate", sub: "bench-alice", preferred_username: "alice", email: "alice@example.com",
-            email_verified: true, groups: ["eng", "sre"], iat: now, exp: now + 3600});
-        const key = fs.readFileSync(process.argv[1]);
-        process.stdout.write(input + "." + c.sign("sha256", Buffer.from(input), key).toString("base64url"));
-    ' "$ROOT/tests/support/oidc-idp/rsa-1.pem")
+    TOKEN=$(rs256_token bench-alice eng,sre)
 else
     TOKEN=$(curl -sf -d grant_type=password -d username=alice -d password=x "$BASE/dev-idp/token" |
         jq -r '.id_token')

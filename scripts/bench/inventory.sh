@@ -40,41 +40,10 @@ mkdir -p "$LOG_DIR"
 echo "== ${CARGO_BUILD[*]} --bin rolegate --example fast_sts" >&2
 "${CARGO_BUILD[@]}" --bin rolegate --example fast_sts >&2
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-REDIS_PORT=$(free_port)
-redis-server --port "$REDIS_PORT" --save '' --appendonly no >"$LOG_DIR/redis.log" 2>&1 &
-PIDS+=($!)
-STS_PORT=$(free_port)
-"$BIN_DIR/examples/fast_sts" --port "$STS_PORT" --workers 1 >"$LOG_DIR/fast_sts.log" 2>&1 &
-PIDS+=($!)
-
-wait_ready() {
-    local port=$1 log=$2
-    for _ in $(seq 1 150); do
-        [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz") == 200 ]] && return 0
-        sleep 0.2
-    done
-    echo "$BENCH: broker on $port not ready; its log:" >&2
-    cat "$log" >&2
-    exit 1
-}
-
-# Signed with the test IdP's RSA key, valid an hour: sub and groups as given.
-token() {
-    node -e '
-        const c = require("crypto"), fs = require("fs"), now = Math.floor(Date.now() / 1000);
-        const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
-        const input = b64({alg: "RS256", kid: "rsa-1", typ: "JWT"}) + "." + b64({iss: "https://bench.rolegate.test",
-            aud: "rolegate", sub: process.argv[2], groups: process.argv[3].split(","), iat: now, exp: now + 3600});
-        const key = fs.readFileSync(process.argv[1]);
-        process.stdout.write(input + "." + c.sign("sha256", Buffer.from(input), key).toString("base64url"));
-    ' "$ROOT/tests/support/oidc-idp/rsa-1.pem" "$1" "$2"
-}
+stop_started_on_exit
+start_redis
+start_fast_sts
+dev_broker_env
 
 # --- 1. issuance, inventory on vs off ------------------------------------------------------------
 # A `serve --dev` broker on `port`: store (memory|redis), inventory (on|off).
@@ -82,17 +51,12 @@ start_dev_broker() {
     local name=$1 port=$2 store=$3 inventory=$4 extra=()
     [[ $store == redis ]] && extra+=(ROLEGATE_STORE__BACKEND=redis "ROLEGATE_STORE__REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0")
     [[ $inventory == off ]] && extra+=(ROLEGATE_BENCH_NO_INVENTORY=1)
-    env "${extra[@]}" ROLEGATE_IDP__0__KIND=oidc ROLEGATE_IDP__0__ISSUER=https://bench.rolegate.test \
-        ROLEGATE_IDP__0__CLIENT_ID=rolegate ROLEGATE_IDP__0__JWKS_FILE="$ROOT/tests/fixtures/jwt/jwks.json" \
-        ROLEGATE_SERVER__LISTEN=127.0.0.1:$port \
-        ROLEGATE_AWS__PARTITIONS__AWS__STS_ENDPOINT=http://127.0.0.1:$STS_PORT \
-        ROLEGATE_LIMITS__CREDENTIALS_PER_MINUTE=100000000 \
-        AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench RUST_LOG=warn \
+    env "${DEV_BROKER_ENV[@]}" "${extra[@]}" ROLEGATE_SERVER__LISTEN=127.0.0.1:$port \
         "$BIN_DIR/rolegate" serve --dev >"$LOG_DIR/$name.log" 2>&1 &
     echo $!
 }
 
-TOKEN=$(token bench-alice eng,sre)
+TOKEN=$(rs256_token bench-alice eng,sre)
 export ROLEGATE_TOKEN=$TOKEN ROLEGATE_ROLE=dev-readonly
 LUA=$ROOT/scripts/bench/credentials.lua
 declare -A BEST=([memory-on]=0 [memory-off]=0 [redis-on]=0 [redis-off]=0)
@@ -183,8 +147,8 @@ AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench RUST_LOG=warn \
 PIDS+=($!)
 wait_ready "$ADMIN_PORT" "$LOG_DIR/admin-broker.log"
 TOKENS=$LOG_DIR/tokens.json
-jq -n --arg admin "$(token admin eng,sre)" --arg lister "$(token lister eng)" \
-    --arg carol "$(token carol eng)" --arg dave "$(token dave eng)" \
+jq -n --arg admin "$(rs256_token admin eng,sre)" --arg lister "$(rs256_token lister eng)" \
+    --arg carol "$(rs256_token carol eng)" --arg dave "$(rs256_token dave eng)" \
     '{admin: $admin, lister: $lister, carol: $carol, dave: $dave}' >"$TOKENS"
 echo "== listing $SESSIONS sessions ($RUNS runs) and revoking a person on $ROLES roles" >&2
 admin=$("$PY" "$ROOT/scripts/bench/inventory_admin.py" --base "http://127.0.0.1:$ADMIN_PORT" \

@@ -29,18 +29,10 @@ mkdir -p "$LOG_DIR"
 echo "== ${CARGO_BUILD[*]} --bin rolegate --example fast_sts" >&2
 "${CARGO_BUILD[@]}" --bin rolegate --example fast_sts >&2
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-REDIS_PORT=$(free_port)
-redis-server --port "$REDIS_PORT" --save '' --appendonly no >"$LOG_DIR/redis.log" 2>&1 &
-PIDS+=($!)
-STS_PORT=$(free_port)
-"$BIN_DIR/examples/fast_sts" --port "$STS_PORT" --workers 1 >"$LOG_DIR/fast_sts.log" 2>&1 &
-PIDS+=($!)
+stop_started_on_exit
+start_redis
+start_fast_sts
+dev_broker_env
 
 # A broker on `port` with `store` (redis|memory): the dev config with the test RSA IdP (as
 # scripts/bench/http_load.sh), fast_sts as STS and limits out of the way.
@@ -49,34 +41,18 @@ start_broker() {
     if [[ $store == redis ]]; then
         extra=(ROLEGATE_STORE__BACKEND=redis ROLEGATE_STORE__REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0)
     fi
-    env "${extra[@]}" ROLEGATE_IDP__0__KIND=oidc ROLEGATE_IDP__0__ISSUER=https://bench.rolegate.test \
-        ROLEGATE_IDP__0__CLIENT_ID=rolegate ROLEGATE_IDP__0__JWKS_FILE="$ROOT/tests/fixtures/jwt/jwks.json" \
-        ROLEGATE_SERVER__LISTEN=127.0.0.1:$port \
-        ROLEGATE_AWS__PARTITIONS__AWS__STS_ENDPOINT=http://127.0.0.1:$STS_PORT \
-        ROLEGATE_LIMITS__CREDENTIALS_PER_MINUTE=100000000 \
-        AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench RUST_LOG=warn \
+    env "${DEV_BROKER_ENV[@]}" "${extra[@]}" ROLEGATE_SERVER__LISTEN=127.0.0.1:$port \
         "$BIN_DIR/rolegate" serve --dev >"$LOG_DIR/$name.log" 2>&1 &
     PIDS+=($!)
     eval "${name}_PID=$!"
-    for _ in $(seq 1 150); do
-        [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz") == 200 ]] && return 0
-        sleep 0.2
-    done
-    echo "$BENCH: broker $name not ready; its log:" >&2; cat "$LOG_DIR/$name.log" >&2; exit 1
+    wait_ready "$port" "$LOG_DIR/$name.log"
 }
 A_PORT=$(free_port) B_PORT=$(free_port) M_PORT=$(free_port)
 start_broker A "$A_PORT" redis
 start_broker B "$B_PORT" redis
 start_broker M "$M_PORT" memory
 
-TOKEN=$(node -e '
-    const c = require("crypto"), fs = require("fs"), now = Math.floor(Date.now() / 1000);
-    const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
-    const input = b64({alg: "RS256", kid: "rsa-1", typ: "JWT"}) + "." + b64({iss: "https://bench.rolegate.test",
-        aud: "rolegate", sub: "bench-alice", preferred_username: "alice", email: "alice@example.com",
-        email_verified: true, groups: ["eng", "sre"], iat: now, exp: now + 7200});
-    process.stdout.write(input + "." + c.sign("sha256", Buffer.from(input), fs.readFileSync(process.argv[1])).toString("base64url"));
-' "$ROOT/tests/support/oidc-idp/rsa-1.pem")
+TOKEN=$(rs256_token bench-alice eng,sre 7200)
 export ROLEGATE_TOKEN=$TOKEN ROLEGATE_ROLE=dev-readonly
 LUA=$ROOT/scripts/bench/credentials.lua
 for port in "$A_PORT" "$B_PORT" "$M_PORT"; do
