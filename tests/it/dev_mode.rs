@@ -7,7 +7,7 @@ use crate::common;
 
 use common::app::caller_identity_arn;
 use common::cli::{self, assert_success};
-use common::dev_broker::{start, start_with, wait_ready};
+use common::dev_broker::{password_grant, start, start_with, wait_ready};
 use common::peers::Moto;
 use common::web;
 use serde_json::Value;
@@ -28,16 +28,8 @@ async fn serve_dev_works_as_its_banner_says_and_never_logs_secrets() {
     assert!(banner.contains("/api/v1/credentials"), "{banner}");
 
     // Step 1 of the banner: a token from the dev IdP (a password grant).
-    let token: Value = http
-        .post(format!("{}/dev-idp/token", broker.url))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", "alice"),
-            ("password", "x"),
-        ])
-        .send()
+    let token: Value = password_grant(&http, &broker, "alice")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -76,16 +68,8 @@ async fn serve_dev_works_as_its_banner_says_and_never_logs_secrets() {
         .await
         .unwrap();
     assert_eq!(all["sessions"].as_array().unwrap().len(), 1, "{all}");
-    let bob: Value = http
-        .post(format!("{}/dev-idp/token", broker.url))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", "bob"),
-            ("password", "x"),
-        ])
-        .send()
+    let bob: Value = password_grant(&http, &broker, "bob")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -98,16 +82,7 @@ async fn serve_dev_works_as_its_banner_says_and_never_logs_secrets() {
     assert_eq!(res.status(), 403, "bob administers nothing");
 
     // The dev IdP refuses unknown users with a hint.
-    let res = http
-        .post(format!("{}/dev-idp/token", broker.url))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", "mallory"),
-            ("password", "x"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let res = password_grant(&http, &broker, "mallory").await;
     assert_eq!(res.status(), 400);
     assert!(res.text().await.unwrap().contains("alice"));
 

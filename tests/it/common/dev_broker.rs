@@ -106,3 +106,20 @@ pub(crate) async fn dev_session(http: &reqwest::Client, b: &Broker, user: &str) 
         .unwrap();
     super::web::cookie_pair(&done, "rolegate_session").expect("a session after the dev IdP")
 }
+
+/// The dev IdP's password grant for `user` (any password), as the banner's curl line sends it.
+pub(crate) async fn password_grant(
+    http: &reqwest::Client,
+    b: &Broker,
+    user: &str,
+) -> reqwest::Response {
+    http.post(format!("{}/dev-idp/token", b.url))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", user),
+            ("password", "x"),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
