@@ -12,3 +12,17 @@ export function launch(executablePath = process.env.CHROMIUM || '/usr/bin/chromi
       '--disable-dev-shm-usage'],
   });
 }
+
+// A journey that failed: its error, a full-page screenshot at `shot`, the page's URL and the
+// start of its HTML on stderr, then the browser closed and exit 1.
+export async function failed(err, { browser, page, shot, extra = [] }) {
+  console.error(String(err && err.stack ? err.stack : err));
+  if (page) {
+    await page.screenshot({ path: shot, fullPage: true }).catch(() => {});
+    console.error(`page at failure: ${page.url()}`);
+    console.error((await page.content().catch(() => '')).slice(0, 4000));
+  }
+  for (const line of extra) console.error(line);
+  await browser.close();
+  process.exit(1);
+}

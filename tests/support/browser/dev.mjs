@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { launch } from './chromium.mjs';
+import { failed, launch } from './chromium.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -72,12 +72,5 @@ try {
   say();
   await browser.close();
 } catch (err) {
-  console.error(String(err && err.stack ? err.stack : err));
-  if (page) {
-    await page.screenshot({ path: join(args.artifacts, `dev-FAILED-${step}.png`), fullPage: true }).catch(() => {});
-    console.error(`page at failure: ${page.url()}`);
-    console.error((await page.content().catch(() => '')).slice(0, 4000));
-  }
-  await browser.close();
-  process.exit(1);
+  await failed(err, { browser, page, shot: join(args.artifacts, `dev-FAILED-${step}.png`) });
 }

@@ -15,7 +15,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { launch } from './chromium.mjs';
+import { failed, launch } from './chromium.mjs';
 import { atIdp } from './idp.mjs';
 
 const { values: args } = parseArgs({
@@ -285,13 +285,5 @@ try {
   say();
   await browser.close();
 } catch (err) {
-  console.error(String(err && err.stack ? err.stack : err));
-  if (page) {
-    await page.screenshot({ path: join(args.artifacts, `pages-${args.scenario}-FAILED-${step}.png`), fullPage: true }).catch(() => {});
-    console.error(`page at failure: ${page.url()}`);
-    console.error((await page.content().catch(() => '')).slice(0, 4000));
-  }
-  if (problems.length) console.error(`console: ${problems.join('\n')}`);
-  await browser.close();
-  process.exit(1);
+  await failed(err, { browser, page, shot: join(args.artifacts, `pages-${args.scenario}-FAILED-${step}.png`), extra: problems.length ? [`console: ${problems.join('\n')}`] : [] });
 }
