@@ -40,6 +40,19 @@ pub(crate) fn unsigned_secs(secs: i64) -> u64 {
     u64::try_from(secs).unwrap_or(0)
 }
 
+/// The instant of `secs` Unix seconds; 1970 for a negative one (times the broker records are
+/// never before it).
+#[cfg(feature = "server")]
+pub(crate) fn instant_of(secs: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(unsigned_secs(secs))
+}
+
+/// [`rfc3339`] of `secs` Unix seconds.
+#[cfg(feature = "server")]
+pub(crate) fn rfc3339_of(secs: i64) -> String {
+    rfc3339(instant_of(secs))
+}
+
 /// The real time.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;

@@ -8,13 +8,13 @@
 //! never scans the keyspace. All keys share the hash tag `{inventory}`, so on Redis Cluster
 //! they sit in one slot and a record and its index entries are written by one script.
 
-use crate::clock::{Clock, rfc3339};
+use crate::clock::Clock;
 use crate::policy::loader::PolicyMapper;
 use crate::policy::{AdminAction, Mapper, RequestContext};
 use crate::store::{IndexEntry, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 /// One issued AWS session, as recorded and as `GET /api/v1/sessions` shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -57,7 +57,7 @@ pub(crate) struct IssuedSession {
 impl IssuedSession {
     /// The public form: times in RFC 3339, as the README's contract says.
     pub(crate) fn view(&self) -> SessionView<'_> {
-        let at = |secs: i64| rfc3339(UNIX_EPOCH + Duration::from_secs(secs.max(0).unsigned_abs()));
+        let at = crate::clock::rfc3339_of;
         SessionView {
             id: &self.id,
             idp: &self.idp,

@@ -164,9 +164,7 @@ impl Sessions {
             protocol,
             groups: session.identity.groups.len(),
             client_ip: &client_ip,
-            session_ends: &crate::clock::rfc3339(
-                std::time::UNIX_EPOCH + Duration::from_secs(crate::clock::unsigned_secs(deadline)),
-            ),
+            session_ends: &crate::clock::rfc3339_of(deadline),
         });
         Ok(Cookie::build(self.cookie_name(), token)
             .path("/")

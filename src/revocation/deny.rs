@@ -12,10 +12,10 @@
 //! The document is parsed strictly: a statement rolegate did not write is refused, never
 //! silently dropped — it may be someone's Deny.
 
-use crate::clock::{rfc3339, unsigned_secs};
+use crate::clock::rfc3339_of;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 /// The inline policy's name on each role.
 pub(crate) const POLICY_NAME: &str = "rolegate-revocations";
@@ -127,7 +127,7 @@ impl DenyPolicy {
 
 /// The Deny statement of one entry.
 fn statement(before: i64, whom: &Whom) -> Value {
-    let mut condition = json!({ "DateLessThan": { "aws:TokenIssueTime": at_rfc3339(before) } });
+    let mut condition = json!({ "DateLessThan": { "aws:TokenIssueTime": rfc3339_of(before) } });
     if let Whom::Only(ids) = whom {
         condition["StringEquals"] = json!({ "aws:SourceIdentity": ids });
     }
@@ -164,10 +164,6 @@ fn entry_of(s: &Value) -> Option<(i64, Whom)> {
     (statement(before, &whom) == *s).then_some((before, whom))
 }
 
-fn at_rfc3339(unix: i64) -> String {
-    rfc3339(UNIX_EPOCH + Duration::from_secs(unsigned_secs(unix)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,9 +172,7 @@ mod tests {
         Whom::Only(ids.iter().map(ToString::to_string).collect())
     }
 
-    fn at(unix: i64) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(unsigned_secs(unix))
-    }
+    use crate::clock::instant_of as at;
 
     const T: i64 = 1_790_000_000;
 

@@ -219,10 +219,7 @@ impl Revocations {
             if m.frozen_until > now {
                 return Ok(Err(Revoked::Frozen {
                     on,
-                    until: crate::clock::rfc3339(
-                        std::time::UNIX_EPOCH
-                            + Duration::from_secs(crate::clock::unsigned_secs(m.frozen_until)),
-                    ),
+                    until: crate::clock::rfc3339_of(m.frozen_until),
                     reason: m.reason,
                 }));
             }

@@ -12,7 +12,6 @@ use super::preview::{Preview, PreviewScope, RevokeRights};
 use super::writer::{AwsSide, RoleRevocation};
 use super::{Marker, Revocations, RevokeScope};
 use crate::audit::{Audit, SessionsRevoked};
-use crate::clock::rfc3339;
 use crate::inventory::{Inventory, IssuedSession, Scope};
 use crate::policy::RequestContext;
 use crate::policy::loader::PolicyMapper;
@@ -20,7 +19,7 @@ use crate::store::StoreError;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 /// The request body: exactly one of `session_id`, `user`, `idp`, `role`, `all`.
 #[derive(Debug, Deserialize)]
@@ -205,8 +204,9 @@ impl Revoker {
                 policy: w.policy,
             })
             .collect();
-        let at = at_rfc3339(marker.at);
-        let frozen = (marker.frozen_until > 0).then(|| at_rfc3339(marker.frozen_until));
+        let at = crate::clock::rfc3339_of(marker.at);
+        let frozen =
+            (marker.frozen_until > 0).then(|| crate::clock::rfc3339_of(marker.frozen_until));
         self.audit.sessions_revoked(&SessionsRevoked {
             by: &by,
             scope: described.0,
@@ -367,10 +367,6 @@ struct Resolved {
     sessions: Vec<IssuedSession>,
     named: Option<IssuedSession>,
     described: (&'static str, String),
-}
-
-fn at_rfc3339(unix: i64) -> String {
-    rfc3339(UNIX_EPOCH + Duration::from_secs(crate::clock::unsigned_secs(unix)))
 }
 
 /// Each role with revoked sessions, its share of the revocation. The Deny's instant is the

@@ -11,13 +11,13 @@
 use super::deny::{DenyPolicy, POLICY_NAME, Whom};
 use crate::aws::doctor::INLINE_POLICY_LIMIT;
 use crate::aws::iam::{ReadError, iam_client, put_role_policy, read_role};
-use crate::clock::{Clock, rfc3339, unsigned_secs};
+use crate::clock::{Clock, instant_of, rfc3339, rfc3339_of};
 use crate::config::{AwsConfig, StaticCredentials};
 use crate::domain::RoleArn;
 use crate::store::Store;
 use futures_util::StreamExt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// IAM calls in flight at once for one revocation: a kill switch over many roles finishes in
 /// seconds without tripping IAM's request throttling.
@@ -238,10 +238,6 @@ fn iam_chars(text: &str) -> usize {
     text.chars().filter(|c| !c.is_whitespace()).count()
 }
 
-fn at(unix: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(unsigned_secs(unix))
-}
-
 /// The merged document, evaluated by the policy engine before it is written.
 fn prove(
     old: &DenyPolicy,
@@ -261,16 +257,16 @@ fn prove(
         p
     };
     for (issued, identity) in &r.sessions {
-        if !merged.denies(at(*issued), identity) {
+        if !merged.denies(instant_of(*issued), identity) {
             return fail(format!("it does not deny {identity}'s revoked session"));
         }
-        if alone.denies(at(r.before), identity) {
+        if alone.denies(instant_of(r.before), identity) {
             return fail(format!("it would deny {identity}'s next sign-in"));
         }
     }
     if let Whom::Only(ids) = &r.whom {
         let stranger = "rolegate-proof-someone-else";
-        if !ids.contains(stranger) && alone.denies(at(r.before - 1), stranger) {
+        if !ids.contains(stranger) && alone.denies(instant_of(r.before - 1), stranger) {
             return fail("it would deny another person's session".into());
         }
     }
@@ -282,14 +278,13 @@ fn prove(
             Whom::Only(ids) => ids.iter().map(String::as_str).collect(),
         };
         for probe in probes {
-            if !merged.denies(at(before - 1), probe) {
-                return fail(format!("the merge lost the entry of {}", at_text(before)));
+            if !merged.denies(instant_of(before - 1), probe) {
+                return fail(format!(
+                    "the merge lost the entry of {}",
+                    rfc3339_of(before)
+                ));
             }
         }
     }
     Ok(())
-}
-
-fn at_text(unix: i64) -> String {
-    rfc3339(at(unix))
 }

@@ -13,7 +13,6 @@ use crate::revocation::preview::{Preview, PreviewScope, RevokeRights};
 use crate::revocation::request::Outcome;
 use askama::Template;
 use std::collections::BTreeMap;
-use std::time::{Duration, UNIX_EPOCH};
 
 /// Who is signed in, for the header's sign-out form.
 pub(crate) struct Account<'a> {
@@ -29,8 +28,7 @@ pub(crate) struct When {
 }
 
 pub(crate) fn when(at: i64, now: i64) -> When {
-    let datetime =
-        crate::clock::rfc3339(UNIX_EPOCH + Duration::from_secs(crate::clock::unsigned_secs(at)));
+    let datetime = crate::clock::rfc3339_of(at);
     let text = match at - now {
         d if d >= 60 => format!("in {}", span(d)),
         d if d > 0 => "in under a minute".into(),

@@ -15,7 +15,6 @@
 use super::assets::{ASSETS, Assets};
 use super::browser::sign_in_first;
 use super::page::{self, Link, PageError};
-use crate::clock::rfc3339;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::oauth::CliTokens;
@@ -30,7 +29,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -597,7 +596,7 @@ fn shown(svc: &OAuth, r: device::DeviceRequest, typed_here: bool) -> Shown {
     Shown {
         code: typed_here.then(|| device::display(&r.user_code)),
         ip: r.ip.unwrap_or_else(|| "unknown".into()),
-        at: rfc3339(UNIX_EPOCH + Duration::from_secs(crate::clock::unsigned_secs(r.created))),
+        at: crate::clock::rfc3339_of(r.created),
         ago: match now - r.created {
             s if s < 60 => format!("{s} seconds ago"),
             s => format!("{} minutes ago", s / 60),
