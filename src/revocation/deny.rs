@@ -15,7 +15,7 @@
 use crate::clock::rfc3339_of;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// The inline policy's name on each role.
 pub(crate) const POLICY_NAME: &str = "rolegate-revocations";
@@ -79,7 +79,7 @@ impl DenyPolicy {
     /// Drops entries no live session can fall under (older than `max_session` at `now`) and
     /// entries a later one wholly covers.
     pub(crate) fn prune(&mut self, now: i64, max_session: Duration) {
-        let horizon = now.saturating_sub(i64::try_from(max_session.as_secs()).unwrap_or(i64::MAX));
+        let horizon = horizon(now, max_session);
         self.entries.retain(|before, _| *before > horizon);
         // From the latest back: what later entries already deny, an earlier one need not.
         let mut everyone_later = false;
@@ -120,9 +120,16 @@ impl DenyPolicy {
 
     /// Whether AWS, evaluating this document with the policy engine's IAM grammar, denies a
     /// session issued at `issued` carrying `source_identity`.
-    pub(crate) fn denies(&self, issued: SystemTime, source_identity: &str) -> bool {
+    #[cfg(test)]
+    pub(crate) fn denies(&self, issued: std::time::SystemTime, source_identity: &str) -> bool {
         crate::policy::aws_deny::denies(&self.document(), issued, source_identity)
     }
+}
+
+/// The instant before which no session of a role whose longest session is `max_session` can
+/// still be alive at `now`: an entry at or before it denies nothing live.
+pub(crate) fn horizon(now: i64, max_session: Duration) -> i64 {
+    now.saturating_sub(crate::clock::secs(max_session))
 }
 
 /// The Deny statement of one entry.

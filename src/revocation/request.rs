@@ -192,7 +192,7 @@ impl Revoker {
             .await?;
         let shares = per_role(&sessions, &marker, &scope);
         let arns: Vec<String> = shares.iter().map(|r| r.arn.clone()).collect();
-        let writes = self.aws_side.revoke(shares.clone()).await;
+        let writes = self.aws_side.revoke(&shares).await;
         let roles = shares
             .into_iter()
             .zip(writes)

@@ -8,12 +8,13 @@
 //! person's, and must still deny everything the old document denied that can still be alive.
 //! A document that fails is never written.
 
-use super::deny::{DenyPolicy, POLICY_NAME, Whom};
+use super::deny::{DenyPolicy, POLICY_NAME, Whom, horizon};
 use crate::aws::doctor::INLINE_POLICY_LIMIT;
 use crate::aws::iam::{ReadError, iam_client, put_role_policy, read_role};
 use crate::clock::{Clock, instant_of, rfc3339, rfc3339_of};
 use crate::config::{AwsConfig, StaticCredentials};
 use crate::domain::RoleArn;
+use crate::policy::aws_deny::denies;
 use crate::store::Store;
 use futures_util::StreamExt;
 use std::sync::Arc;
@@ -71,7 +72,7 @@ pub(crate) enum AwsSide {
 }
 
 impl AwsSide {
-    pub(crate) async fn revoke(&self, roles: Vec<RoleRevocation>) -> Vec<RoleWrite> {
+    pub(crate) async fn revoke(&self, roles: &[RoleRevocation]) -> Vec<RoleWrite> {
         match self {
             AwsSide::Write(w) => w.write_all(roles).await,
             AwsSide::Print(why) => roles
@@ -113,7 +114,7 @@ impl IamWriter {
         }
     }
 
-    async fn write_all(&self, roles: Vec<RoleRevocation>) -> Vec<RoleWrite> {
+    async fn write_all(&self, roles: &[RoleRevocation]) -> Vec<RoleWrite> {
         let mut done: Vec<(usize, RoleWrite)> =
             futures_util::stream::iter(roles.iter().enumerate())
                 .map(|(i, r)| async move {
@@ -207,8 +208,8 @@ impl IamWriter {
         let mut merged = old.clone();
         merged.add(r.before, r.whom.clone());
         merged.prune(now, facts.max_session);
-        prove(&old, &merged, r, now, facts.max_session)?;
         let document = merged.document();
+        prove(&old, &document, r, now, facts.max_session)?;
         let text = document.to_string();
         let total = others + iam_chars(&text);
         if total > INLINE_POLICY_LIMIT {
@@ -238,10 +239,11 @@ fn iam_chars(text: &str) -> usize {
     text.chars().filter(|c| !c.is_whitespace()).count()
 }
 
-/// The merged document, evaluated by the policy engine before it is written.
+/// The merged document, evaluated by the policy engine before it is written (each document is
+/// built once: a kill switch proves thousands of sessions against it).
 fn prove(
     old: &DenyPolicy,
-    merged: &DenyPolicy,
+    merged: &serde_json::Value,
     r: &RoleRevocation,
     now: i64,
     max_session: Duration,
@@ -251,34 +253,30 @@ fn prove(
             "the Deny failed its proof ({what}); nothing written"
         ))
     };
-    let alone = {
-        let mut p = DenyPolicy::default();
-        p.add(r.before, r.whom.clone());
-        p
-    };
+    let alone = r.document();
     for (issued, identity) in &r.sessions {
-        if !merged.denies(instant_of(*issued), identity) {
+        if !denies(merged, instant_of(*issued), identity) {
             return fail(format!("it does not deny {identity}'s revoked session"));
         }
-        if alone.denies(instant_of(r.before), identity) {
+        if denies(&alone, instant_of(r.before), identity) {
             return fail(format!("it would deny {identity}'s next sign-in"));
         }
     }
     if let Whom::Only(ids) = &r.whom {
         let stranger = "rolegate-proof-someone-else";
-        if !ids.contains(stranger) && alone.denies(instant_of(r.before - 1), stranger) {
+        if !ids.contains(stranger) && denies(&alone, instant_of(r.before - 1), stranger) {
             return fail("it would deny another person's session".into());
         }
     }
     // Whatever the old document denied that may still be alive, the new one denies too.
-    let horizon = now.saturating_sub(i64::try_from(max_session.as_secs()).unwrap_or(i64::MAX));
+    let horizon = horizon(now, max_session);
     for (before, whom) in old.entries().filter(|(b, _)| *b > horizon) {
         let probes: Vec<&str> = match whom {
             Whom::Everyone => vec!["rolegate-proof-anyone"],
             Whom::Only(ids) => ids.iter().map(String::as_str).collect(),
         };
         for probe in probes {
-            if !merged.denies(instant_of(before - 1), probe) {
+            if !denies(merged, instant_of(before - 1), probe) {
                 return fail(format!(
                     "the merge lost the entry of {}",
                     rfc3339_of(before)
